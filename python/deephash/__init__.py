@@ -1,0 +1,44 @@
+"""deephash: deep hashing and exact, fast search over binary codes.
+
+The index layer needs only numpy; the trainers (``deephash.methods``) need PyTorch
+(``pip install deephash[torch]``).
+"""
+from __future__ import annotations
+
+from . import _core
+from .codes import pack_bits, unpack_bits
+from .index import BinaryIndex, FlatIndex, load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BinaryIndex",
+    "FlatIndex",
+    "get_num_threads",
+    "load",
+    "pack_bits",
+    "set_num_threads",
+    "simd_level",
+    "unpack_bits",
+]
+
+
+def simd_level() -> str:
+    """Name of the SIMD level the kernels use: ``"avx512"``, ``"avx2"`` or ``"scalar"``.
+
+    The best level the CPU supports is chosen at import; the environment variable
+    ``DEEPHASH_SIMD=scalar|avx2|avx512`` caps it.
+    """
+    return _core.simd_level()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads searches use (n <= 0 restores the default: all cores)."""
+    import operator
+
+    _core.set_num_threads(operator.index(n))
+
+
+def get_num_threads() -> int:
+    """Number of threads searches use."""
+    return _core.get_num_threads()

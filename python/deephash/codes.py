@@ -1,0 +1,68 @@
+"""Packing binary codes: bit j of a code is bit (j % 8) of byte j // 8."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import describe
+
+__all__ = ["pack_bits", "unpack_bits"]
+
+
+def pack_bits(x) -> np.ndarray:
+    """Packs binary or real codes into uint8 rows.
+
+    Parameters
+    ----------
+    x : array-like of shape (n, b) or (b,)
+        Values in {0, 1}, {-1, +1}, or real values; a value > 0 gives bit 1, anything else 0.
+        numpy arrays, torch CPU tensors (any dtype, gradients detached) and nested lists work.
+        b must be a multiple of 8.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (n, b // 8) (1-D input gives shape (1, b // 8)),
+    C-contiguous; equal to ``np.packbits(x > 0, axis=1, bitorder="little")``.
+    """
+    mod = type(x).__module__
+    if mod.startswith("torch") and hasattr(x, "detach"):
+        if x.device.type != "cpu":
+            raise ValueError(f"pack_bits takes CPU tensors, got a tensor on {x.device}")
+        x = x.detach()
+        if x.dtype.is_complex:
+            raise TypeError(f"pack_bits takes real values, got {describe(x)}")
+        x = (x > 0).numpy()
+    else:
+        x = np.asarray(x)
+        if x.dtype == object or not (
+            np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_
+        ) or np.issubdtype(x.dtype, np.complexfloating):
+            raise TypeError(f"pack_bits takes real or binary values, got dtype {x.dtype}")
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2:
+        raise ValueError(f"pack_bits takes an (n, bits) array, got shape {x.shape}")
+    bits = x.shape[1]
+    if bits == 0 or bits % 8 != 0:
+        raise ValueError(f"the number of bits must be a positive multiple of 8, got {bits}")
+    return np.ascontiguousarray(np.packbits(x > 0, axis=1, bitorder="little"))
+
+
+def unpack_bits(codes, bits: int | None = None) -> np.ndarray:
+    """Unpacks uint8 codes of shape (n, nbytes) into an (n, bits) uint8 array of {0, 1}.
+
+    ``bits`` defaults to 8 * nbytes; it must be a multiple of 8 equal to 8 * nbytes.
+    """
+    codes = np.asarray(codes)
+    if codes.dtype != np.uint8:
+        raise TypeError(f"codes must be uint8, got dtype {codes.dtype}")
+    if codes.ndim == 1:
+        codes = codes.reshape(1, -1)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be 2-D (n, nbytes), got shape {codes.shape}")
+    if bits is None:
+        bits = codes.shape[1] * 8
+    if bits != codes.shape[1] * 8:
+        raise ValueError(
+            f"bits must equal 8 * bytes per code ({codes.shape[1] * 8}), got {bits}"
+        )
+    return np.unpackbits(codes, axis=1, count=bits, bitorder="little")

@@ -1,0 +1,179 @@
+"""CPU indexes over packed binary codes, and loading saved indexes."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _core
+from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
+
+__all__ = ["BinaryIndex", "FlatIndex", "load"]
+
+
+class BinaryIndex:
+    """Common surface of the binary-code indexes (validation and result shapes).
+
+    Subclasses hold a compiled implementation in ``self._impl`` exposing ``add``,
+    ``remove``, ``search``, ``range_search``, ``save``, ``size`` and ``bits``.
+    """
+
+    _impl = None
+
+    @property
+    def bits(self) -> int:
+        """Code length in bits."""
+        return self._impl.bits
+
+    @property
+    def code_size(self) -> int:
+        """Bytes per code (bits // 8)."""
+        return self._impl.bits // 8
+
+    def __len__(self) -> int:
+        return self._impl.size
+
+    @property
+    def ntotal(self) -> int:
+        """Number of codes in the index (FAISS's name for ``len(index)``)."""
+        return self._impl.size
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(bits={self.bits}, n={len(self)})"
+
+    def add(self, codes, ids=None) -> None:
+        """Adds codes.
+
+        Parameters
+        ----------
+        codes : uint8 array (n, bits // 8), C-contiguous (see :func:`deephash.pack_bits`).
+        ids : int64 array (n,), optional
+            Defaults to ``len(self), len(self) + 1, ...``. Ids need not be unique: entries with
+            equal distance and equal id are returned in insertion order.
+        """
+        codes = as_codes(codes, self.bits)
+        if ids is None:
+            self._impl.add(codes, None)
+        else:
+            self._impl.add(codes, as_ids(ids, codes.shape[0]))
+
+    def remove(self, ids) -> int:
+        """Removes every code whose id is in ``ids``; returns how many codes were removed."""
+        return int(self._impl.remove(as_ids(ids, -1)))
+
+    def search(self, queries, k: int):
+        """Exact k nearest neighbours in Hamming distance.
+
+        Parameters
+        ----------
+        queries : uint8 array (nq, bits // 8)
+        k : int >= 1
+
+        Returns
+        -------
+        distances : int32 array (nq, k)
+        ids : int64 array (nq, k)
+            Each row sorted by (distance, id) ascending. When the index holds fewer than k
+            codes, rows are padded with id -1 and distance 2**31 - 1.
+        """
+        queries = as_codes(queries, self.bits, "queries")
+        k = check_k(k)
+        return self._impl.search(queries, k)
+
+    def range_search(self, queries, radius: int):
+        """All codes within Hamming distance <= radius (inclusive) of each query.
+
+        Returns
+        -------
+        lims : int64 array (nq + 1,)
+        distances : int32 array (lims[-1],)
+        ids : int64 array (lims[-1],)
+            Results of query i are ``ids[lims[i]:lims[i + 1]]``, sorted by (distance, id).
+        """
+        queries = as_codes(queries, self.bits, "queries")
+        radius = check_radius(radius)
+        return self._impl.range_search(queries, radius)
+
+    def save(self, path) -> None:
+        """Saves the index atomically (temporary file, fsync, rename)."""
+        self._impl.save(os.fspath(path))
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Read-only view of the stored codes (n, bits // 8) in storage order."""
+        return self._impl.codes()
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Read-only view of the stored ids (n,) in storage order."""
+        return self._impl.ids()
+
+    def memory_bytes(self) -> int:
+        """Bytes held for codes and ids (0 for a memory-mapped, unmodified index)."""
+        return int(self._impl.memory_bytes())
+
+
+class FlatIndex(BinaryIndex):
+    """Exact search by a linear scan with SIMD popcount (the reference index).
+
+    Parameters
+    ----------
+    bits : int
+        Code length, a positive multiple of 8.
+
+    Examples
+    --------
+    >>> import numpy as np, deephash
+    >>> codes = deephash.pack_bits(np.random.default_rng(0).integers(0, 2, (1000, 64)))
+    >>> index = deephash.FlatIndex(64)
+    >>> index.add(codes)
+    >>> distances, ids = index.search(codes[:5], k=10)
+    """
+
+    def __init__(self, bits: int):
+        self._impl = _core.FlatIndex(check_bits(bits))
+
+    @classmethod
+    def _from_impl(cls, impl) -> "FlatIndex":
+        self = cls.__new__(cls)
+        self._impl = impl
+        return self
+
+
+_LOADERS = {}
+
+
+def _register_loader(kind: str, fn) -> None:
+    """Lets another index kind (multi-index, ...) plug into :func:`load`."""
+    _LOADERS[kind] = fn
+
+
+_register_loader("flat", lambda path, mmap: FlatIndex._from_impl(_core.FlatIndex.load(path, mmap)))
+
+
+def load(path, mmap: bool = False):
+    """Loads an index saved with ``index.save(path)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    mmap : bool
+        Map the codes read-only instead of copying them into memory (the first ``add`` or
+        ``remove`` copies them).
+
+    Raises
+    ------
+    ValueError
+        The file is not a deephash index, or is truncated or corrupted.
+    OSError
+        The file cannot be read.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    kind = _core.read_index_kind(path)
+    if kind not in _LOADERS:
+        raise ValueError(f"{path!r} holds a {kind!r} index, which this build cannot load")
+    return _LOADERS[kind](path, bool(mmap))
