@@ -39,5 +39,6 @@ py::tuple range_to_tuple(deephash::RangeResultT<Dist>&& r) {
 }
 
 void register_flat_index(py::module_& m);
+void register_multi_index(py::module_& m);
 
 }  // namespace deephash_py

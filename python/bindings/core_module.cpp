@@ -54,4 +54,5 @@ PYBIND11_MODULE(_core, m) {
   });
 
   deephash_py::register_flat_index(m);
+  deephash_py::register_multi_index(m);
 }

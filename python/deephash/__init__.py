@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import _core
 from .codes import pack_bits, unpack_bits
 from .index import BinaryIndex, FlatIndex, load
+from .multi_index import MultiIndex
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "FlatIndex",
     "get_num_threads",
     "load",
+    "MultiIndex",
     "pack_bits",
     "set_num_threads",
     "simd_level",

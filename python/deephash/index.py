@@ -61,36 +61,64 @@ class BinaryIndex:
         """Removes every code whose id is in ``ids``; returns how many codes were removed."""
         return int(self._impl.remove(as_ids(ids, -1)))
 
-    def search(self, queries, k: int):
-        """Exact k nearest neighbours in Hamming distance.
+    def search(self, queries, k: int, weights=None):
+        """Exact k nearest neighbours in Hamming distance (optionally weighted).
 
         Parameters
         ----------
         queries : uint8 array (nq, bits // 8)
         k : int >= 1
+        weights : float32 array (bits,) or (nq, bits), optional
+            Weighted Hamming distance: the sum of ``weights[j]`` over the bits j where query and
+            code differ (per-query rows for query-adaptive weights); all >= 0 and finite; 0
+            switches a bit off. Weights are quantised to fixed point so that results are
+            identical at every SIMD level and thread count: with ``P = 22 - ceil(log2(bits))``
+            each weight is rounded to a multiple of ``2**e``, ``e = E - P`` where
+            ``2**(E-1) <= max(weights) < 2**E`` (error at most ``2**-P`` of the largest weight:
+            2**-16 for 64-bit codes); the returned distance is the exact sum of the rounded
+            weights. A 0/1 mask (all non-zero weights equal) runs at the unweighted speed.
 
         Returns
         -------
-        distances : int32 array (nq, k)
+        distances : int32 array (nq, k), float32 with ``weights``
         ids : int64 array (nq, k)
             Each row sorted by (distance, id) ascending. When the index holds fewer than k
-            codes, rows are padded with id -1 and distance 2**31 - 1.
+            codes, rows are padded with id -1 and distance 2**31 - 1 (``inf`` with weights).
         """
         queries = as_codes(queries, self.bits, "queries")
         k = check_k(k)
+        if weights is not None:
+            from ._weights import as_weights
+
+            w = as_weights(weights, self.bits, queries.shape[0])
+            return _core.weighted_search(self._impl, queries, k, w)
         return self._impl.search(queries, k)
 
-    def range_search(self, queries, radius: int):
+    def range_search(self, queries, radius, weights=None):
         """All codes within Hamming distance <= radius (inclusive) of each query.
+
+        Parameters
+        ----------
+        queries : uint8 array (nq, bits // 8)
+        radius : int >= 0, or a float >= 0 with ``weights``
+        weights : float32 array (bits,) or (nq, bits), optional
+            Weighted distance, as in :meth:`search`; the radius compares with the returned
+            (quantised) float32 distances.
 
         Returns
         -------
         lims : int64 array (nq + 1,)
-        distances : int32 array (lims[-1],)
+        distances : int32 array (lims[-1],), float32 with ``weights``
         ids : int64 array (lims[-1],)
             Results of query i are ``ids[lims[i]:lims[i + 1]]``, sorted by (distance, id).
         """
         queries = as_codes(queries, self.bits, "queries")
+        if weights is not None:
+            from ._weights import as_weights, check_weighted_radius
+
+            r = check_weighted_radius(radius)
+            w = as_weights(weights, self.bits, queries.shape[0])
+            return _core.weighted_range_search(self._impl, queries, r, w)
         radius = check_radius(radius)
         return self._impl.range_search(queries, radius)
 

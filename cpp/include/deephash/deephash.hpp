@@ -8,3 +8,6 @@
 #include "deephash/code_store.hpp"
 #include "deephash/index_io.hpp"
 #include "deephash/flat_index.hpp"
+#include "deephash/substring_table.hpp"
+#include "deephash/multi_index.hpp"
+#include "deephash/weighted.hpp"

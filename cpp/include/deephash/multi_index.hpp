@@ -1,0 +1,127 @@
+// MultiIndex: exact k-NN and range search in Hamming space by multi-index hashing
+// (Norouzi, Punjani & Fleet, "Fast Search in Hamming Space with Multi-Index Hashing", CVPR 2012).
+//
+// Each code of b bits is cut into m disjoint substrings of consecutive bits (lengths differ by at
+// most one bit); table i groups the codes by the value of substring i. By the pigeonhole
+// principle a code at distance d from the query has some substring within distance floor(d / m)
+// of the query's substring, so probing every table within substring radius r finds every code
+// at distance <= m * r + m - 1. k-NN search grows the radius one table at a time until the k-th
+// best distance found is inside the guaranteed bound; every candidate is checked with its full
+// distance. Results equal FlatIndex's exactly: same ids, same order, ties by (distance, id,
+// position in the index).
+//
+// When hashing cannot beat a linear scan (uniformly random codes, large k or radius, small
+// indexes) the search falls back to the SIMD scan; this changes speed only, never results.
+//
+// Dynamic: codes added after the last table build form a tail that is scanned linearly; the
+// tables are rebuilt (and m re-tuned, unless fixed) when the tail grows past 1/16 of the
+// indexed codes. Removal renumbers table entries in place.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deephash/code_store.hpp"
+#include "deephash/substring_table.hpp"
+#include "deephash/topk.hpp"
+
+namespace deephash {
+
+class MultiIndex {
+ public:
+  // How searches choose between hashing and the linear scan (results are the same).
+  enum class Strategy : int { automatic = 0, hashing = 1, linear = 2 };
+
+  // bits: a positive multiple of 8. m: number of substrings, 0 = chosen from the data size
+  // (about bits / log2(n)); otherwise ceil(bits / 32) <= m <= bits.
+  explicit MultiIndex(size_t bits, size_t m = 0);
+
+  MultiIndex(const MultiIndex&) = delete;
+  MultiIndex& operator=(const MultiIndex&) = delete;
+  MultiIndex(MultiIndex&& o) noexcept;
+  MultiIndex& operator=(MultiIndex&&) = delete;
+
+  size_t bits() const { return bits_; }
+  size_t code_size() const { return bits_ / 8; }
+  size_t size() const { return store_.size(); }
+  const uint8_t* codes() const { return store_.codes(); }
+  const int64_t* ids() const { return store_.ids(); }
+  const CodeStore& store() const { return store_; }
+  // Substrings in use (0 while no table is built), and the fixed m given (0 = automatic).
+  size_t m() const { return tables_.size(); }
+  size_t fixed_m() const { return fixed_m_; }
+  // Codes covered by the tables (the rest, the tail, is scanned linearly).
+  size_t indexed() const { return indexed_; }
+  // Bytes held by codes, ids and tables.
+  size_t memory_bytes() const;
+
+  Strategy strategy() const { return strategy_; }
+  void set_strategy(Strategy s) { strategy_ = s; }
+
+  void add(const uint8_t* codes, size_t n, const int64_t* ids);
+  size_t remove(const int64_t* ids, size_t n);
+  void reserve(size_t n) { store_.reserve(n); }
+  // Rebuilds every table now (re-tuning m unless fixed).
+  void rebuild();
+
+  // Same contract as FlatIndex::search / range_search.
+  void search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances, int64_t* ids) const;
+  RangeResult range_search(const uint8_t* queries, size_t nq, int32_t radius) const;
+
+  void save(const std::string& path) const;
+  static MultiIndex load(const std::string& path, bool mmap = false, bool verify = true);
+
+  // m chosen for n codes of `bits` bits.
+  static size_t auto_m(size_t bits, size_t n);
+
+  // Counters of the searches run so far (for benchmarks and tests): queries answered by
+  // hashing, and by the linear scan.
+  uint64_t hashed_queries() const { return stat_hashed_.load(std::memory_order_relaxed); }
+  uint64_t linear_queries() const { return stat_linear_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Substring {
+    unsigned start;  // first bit
+    unsigned len;    // bits (1..32)
+    unsigned byte;   // start / 8
+    unsigned shift;  // start % 8
+    uint64_t mask;   // (1 << len) - 1
+    bool wide_load;  // an 8-byte load at `byte` stays inside the code
+  };
+  struct QueryState;
+
+  void build_tables(size_t m);
+  void maybe_rebuild();
+  uint32_t substring(const uint8_t* code, const Substring& s) const;
+
+  // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
+  bool knn_hashing(const uint8_t* q, TopK<int32_t>& top, QueryState& st, bool budgeted) const;
+  bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
+                     QueryState& st, bool budgeted) const;
+  // Linear scan of positions [begin, end) into top; codes farther than cap are skipped.
+  void scan_knn(const uint8_t* q, size_t begin, size_t end, TopK<int32_t>& top, int32_t cap) const;
+  void scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
+                  std::vector<Neighbor<int32_t>>& out) const;
+  void knn_one(const uint8_t* q, size_t k, int32_t* dist, int64_t* ids, bool parallel_scan) const;
+  bool use_hashing_now() const;
+  void record(bool hashed) const;
+  double linear_cost() const;
+
+  size_t bits_;
+  size_t fixed_m_;
+  CodeStore store_;
+  std::vector<Substring> subs_;
+  std::vector<SubstringTable> tables_;
+  size_t indexed_ = 0;
+  Strategy strategy_ = Strategy::automatic;
+  // Adaptive fallback: after a run of queries that gave up on hashing, skip hashing except for
+  // an occasional probe. Only speed depends on these.
+  mutable std::atomic<uint32_t> giveup_streak_{0};
+  mutable std::atomic<uint64_t> query_counter_{0};
+  mutable std::atomic<uint64_t> stat_hashed_{0};
+  mutable std::atomic<uint64_t> stat_linear_{0};
+};
+
+}  // namespace deephash

@@ -1,0 +1,158 @@
+// Weighted kernels for the AVX-512 level.
+//
+// Masked form: popcount((q ^ c) & mask) with VPOPCNTDQ, as fast as the unweighted scan.
+// General form (needs AVX-512 VBMI, checked at run time): each code's XOR is split into
+// nibbles; VPERMI2B looks up, for all 64 bytes at once, one byte plane of the nibble's total
+// weight in a 128-entry table indexed by (byte position << 4 | nibble); VPSADBW sums each
+// code's 8 bytes into its 64-bit lane. Planes recombine as p0 + (p1 << 8) + (p2 << 16): the
+// exact integer total, the same as the scalar byte-table kernel.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "deephash/weighted.hpp"
+
+namespace deephash {
+namespace avx512_weighted_isa {
+#include "weighted_impl.hpp"
+
+inline size_t emit8(__m512i d, __mmask8 m, size_t base, uint32_t* idx, int32_t* out, size_t c) {
+  const __m256i d32 = _mm512_cvtepi64_epi32(d);
+  const __m256i ix = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _mm256_mask_compressstoreu_epi32(out + c, m, d32);
+  _mm256_mask_compressstoreu_epi32(idx + c, m, ix);
+  return c + static_cast<size_t>(__builtin_popcount(m));
+}
+
+size_t masked_scan_leq(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
+                       size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist) {
+  if (nbytes != 8) return masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx, dist);
+  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(wload_u64(q)));
+  const __m512i mv = _mm512_set1_epi64(static_cast<long long>(wload_u64(mask)));
+  const __m512i t = _mm512_set1_epi64(thr);
+  size_t c = 0, i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const uint8_t* p = codes + 8 * i;
+    __m512i d0 = _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_loadu_si512(p), qv), mv));
+    __m512i d1 = _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_loadu_si512(p + 64), qv), mv));
+    __m512i d2 = _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_loadu_si512(p + 128), qv), mv));
+    __m512i d3 = _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(_mm512_loadu_si512(p + 192), qv), mv));
+    __mmask8 m0 = _mm512_cmple_epi64_mask(d0, t), m1 = _mm512_cmple_epi64_mask(d1, t);
+    __mmask8 m2 = _mm512_cmple_epi64_mask(d2, t), m3 = _mm512_cmple_epi64_mask(d3, t);
+    if (__builtin_expect((m0 | m1 | m2 | m3) != 0, 0)) {
+      c = emit8(d0, m0, i, idx, dist, c);
+      c = emit8(d1, m1, i + 8, idx, dist, c);
+      c = emit8(d2, m2, i + 16, idx, dist, c);
+      c = emit8(d3, m3, i + 24, idx, dist, c);
+    }
+  }
+  c += masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx + c, dist + c, i);
+  return c;
+}
+
+// Byte lane l of a register holds byte l % 8 of its code: table row (l % 8) << 4.
+inline __m512i lane_rows() {
+  alignas(64) uint8_t r[64];
+  for (int l = 0; l < 64; ++l) r[l] = static_cast<uint8_t>((l & 7) << 4);
+  return _mm512_load_si512(r);
+}
+
+// Total units of 8 codes whose XOR with the query's group g is x, accumulated into acc[t].
+template <int NP>
+inline void add_group(__m512i x, const uint8_t* tabs, __m512i rows, __m512i* acc) {
+  const __m512i nib = _mm512_set1_epi8(0x0F);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i lo = _mm512_or_si512(_mm512_and_si512(x, nib), rows);
+  const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(x, 4), nib), rows);
+  for (int t = 0; t < NP; ++t) {
+    const uint8_t* tl = tabs + t * 128;
+    const uint8_t* th = tabs + (NP + t) * 128;
+    const __m512i vl = _mm512_permutex2var_epi8(_mm512_loadu_si512(tl), lo, _mm512_loadu_si512(tl + 64));
+    const __m512i vh = _mm512_permutex2var_epi8(_mm512_loadu_si512(th), hi, _mm512_loadu_si512(th + 64));
+    acc[t] = _mm512_add_epi64(acc[t], _mm512_add_epi64(_mm512_sad_epu8(vl, zero), _mm512_sad_epu8(vh, zero)));
+  }
+}
+
+template <int NP>
+inline __m512i combine(const __m512i* acc) {
+  __m512i d = acc[0];
+  if (NP > 1) d = _mm512_add_epi64(d, _mm512_slli_epi64(acc[1], 8));
+  if (NP > 2) d = _mm512_add_epi64(d, _mm512_slli_epi64(acc[2], 16));
+  return d;
+}
+
+template <int NP>
+size_t lut_scan_vbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
+                     int32_t thr, uint32_t* idx, int32_t* dist) {
+  const size_t nbytes = plan.nbytes;
+  const size_t groups = nbytes / 8;
+  const uint8_t* tabs = plan.planes.data();
+  const size_t gstride = 2 * NP * 128;
+  const __m512i rows = lane_rows();
+  const __m512i t = _mm512_set1_epi64(thr);
+  size_t c = 0, i = 0;
+  if (groups == 1) {
+    const __m512i qv = _mm512_set1_epi64(static_cast<long long>(wload_u64(q)));
+    for (; i + 16 <= n; i += 16) {
+      __m512i a0[NP], a1[NP];
+      for (int p = 0; p < NP; ++p) a0[p] = a1[p] = _mm512_setzero_si512();
+      add_group<NP>(_mm512_xor_si512(_mm512_loadu_si512(codes + 8 * i), qv), tabs, rows, a0);
+      add_group<NP>(_mm512_xor_si512(_mm512_loadu_si512(codes + 8 * i + 64), qv), tabs, rows, a1);
+      const __m512i d0 = combine<NP>(a0), d1 = combine<NP>(a1);
+      const __mmask8 m0 = _mm512_cmple_epi64_mask(d0, t), m1 = _mm512_cmple_epi64_mask(d1, t);
+      if (__builtin_expect((m0 | m1) != 0, 0)) {
+        c = emit8(d0, m0, i, idx, dist, c);
+        c = emit8(d1, m1, i + 8, idx, dist, c);
+      }
+    }
+  } else {
+    // Wider codes: gather group g of 8 codes into one register.
+    const long long nb = static_cast<long long>(nbytes);
+    const __m512i offs = _mm512_setr_epi64(0, nb, 2 * nb, 3 * nb, 4 * nb, 5 * nb, 6 * nb, 7 * nb);
+    for (; i + 8 <= n; i += 8) {
+      const uint8_t* base = codes + i * nbytes;
+      __m512i acc[NP];
+      for (int p = 0; p < NP; ++p) acc[p] = _mm512_setzero_si512();
+      for (size_t g = 0; g < groups; ++g) {
+        const __m512i x = _mm512_i64gather_epi64(offs, base + 8 * g, 1);
+        const __m512i qg = _mm512_set1_epi64(static_cast<long long>(wload_u64(q + 8 * g)));
+        add_group<NP>(_mm512_xor_si512(x, qg), tabs + g * gstride, rows, acc);
+      }
+      const __m512i d = combine<NP>(acc);
+      const __mmask8 m = _mm512_cmple_epi64_mask(d, t);
+      if (m) c = emit8(d, m, i, idx, dist, c);
+    }
+  }
+  c += lut_scan_leq_portable(plan, q, codes, n, thr, idx + c, dist + c, i);
+  return c;
+}
+
+size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
+                    int32_t thr, uint32_t* idx, int32_t* dist) {
+  switch (plan.nplanes) {
+    case 1: return lut_scan_vbmi<1>(plan, q, codes, n, thr, idx, dist);
+    case 2: return lut_scan_vbmi<2>(plan, q, codes, n, thr, idx, dist);
+    case 3: return lut_scan_vbmi<3>(plan, q, codes, n, thr, idx, dist);
+    default: return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
+  }
+}
+
+size_t lut_scan_leq_novbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes,
+                           size_t n, int32_t thr, uint32_t* idx, int32_t* dist) {
+  return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
+}
+}  // namespace avx512_weighted_isa
+
+const WeightedKernels& weighted_avx512_kernels() noexcept {
+  static const WeightedKernels vbmi = {SimdLevel::avx512, avx512_weighted_isa::masked_scan_leq,
+                                       avx512_weighted_isa::lut_scan_leq};
+  static const WeightedKernels novbmi = {SimdLevel::avx512, avx512_weighted_isa::masked_scan_leq,
+                                         avx512_weighted_isa::lut_scan_leq_novbmi};
+  static const bool has_vbmi = __builtin_cpu_supports("avx512vbmi");
+  return has_vbmi ? vbmi : novbmi;
+}
+
+}  // namespace deephash

@@ -1,0 +1,151 @@
+// Bindings of deephash::MultiIndex and of the weighted searches (over a FlatIndex or a
+// MultiIndex). Arguments arrive validated by python/deephash/{index,multi_index}.py.
+#include <string>
+
+#include "bindings_common.hpp"
+#include "deephash/flat_index.hpp"
+#include "deephash/multi_index.hpp"
+#include "deephash/weighted.hpp"
+
+namespace deephash_py {
+
+using deephash::FlatIndex;
+using deephash::MultiIndex;
+using WeightsArray = py::array_t<float, py::array::c_style>;
+
+namespace {
+
+const char* strategy_name(MultiIndex::Strategy s) {
+  switch (s) {
+    case MultiIndex::Strategy::hashing: return "hashing";
+    case MultiIndex::Strategy::linear: return "linear";
+    default: return "auto";
+  }
+}
+
+// Shape of validated weights: (bits,) shared, or (nq, bits) per query.
+bool per_query_weights(const WeightsArray& w, size_t bits, size_t nq) {
+  if (w.ndim() == 1 && static_cast<size_t>(w.shape(0)) == bits) return false;
+  if (w.ndim() == 2 && static_cast<size_t>(w.shape(0)) == nq && static_cast<size_t>(w.shape(1)) == bits)
+    return true;
+  throw deephash::InvalidArgument("weights must have shape (bits,) or (nq, bits)");
+}
+
+template <typename Index>
+py::tuple weighted_search(const Index& self, const CodesArray& queries, size_t k,
+                          const WeightsArray& w) {
+  const size_t nq = rows_of(queries, self.code_size());
+  const bool pq = per_query_weights(w, self.bits(), nq);
+  py::array_t<float> dist({nq, k});
+  py::array_t<int64_t> ids({nq, k});
+  {
+    py::gil_scoped_release release;
+    deephash::weighted_search(self.codes(), self.ids(), self.size(), self.bits(), queries.data(), nq,
+                              k, w.data(), pq, dist.mutable_data(), ids.mutable_data());
+  }
+  return py::make_tuple(dist, ids);
+}
+
+template <typename Index>
+py::tuple weighted_range_search(const Index& self, const CodesArray& queries, float radius,
+                                const WeightsArray& w) {
+  const size_t nq = rows_of(queries, self.code_size());
+  const bool pq = per_query_weights(w, self.bits(), nq);
+  deephash::RangeResultT<float> r;
+  {
+    py::gil_scoped_release release;
+    r = deephash::weighted_range_search(self.codes(), self.ids(), self.size(), self.bits(),
+                                        queries.data(), nq, radius, w.data(), pq);
+  }
+  return range_to_tuple(std::move(r));
+}
+
+}  // namespace
+
+void register_multi_index(py::module_& m) {
+  py::class_<MultiIndex>(m, "MultiIndex")
+      .def(py::init<size_t, size_t>(), py::arg("bits"), py::arg("m") = 0)
+      .def_property_readonly("bits", &MultiIndex::bits)
+      .def_property_readonly("size", &MultiIndex::size)
+      .def_property_readonly("m", &MultiIndex::m)
+      .def_property_readonly("fixed_m", &MultiIndex::fixed_m)
+      .def_property_readonly("indexed", &MultiIndex::indexed)
+      .def_property_readonly("hashed_queries", &MultiIndex::hashed_queries)
+      .def_property_readonly("linear_queries", &MultiIndex::linear_queries)
+      .def_property(
+          "strategy", [](const MultiIndex& self) { return std::string(strategy_name(self.strategy())); },
+          [](MultiIndex& self, const std::string& s) {
+            if (s == "auto") self.set_strategy(MultiIndex::Strategy::automatic);
+            else if (s == "hashing") self.set_strategy(MultiIndex::Strategy::hashing);
+            else if (s == "linear") self.set_strategy(MultiIndex::Strategy::linear);
+            else throw deephash::InvalidArgument("strategy must be 'auto', 'hashing' or 'linear', got '" + s + "'");
+          })
+      .def_static("auto_m", &MultiIndex::auto_m)
+      .def("memory_bytes", &MultiIndex::memory_bytes)
+      .def("rebuild", [](MultiIndex& self) {
+        py::gil_scoped_release release;
+        self.rebuild();
+      })
+      .def("add", [](MultiIndex& self, const CodesArray& codes, const py::object& ids) {
+        size_t n = rows_of(codes, self.code_size());
+        if (ids.is_none()) {
+          py::gil_scoped_release release;
+          self.add(codes.data(), n, nullptr);
+          return;
+        }
+        auto id_arr = ids.cast<IdsArray>();
+        if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
+        py::gil_scoped_release release;
+        self.add(codes.data(), n, id_arr.data());
+      })
+      .def("remove", [](MultiIndex& self, const IdsArray& ids) {
+        py::gil_scoped_release release;
+        return self.remove(ids.data(), static_cast<size_t>(ids.size()));
+      })
+      .def("search", [](const MultiIndex& self, const CodesArray& queries, size_t k) {
+        size_t nq = rows_of(queries, self.code_size());
+        py::array_t<int32_t> dist({nq, k});
+        py::array_t<int64_t> ids({nq, k});
+        {
+          py::gil_scoped_release release;
+          self.search(queries.data(), nq, k, dist.mutable_data(), ids.mutable_data());
+        }
+        return py::make_tuple(dist, ids);
+      })
+      .def("range_search", [](const MultiIndex& self, const CodesArray& queries, int32_t radius) {
+        size_t nq = rows_of(queries, self.code_size());
+        deephash::RangeResult r;
+        {
+          py::gil_scoped_release release;
+          r = self.range_search(queries.data(), nq, radius);
+        }
+        return range_to_tuple(std::move(r));
+      })
+      .def("save", [](const MultiIndex& self, const std::string& path) {
+        py::gil_scoped_release release;
+        self.save(path);
+      })
+      .def_static("load", [](const std::string& path, bool mmap) {
+        py::gil_scoped_release release;
+        return MultiIndex::load(path, mmap);
+      })
+      .def("codes", [](py::object self_obj) {
+        const auto& self = self_obj.cast<const MultiIndex&>();
+        py::array_t<uint8_t> a({self.size(), self.code_size()}, self.codes(), self_obj);
+        py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+        return a;
+      })
+      .def("ids", [](py::object self_obj) {
+        const auto& self = self_obj.cast<const MultiIndex&>();
+        py::array_t<int64_t> a({static_cast<py::ssize_t>(self.size())}, self.ids(), self_obj);
+        py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+        return a;
+      });
+
+  m.def("weighted_search", &weighted_search<FlatIndex>);
+  m.def("weighted_search", &weighted_search<MultiIndex>);
+  m.def("weighted_range_search", &weighted_range_search<FlatIndex>);
+  m.def("weighted_range_search", &weighted_range_search<MultiIndex>);
+}
+
+}  // namespace deephash_py
