@@ -196,19 +196,45 @@ void MultiIndex::record(bool hashed) const {
     giveup_streak_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void MultiIndex::scan_knn(const uint8_t* q, size_t begin, size_t end, TopK<int32_t>& top,
-                          int32_t cap) const {
+void MultiIndex::scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top,
+                          int32_t cap, bool ascending_fresh) const {
   const HammingKernels& K = hamming_kernels();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
+  // A scan in position order into a heap that saw no later position, with ids increasing in
+  // position order, meets ties in id order: a code that only ties the k-th best cannot enter.
+  const int32_t tie_skip = ascending_fresh && store_.ids_increasing() ? 1 : 0;
   uint32_t idx[kScanBlock];
   int32_t dist[kScanBlock];
   for (size_t b = begin; b < end; b += kScanBlock) {
     const size_t cnt = std::min(kScanBlock, end - b);
-    const int32_t thr = std::min(top.threshold(), cap);
-    const size_t f = K.scan_leq(q, codes + b * cs, cnt, cs, thr, idx, dist);
+    const int32_t thr = top.threshold();
+    const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, cap);
+    const size_t f = K.scan_leq(q, codes + b * cs, cnt, cs, kthr, idx, dist);
     for (size_t i = 0; i < f; ++i) top.push(dist[i], ids[b + idx[i]], b + idx[i]);
+  }
+}
+
+void MultiIndex::scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
+                                CountingTopK* tops, const int32_t* caps) const {
+  // Blocks of the database stay in cache while every query of the group passes over them.
+  const HammingKernels& K = hamming_kernels();
+  const size_t cs = code_size();
+  const uint8_t* codes = store_.codes();
+  const int64_t* ids = store_.ids();
+  const int32_t tie_skip = store_.ids_increasing() ? 1 : 0;
+  const size_t block = std::max<size_t>(1024, (64 * 1024) / cs);
+  std::vector<uint32_t> idx(block);
+  std::vector<int32_t> dist(block);
+  for (size_t b = begin; b < end; b += block) {
+    const size_t cnt = std::min(block, end - b);
+    for (size_t g = 0; g < gq; ++g) {
+      const int32_t thr = tops[g].threshold();
+      const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, caps[g]);
+      const size_t f = K.scan_leq(qs[g], codes + b * cs, cnt, cs, kthr, idx.data(), dist.data());
+      for (size_t i = 0; i < f; ++i) tops[g].push(dist[i], ids[b + idx[i]], b + idx[i]);
+    }
   }
 }
 
@@ -251,7 +277,7 @@ void MultiIndex::scan_range(const uint8_t* q, size_t begin, size_t end, int32_t 
     if (st.work > st.budget) return false;                                                \
   } while (0)
 
-bool MultiIndex::knn_hashing(const uint8_t* q, TopK<int32_t>& top, QueryState& st,
+bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st,
                              bool budgeted) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
@@ -262,7 +288,7 @@ bool MultiIndex::knn_hashing(const uint8_t* q, TopK<int32_t>& top, QueryState& s
   st.work = 0;
   st.budget = linear_cost() * (budgeted ? kBudgetFraction : kForcedBudgetFactor) + 
               (budgeted ? 0.0 : 1e6);
-  if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist);
+  if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist, false);
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {
       const Substring& sj = subs_[j];
@@ -290,7 +316,7 @@ bool MultiIndex::knn_hashing(const uint8_t* q, TopK<int32_t>& top, QueryState& s
       // Every code with distance <= m * r + j has been found now; if the table was searched to
       // its full length, every code has.
       if (r >= sj.len) return true;
-      if (top.full() && static_cast<int64_t>(top.threshold()) <=
+      if (top.threshold() != kInfDist && static_cast<int64_t>(top.threshold()) <=
                             static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
         return true;
     }
@@ -339,58 +365,79 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
 
 #undef DEEPHASH_FOR_EACH_BUCKET
 
-void MultiIndex::knn_one(const uint8_t* q, size_t k, int32_t* dist, int64_t* ids,
-                         bool parallel_scan) const {
-  TopK<int32_t> top(k);
-  const size_t n = store_.size();
-  // With k >= n the heap never fills before every code is seen: a scan is always better.
-  if (k < n && use_hashing_now()) {
-    QueryState st;
-    const bool ok = knn_hashing(q, top, st, strategy_ == Strategy::automatic);
-    record(ok);
-    if (ok) {
-      stat_hashed_.fetch_add(1, std::memory_order_relaxed);
-      top.write_sorted(dist, ids, kMissingDistance);
-      return;
-    }
-  }
-  stat_linear_.fetch_add(1, std::memory_order_relaxed);
-  // The k-th best distance found so far bounds the answer: the scan can skip farther codes.
-  const int32_t cap = top.full() ? top.threshold() : kInfDist;
-  top.clear();
-  const int nthreads = get_num_threads();
-  if (!parallel_scan || nthreads <= 1 || n < 4 * kScanBlock * 16) {
-    scan_knn(q, 0, n, top, cap);
-  } else {
-    // One query over a large index: split the codes, merge the partial heaps (the total order
-    // of (distance, id, position) makes the merge independent of the split).
-    const size_t ntasks = static_cast<size_t>(nthreads) * 4;
-    const size_t chunk = ceil_div(n, ntasks);
-    std::vector<TopK<int32_t>> parts(ntasks, TopK<int32_t>(k));
-    parallel_for(ntasks, nthreads, [&](size_t t) {
-      const size_t b = t * chunk, e = std::min(n, b + chunk);
-      if (b < e) scan_knn(q, b, e, parts[t], cap);
-    });
-    for (auto& p : parts) top.merge(p);
-  }
-  top.write_sorted(dist, ids, kMissingDistance);
-}
-
 void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances,
                         int64_t* ids) const {
   if (k == 0) throw InvalidArgument("k must be >= 1");
-  const size_t cs = code_size();
-  const int nthreads = get_num_threads();
   if (nq == 0) return;
-  if (nq < static_cast<size_t>(nthreads) * 2) {
-    for (size_t i = 0; i < nq; ++i) knn_one(queries + i * cs, k, distances + i * k, ids + i * k, true);
+  const size_t cs = code_size();
+  const size_t n = store_.size();
+  const int32_t maxd = static_cast<int32_t>(bits_);
+  const int nthreads = get_num_threads();
+  // Phase 1: hashing, query by query. A query that gives up keeps its k-th best distance so far
+  // as a cap for the scan (the answer cannot be farther).
+  std::vector<int32_t> caps(nq, kInfDist);
+  std::vector<uint8_t> done(nq, 0);
+  // With k >= n the heap never fills before every code is seen: a scan is always better.
+  if (k < n && !tables_.empty() && strategy_ != Strategy::linear) {
+    auto hash_one = [&](size_t i) {
+      if (!use_hashing_now()) return;
+      CountingTopK top(k, maxd);
+      QueryState st;
+      const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic);
+      record(ok);
+      if (ok) {
+        top.write_sorted(distances + i * k, ids + i * k, kMissingDistance);
+        done[i] = 1;
+      } else {
+        caps[i] = top.threshold();
+      }
+    };
+    const size_t per = std::max<size_t>(1, nq / (static_cast<size_t>(nthreads) * 8));
+    parallel_for(ceil_div(nq, per), nq == 1 ? 1 : nthreads, [&](size_t t) {
+      for (size_t i = t * per; i < std::min(nq, (t + 1) * per); ++i) hash_one(i);
+    });
+  }
+  std::vector<size_t> rest;
+  for (size_t i = 0; i < nq; ++i)
+    if (!done[i]) rest.push_back(i);
+  stat_hashed_.fetch_add(nq - rest.size(), std::memory_order_relaxed);
+  stat_linear_.fetch_add(rest.size(), std::memory_order_relaxed);
+  if (rest.empty()) return;
+  // Phase 2: linear scan of the rest (as FlatIndex: query groups share cached blocks; few
+  // queries over a large index split the database over threads and merge the parts).
+  const size_t nr = rest.size();
+  if (nr >= static_cast<size_t>(nthreads) * 2 || nthreads <= 1 || n < 16 * kScanBlock) {
+    const size_t group = std::clamp<size_t>(ceil_div(nr, static_cast<size_t>(nthreads)), 1, 64);
+    const bool small = static_cast<double>(nr) * static_cast<double>(n) * static_cast<double>(cs) < 4e6;
+    parallel_for(ceil_div(nr, group), small ? 1 : nthreads, [&](size_t g) {
+      const size_t r0 = g * group, gq = std::min(group, nr - r0);
+      std::vector<CountingTopK> tops(gq, CountingTopK(k, maxd));
+      std::vector<const uint8_t*> qs(gq);
+      std::vector<int32_t> gcaps(gq);
+      for (size_t j = 0; j < gq; ++j) {
+        qs[j] = queries + rest[r0 + j] * cs;
+        gcaps[j] = caps[rest[r0 + j]];
+      }
+      scan_knn_group(qs.data(), gq, 0, n, tops.data(), gcaps.data());
+      for (size_t j = 0; j < gq; ++j) {
+        const size_t i = rest[r0 + j];
+        tops[j].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
+      }
+    });
     return;
   }
-  const size_t per = std::max<size_t>(1, nq / (static_cast<size_t>(nthreads) * 8));
-  parallel_for(ceil_div(nq, per), nthreads, [&](size_t t) {
-    const size_t b = t * per, e = std::min(nq, b + per);
-    for (size_t i = b; i < e; ++i) knn_one(queries + i * cs, k, distances + i * k, ids + i * k, false);
-  });
+  const size_t parts = static_cast<size_t>(nthreads);
+  const size_t chunk = ceil_div(n, parts);
+  for (size_t i : rest) {
+    std::vector<CountingTopK> tops(parts, CountingTopK(k, maxd));
+    const uint8_t* q = queries + i * cs;
+    parallel_for(parts, nthreads, [&](size_t t) {
+      const size_t b = t * chunk, e = std::min(n, b + chunk);
+      if (b < e) scan_knn(q, b, e, tops[t], caps[i], true);
+    });
+    for (size_t t = 1; t < parts; ++t) tops[0].merge(tops[t]);
+    tops[0].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
+  }
 }
 
 RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t radius) const {

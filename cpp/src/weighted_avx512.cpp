@@ -6,6 +6,10 @@
 // weight in a 128-entry table indexed by (byte position << 4 | nibble); VPSADBW sums each
 // code's 8 bytes into its 64-bit lane. Planes recombine as p0 + (p1 << 8) + (p2 << 16): the
 // exact integer total, the same as the scalar byte-table kernel.
+// GCC 12 warns about the deliberately undefined registers inside its own intrinsics headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstddef>

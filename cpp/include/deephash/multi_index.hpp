@@ -97,14 +97,18 @@ class MultiIndex {
   uint32_t substring(const uint8_t* code, const Substring& s) const;
 
   // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
-  bool knn_hashing(const uint8_t* q, TopK<int32_t>& top, QueryState& st, bool budgeted) const;
+  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted) const;
   bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
                      QueryState& st, bool budgeted) const;
   // Linear scan of positions [begin, end) into top; codes farther than cap are skipped.
-  void scan_knn(const uint8_t* q, size_t begin, size_t end, TopK<int32_t>& top, int32_t cap) const;
+  // ascending_fresh: top has seen no position >= begin (enables skipping threshold ties).
+  void scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top, int32_t cap,
+                bool ascending_fresh) const;
+  // The same for a group of queries sharing cached blocks (fresh heaps).
+  void scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
+                      CountingTopK* tops, const int32_t* caps) const;
   void scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
                   std::vector<Neighbor<int32_t>>& out) const;
-  void knn_one(const uint8_t* q, size_t k, int32_t* dist, int64_t* ids, bool parallel_scan) const;
   bool use_hashing_now() const;
   void record(bool hashed) const;
   double linear_cost() const;
