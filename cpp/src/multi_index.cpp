@@ -2,6 +2,7 @@
 #include "deephash/multi_index.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -17,21 +18,21 @@ namespace {
 
 constexpr int32_t kInfDist = std::numeric_limits<int32_t>::max();
 constexpr size_t kScanBlock = 4096;
+constexpr size_t kFirstStep = 256;  // first kernel call per query and block, in codes
 
-// Cost model of one query, in nanoseconds on a current x86 core. It only decides between
-// hashing and the linear scan, so it changes speed, never results.
-constexpr double kCostLookup = 6.0;      // one bucket probe (a likely cache miss in the offsets)
-constexpr double kCostCandidate = 7.0;   // one candidate check (a likely miss in the codes)
-constexpr double kCostScanBase = 0.06;   // linear scan, per code ...
-constexpr double kCostScanByte = 0.016;  // ... plus per byte of code
-// Hashing gives up when its work passes this fraction of a linear scan: the worst case
-// (hashing hopeless) then costs at most ~1.2x the scan, and the adaptive skip below removes
-// even that when hashing keeps failing.
+// Hashing gives up when its time passes this fraction of the expected time of a linear scan
+// (measured on this index's own scans): the worst case, hashing hopeless, then costs at most
+// ~1.2x a scan, and the adaptive skip below removes even that when hashing keeps failing.
+// Only speed depends on these decisions, never results.
 constexpr double kBudgetFraction = 0.2;
-// In forced hashing mode (tests), a generous hard limit still prevents pathological runs.
-constexpr double kForcedBudgetFactor = 256.0;
+// In forced hashing mode (tests, benchmarks) a generous limit still prevents pathological runs.
+constexpr double kForcedBudgetFactor = 200.0;
+constexpr double kForcedBudgetFloorNs = 2e7;
 constexpr uint32_t kGiveupStreak = 8;  // failures in a row before hashing is mostly skipped
 constexpr uint64_t kProbeEvery = 32;   // ... then one query in this many still tries it
+constexpr size_t kProbeBatch = 32;     // bucket probes issued together (their misses overlap)
+
+using Clock = std::chrono::steady_clock;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -54,14 +55,15 @@ inline uint64_t next_combination(uint64_t x) {
 
 struct MultiIndex::QueryState {
   std::vector<uint32_t> qsub;  // the query's substrings
-  double work = 0;             // cost-model nanoseconds spent so far
-  double budget = 0;
+  std::vector<uint32_t> cand;  // candidate positions of one probe batch
+  Clock::time_point deadline;
 };
 
 MultiIndex::MultiIndex(size_t bits, size_t m) : bits_(bits), fixed_m_(m), store_(bits / 8) {
   if (bits == 0 || bits % 8 != 0)
     throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
   check_m(bits, m);
+  scan_ps_per_code_.store(60 + 16 * code_size(), std::memory_order_relaxed);
 }
 
 MultiIndex::MultiIndex(MultiIndex&& o) noexcept
@@ -72,6 +74,7 @@ MultiIndex::MultiIndex(MultiIndex&& o) noexcept
       tables_(std::move(o.tables_)),
       indexed_(o.indexed_),
       strategy_(o.strategy_) {
+  scan_ps_per_code_.store(o.scan_ps_per_code_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   o.indexed_ = 0;
 }
 
@@ -173,16 +176,28 @@ size_t MultiIndex::remove(const int64_t* ids, size_t n) {
   return removed;
 }
 
-double MultiIndex::linear_cost() const {
-  return static_cast<double>(store_.size()) *
-         (kCostScanBase + kCostScanByte * static_cast<double>(code_size()));
+double MultiIndex::linear_cost(bool split) const {
+  // Picoseconds per code of this index's scans (per thread), times the codes; a single query
+  // scan is split over the threads.
+  double ns = static_cast<double>(store_.size()) *
+              static_cast<double>(scan_ps_per_code_.load(std::memory_order_relaxed)) * 1e-3;
+  if (split) ns /= static_cast<double>(std::max(1, get_num_threads()));
+  return ns;
+}
+
+void MultiIndex::note_scan(double seconds, double codes, int threads) const {
+  if (codes < 1e5) return;
+  const double ps = seconds * 1e12 * static_cast<double>(threads) / codes;
+  const double old = static_cast<double>(scan_ps_per_code_.load(std::memory_order_relaxed));
+  scan_ps_per_code_.store(static_cast<uint64_t>(std::max(1.0, 0.75 * old + 0.25 * ps)),
+                          std::memory_order_relaxed);
 }
 
 bool MultiIndex::use_hashing_now() const {
   if (tables_.empty() || strategy_ == Strategy::linear) return false;
   if (strategy_ == Strategy::hashing) return true;
-  // A scan of a small index is cheaper than even a few probes.
-  if (linear_cost() < 20.0 * kCostLookup * static_cast<double>(tables_.size())) return false;
+  // A scan of a small index is cheaper than a few dozen probes.
+  if (linear_cost(false) < 2000.0 * static_cast<double>(tables_.size())) return false;
   if (giveup_streak_.load(std::memory_order_relaxed) >= kGiveupStreak)
     return query_counter_.fetch_add(1, std::memory_order_relaxed) % kProbeEvery == 0;
   return true;
@@ -198,42 +213,39 @@ void MultiIndex::record(bool hashed) const {
 
 void MultiIndex::scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top,
                           int32_t cap, bool ascending_fresh) const {
-  const HammingKernels& K = hamming_kernels();
-  const size_t cs = code_size();
-  const uint8_t* codes = store_.codes();
-  const int64_t* ids = store_.ids();
-  // A scan in position order into a heap that saw no later position, with ids increasing in
-  // position order, meets ties in id order: a code that only ties the k-th best cannot enter.
-  const int32_t tie_skip = ascending_fresh && store_.ids_increasing() ? 1 : 0;
-  uint32_t idx[kScanBlock];
-  int32_t dist[kScanBlock];
-  for (size_t b = begin; b < end; b += kScanBlock) {
-    const size_t cnt = std::min(kScanBlock, end - b);
-    const int32_t thr = top.threshold();
-    const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, cap);
-    const size_t f = K.scan_leq(q, codes + b * cs, cnt, cs, kthr, idx, dist);
-    for (size_t i = 0; i < f; ++i) top.push(dist[i], ids[b + idx[i]], b + idx[i]);
-  }
+  const uint8_t* qs[1] = {q};
+  scan_knn_group(qs, 1, begin, end, &top, &cap, ascending_fresh);
 }
 
 void MultiIndex::scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
-                                CountingTopK* tops, const int32_t* caps) const {
+                                CountingTopK* tops, const int32_t* caps, bool ascending_fresh) const {
   // Blocks of the database stay in cache while every query of the group passes over them.
+  // Within a block, kernel calls start short while a query's threshold is loose (few codes
+  // reach the heap) and grow once it is tight.
   const HammingKernels& K = hamming_kernels();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
-  const int32_t tie_skip = store_.ids_increasing() ? 1 : 0;
+  // A scan in position order into heaps that saw no later position, with ids increasing in
+  // position order, meets ties in id order: a code that only ties the k-th best cannot enter.
+  const int32_t tie_skip = ascending_fresh && store_.ids_increasing() ? 1 : 0;
   const size_t block = std::max<size_t>(1024, (64 * 1024) / cs);
   std::vector<uint32_t> idx(block);
   std::vector<int32_t> dist(block);
+  std::vector<size_t> step(gq, kFirstStep);
   for (size_t b = begin; b < end; b += block) {
-    const size_t cnt = std::min(block, end - b);
+    const size_t bend = std::min(end, b + block);
     for (size_t g = 0; g < gq; ++g) {
-      const int32_t thr = tops[g].threshold();
-      const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, caps[g]);
-      const size_t f = K.scan_leq(qs[g], codes + b * cs, cnt, cs, kthr, idx.data(), dist.data());
-      for (size_t i = 0; i < f; ++i) tops[g].push(dist[i], ids[b + idx[i]], b + idx[i]);
+      CountingTopK& top = tops[g];
+      for (size_t c0 = b; c0 < bend;) {
+        const size_t len = std::min(step[g], bend - c0);
+        const int32_t thr = top.threshold();
+        const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, caps[g]);
+        const size_t f = K.scan_leq(qs[g], codes + c0 * cs, len, cs, kthr, idx.data(), dist.data());
+        for (size_t i = 0; i < f; ++i) top.push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
+        step[g] = f * 8 > len ? kFirstStep : std::min(block, step[g] * 2);
+        c0 += len;
+      }
     }
   }
 }
@@ -253,71 +265,89 @@ void MultiIndex::scan_range(const uint8_t* q, size_t begin, size_t end, int32_t 
   }
 }
 
-// Enumerates, for table j and substring radius exactly r, every bucket key and calls
-// visit(begin, end) on its entries. Returns false if the budget ran out.
-#define DEEPHASH_FOR_EACH_BUCKET(table, qkey, len, r, st, BODY)                           \
-  do {                                                                                    \
-    const uint64_t limit_ = (len) >= 64 ? ~0ull : (uint64_t{1} << (len));                \
-    uint64_t flip_ = (r) == 0 ? 0 : ((uint64_t{1} << (r)) - 1);                           \
-    uint32_t since_check_ = 0;                                                            \
-    for (;;) {                                                                            \
-      const uint32_t key_ = (qkey) ^ static_cast<uint32_t>(flip_);                        \
-      const uint32_t *bb_, *be_;                                                          \
-      (table).lookup(key_, &bb_, &be_);                                                   \
-      st.work += kCostLookup + kCostCandidate * static_cast<double>(be_ - bb_);           \
-      BODY                                                                                \
-      if (++since_check_ == 64) {                                                         \
-        since_check_ = 0;                                                                 \
-        if (st.work > st.budget) return false;                                            \
-      }                                                                                   \
-      if (flip_ == 0) break;                                                              \
-      flip_ = next_combination(flip_);                                                    \
-      if (flip_ >= limit_) break;                                                         \
-    }                                                                                     \
-    if (st.work > st.budget) return false;                                                \
-  } while (0)
+// Probes table j at substring radius exactly r: every key at Hamming distance r from the
+// query's substring j, in batches whose memory accesses are issued together (bucket heads, then
+// entries, then the candidates' codes), and calls visit(pos) on each candidate. Returns false
+// when the deadline passed.
+template <class Visit>
+bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&& visit) const {
+  const SubstringTable& T = tables_[j];
+  const unsigned len = subs_[j].len;
+  const uint32_t qkey = st.qsub[j];
+  const uint64_t limit = uint64_t{1} << len;
+  const size_t cs = code_size();
+  const uint8_t* codes = store_.codes();
+  uint64_t flip = r == 0 ? 0 : ((uint64_t{1} << r) - 1);
+  bool more = true;
+  uint32_t keys[kProbeBatch];
+  const uint32_t* bb[kProbeBatch];
+  const uint32_t* be[kProbeBatch];
+  while (more) {
+    size_t nk = 0;
+    while (nk < kProbeBatch && more) {
+      keys[nk++] = qkey ^ static_cast<uint32_t>(flip);
+      if (flip == 0) {
+        more = false;
+      } else {
+        flip = next_combination(flip);
+        if (flip >= limit) more = false;
+      }
+    }
+    for (size_t i = 0; i < nk; ++i) T.prefetch(keys[i]);
+    for (size_t i = 0; i < nk; ++i) {
+      T.lookup(keys[i], &bb[i], &be[i]);
+      if (bb[i] != be[i]) __builtin_prefetch(bb[i]);
+    }
+    st.cand.clear();
+    for (size_t i = 0; i < nk; ++i)
+      for (const uint32_t* e = bb[i]; e != be[i]; ++e) {
+        __builtin_prefetch(codes + static_cast<size_t>(*e) * cs);
+        st.cand.push_back(*e);
+      }
+    for (uint32_t pos : st.cand) visit(pos);
+    if (timed && Clock::now() > st.deadline) return false;
+  }
+  return true;
+}
 
-bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st,
-                             bool budgeted) const {
+bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
+                             bool split) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
   st.qsub.resize(m);
   for (size_t i = 0; i < m; ++i) st.qsub[i] = substring(q, subs_[i]);
-  st.work = 0;
-  st.budget = linear_cost() * (budgeted ? kBudgetFraction : kForcedBudgetFactor) + 
-              (budgeted ? 0.0 : 1e6);
+  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(split)
+                                    : kForcedBudgetFactor * linear_cost(false) + kForcedBudgetFloorNs;
+  st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
   if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist, false);
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {
       const Substring& sj = subs_[j];
       const int32_t rr = static_cast<int32_t>(r);
-      DEEPHASH_FOR_EACH_BUCKET(tables_[j], st.qsub[j], sj.len, r, st, {
-        for (const uint32_t* e = bb_; e != be_; ++e) {
-          const uint32_t pos = *e;
-          const uint8_t* c = codes + pos * cs;
-          const int32_t thr = top.threshold();
-          int32_t total = rr;
-          bool skip = false;
-          // Full distance as the sum of substring distances. A code is checked once: here, at
-          // the first (radius, table) probe that reaches it; if an earlier probe reached it
-          // (some table i < j within r, or i > j within r - 1) it is a duplicate.
-          for (size_t i = 0; i < m; ++i) {
-            if (i == j) continue;
-            const int32_t di = __builtin_popcount(substring(c, subs_[i]) ^ st.qsub[i]);
-            if ((i < j && di <= rr) || (i > j && di < rr)) { skip = true; break; }
-            total += di;
-            if (total > thr) { skip = true; break; }
-          }
-          if (!skip) top.push(total, ids[pos], pos);
+      const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
+        const uint8_t* c = codes + static_cast<size_t>(pos) * cs;
+        const int32_t thr = top.threshold();
+        int32_t total = rr;
+        // Full distance as the sum of substring distances. A code is checked once: at the first
+        // (radius, table) probe that reaches it; if an earlier probe reached it (a table i < j
+        // within r, or i > j within r - 1) it is a duplicate.
+        for (size_t i = 0; i < m; ++i) {
+          if (i == j) continue;
+          const int32_t di = __builtin_popcount(substring(c, subs_[i]) ^ st.qsub[i]);
+          if ((i < j && di <= rr) || (i > j && di < rr)) return;
+          total += di;
+          if (total > thr) return;
         }
+        top.push(total, ids[pos], pos);
       });
+      if (!ok) return false;
       // Every code with distance <= m * r + j has been found now; if the table was searched to
       // its full length, every code has.
       if (r >= sj.len) return true;
       if (top.threshold() != kInfDist && static_cast<int64_t>(top.threshold()) <=
-                            static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
+                                             static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
         return true;
     }
   }
@@ -332,38 +362,33 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
   const int64_t* ids = store_.ids();
   st.qsub.resize(m);
   for (size_t i = 0; i < m; ++i) st.qsub[i] = substring(q, subs_[i]);
-  st.work = 0;
-  st.budget = linear_cost() * (budgeted ? kBudgetFraction : kForcedBudgetFactor) +
-              (budgeted ? 0.0 : 1e6);
+  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(false)
+                                    : kForcedBudgetFactor * linear_cost(false) + kForcedBudgetFloorNs;
+  st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
   if (indexed_ < store_.size()) scan_range(q, indexed_, store_.size(), radius, out);
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {
       const Substring& sj = subs_[j];
       const int32_t rr = static_cast<int32_t>(r);
-      DEEPHASH_FOR_EACH_BUCKET(tables_[j], st.qsub[j], sj.len, r, st, {
-        for (const uint32_t* e = bb_; e != be_; ++e) {
-          const uint32_t pos = *e;
-          const uint8_t* c = codes + pos * cs;
-          int32_t total = rr;
-          bool skip = false;
-          for (size_t i = 0; i < m; ++i) {
-            if (i == j) continue;
-            const int32_t di = __builtin_popcount(substring(c, subs_[i]) ^ st.qsub[i]);
-            if ((i < j && di <= rr) || (i > j && di < rr)) { skip = true; break; }
-            total += di;
-            if (total > radius) { skip = true; break; }
-          }
-          if (!skip) out.push_back({total, ids[pos], pos});
+      const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
+        const uint8_t* c = codes + static_cast<size_t>(pos) * cs;
+        int32_t total = rr;
+        for (size_t i = 0; i < m; ++i) {
+          if (i == j) continue;
+          const int32_t di = __builtin_popcount(substring(c, subs_[i]) ^ st.qsub[i]);
+          if ((i < j && di <= rr) || (i > j && di < rr)) return;
+          total += di;
+          if (total > radius) return;
         }
+        out.push_back({total, ids[pos], pos});
       });
+      if (!ok) return false;
       if (r >= sj.len) return true;
       if (static_cast<int64_t>(radius) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
         return true;
     }
   }
 }
-
-#undef DEEPHASH_FOR_EACH_BUCKET
 
 void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances,
                         int64_t* ids) const {
@@ -378,12 +403,14 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
   std::vector<int32_t> caps(nq, kInfDist);
   std::vector<uint8_t> done(nq, 0);
   // With k >= n the heap never fills before every code is seen: a scan is always better.
+  // Few queries: a scan would be split over the threads, so hashing must beat that.
+  const bool split = nq < static_cast<size_t>(nthreads) * 2;
   if (k < n && !tables_.empty() && strategy_ != Strategy::linear) {
     auto hash_one = [&](size_t i) {
       if (!use_hashing_now()) return;
       CountingTopK top(k, maxd);
       QueryState st;
-      const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic);
+      const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic, split);
       record(ok);
       if (ok) {
         top.write_sorted(distances + i * k, ids + i * k, kMissingDistance);
@@ -406,10 +433,12 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
   // Phase 2: linear scan of the rest (as FlatIndex: query groups share cached blocks; few
   // queries over a large index split the database over threads and merge the parts).
   const size_t nr = rest.size();
+  const auto t0 = Clock::now();
   if (nr >= static_cast<size_t>(nthreads) * 2 || nthreads <= 1 || n < 16 * kScanBlock) {
     const size_t group = std::clamp<size_t>(ceil_div(nr, static_cast<size_t>(nthreads)), 1, 64);
     const bool small = static_cast<double>(nr) * static_cast<double>(n) * static_cast<double>(cs) < 4e6;
-    parallel_for(ceil_div(nr, group), small ? 1 : nthreads, [&](size_t g) {
+    const int used = small ? 1 : static_cast<int>(std::min<size_t>(nthreads, ceil_div(nr, group)));
+    parallel_for(ceil_div(nr, group), used, [&](size_t g) {
       const size_t r0 = g * group, gq = std::min(group, nr - r0);
       std::vector<CountingTopK> tops(gq, CountingTopK(k, maxd));
       std::vector<const uint8_t*> qs(gq);
@@ -418,12 +447,14 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
         qs[j] = queries + rest[r0 + j] * cs;
         gcaps[j] = caps[rest[r0 + j]];
       }
-      scan_knn_group(qs.data(), gq, 0, n, tops.data(), gcaps.data());
+      scan_knn_group(qs.data(), gq, 0, n, tops.data(), gcaps.data(), true);
       for (size_t j = 0; j < gq; ++j) {
         const size_t i = rest[r0 + j];
         tops[j].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
       }
     });
+    note_scan(std::chrono::duration<double>(Clock::now() - t0).count(),
+              static_cast<double>(nr) * static_cast<double>(n), used);
     return;
   }
   const size_t parts = static_cast<size_t>(nthreads);
@@ -438,6 +469,8 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
     for (size_t t = 1; t < parts; ++t) tops[0].merge(tops[t]);
     tops[0].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
   }
+  note_scan(std::chrono::duration<double>(Clock::now() - t0).count(),
+            static_cast<double>(nr) * static_cast<double>(n), nthreads);
 }
 
 RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t radius) const {

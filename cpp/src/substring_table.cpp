@@ -9,10 +9,10 @@
 namespace deephash {
 
 bool SubstringTable::use_direct(unsigned len, size_t n) {
-  // 2^len + 1 offsets cost 4 bytes each: allow up to ~2 offsets per code (plus a small floor),
-  // which keeps a table within ~12 bytes per code.
+  // 2^len + 1 offsets cost 4 bytes each: allow up to ~4 offsets per code (plus a small floor).
+  // A hash would need about as much (8-byte slots at load <= 2/3) and one more cache miss.
   if (len > 30) return false;
-  return (size_t{1} << len) <= 2 * n + 4096;
+  return (size_t{1} << len) <= 4 * n + 4096;
 }
 
 void SubstringTable::clear() {
@@ -20,10 +20,8 @@ void SubstringTable::clear() {
   offsets_.shrink_to_fit();
   entries_.clear();
   entries_.shrink_to_fit();
-  slot_key_.clear();
-  slot_key_.shrink_to_fit();
-  slot_bucket_.clear();
-  slot_bucket_.shrink_to_fit();
+  slots_.clear();
+  slots_.shrink_to_fit();
   slot_mask_ = 0;
 }
 
@@ -65,10 +63,9 @@ void SubstringTable::build(const uint32_t* keys, size_t n, unsigned len) {
   for (size_t i = 0; i < n; ++i)
     if (i == 0 || keys[entries_[i]] != keys[entries_[i - 1]]) ++distinct;
   size_t cap = 16;
-  while (cap < 2 * distinct) cap <<= 1;
+  while (2 * cap < 3 * distinct) cap <<= 1;  // load factor <= 2/3
   slot_mask_ = cap - 1;
-  slot_key_.assign(cap, 0);
-  slot_bucket_.assign(cap, kRemoved);
+  slots_.assign(cap, uint64_t{kRemoved});
   offsets_.resize(distinct + 1);
   uint32_t b = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -76,9 +73,8 @@ void SubstringTable::build(const uint32_t* keys, size_t n, unsigned len) {
     if (i == 0 || key != keys[entries_[i - 1]]) {
       offsets_[b] = static_cast<uint32_t>(i);
       uint64_t s = hash(key) & slot_mask_;
-      while (slot_bucket_[s] != kRemoved) s = (s + 1) & slot_mask_;
-      slot_key_[s] = key;
-      slot_bucket_[s] = b;
+      while (static_cast<uint32_t>(slots_[s]) != kRemoved) s = (s + 1) & slot_mask_;
+      slots_[s] = (static_cast<uint64_t>(key) << 32) | b;
       ++b;
     }
   }
@@ -103,8 +99,8 @@ void SubstringTable::remap(const uint32_t* new_pos) {
 }
 
 size_t SubstringTable::memory_bytes() const {
-  return (offsets_.capacity() + entries_.capacity() + slot_key_.capacity() +
-          slot_bucket_.capacity()) * sizeof(uint32_t);
+  return (offsets_.capacity() + entries_.capacity()) * sizeof(uint32_t) +
+         slots_.capacity() * sizeof(uint64_t);
 }
 
 }  // namespace deephash

@@ -97,21 +97,26 @@ class MultiIndex {
   uint32_t substring(const uint8_t* code, const Substring& s) const;
 
   // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
-  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted) const;
+  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
+                   bool split) const;
+  template <class Visit>
+  bool probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&& visit) const;
   bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
                      QueryState& st, bool budgeted) const;
   // Linear scan of positions [begin, end) into top; codes farther than cap are skipped.
   // ascending_fresh: top has seen no position >= begin (enables skipping threshold ties).
   void scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top, int32_t cap,
                 bool ascending_fresh) const;
-  // The same for a group of queries sharing cached blocks (fresh heaps).
+  // The same for a group of queries sharing cached blocks.
   void scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
-                      CountingTopK* tops, const int32_t* caps) const;
+                      CountingTopK* tops, const int32_t* caps, bool ascending_fresh) const;
   void scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
                   std::vector<Neighbor<int32_t>>& out) const;
   bool use_hashing_now() const;
   void record(bool hashed) const;
-  double linear_cost() const;
+  // Expected nanoseconds of a linear scan of one query (split: over all threads).
+  double linear_cost(bool split) const;
+  void note_scan(double seconds, double codes, int threads) const;
 
   size_t bits_;
   size_t fixed_m_;
@@ -126,6 +131,9 @@ class MultiIndex {
   mutable std::atomic<uint64_t> query_counter_{0};
   mutable std::atomic<uint64_t> stat_hashed_{0};
   mutable std::atomic<uint64_t> stat_linear_{0};
+  // Measured cost of this index's linear scans, picoseconds per code and thread (initial guess:
+  // a VPOPCNTDQ scan of 64-bit codes).
+  mutable std::atomic<uint64_t> scan_ps_per_code_{200};
 };
 
 }  // namespace deephash

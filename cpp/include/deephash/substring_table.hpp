@@ -36,6 +36,14 @@ class SubstringTable {
     *end = entries_.data() + offsets_[b + 1];
   }
 
+  // Starts loading what lookup(key) reads first (the probes of a batch then overlap).
+  inline void prefetch(uint32_t key) const {
+    if (direct_)
+      __builtin_prefetch(offsets_.data() + key);
+    else
+      __builtin_prefetch(slots_.data() + (hash(key) & slot_mask_));
+  }
+
   // Renumbers positions after a removal: new_pos[p] is the new position of old position p, or
   // kRemoved. new_pos must be increasing over the kept positions (the store keeps the order).
   void remap(const uint32_t* new_pos);
@@ -53,8 +61,9 @@ class SubstringTable {
   inline uint32_t find_bucket(uint32_t key) const {
     uint64_t s = hash(key) & slot_mask_;
     for (;;) {
-      uint32_t b = slot_bucket_[s];
-      if (b == kRemoved || slot_key_[s] == key) return b;
+      const uint64_t v = slots_[s];
+      const uint32_t b = static_cast<uint32_t>(v);
+      if (b == kRemoved || static_cast<uint32_t>(v >> 32) == key) return b;
       s = (s + 1) & slot_mask_;
     }
   }
@@ -66,9 +75,9 @@ class SubstringTable {
   bool direct_ = true;
   std::vector<uint32_t> offsets_;  // direct: 2^len + 1 entries; hashed: buckets + 1
   std::vector<uint32_t> entries_;  // positions, grouped by bucket
-  // Hashed addressing only: slot -> (key, bucket); bucket kRemoved = empty slot.
-  std::vector<uint32_t> slot_key_;
-  std::vector<uint32_t> slot_bucket_;
+  // Hashed addressing only: slot = key << 32 | bucket (one load per probe); bucket kRemoved
+  // marks an empty slot.
+  std::vector<uint64_t> slots_;
   uint64_t slot_mask_ = 0;
 };
 
