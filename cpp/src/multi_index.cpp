@@ -22,9 +22,10 @@ constexpr size_t kFirstStep = 256;  // first kernel call per query and block, in
 
 // Hashing gives up when its time passes this fraction of the expected time of a linear scan
 // (measured on this index's own scans): the worst case, hashing hopeless, then costs at most
-// ~1.2x a scan, and the adaptive skip below removes even that when hashing keeps failing.
+// ~1.5x a scan for the first queries, and the adaptive skip below brings that close to 1x
+// when hashing keeps failing (one query in kProbeEvery still tries).
 // Only speed depends on these decisions, never results.
-constexpr double kBudgetFraction = 0.2;
+constexpr double kBudgetFraction = 0.5;
 // In forced hashing mode (tests, benchmarks) a generous limit still prevents pathological runs.
 constexpr double kForcedBudgetFactor = 200.0;
 constexpr double kForcedBudgetFloorNs = 2e7;
