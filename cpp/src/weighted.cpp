@@ -123,6 +123,7 @@ WeightedPlan make_weighted_plan(const QuantizedWeights& qw, size_t bits) {
       for (unsigned v = 0; v < 16; ++v)
         max_nib = std::max({max_nib, plan.lut[p * 256 + v], plan.lut[p * 256 + (v << 4)]});
     plan.nplanes = max_nib < (1 << 8) ? 1 : max_nib < (1 << 16) ? 2 : 3;
+    while ((max_nib >> plan.coarse_shift) > 127) ++plan.coarse_shift;
     const size_t groups = nbytes / 8;
     plan.planes.assign(groups * 2 * static_cast<size_t>(plan.nplanes) * 128, 0);
     for (size_t g = 0; g < groups; ++g)
@@ -135,6 +136,16 @@ WeightedPlan make_weighted_plan(const QuantizedWeights& qw, size_t bits) {
               tab[(b << 4) | v] = static_cast<uint8_t>((tot >> (8 * t)) & 0xFF);
             }
         }
+    plan.coarse.assign(groups * 2 * 128, 0);
+    for (size_t g = 0; g < groups; ++g)
+      for (int h = 0; h < 2; ++h) {
+        uint8_t* tab = plan.coarse.data() + (g * 2 + h) * 128;
+        for (unsigned b = 0; b < 8; ++b)
+          for (unsigned v = 0; v < 16; ++v) {
+            const int32_t tot = plan.lut[(g * 8 + b) * 256 + (h ? (v << 4) : v)];
+            tab[(b << 4) | v] = static_cast<uint8_t>(tot >> plan.coarse_shift);
+          }
+      }
   }
   return plan;
 }

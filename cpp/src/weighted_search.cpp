@@ -38,16 +38,6 @@ struct Scanner {
     return f;
   }
 
-  void knn(const uint8_t* q, size_t b, size_t e, TopK<int32_t>& top) const {
-    std::unique_ptr<uint32_t[]> idx(new uint32_t[kBlock]);
-    std::unique_ptr<int32_t[]> dist(new int32_t[kBlock]);
-    for (size_t s = b; s < e; s += kBlock) {
-      const size_t cnt = std::min(kBlock, e - s);
-      const size_t f = scan(q, s, cnt, top.threshold(), idx.get(), dist.get());
-      for (size_t i = 0; i < f; ++i) top.push(dist[i], ids[s + idx[i]], s + idx[i]);
-    }
-  }
-
   void range(const uint8_t* q, size_t b, size_t e, int32_t thr,
              std::vector<Neighbor<int32_t>>& out) const {
     std::unique_ptr<uint32_t[]> idx(new uint32_t[kBlock]);
@@ -74,49 +64,125 @@ void check_bits(size_t bits) {
 
 }  // namespace
 
+namespace {
+
+// Selection state of one query. Mask-form weights select on popcounts with the exact
+// CountingTopK (as the unweighted scan); general weights on integer totals with TopK.
+struct QuerySel {
+  const uint8_t* q;
+  const WeightedPlan* plan;
+  std::unique_ptr<CountingTopK> counting;
+  std::unique_ptr<TopK<int32_t>> totals;
+  size_t step = 0;
+
+  QuerySel(const uint8_t* query, const WeightedPlan* p, size_t k, size_t bits) : q(query), plan(p) {
+    if (p->masked)
+      counting.reset(new CountingTopK(k, static_cast<int32_t>(bits)));
+    else
+      totals.reset(new TopK<int32_t>(k));
+  }
+  void merge(const QuerySel& o) {
+    if (counting) counting->merge(*o.counting);
+    else totals->merge(*o.totals);
+  }
+  // Writes the row: integer totals (or popcounts times the unit) scaled to float32.
+  void write(size_t k, float* dist, int64_t* ids) {
+    std::vector<int32_t> tmp(k);
+    if (counting) counting->write_sorted(tmp.data(), ids, kIntMax);
+    else totals->write_sorted(tmp.data(), ids, kIntMax);
+    for (size_t j = 0; j < k; ++j) {
+      if (tmp[j] == kIntMax) {
+        dist[j] = std::numeric_limits<float>::infinity();
+        continue;
+      }
+      const int64_t total = counting ? static_cast<int64_t>(tmp[j]) * plan->unit : tmp[j];
+      dist[j] = weighted_distance_value(total, plan->exponent);
+    }
+  }
+};
+
+constexpr size_t kFirstStep = 256;
+constexpr size_t kMaxGroup = 64;
+constexpr size_t kMinPart = size_t{1} << 16;
+
+// Offers codes [begin, end) to the queries of a group, block by block (a block stays in cache
+// while the group passes over it); kernel calls start short while a threshold is loose.
+void scan_group(const WeightedKernels& K, const uint8_t* codes, const int64_t* ids, size_t nbytes,
+                QuerySel* sel, size_t gq, size_t begin, size_t end) {
+  const size_t block = std::clamp<size_t>((64 * 1024) / nbytes, 256, kBlock * 16);
+  std::vector<uint32_t> idx(block);
+  std::vector<int32_t> dist(block);
+  for (size_t g = 0; g < gq; ++g) sel[g].step = kFirstStep;
+  for (size_t b = begin; b < end; b += block) {
+    const size_t bend = std::min(end, b + block);
+    for (size_t g = 0; g < gq; ++g) {
+      QuerySel& s = sel[g];
+      const WeightedPlan& plan = *s.plan;
+      for (size_t c0 = b; c0 < bend;) {
+        const size_t len = std::min(s.step, bend - c0);
+        const uint8_t* p = codes + c0 * nbytes;
+        size_t f;
+        if (s.counting) {
+          const int32_t thr = s.counting->threshold();
+          f = K.masked_scan_leq(s.q, plan.mask.data(), p, len, nbytes, thr, idx.data(), dist.data());
+          for (size_t i = 0; i < f; ++i) s.counting->push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
+        } else {
+          f = K.lut_scan_leq(plan, s.q, p, len, s.totals->threshold(), idx.data(), dist.data());
+          for (size_t i = 0; i < f; ++i) s.totals->push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
+        }
+        s.step = f * 8 > len ? kFirstStep : std::min(block, s.step * 2);
+        c0 += len;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
                      const uint8_t* queries, size_t nq, size_t k, const float* weights,
                      bool per_query, float* distances, int64_t* out_ids) {
   check_bits(bits);
   if (k == 0) throw InvalidArgument("k must be >= 1");
+  if (nq == 0) return;
   const size_t nb = bits / 8;
   const WeightedKernels& K = weighted_kernels();
-  WeightedPlan shared;
-  if (!per_query) shared = make_weighted_plan(quantize_weights(weights, bits), bits);
-  const int nthreads = get_num_threads();
-  const bool split_db = nq < static_cast<size_t>(nthreads) * 2 && nthreads > 1 && n >= 4 * kBlock;
+  // Plans: one shared, or one per query (validated here, before any scan starts).
+  std::vector<WeightedPlan> plans(per_query ? nq : 1);
+  for (size_t i = 0; i < plans.size(); ++i)
+    plans[i] = make_weighted_plan(quantize_weights(weights + i * bits, bits), bits);
+  auto plan_of = [&](size_t i) { return &plans[per_query ? i : 0]; };
 
-  auto one = [&](size_t i) {
-    WeightedPlan own;
-    if (per_query) own = make_weighted_plan(quantize_weights(weights + i * bits, bits), bits);
-    const WeightedPlan& plan = per_query ? own : shared;
-    const Scanner sc{K, plan, codes, ids, bits};
-    const uint8_t* q = queries + i * nb;
-    TopK<int32_t> top(k);
-    if (!split_db) {
-      sc.knn(q, 0, n, top);
-    } else {
-      const size_t ntasks = static_cast<size_t>(nthreads) * 4;
-      const size_t chunk = ceil_div(n, ntasks);
-      std::vector<TopK<int32_t>> parts(ntasks, TopK<int32_t>(k));
-      parallel_for(ntasks, nthreads, [&](size_t t) {
-        const size_t b = t * chunk, e = std::min(n, b + chunk);
-        if (b < e) sc.knn(q, b, e, parts[t]);
-      });
-      for (auto& p : parts) top.merge(p);
+  int threads = get_num_threads();
+  if (static_cast<double>(nq) * static_cast<double>(n) * static_cast<double>(nb) < 4e6) threads = 1;
+  const size_t t = static_cast<size_t>(threads);
+  const size_t group = std::clamp<size_t>(ceil_div(nq, t), 1, kMaxGroup);
+  const size_t groups = ceil_div(nq, group);
+  size_t parts = 1;
+  if (groups < t) parts = std::clamp<size_t>(n / kMinPart, 1, ceil_div(t, groups));
+  const size_t part = parts > 1 ? ceil_div(n, parts) : n;
+
+  // One selection state per (query, part); parts of a query are merged into part 0.
+  std::vector<std::vector<QuerySel>> sels(groups * parts);
+  parallel_for(groups * parts, threads, [&](size_t task) {
+    const size_t g = task / parts, p = task % parts;
+    const size_t q0 = g * group, gq = std::min(group, nq - q0);
+    auto& mine = sels[task];
+    mine.reserve(gq);
+    for (size_t j = 0; j < gq; ++j) mine.emplace_back(queries + (q0 + j) * nb, plan_of(q0 + j), k, bits);
+    const size_t b = p * part, e = std::min(n, b + part);
+    if (b < e) scan_group(K, codes, ids, nb, mine.data(), gq, b, e);
+    if (parts == 1)
+      for (size_t j = 0; j < gq; ++j) mine[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k);
+  });
+  if (parts == 1) return;
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t q0 = g * group;
+    auto& first = sels[g * parts];
+    for (size_t j = 0; j < first.size(); ++j) {
+      for (size_t p = 1; p < parts; ++p) first[j].merge(sels[g * parts + p][j]);
+      first[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k);
     }
-    std::vector<int32_t> tmp(k);
-    top.write_sorted(tmp.data(), out_ids + i * k, kIntMax);
-    float* drow = distances + i * k;
-    for (size_t j = 0; j < k; ++j)
-      drow[j] = out_ids[i * k + j] == kMissingId && tmp[j] == kIntMax
-                    ? std::numeric_limits<float>::infinity()
-                    : weighted_distance_value(tmp[j], plan.exponent);
-  };
-  if (split_db) {
-    for (size_t i = 0; i < nq; ++i) one(i);
-  } else {
-    parallel_for(nq, nthreads, one);
   }
 }
 

@@ -48,6 +48,11 @@ struct WeightedPlan {
   // (byte_in_group << 4 | nibble) = byte t of that nibble's total units.
   int nplanes = 0;
   std::vector<uint8_t> planes;
+  // Coarse nibble tables (same layout, one plane per half): nibble total >> coarse_shift, at
+  // most 127, so a code's coarse sum << coarse_shift is a lower bound of its total that the
+  // vector kernel uses to reject most codes with a third of the work.
+  int coarse_shift = 0;
+  std::vector<uint8_t> coarse;
 };
 
 WeightedPlan make_weighted_plan(const QuantizedWeights& qw, size_t bits);
