@@ -45,6 +45,21 @@ void check_m(size_t bits, size_t m) {
                           "-bit codes, got " + std::to_string(m));
 }
 
+// Popcount without relying on -mpopcnt (this unit is compiled for the baseline ISA, where
+// __builtin_popcount becomes a library call): a few ALU operations.
+inline int popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+
+inline uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
 // Next integer with the same number of set bits (Gosper's hack); x != 0.
 inline uint64_t next_combination(uint64_t x) {
   uint64_t c = x & (0 - x);
@@ -95,7 +110,7 @@ size_t MultiIndex::memory_bytes() const {
   return total;
 }
 
-uint32_t MultiIndex::substring(const uint8_t* code, const Substring& s) const {
+inline uint32_t MultiIndex::substring(const uint8_t* code, const Substring& s) const {
   // Little-endian load: bit t of v is bit t % 8 of byte s.byte + t / 8, i.e. code bit
   // 8 * s.byte + t, so the substring is a shift and a mask away.
   uint64_t v = 0;
@@ -123,6 +138,7 @@ void MultiIndex::build_tables(size_t m) {
     s.shift = start % 8;
     s.mask = (s.len == 64) ? ~0ull : ((uint64_t{1} << s.len) - 1);
     s.wide_load = s.byte + 8 <= code_size();
+    s.word_mask = s.mask << start;  // used for 64-bit codes
     start += s.len;
   }
   tables_.resize(m);
@@ -323,20 +339,34 @@ bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st
                                     : kForcedBudgetFactor * linear_cost(false) + kForcedBudgetFloorNs;
   st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
   if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist, false);
+  const bool word = cs == 8;  // 64-bit codes: one XOR, then a masked popcount per substring
+  const uint64_t qword = word ? load_u64(q) : 0;
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {
       const Substring& sj = subs_[j];
       const int32_t rr = static_cast<int32_t>(r);
-      const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
+      // Full distance as the sum of substring distances. A code is checked once: at the first
+      // (radius, table) probe that reaches it; if an earlier probe reached it (a table i < j
+      // within r, or i > j within r - 1) it is a duplicate.
+      const bool ok = word ? probe(j, r, st, true, [&](uint32_t pos) {
+        const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ qword;
+        const int32_t thr = top.threshold();
+        int32_t total = rr;
+        for (size_t i = 0; i < m; ++i) {
+          if (i == j) continue;
+          const int32_t di = popcount64(x & subs_[i].word_mask);
+          if ((i < j && di <= rr) || (i > j && di < rr)) return;
+          total += di;
+          if (total > thr) return;
+        }
+        top.push(total, ids[pos], pos);
+      }) : probe(j, r, st, true, [&](uint32_t pos) {
         const uint8_t* c = codes + static_cast<size_t>(pos) * cs;
         const int32_t thr = top.threshold();
         int32_t total = rr;
-        // Full distance as the sum of substring distances. A code is checked once: at the first
-        // (radius, table) probe that reaches it; if an earlier probe reached it (a table i < j
-        // within r, or i > j within r - 1) it is a duplicate.
         for (size_t i = 0; i < m; ++i) {
           if (i == j) continue;
-          const int32_t di = __builtin_popcount(substring(c, subs_[i]) ^ st.qsub[i]);
+          const int32_t di = popcount64(substring(c, subs_[i]) ^ st.qsub[i]);
           if ((i < j && di <= rr) || (i > j && di < rr)) return;
           total += di;
           if (total > thr) return;
@@ -376,7 +406,7 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
         int32_t total = rr;
         for (size_t i = 0; i < m; ++i) {
           if (i == j) continue;
-          const int32_t di = __builtin_popcount(substring(c, subs_[i]) ^ st.qsub[i]);
+          const int32_t di = popcount64(substring(c, subs_[i]) ^ st.qsub[i]);
           if ((i < j && di <= rr) || (i > j && di < rr)) return;
           total += di;
           if (total > radius) return;

@@ -89,6 +89,7 @@ class MultiIndex {
     unsigned shift;  // start % 8
     uint64_t mask;   // (1 << len) - 1
     bool wide_load;  // an 8-byte load at `byte` stays inside the code
+    uint64_t word_mask;  // mask << start (64-bit codes: the substring's bits in the code word)
   };
   struct QueryState;
 
