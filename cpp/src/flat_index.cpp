@@ -19,7 +19,7 @@
 namespace deephash {
 namespace {
 
-constexpr size_t kBlockBytes = 64 * 1024;  // database bytes per block  // database bytes per block  // database bytes per block  // database bytes per block (fits L2)
+constexpr size_t kBlockBytes = 24 * 1024;  // database bytes per block: stays in L1 across a query group
 constexpr size_t kMaxGroup = 64;            // queries sharing a block
 constexpr size_t kMinPart = 1u << 16;       // fewest codes worth a thread of their own
 constexpr size_t kFirstStep = 256;          // first kernel call per query and block, in codes
