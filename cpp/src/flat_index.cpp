@@ -46,7 +46,9 @@ Plan make_plan(size_t nq, size_t n, size_t code_size) {
   p.group = std::clamp<size_t>((nq + t - 1) / t, 1, kMaxGroup);
   p.groups = (nq + p.group - 1) / p.group;
   p.parts = 1;
-  if (p.groups < t) p.parts = std::clamp<size_t>(n / kMinPart, 1, (t + p.groups - 1) / p.groups);
+  // Several parts per thread, handed out dynamically: a thread slowed by other work on its core
+  // does not hold up the others.
+  if (p.groups < t) p.parts = std::clamp<size_t>(n / kMinPart, 1, 4 * t / p.groups);
   return p;
 }
 
