@@ -22,19 +22,7 @@ import time
 import numpy as np
 
 import deephash
-
-
-def clustered_codes(rng, n, bits, centres, p=0.1, chunk=1 << 20):
-    """n codes: a random centre each, every bit flipped with probability p (packed uint8)."""
-    out = np.empty((n, bits // 8), dtype=np.uint8)
-    thr = np.uint16(round(p * 65536))
-    for s in range(0, n, chunk):
-        e = min(n, s + chunk)
-        which = rng.integers(0, centres.shape[0], e - s)
-        flips = np.packbits(rng.integers(0, 65536, (e - s, bits), dtype=np.uint16) < thr, axis=1,
-                            bitorder="little")
-        out[s:e] = centres[which] ^ flips
-    return out
+from deephash.bench_mih import clustered_codes
 
 
 def median_time(fn, repeats):

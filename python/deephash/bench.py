@@ -156,6 +156,10 @@ def main(argv=None) -> int:
             print_row(run_flat(bits, n, nq, args.k, args.threads, args.repeats))
         for r in run_single_query(64, single_n, 10, args.repeats):
             print_row(r)
+        from .bench_mih import run_multi_index, run_weighted  # issue 3 rows
+
+        for r in run_multi_index(single_n, 300, args.repeats) + run_weighted(n, nq, args.repeats):
+            print_row(r)
     finally:
         _core.set_num_threads(previous)
     return 0
