@@ -286,3 +286,26 @@ def test_property_matches_oracle(nbytes, n, k, seed, scale, distinct):
     od, oi = oracle_knn(codes, ids, q, w, k)
     np.testing.assert_array_equal(d, od)
     np.testing.assert_array_equal(i, oi)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_radius_exactly_at_a_distance(simd, level):
+    # Weights with few distinct values give exactly representable ties: a radius equal to the
+    # smallest distance must return exactly the codes at that distance (inclusive bound), also
+    # when every other code of their SIMD block is farther.
+    simd(level)
+    rng = np.random.default_rng(16)
+    codes = make(rng, 2000, 64)
+    flat = deephash.FlatIndex(64)
+    flat.add(codes)
+    for w in (rng.choice(np.array([1, 2], np.float32), 64),
+              rng.choice(np.array([0, 0.5, 1.5], np.float32), 64)):
+        q = make(rng, 6, 64)
+        dist = oracle_dist(codes, q, w)
+        for r in range(6):
+            radius = float(dist[r].min())
+            lims, d, i = flat.range_search(q[r:r + 1], radius, weights=w)
+            expect = np.nonzero(dist[r] == radius)[0]
+            np.testing.assert_array_equal(np.sort(i), expect)
+            d1, i1 = flat.search(q[r:r + 1], 1, weights=w)
+            assert d1[0, 0] == np.float32(radius) and i1[0, 0] == expect[0]
