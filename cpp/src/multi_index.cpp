@@ -79,7 +79,8 @@ MultiIndex::MultiIndex(size_t bits, size_t m) : bits_(bits), fixed_m_(m), store_
   if (bits == 0 || bits % 8 != 0)
     throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
   check_m(bits, m);
-  scan_ps_per_code_.store(60 + 16 * code_size(), std::memory_order_relaxed);
+  scan_ps_single_.store(60 + 16 * code_size(), std::memory_order_relaxed);
+  scan_ps_batch_.store(20 + 10 * code_size(), std::memory_order_relaxed);
 }
 
 MultiIndex::MultiIndex(MultiIndex&& o) noexcept
@@ -90,7 +91,8 @@ MultiIndex::MultiIndex(MultiIndex&& o) noexcept
       tables_(std::move(o.tables_)),
       indexed_(o.indexed_),
       strategy_(o.strategy_) {
-  scan_ps_per_code_.store(o.scan_ps_per_code_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  scan_ps_single_.store(o.scan_ps_single_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  scan_ps_batch_.store(o.scan_ps_batch_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   o.indexed_ = 0;
 }
 
@@ -193,28 +195,30 @@ size_t MultiIndex::remove(const int64_t* ids, size_t n) {
   return removed;
 }
 
-double MultiIndex::linear_cost(bool split) const {
-  // Picoseconds per code of this index's scans (per thread), times the codes; a single query
-  // scan is split over the threads.
+double MultiIndex::linear_cost(bool batch, bool split) const {
+  // Picoseconds per code of this index's scans (per thread), times the codes. A batch scan
+  // shares cached blocks between queries and costs far less per query than one query alone;
+  // a single query's scan is split over the threads.
+  const auto& rate = batch ? scan_ps_batch_ : scan_ps_single_;
   double ns = static_cast<double>(store_.size()) *
-              static_cast<double>(scan_ps_per_code_.load(std::memory_order_relaxed)) * 1e-3;
+              static_cast<double>(rate.load(std::memory_order_relaxed)) * 1e-3;
   if (split) ns /= static_cast<double>(std::max(1, get_num_threads()));
   return ns;
 }
 
-void MultiIndex::note_scan(double seconds, double codes, int threads) const {
+void MultiIndex::note_scan(bool batch, double seconds, double codes, int threads) const {
   if (codes < 1e5) return;
+  auto& rate = batch ? scan_ps_batch_ : scan_ps_single_;
   const double ps = seconds * 1e12 * static_cast<double>(threads) / codes;
-  const double old = static_cast<double>(scan_ps_per_code_.load(std::memory_order_relaxed));
-  scan_ps_per_code_.store(static_cast<uint64_t>(std::max(1.0, 0.75 * old + 0.25 * ps)),
-                          std::memory_order_relaxed);
+  const double old = static_cast<double>(rate.load(std::memory_order_relaxed));
+  rate.store(static_cast<uint64_t>(std::max(1.0, 0.75 * old + 0.25 * ps)), std::memory_order_relaxed);
 }
 
 bool MultiIndex::use_hashing_now() const {
   if (tables_.empty() || strategy_ == Strategy::linear) return false;
   if (strategy_ == Strategy::hashing) return true;
   // A scan of a small index is cheaper than a few dozen probes.
-  if (linear_cost(false) < 2000.0 * static_cast<double>(tables_.size())) return false;
+  if (linear_cost(false, false) < 2000.0 * static_cast<double>(tables_.size())) return false;
   if (giveup_streak_.load(std::memory_order_relaxed) >= kGiveupStreak)
     return query_counter_.fetch_add(1, std::memory_order_relaxed) % kProbeEvery == 0;
   return true;
@@ -246,7 +250,7 @@ void MultiIndex::scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begi
   // A scan in position order into heaps that saw no later position, with ids increasing in
   // position order, meets ties in id order: a code that only ties the k-th best cannot enter.
   const int32_t tie_skip = ascending_fresh && store_.ids_increasing() ? 1 : 0;
-  const size_t block = std::max<size_t>(1024, (64 * 1024) / cs);
+  const size_t block = std::clamp<size_t>((24 * 1024) / cs, 256, size_t{1} << 20);  // L1-sized
   std::vector<uint32_t> idx(block);
   std::vector<int32_t> dist(block);
   std::vector<size_t> step(gq, kFirstStep);
@@ -328,15 +332,15 @@ bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&&
 }
 
 bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
-                             bool split) const {
+                             bool batch) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
   st.qsub.resize(m);
   for (size_t i = 0; i < m; ++i) st.qsub[i] = substring(q, subs_[i]);
-  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(split)
-                                    : kForcedBudgetFactor * linear_cost(false) + kForcedBudgetFloorNs;
+  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(batch, !batch)
+                                    : kForcedBudgetFactor * linear_cost(false, false) + kForcedBudgetFloorNs;
   st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
   if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist, false);
   const bool word = cs == 8;  // 64-bit codes: one XOR, then a masked popcount per substring
@@ -393,8 +397,8 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
   const int64_t* ids = store_.ids();
   st.qsub.resize(m);
   for (size_t i = 0; i < m; ++i) st.qsub[i] = substring(q, subs_[i]);
-  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(false)
-                                    : kForcedBudgetFactor * linear_cost(false) + kForcedBudgetFloorNs;
+  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(false, false)
+                                    : kForcedBudgetFactor * linear_cost(false, false) + kForcedBudgetFloorNs;
   st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
   if (indexed_ < store_.size()) scan_range(q, indexed_, store_.size(), radius, out);
   for (unsigned r = 0;; ++r) {
@@ -434,14 +438,15 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
   std::vector<int32_t> caps(nq, kInfDist);
   std::vector<uint8_t> done(nq, 0);
   // With k >= n the heap never fills before every code is seen: a scan is always better.
-  // Few queries: a scan would be split over the threads, so hashing must beat that.
-  const bool split = nq < static_cast<size_t>(nthreads) * 2;
+  // Many queries: the fallback is a batch scan (cheap per query); few queries: a single-query
+  // scan split over the threads. Hashing must beat whichever applies.
+  const bool batch = nq >= 2 && (nthreads <= 1 || nq >= static_cast<size_t>(nthreads) * 2);
   if (k < n && !tables_.empty() && strategy_ != Strategy::linear) {
     auto hash_one = [&](size_t i) {
       if (!use_hashing_now()) return;
       CountingTopK top(k, maxd);
       QueryState st;
-      const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic, split);
+      const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic, batch);
       record(ok);
       if (ok) {
         top.write_sorted(distances + i * k, ids + i * k, kMissingDistance);
@@ -484,7 +489,7 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
         tops[j].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
       }
     });
-    note_scan(std::chrono::duration<double>(Clock::now() - t0).count(),
+    note_scan(nr >= 2, std::chrono::duration<double>(Clock::now() - t0).count(),
               static_cast<double>(nr) * static_cast<double>(n), used);
     return;
   }
@@ -500,7 +505,7 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
     for (size_t t = 1; t < parts; ++t) tops[0].merge(tops[t]);
     tops[0].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
   }
-  note_scan(std::chrono::duration<double>(Clock::now() - t0).count(),
+  note_scan(false, std::chrono::duration<double>(Clock::now() - t0).count(),
             static_cast<double>(nr) * static_cast<double>(n), nthreads);
 }
 

@@ -108,8 +108,12 @@ constexpr size_t kMinPart = size_t{1} << 16;
 // Offers codes [begin, end) to the queries of a group, block by block (a block stays in cache
 // while the group passes over it); kernel calls start short while a threshold is loose.
 void scan_group(const WeightedKernels& K, const uint8_t* codes, const int64_t* ids, size_t nbytes,
-                QuerySel* sel, size_t gq, size_t begin, size_t end) {
-  const size_t block = std::clamp<size_t>((64 * 1024) / nbytes, 256, kBlock * 16);
+                QuerySel* sel, size_t gq, size_t begin, size_t end, bool ids_increasing) {
+  const size_t block = std::clamp<size_t>((24 * 1024) / nbytes, 256, kBlock * 16);
+  // With ids increasing in position order, a code that only ties a query's threshold comes
+  // after the candidates it ties and has a larger id: it cannot enter (the threshold is exact
+  // or an over-estimate), so the kernel may skip it.
+  const int32_t tie_skip = ids_increasing ? 1 : 0;
   std::vector<uint32_t> idx(block);
   std::vector<int32_t> dist(block);
   for (size_t g = 0; g < gq; ++g) sel[g].step = kFirstStep;
@@ -123,11 +127,14 @@ void scan_group(const WeightedKernels& K, const uint8_t* codes, const int64_t* i
         const uint8_t* p = codes + c0 * nbytes;
         size_t f;
         if (s.counting) {
-          const int32_t thr = s.counting->threshold();
+          const int32_t t0 = s.counting->threshold();
+          const int32_t thr = t0 == kIntMax ? t0 : t0 - tie_skip;
           f = K.masked_scan_leq(s.q, plan.mask.data(), p, len, nbytes, thr, idx.data(), dist.data());
           for (size_t i = 0; i < f; ++i) s.counting->push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
         } else {
-          f = K.lut_scan_leq(plan, s.q, p, len, s.totals->threshold(), idx.data(), dist.data());
+          const int32_t t0 = s.totals->threshold();
+          f = K.lut_scan_leq(plan, s.q, p, len, t0 == kIntMax ? t0 : t0 - tie_skip, idx.data(),
+                             dist.data());
           for (size_t i = 0; i < f; ++i) s.totals->push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
         }
         s.step = f * 8 > len ? kFirstStep : std::min(block, s.step * 2);
@@ -141,7 +148,7 @@ void scan_group(const WeightedKernels& K, const uint8_t* codes, const int64_t* i
 
 void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
                      const uint8_t* queries, size_t nq, size_t k, const float* weights,
-                     bool per_query, float* distances, int64_t* out_ids) {
+                     bool per_query, float* distances, int64_t* out_ids, bool ids_increasing) {
   check_bits(bits);
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
@@ -171,7 +178,7 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     mine.reserve(gq);
     for (size_t j = 0; j < gq; ++j) mine.emplace_back(queries + (q0 + j) * nb, plan_of(q0 + j), k, bits);
     const size_t b = p * part, e = std::min(n, b + part);
-    if (b < e) scan_group(K, codes, ids, nb, mine.data(), gq, b, e);
+    if (b < e) scan_group(K, codes, ids, nb, mine.data(), gq, b, e, ids_increasing);
     if (parts == 1)
       for (size_t j = 0; j < gq; ++j) mine[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k);
   });

@@ -41,7 +41,8 @@ py::tuple weighted_search(const Index& self, const CodesArray& queries, size_t k
   {
     py::gil_scoped_release release;
     deephash::weighted_search(self.codes(), self.ids(), self.size(), self.bits(), queries.data(), nq,
-                              k, w.data(), pq, dist.mutable_data(), ids.mutable_data());
+                              k, w.data(), pq, dist.mutable_data(), ids.mutable_data(),
+                              self.store().ids_increasing());
   }
   return py::make_tuple(dist, ids);
 }

@@ -99,7 +99,7 @@ class MultiIndex {
 
   // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
   bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
-                   bool split) const;
+                   bool batch) const;
   template <class Visit>
   bool probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&& visit) const;
   bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
@@ -115,9 +115,10 @@ class MultiIndex {
                   std::vector<Neighbor<int32_t>>& out) const;
   bool use_hashing_now() const;
   void record(bool hashed) const;
-  // Expected nanoseconds of a linear scan of one query (split: over all threads).
-  double linear_cost(bool split) const;
-  void note_scan(double seconds, double codes, int threads) const;
+  // Expected nanoseconds of a linear scan for one query (batch: as part of a batch scan;
+  // split: a single-query scan over all threads).
+  double linear_cost(bool batch, bool split) const;
+  void note_scan(bool batch, double seconds, double codes, int threads) const;
 
   size_t bits_;
   size_t fixed_m_;
@@ -132,9 +133,10 @@ class MultiIndex {
   mutable std::atomic<uint64_t> query_counter_{0};
   mutable std::atomic<uint64_t> stat_hashed_{0};
   mutable std::atomic<uint64_t> stat_linear_{0};
-  // Measured cost of this index's linear scans, picoseconds per code and thread (initial guess:
-  // a VPOPCNTDQ scan of 64-bit codes).
-  mutable std::atomic<uint64_t> scan_ps_per_code_{200};
+  // Measured cost of this index's linear scans, picoseconds per code and thread, for single
+  // queries and for batches (initial guesses: VPOPCNTDQ scans, memory-bound vs cache-blocked).
+  mutable std::atomic<uint64_t> scan_ps_single_{200};
+  mutable std::atomic<uint64_t> scan_ps_batch_{100};
 };
 
 }  // namespace deephash

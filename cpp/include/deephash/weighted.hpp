@@ -73,10 +73,12 @@ const WeightedKernels& weighted_kernels(SimdLevel level) noexcept;
 
 // Weighted k-NN over n codes (with their ids) of `bits` bits. weights: bits floats shared by
 // all queries, or nq * bits (per_query). Rows sorted by (distance, id, position); padding:
-// distance +inf, id -1.
+// distance +inf, id -1. ids_increasing: the ids strictly increase with position
+// (CodeStore::ids_increasing()), which lets the scan skip codes that only tie a threshold.
 void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
                      const uint8_t* queries, size_t nq, size_t k, const float* weights,
-                     bool per_query, float* distances, int64_t* out_ids);
+                     bool per_query, float* distances, int64_t* out_ids,
+                     bool ids_increasing = false);
 
 // Every code with weighted distance <= radius (inclusive; radius >= 0, may be +inf).
 RangeResultT<float> weighted_range_search(const uint8_t* codes, const int64_t* ids, size_t n,
