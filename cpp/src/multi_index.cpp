@@ -98,12 +98,14 @@ MultiIndex::MultiIndex(MultiIndex&& o) noexcept
 
 size_t MultiIndex::auto_m(size_t bits, size_t n) {
   // The paper's choice m ~ b / log2(n): substrings about log2(n) bits long, so a bucket holds
-  // about one code. Small indexes are treated as 1024 codes (they are scanned anyway).
-  double lg = std::log2(static_cast<double>(std::max<size_t>(n, 1024)));
+  // about one code. Substrings are also kept to at most floor(log2(n)) bits, so that a table's
+  // bucket offsets (2^len) never outnumber the codes: memory stays near FlatIndex's plus
+  // 4-8 bytes per code and table. Small indexes are treated as 1024 codes (they are scanned).
+  const double lg = std::log2(static_cast<double>(std::max<size_t>(n, 1024)));
   size_t m = static_cast<size_t>(std::lround(static_cast<double>(bits) / lg));
+  m = std::max(m, ceil_div(bits, static_cast<size_t>(std::floor(lg))));
   m = std::max<size_t>(m, ceil_div(bits, 32));
-  m = std::max<size_t>(m, 1);
-  return std::min(m, bits);
+  return std::min(std::max<size_t>(m, 1), bits);
 }
 
 size_t MultiIndex::memory_bytes() const {
