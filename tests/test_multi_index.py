@@ -280,3 +280,21 @@ def test_property_equals_flat(n, nbits, m, k, radius, seed, levels):
     flat, mi = pair(nbits, codes, ids, m=m)
     q = np.ascontiguousarray(codes[rng.integers(0, n, 3)])
     assert_same(flat, mi, q, ks=(k,), radii=(radius,))
+
+
+def test_concurrent_searches_from_threads():
+    # The GIL is released during searches: answers from several Python threads at once equal
+    # the sequential ones.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(17)
+    codes = clustered_codes(rng, 20_000, 64)
+    mi = deephash.MultiIndex(64)
+    mi.add(codes)
+    qs = [queries_for(rng, codes, 64, 8) for _ in range(8)]
+    expected = [mi.search(q, 10) + mi.range_search(q, 5) for q in qs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda q: mi.search(q, 10) + mi.range_search(q, 5), qs))
+    for e, g in zip(expected, got):
+        for a, b in zip(e, g):
+            np.testing.assert_array_equal(a, b)

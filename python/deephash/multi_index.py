@@ -35,8 +35,9 @@ class MultiIndex(BinaryIndex):
     -----
     Codes added after the last table build are scanned linearly until they exceed 1/16 of the
     indexed codes; then the tables are rebuilt. Weighted searches (``weights=``) use the
-    linear weighted scan. Memory: codes and ids as in FlatIndex plus 4 bytes per code and
-    table and the bucket offsets (about 2x FlatIndex for 64-bit codes).
+    linear weighted scan. Memory: codes and ids as in FlatIndex plus, per table, 4 bytes per
+    code and at most 4 bytes per code of bucket offsets (substrings are kept to at most
+    ``floor(log2(n))`` bits): about 2x FlatIndex for 64-bit codes, under 3x for 256-bit codes.
 
     Examples
     --------
