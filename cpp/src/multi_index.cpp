@@ -458,7 +458,8 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
       }
     };
     const size_t per = std::max<size_t>(1, nq / (static_cast<size_t>(nthreads) * 8));
-    parallel_for(ceil_div(nq, per), nq == 1 ? 1 : nthreads, [&](size_t t) {
+    // Threads only pay off for a few queries or more (each hashing query is short).
+    parallel_for(ceil_div(nq, per), nq < 4 ? 1 : nthreads, [&](size_t t) {
       for (size_t i = t * per; i < std::min(nq, (t + 1) * per); ++i) hash_one(i);
     });
   }
@@ -529,7 +530,10 @@ RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t 
     if (!ok) scan_range(q, 0, store_.size(), radius, out);
     std::sort(out.begin(), out.end());
   };
-  parallel_for(nq, get_num_threads(), one);
+  // Small jobs are not worth starting threads for.
+  const bool small = static_cast<double>(nq) * static_cast<double>(store_.size()) *
+                         static_cast<double>(cs) < 4e6 || nq < 4;
+  parallel_for(nq, small ? 1 : get_num_threads(), one);
   RangeResult res;
   res.lims.resize(nq + 1);
   res.lims[0] = 0;
