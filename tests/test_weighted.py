@@ -309,3 +309,22 @@ def test_radius_exactly_at_a_distance(simd, level):
             np.testing.assert_array_equal(np.sort(i), expect)
             d1, i1 = flat.search(q[r:r + 1], 1, weights=w)
             assert d1[0, 0] == np.float32(radius) and i1[0, 0] == expect[0]
+
+
+def test_float64_radius_rounds_down_to_float32():
+    # Distances 1 and 1 + 2**-17 (exact in float32 and in the quantisation). A float64 radius
+    # just below the second one, which float32 would round up onto it, must exclude it.
+    flat = deephash.FlatIndex(8)
+    flat.add(np.array([[0b1], [0b11]], dtype=np.uint8))
+    q = np.zeros((1, 1), np.uint8)
+    w = np.zeros(8, np.float32)
+    w[0] = 1.0
+    w[1] = 2.0**-17
+    d, i = flat.search(q, 2, weights=w)
+    assert d[0, 0] == 1.0 and d[0, 1] == np.float32(1 + 2.0**-17)
+    radius = 1 + 2.0**-17 - 2.0**-30
+    assert np.float32(radius) == d[0, 1]
+    lims, dd, ii = flat.range_search(q, radius, weights=w)
+    np.testing.assert_array_equal(ii, [0])
+    lims, dd, ii = flat.range_search(q, 1 + 2.0**-17, weights=w)
+    np.testing.assert_array_equal(ii, [0, 1])

@@ -55,4 +55,10 @@ def check_weighted_radius(radius) -> float:
     r = float(radius)
     if math.isnan(r) or r < 0:
         raise ValueError(f"radius must be >= 0, got {r}")
-    return r
+    # Distances are float32: use the largest float32 <= radius, so that the comparison in
+    # float32 keeps exactly the distances <= radius.
+    with np.errstate(over="ignore"):
+        r32 = np.float32(r)
+    if float(r32) > r:
+        r32 = np.nextafter(r32, np.float32(0))
+    return float(r32)
