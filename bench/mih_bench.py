@@ -34,18 +34,52 @@ def median_time(fn, repeats):
     return statistics.median(ts)
 
 
-def per_query(fn, queries, repeats):
-    """Median over repeats of the mean time of single-query calls (seconds per query)."""
-    def run():
-        for i in range(queries.shape[0]):
-            fn(queries[i:i + 1])
-    return median_time(run, repeats) / queries.shape[0]
+def interleaved(fns, repeats):
+    """Runs each fn once per round, round-robin, `repeats` rounds (after one warm-up round), so
+    that load bursts on a shared machine hit every variant alike. Returns the median time of
+    each fn and, for each fn, the median over rounds of its time / the first fn's time."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for j, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[j].append(time.perf_counter() - t0)
+    med = [statistics.median(t) for t in times]
+    ratios = [statistics.median(a / b for a, b in zip(t, times[0])) for t in times]
+    return med, ratios
 
 
 def row(name, t, ref=None, unit="ms", extra=""):
     scale = 1e3 if unit == "ms" else 1.0
     ratio = f"{ref / t:8.1f}x" if ref else " " * 9
     print(f"  {name:<48} {t * scale:10.3f} {unit}  {ratio}  {extra}")
+
+
+def single_pass(search, queries):
+    """A closure running one single-query call per row of queries."""
+    def run():
+        for i in range(queries.shape[0]):
+            search(queries[i:i + 1])
+    return run
+
+
+def per_query_interleaved(variants, repeats):
+    """variants: (search, queries) pairs. Passes run round-robin (see interleaved); returns the
+    median seconds per query of each variant and the median per-round ratio to variant 0."""
+    fns = [single_pass(s, q) for s, q in variants]
+    for fn in fns:
+        fn()
+    per = [[] for _ in fns]
+    for _ in range(repeats):
+        for j, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            per[j].append((time.perf_counter() - t0) / variants[j][1].shape[0])
+    med = [statistics.median(t) for t in per]
+    ratios = [statistics.median(a / b for a, b in zip(t, per[0])) for t in per]
+    return med, ratios
 
 
 def bench_clustered(args, faiss, rng):
@@ -64,34 +98,41 @@ def bench_clustered(args, faiss, rng):
     mi.add(codes)
     build = time.perf_counter() - t0
     ref_d, ref_i = flat.search(q, args.k)
-
-    t_flat = per_query(lambda x: flat.search(x, args.k), qf, args.repeats)
-    t_mi = per_query(lambda x: mi.search(x, args.k), q, args.repeats)
     d, i = mi.search(q, args.k)
     exact = bool((d == ref_d).all() and (i == ref_i).all())
-    st = mi.stats()
-    rows = []
-    t_faiss = None
+
+    names, variants, notes = [], [], []
     if faiss is not None:
         fi = faiss.IndexBinaryFlat(bits)
         fi.add(codes)
-        t_faiss = per_query(lambda x: fi.search(x, args.k), qf, args.repeats)
-        row("faiss IndexBinaryFlat", t_faiss, None)
+        names.append("faiss IndexBinaryFlat")
+        variants.append((lambda x: fi.search(x, args.k), qf))
+        notes.append("")
         for nhash, b, nflip in ((3, 21, 1), (4, 16, 2)):
             mh = faiss.IndexBinaryMultiHash(bits, nhash, b)
             mh.nflip = nflip
             mh.add(codes)
-            t_mh = per_query(lambda x: mh.search(x, args.k), q[: args.flat_queries], args.repeats)
             fd, _ = mh.search(q, args.k)
             same = float(np.mean(np.all(fd.astype(np.int64) == ref_d, axis=1)))
-            rows.append((f"faiss IndexBinaryMultiHash(nhash={nhash}, b={b}, nflip={nflip})", t_mh,
-                         f"exact distance lists: {same:.1%}"))
-        for name, t, ex in rows:
-            row(name, t, t_faiss, extra=ex)
-    row("deephash FlatIndex", t_flat, t_faiss)
-    row(f"deephash MultiIndex (m={mi.m})", t_mi, t_faiss,
-        extra=f"exact: {exact}; hashed {st['hashed_queries']}, scanned {st['linear_queries']}")
-    print(f"  MultiIndex vs deephash FlatIndex: {t_flat / t_mi:.1f}x faster")
+            names.append(f"faiss IndexBinaryMultiHash(nhash={nhash}, b={b}, nflip={nflip})")
+            variants.append((lambda x, mh=mh: mh.search(x, args.k), qf))
+            notes.append(f"exact distance lists: {same:.1%}")
+    names.append("deephash FlatIndex")
+    variants.append((lambda x: flat.search(x, args.k), qf))
+    notes.append("")
+    names.append("deephash MultiIndex")
+    variants.append((lambda x: mi.search(x, args.k), q))
+    notes.append("")
+    med, ratios = per_query_interleaved(variants, args.repeats)
+    st = mi.stats()
+    notes[-1] = (f"m={mi.m}; exact: {exact}; hashed {st['hashed_queries']}, "
+                 f"scanned {st['linear_queries']}")
+    for j, name in enumerate(names):
+        speed = f"{1 / ratios[j]:8.1f}x" if faiss is not None else ""
+        print(f"  {name:<56} {med[j] * 1e3:9.3f} ms  {speed}  {notes[j]}")
+    print(f"  (speedups: median over rounds of faiss IndexBinaryFlat time / this time)")
+    j_flat = names.index("deephash FlatIndex")
+    print(f"  MultiIndex vs deephash FlatIndex: {med[j_flat] / med[-1]:.1f}x faster")
     fm, mm = flat.memory_bytes(), mi.memory_bytes()
     print(f"  build MultiIndex: {build:.2f} s; memory: FlatIndex {fm / 2**20:.1f} MiB, "
           f"MultiIndex {mm / 2**20:.1f} MiB ({mm / fm:.2f}x)")
@@ -107,16 +148,17 @@ def bench_uniform(args, rng):
     flat.add(codes)
     mi = deephash.MultiIndex(bits)
     mi.add(codes)
-    t_flat = per_query(lambda x: flat.search(x, args.k), q, args.repeats)
-    t_mi = per_query(lambda x: mi.search(x, args.k), q, args.repeats)
+    (t_flat, t_mi), (_, r) = per_query_interleaved(
+        [(lambda x: flat.search(x, args.k), q), (lambda x: mi.search(x, args.k), q)], args.repeats)
     row("deephash FlatIndex (single queries)", t_flat)
-    row("deephash MultiIndex (single queries)", t_mi, extra=f"{t_mi / t_flat:.2f}x FlatIndex's time")
+    row("deephash MultiIndex (single queries)", t_mi,
+        extra=f"{r:.2f}x FlatIndex's time (median of per-round ratios)")
     qb = rng.integers(0, 256, (args.batch, bits // 8), dtype=np.uint8)
-    t_flat_b = median_time(lambda: flat.search(qb, args.k), args.repeats)
-    t_mi_b = median_time(lambda: mi.search(qb, args.k), args.repeats)
+    (t_flat_b, t_mi_b), (_, r_b) = interleaved(
+        [lambda: flat.search(qb, args.k), lambda: mi.search(qb, args.k)], args.repeats)
     row(f"deephash FlatIndex ({args.batch} queries, one call)", t_flat_b)
     row(f"deephash MultiIndex ({args.batch} queries, one call)", t_mi_b,
-        extra=f"{t_mi_b / t_flat_b:.2f}x FlatIndex's time")
+        extra=f"{r_b:.2f}x FlatIndex's time (median of per-round ratios)")
     d1, i1 = flat.search(qb, args.k)
     d2, i2 = mi.search(qb, args.k)
     print(f"  exact: {bool((d1 == d2).all() and (i1 == i2).all())}; stats {mi.stats()}")
@@ -140,17 +182,17 @@ def bench_weighted(args, faiss, rng):
         fi.add(codes)
         t_faiss = median_time(lambda: fi.search(q, k), args.repeats)
         row("faiss IndexBinaryFlat (unweighted)", t_faiss, unit="s")
-    t_u = median_time(lambda: flat.search(q, k), args.repeats)
-    t_w = median_time(lambda: flat.search(q, k, weights=w), args.repeats)
-    t_wq = median_time(lambda: flat.search(q, k, weights=wq), args.repeats)
-    t_m = median_time(lambda: flat.search(q, k, weights=mask), args.repeats)
+    (t_u, t_w, t_wq, t_m), (_, r_w, r_wq, r_m) = interleaved(
+        [lambda: flat.search(q, k), lambda: flat.search(q, k, weights=w),
+         lambda: flat.search(q, k, weights=wq), lambda: flat.search(q, k, weights=mask)],
+        args.repeats)
     row("deephash FlatIndex unweighted", t_u, t_faiss, unit="s")
     row("deephash FlatIndex weighted (shared weights)", t_w, t_faiss, unit="s",
-        extra=f"{t_w / t_u:.2f}x unweighted")
+        extra=f"{r_w:.2f}x unweighted (median of per-round ratios)")
     row("deephash FlatIndex weighted (per-query weights)", t_wq, t_faiss, unit="s",
-        extra=f"{t_wq / t_u:.2f}x unweighted")
+        extra=f"{r_wq:.2f}x unweighted")
     row("deephash FlatIndex weighted (0/1 mask)", t_m, t_faiss, unit="s",
-        extra=f"{t_m / t_u:.2f}x unweighted")
+        extra=f"{r_m:.2f}x unweighted")
 
 
 def main(argv=None):

@@ -251,7 +251,8 @@ void MultiIndex::scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begi
   const int64_t* ids = store_.ids();
   // A scan in position order into heaps that saw no later position, with ids increasing in
   // position order, meets ties in id order: a code that only ties the k-th best cannot enter.
-  const int32_t tie_skip = ascending_fresh && store_.ids_increasing() ? 1 : 0;
+  const bool by_pos = ascending_fresh && store_.ids_increasing();
+  const int32_t tie_skip = by_pos ? 1 : 0;
   const size_t block = std::clamp<size_t>((24 * 1024) / cs, 256, size_t{1} << 20);  // L1-sized
   std::vector<uint32_t> idx(block);
   std::vector<int32_t> dist(block);
@@ -265,12 +266,25 @@ void MultiIndex::scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begi
         const int32_t thr = top.threshold();
         const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, caps[g]);
         const size_t f = K.scan_leq(qs[g], codes + c0 * cs, len, cs, kthr, idx.data(), dist.data());
-        for (size_t i = 0; i < f; ++i) top.push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
+        for (size_t i = 0; i < f; ++i) {
+          if (dist[i] > top.threshold()) continue;
+          const size_t pos = c0 + idx[i];
+          // Ids increasing like positions: rank by position (the same order) and let the caller
+          // look the ids up at the end (see ids_from_positions) instead of a miss per candidate.
+          top.push(dist[i], by_pos ? static_cast<int64_t>(pos) : ids[pos], pos);
+        }
         step[g] = f * 8 > len ? kFirstStep : std::min(block, step[g] * 2);
         c0 += len;
       }
     }
   }
+}
+
+void MultiIndex::ids_from_positions(int64_t* row, size_t k) const {
+  if (!store_.ids_increasing()) return;  // the scans ranked by the ids themselves
+  const int64_t* ids = store_.ids();
+  for (size_t j = 0; j < k; ++j)
+    if (row[j] != kMissingId) row[j] = ids[static_cast<size_t>(row[j])];
 }
 
 void MultiIndex::scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
@@ -490,6 +504,7 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
       for (size_t j = 0; j < gq; ++j) {
         const size_t i = rest[r0 + j];
         tops[j].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
+        ids_from_positions(ids + i * k, k);
       }
     });
     note_scan(nr >= 2, std::chrono::duration<double>(Clock::now() - t0).count(),
@@ -507,6 +522,7 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
     });
     for (size_t t = 1; t < parts; ++t) tops[0].merge(tops[t]);
     tops[0].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
+    ids_from_positions(ids + i * k, k);
   }
   note_scan(false, std::chrono::duration<double>(Clock::now() - t0).count(),
             static_cast<double>(nr) * static_cast<double>(n), nthreads);

@@ -105,12 +105,15 @@ class MultiIndex {
   bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
                      QueryState& st, bool budgeted) const;
   // Linear scan of positions [begin, end) into top; codes farther than cap are skipped.
-  // ascending_fresh: top has seen no position >= begin (enables skipping threshold ties).
+  // ascending_fresh: top is new (it has seen no other position), which allows skipping codes
+  // that only tie the threshold and, with increasing ids, ranking by position: the heap then
+  // holds positions as ids, and rows are mapped back with ids_from_positions().
   void scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top, int32_t cap,
                 bool ascending_fresh) const;
   // The same for a group of queries sharing cached blocks.
   void scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
                       CountingTopK* tops, const int32_t* caps, bool ascending_fresh) const;
+  void ids_from_positions(int64_t* row, size_t k) const;
   void scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
                   std::vector<Neighbor<int32_t>>& out) const;
   bool use_hashing_now() const;
