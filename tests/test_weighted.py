@@ -328,3 +328,43 @@ def test_float64_radius_rounds_down_to_float32():
     np.testing.assert_array_equal(ii, [0])
     lims, dd, ii = flat.range_search(q, 1 + 2.0**-17, weights=w)
     np.testing.assert_array_equal(ii, [0, 1])
+
+
+def fast_oracle_knn(codes, ids, q, w, k):
+    """Oracle for one query over many codes: per-byte tables of quantised units (exact sums)."""
+    bits = codes.shape[1] * 8
+    units, e = quantise(w, bits)
+    table = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
+                          bitorder="little").astype(np.float64)  # (256, 8)
+    d = np.zeros(codes.shape[0])
+    for p in range(codes.shape[1]):
+        d += (table @ units[8 * p:8 * p + 8])[codes[:, p] ^ q[p]]
+    order = np.lexsort((np.arange(len(d)), ids, d))[:k]
+    return np.ldexp(d[order], e).astype(np.float32), ids[order]
+
+
+@pytest.mark.parametrize("increasing_ids", [True, False])
+def test_split_database_single_query(increasing_ids):
+    # One query over a large index with 2 threads splits the database into parts whose
+    # selections are merged (also ranking by position when ids increase).
+    rng = np.random.default_rng(18)
+    n = 600_000
+    codes = make(rng, n, 64)
+    ids = np.arange(n, dtype=np.int64) if increasing_ids else rng.permutation(n).astype(np.int64)
+    flat = deephash.FlatIndex(64)
+    flat.add(codes, ids)
+    q = make(rng, 1, 64)
+    before = deephash.get_num_threads()
+    try:
+        for w in (rng.random(64).astype(np.float32), (rng.random(64) < 0.4).astype(np.float32)):
+            out = []
+            for t in (1, 2):
+                deephash.set_num_threads(t)
+                out.append(flat.search(q, 50, weights=w))
+            for a, b in zip(*out):
+                np.testing.assert_array_equal(a, b)
+            od, oi = fast_oracle_knn(codes, ids, q[0], w, 50)
+            np.testing.assert_array_equal(out[0][0][0], od)
+            np.testing.assert_array_equal(out[0][1][0], oi)
+    finally:
+        deephash.set_num_threads(before)

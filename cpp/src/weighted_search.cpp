@@ -1,5 +1,6 @@
 // Weighted k-NN and range search over a set of codes (shared by FlatIndex and MultiIndex):
-// integer distances from the quantised weights, selected with TopK like the unweighted scan.
+// integer distances from the quantised weights, scanned in cached blocks by query groups like
+// the unweighted scan.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -66,30 +67,132 @@ void check_bits(size_t bits) {
 
 namespace {
 
+// The k best (distance, id, position) with an exact threshold: a binary max-heap. The kernel
+// filter lets few candidates through (about k * ln(n / k) per query), so the threshold's
+// exactness matters more than the cost of a push.
+class HeapTopK {
+ public:
+  explicit HeapTopK(size_t k) : k_(k) { heap_.reserve(k); }
+  // Largest distance that can still enter (inclusive).
+  int32_t threshold() const { return heap_.size() < k_ ? kIntMax : heap_.front().dist; }
+  void push(int32_t dist, int64_t id, uint64_t pos) {
+    const Neighbor<int32_t> n{dist, id, pos};
+    if (heap_.size() < k_) {
+      heap_.push_back(n);
+      std::push_heap(heap_.begin(), heap_.end());
+    } else if (n < heap_.front()) {
+      std::pop_heap(heap_.begin(), heap_.end());
+      heap_.back() = n;
+      std::push_heap(heap_.begin(), heap_.end());
+    }
+  }
+  void merge(const HeapTopK& o) {
+    for (const auto& n : o.heap_) push(n.dist, n.id, n.pos);
+  }
+  void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
+    std::sort_heap(heap_.begin(), heap_.end());
+    size_t i = 0;
+    for (; i < heap_.size(); ++i) {
+      dist[i] = heap_[i].dist;
+      ids[i] = heap_[i].id;
+    }
+    for (; i < k_; ++i) {
+      dist[i] = missing;
+      ids[i] = kMissingId;
+    }
+    heap_.clear();
+  }
+
+ private:
+  size_t k_;
+  std::vector<Neighbor<int32_t>> heap_;
+};
+
+// The same for ranking by position (ids increasing like positions): one 64-bit key
+// (distance << 40 | position) per candidate makes every comparison a single integer compare.
+class PosHeapTopK {
+ public:
+  explicit PosHeapTopK(size_t k) : k_(k) { heap_.reserve(k); }
+  int32_t threshold() const {
+    return heap_.size() < k_ ? kIntMax : static_cast<int32_t>(heap_.front() >> 40);
+  }
+  void push(int32_t dist, uint64_t pos) {
+    const uint64_t key = (static_cast<uint64_t>(dist) << 40) | pos;
+    if (heap_.size() < k_) {
+      heap_.push_back(key);
+      std::push_heap(heap_.begin(), heap_.end());
+    } else if (key < heap_.front()) {
+      std::pop_heap(heap_.begin(), heap_.end());
+      heap_.back() = key;
+      std::push_heap(heap_.begin(), heap_.end());
+    }
+  }
+  void merge(const PosHeapTopK& o) {
+    for (uint64_t key : o.heap_) push(static_cast<int32_t>(key >> 40), key & kPosMask);
+  }
+  // Writes positions as ids (the caller maps them).
+  void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
+    std::sort_heap(heap_.begin(), heap_.end());
+    size_t i = 0;
+    for (; i < heap_.size(); ++i) {
+      dist[i] = static_cast<int32_t>(heap_[i] >> 40);
+      ids[i] = static_cast<int64_t>(heap_[i] & kPosMask);
+    }
+    for (; i < k_; ++i) {
+      dist[i] = missing;
+      ids[i] = kMissingId;
+    }
+    heap_.clear();
+  }
+  static constexpr uint64_t kPosMask = (uint64_t{1} << 40) - 1;
+
+ private:
+  size_t k_;
+  std::vector<uint64_t> heap_;
+};
+
 // Selection state of one query. Mask-form weights select on popcounts with the exact
-// CountingTopK (as the unweighted scan); general weights on integer totals with TopK.
+// CountingTopK (as the unweighted scan); general weights on integer totals with HeapTopK.
 struct QuerySel {
   const uint8_t* q;
   const WeightedPlan* plan;
   std::unique_ptr<CountingTopK> counting;
-  std::unique_ptr<TopK<int32_t>> totals;
+  std::unique_ptr<HeapTopK> totals;
+  std::unique_ptr<PosHeapTopK> pos_totals;
   size_t step = 0;
 
-  QuerySel(const uint8_t* query, const WeightedPlan* p, size_t k, size_t bits) : q(query), plan(p) {
+  QuerySel(const uint8_t* query, const WeightedPlan* p, size_t k, size_t bits, bool by_pos)
+      : q(query), plan(p) {
     if (p->masked)
       counting.reset(new CountingTopK(k, static_cast<int32_t>(bits)));
+    else if (by_pos)
+      pos_totals.reset(new PosHeapTopK(k));
     else
-      totals.reset(new TopK<int32_t>(k));
+      totals.reset(new HeapTopK(k));
+  }
+  int32_t threshold() const {
+    return counting ? counting->threshold() : pos_totals ? pos_totals->threshold() : totals->threshold();
+  }
+  void push(int32_t dist, int64_t rank, uint64_t pos) {
+    if (counting) counting->push(dist, rank, pos);
+    else if (pos_totals) pos_totals->push(dist, pos);
+    else totals->push(dist, rank, pos);
   }
   void merge(const QuerySel& o) {
     if (counting) counting->merge(*o.counting);
+    else if (pos_totals) pos_totals->merge(*o.pos_totals);
     else totals->merge(*o.totals);
   }
-  // Writes the row: integer totals (or popcounts times the unit) scaled to float32.
-  void write(size_t k, float* dist, int64_t* ids) {
+  // Writes the row: integer totals (or popcounts times the unit) scaled to float32. by_pos:
+  // the scan ranked by position (ids increasing like positions); store_ids maps them back.
+  void write(size_t k, float* dist, int64_t* ids, const int64_t* store_ids, bool by_pos) {
     std::vector<int32_t> tmp(k);
     if (counting) counting->write_sorted(tmp.data(), ids, kIntMax);
+    else if (pos_totals) pos_totals->write_sorted(tmp.data(), ids, kIntMax);
     else totals->write_sorted(tmp.data(), ids, kIntMax);
+    if (by_pos)
+      for (size_t j = 0; j < k; ++j)
+        if (ids[j] != kMissingId) ids[j] = store_ids[static_cast<size_t>(ids[j])];
     for (size_t j = 0; j < k; ++j) {
       if (tmp[j] == kIntMax) {
         dist[j] = std::numeric_limits<float>::infinity();
@@ -114,6 +217,9 @@ void scan_group(const WeightedKernels& K, const uint8_t* codes, const int64_t* i
   // after the candidates it ties and has a larger id: it cannot enter (the threshold is exact
   // or an over-estimate), so the kernel may skip it.
   const int32_t tie_skip = ids_increasing ? 1 : 0;
+  // ...and candidates can be ranked by position (the same order), saving a cache miss on the
+  // id array per candidate; write() maps positions to ids.
+  auto rank = [&](size_t pos) { return ids_increasing ? static_cast<int64_t>(pos) : ids[pos]; };
   std::vector<uint32_t> idx(block);
   std::vector<int32_t> dist(block);
   for (size_t g = 0; g < gq; ++g) sel[g].step = kFirstStep;
@@ -126,16 +232,15 @@ void scan_group(const WeightedKernels& K, const uint8_t* codes, const int64_t* i
         const size_t len = std::min(s.step, bend - c0);
         const uint8_t* p = codes + c0 * nbytes;
         size_t f;
-        if (s.counting) {
-          const int32_t t0 = s.counting->threshold();
-          const int32_t thr = t0 == kIntMax ? t0 : t0 - tie_skip;
+        const int32_t t0 = s.threshold();
+        const int32_t thr = t0 == kIntMax ? t0 : t0 - tie_skip;
+        if (s.counting)
           f = K.masked_scan_leq(s.q, plan.mask.data(), p, len, nbytes, thr, idx.data(), dist.data());
-          for (size_t i = 0; i < f; ++i) s.counting->push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
-        } else {
-          const int32_t t0 = s.totals->threshold();
-          f = K.lut_scan_leq(plan, s.q, p, len, t0 == kIntMax ? t0 : t0 - tie_skip, idx.data(),
-                             dist.data());
-          for (size_t i = 0; i < f; ++i) s.totals->push(dist[i], ids[c0 + idx[i]], c0 + idx[i]);
+        else
+          f = K.lut_scan_leq(plan, s.q, p, len, thr, idx.data(), dist.data());
+        for (size_t i = 0; i < f; ++i) {
+          if (dist[i] > s.threshold()) continue;
+          s.push(dist[i], rank(c0 + idx[i]), c0 + idx[i]);
         }
         s.step = f * 8 > len ? kFirstStep : std::min(block, s.step * 2);
         c0 += len;
@@ -169,6 +274,8 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
   if (groups < t) parts = std::clamp<size_t>(n / kMinPart, 1, ceil_div(t, groups));
   const size_t part = parts > 1 ? ceil_div(n, parts) : n;
 
+  // Rank by position when ids increase like positions (and positions fit the 40-bit keys).
+  const bool by_pos = ids_increasing && n < (uint64_t{1} << 40);
   // One selection state per (query, part); parts of a query are merged into part 0.
   std::vector<std::vector<QuerySel>> sels(groups * parts);
   parallel_for(groups * parts, threads, [&](size_t task) {
@@ -176,11 +283,13 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     const size_t q0 = g * group, gq = std::min(group, nq - q0);
     auto& mine = sels[task];
     mine.reserve(gq);
-    for (size_t j = 0; j < gq; ++j) mine.emplace_back(queries + (q0 + j) * nb, plan_of(q0 + j), k, bits);
+    for (size_t j = 0; j < gq; ++j)
+      mine.emplace_back(queries + (q0 + j) * nb, plan_of(q0 + j), k, bits, by_pos);
     const size_t b = p * part, e = std::min(n, b + part);
-    if (b < e) scan_group(K, codes, ids, nb, mine.data(), gq, b, e, ids_increasing);
+    if (b < e) scan_group(K, codes, ids, nb, mine.data(), gq, b, e, by_pos);
     if (parts == 1)
-      for (size_t j = 0; j < gq; ++j) mine[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k);
+      for (size_t j = 0; j < gq; ++j)
+        mine[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k, ids, by_pos);
   });
   if (parts == 1) return;
   for (size_t g = 0; g < groups; ++g) {
@@ -188,7 +297,7 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     auto& first = sels[g * parts];
     for (size_t j = 0; j < first.size(); ++j) {
       for (size_t p = 1; p < parts; ++p) first[j].merge(sels[g * parts + p][j]);
-      first[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k);
+      first[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k, ids, by_pos);
     }
   }
 }
