@@ -228,10 +228,11 @@ def test_fallback_on_uniform_data_is_exact():
     assert mi.stats()["linear_queries"] > 0
 
 
-def test_memory_within_3x_flat():
+@pytest.mark.parametrize("bits, n", [(64, 200_000), (64, 1_000_000), (128, 100_000), (256, 500_000)])
+def test_memory_within_3x_flat(bits, n):
     rng = np.random.default_rng(15)
-    codes = random_codes(rng, 200_000, 64)
-    flat, mi = pair(64, codes)
+    codes = random_codes(rng, n, bits)
+    flat, mi = pair(bits, codes)
     assert mi.memory_bytes() <= 3 * flat.memory_bytes()
 
 

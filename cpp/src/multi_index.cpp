@@ -96,16 +96,48 @@ MultiIndex::MultiIndex(MultiIndex&& o) noexcept
   o.indexed_ = 0;
 }
 
+namespace {
+
+// Bytes of m tables over n codes of `bits` bits (entries plus direct offsets or hash slots).
+double tables_bytes(size_t bits, size_t n, size_t m) {
+  const size_t base = bits / m, extra = bits % m;
+  double total = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const unsigned len = static_cast<unsigned>(base + (i < extra ? 1 : 0));
+    total += 4.0 * static_cast<double>(n);  // entries
+    if (SubstringTable::use_direct(len, n)) {
+      total += 4.0 * std::ldexp(1.0, static_cast<int>(len));
+    } else {
+      const double distinct = std::min(static_cast<double>(n), std::ldexp(1.0, static_cast<int>(len)));
+      total += 4.0 * distinct + 8.0 * std::exp2(std::ceil(std::log2(1.5 * distinct + 16)));
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
 size_t MultiIndex::auto_m(size_t bits, size_t n) {
   // The paper's choice m ~ b / log2(n): substrings about log2(n) bits long, so a bucket holds
-  // about one code. Substrings are also kept to at most floor(log2(n)) bits, so that a table's
-  // bucket offsets (2^len) never outnumber the codes: memory stays near FlatIndex's plus
-  // 4-8 bytes per code and table. Small indexes are treated as 1024 codes (they are scanned).
-  const double lg = std::log2(static_cast<double>(std::max<size_t>(n, 1024)));
-  size_t m = static_cast<size_t>(std::lround(static_cast<double>(bits) / lg));
-  m = std::max(m, ceil_div(bits, static_cast<size_t>(std::floor(lg))));
-  m = std::max<size_t>(m, ceil_div(bits, 32));
-  return std::min(std::max<size_t>(m, 1), bits);
+  // about one code. If the tables would take more than twice the memory of the codes and ids,
+  // the next larger m (shorter substrings, fewer offsets) up to 2x are tried: the first that
+  // fits, else the one with the smallest tables. Small indexes are treated as 1024 codes.
+  const size_t nn = std::max<size_t>(n, 1024);
+  const double lg = std::log2(static_cast<double>(nn));
+  size_t m0 = static_cast<size_t>(std::lround(static_cast<double>(bits) / lg));
+  m0 = std::min(std::max(std::max<size_t>(m0, ceil_div(bits, 32)), size_t{1}), bits);
+  const double budget = 2.0 * static_cast<double>(nn) * static_cast<double>(bits / 8 + 8);
+  size_t best = m0;
+  double best_bytes = tables_bytes(bits, nn, m0);
+  for (size_t m = m0; m <= std::min(bits, 2 * m0); ++m) {
+    const double bytes = tables_bytes(bits, nn, m);
+    if (bytes <= budget) return m;
+    if (bytes < best_bytes) {
+      best = m;
+      best_bytes = bytes;
+    }
+  }
+  return best;
 }
 
 size_t MultiIndex::memory_bytes() const {

@@ -36,8 +36,9 @@ class MultiIndex(BinaryIndex):
     Codes added after the last table build are scanned linearly until they exceed 1/16 of the
     indexed codes; then the tables are rebuilt. Weighted searches (``weights=``) use the
     linear weighted scan. Memory: codes and ids as in FlatIndex plus, per table, 4 bytes per
-    code and at most 4 bytes per code of bucket offsets (substrings are kept to at most
-    ``floor(log2(n))`` bits): about 2x FlatIndex for 64-bit codes, under 3x for 256-bit codes.
+    code and the bucket offsets; the automatic ``m`` grows (shorter substrings, fewer offsets)
+    when the tables would take more than twice the memory of the codes and ids, so the index
+    stays within about 3x a FlatIndex (about 2x for 64-bit codes).
 
     Examples
     --------
