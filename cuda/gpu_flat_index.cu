@@ -163,7 +163,13 @@ int device_count(std::string* reason) {
   const cudaError_t err = cudaGetDeviceCount(&n);
   if (err != cudaSuccess) {
     cudaGetLastError();
-    if (reason) *reason = std::string("no usable CUDA device: ") + cudaGetErrorString(err);
+    if (reason) {
+      if (err == cudaErrorInsufficientDriver)
+        *reason = "no NVIDIA driver (libcuda) found, or it is older than the CUDA runtime deephash was built with (" +
+                  std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10) + ")";
+      else
+        *reason = cudaGetErrorString(err);
+    }
     return 0;
   }
   if (n == 0 && reason) *reason = "no CUDA device found";

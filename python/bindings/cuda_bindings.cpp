@@ -99,6 +99,8 @@ py::object device_array(void* ptr, int device, std::vector<py::ssize_t> shape, c
   return py::cast(std::make_unique<DeviceArray>(ptr, device, std::move(shape), typestr));
 }
 
+py::ssize_t ss(size_t v) { return static_cast<py::ssize_t>(v); }
+
 size_t rows_of(const CodesArray& a, size_t code_size) {
   if (a.ndim() != 2 || static_cast<size_t>(a.shape(1)) != code_size)
     throw deephash::InvalidArgument("codes must have shape (n, " + std::to_string(code_size) + ")");
@@ -170,8 +172,8 @@ PYBIND11_MODULE(_cuda, m) {
         return self.remove(ids.data(), static_cast<size_t>(ids.size()), 0);
       })
       .def("copy_out", [](const GpuFlatIndex& self) {
-        py::array_t<uint8_t> codes({self.size(), self.code_size()});
-        py::array_t<int64_t> ids({self.size()});
+        py::array_t<uint8_t> codes({ss(self.size()), ss(self.code_size())});
+        py::array_t<int64_t> ids({ss(self.size())});
         {
           py::gil_scoped_release release;
           self.copy_out(codes.mutable_data(), ids.mutable_data(), 0);
@@ -182,8 +184,8 @@ PYBIND11_MODULE(_cuda, m) {
         const size_t nq = rows_of(queries, self.code_size());
         Quant w = quantize(weights, self.bits());
         const bool weighted = !w.scale.empty();
-        py::array dist = weighted ? py::array(py::array_t<float>({nq, k})) : py::array(py::array_t<int32_t>({nq, k}));
-        py::array_t<int64_t> ids({nq, k});
+        py::array dist = weighted ? py::array(py::array_t<float>({ss(nq), ss(k)})) : py::array(py::array_t<int32_t>({ss(nq), ss(k)}));
+        py::array_t<int64_t> ids({ss(nq), ss(k)});
         void* dp = dist.mutable_data();
         int64_t* ip = ids.mutable_data();
         {
@@ -213,7 +215,7 @@ PYBIND11_MODULE(_cuda, m) {
         return py::make_tuple(dist, ids);
       })
       .def("range_search", [](const GpuFlatIndex& self, uintptr_t qptr, const py::object& host_queries, size_t nq,
-                              double radius, const py::object& weights, uintptr_t stream, bool to_host) {
+                              double radius, const py::object& weights, uintptr_t stream, bool to_host) -> py::tuple {
         Quant w = quantize(weights, self.bits());
         const bool weighted = !w.scale.empty();
         const std::vector<int32_t> rad = radii(radius, w, nq);
@@ -235,16 +237,16 @@ PYBIND11_MODULE(_cuda, m) {
         py::object lims = device_array(r.lims, dev, {static_cast<py::ssize_t>(nq + 1)}, "<i8");
         py::object dist = device_array(r.distances, dev, {static_cast<py::ssize_t>(r.total)}, weighted ? "<f4" : "<i4");
         py::object ids = device_array(r.ids, dev, {static_cast<py::ssize_t>(r.total)}, "<i8");
-        if (!to_host) return py::make_tuple(lims, dist, ids);
-        py::array_t<int64_t> hl({nq + 1});
-        py::array hd = weighted ? py::array(py::array_t<float>({r.total})) : py::array(py::array_t<int32_t>({r.total}));
-        py::array_t<int64_t> hi({r.total});
+        if (!to_host) return py::tuple(py::make_tuple(lims, dist, ids));
+        py::array_t<int64_t> hl({ss(nq + 1)});
+        py::array hd = weighted ? py::array(py::array_t<float>({ss(r.total)})) : py::array(py::array_t<int32_t>({ss(r.total)}));
+        py::array_t<int64_t> hi({ss(r.total)});
         {
           py::gil_scoped_release release;
           deephash::gpu::copy_to_host(hl.mutable_data(), r.lims, (nq + 1) * 8, dev);
           deephash::gpu::copy_to_host(hd.mutable_data(), r.distances, r.total * 4, dev);
           deephash::gpu::copy_to_host(hi.mutable_data(), r.ids, r.total * 8, dev);
         }
-        return py::make_tuple(hl, hd, hi);
+        return py::tuple(py::make_tuple(hl, hd, hi));
       });
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import _core
 from .codes import pack_bits, unpack_bits
+from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex, load
 
 __version__ = "0.1.0"
@@ -14,6 +15,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BinaryIndex",
     "FlatIndex",
+    "GpuFlatIndex",
+    "cuda_available",
     "get_num_threads",
     "load",
     "pack_bits",
