@@ -67,7 +67,8 @@ void scan_knn(const HammingKernels& kern, const CodeStore& store, const uint8_t*
   std::vector<size_t> step(gq, kFirstStep);
   // With ids increasing in scan order, a later code that only ties the k-th best distance has a
   // larger id and cannot enter: ask the kernel for strictly smaller distances.
-  const int32_t tie_skip = store.ids_increasing() ? 1 : 0;
+  const bool by_pos = store.ids_increasing();
+  const int32_t tie_skip = by_pos ? 1 : 0;
   for (size_t b = begin; b < end; b += block) {
     const size_t bend = std::min(end, b + block);
     for (size_t qi = 0; qi < gq; ++qi) {
@@ -81,8 +82,11 @@ void scan_knn(const HammingKernels& kern, const CodeStore& store, const uint8_t*
         const size_t found =
             kern.scan_leq(q, codes + c0 * cs, len, cs, kernel_thr, s.idx.data(), s.dist.data());
         for (size_t j = 0; j < found; ++j) {
+          if (s.dist[j] > heap.threshold()) continue;
           const size_t pos = c0 + s.idx[j];
-          heap.push(s.dist[j], ids[pos], pos);
+          // Increasing ids order like positions: rank by position and look the ids up at the
+          // end, instead of a cache miss on the id array per candidate.
+          heap.push(s.dist[j], by_pos ? static_cast<int64_t>(pos) : ids[pos], pos);
         }
         step[qi] = found * 8 > len ? kFirstStep : std::min(block, step[qi] * 2);
         c0 += len;
@@ -149,8 +153,10 @@ void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* dis
       std::vector<CountingTopK> heaps(gq, CountingTopK(k, static_cast<int32_t>(bits_)));
       Scratch s(block);
       scan_knn(kern, store_, queries, q0, gq, 0, n, heaps.data(), s);
-      for (size_t qi = 0; qi < gq; ++qi)
+      for (size_t qi = 0; qi < gq; ++qi) {
         heaps[qi].write_sorted(distances + (q0 + qi) * k, ids + (q0 + qi) * k, kMissingDistance);
+        positions_to_ids(ids + (q0 + qi) * k, k);
+      }
     });
     return;
   }
@@ -169,7 +175,15 @@ void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* dis
     CountingTopK& first = heaps[q * plan.parts];
     for (size_t p = 1; p < plan.parts; ++p) first.merge(heaps[q * plan.parts + p]);
     first.write_sorted(distances + q * k, ids + q * k, kMissingDistance);
+    positions_to_ids(ids + q * k, k);
   }
+}
+
+void FlatIndex::positions_to_ids(int64_t* row, size_t k) const {
+  if (!store_.ids_increasing()) return;  // scan_knn ranked by the ids themselves
+  const int64_t* stored = store_.ids();
+  for (size_t j = 0; j < k; ++j)
+    if (row[j] != kMissingId) row[j] = stored[row[j]];
 }
 
 RangeResult FlatIndex::range_search(const uint8_t* queries, size_t nq, int32_t radius) const {
