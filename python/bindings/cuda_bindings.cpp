@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -126,6 +127,15 @@ PYBIND11_MODULE(_cuda, m) {
     const int n = deephash::gpu::device_count(&reason);
     return py::make_tuple(n, reason);
   }, "(number of usable CUDA devices, reason when there is none)");
+  m.def("quantize_weights", [](const WeightsArray& w, size_t bits) {
+    Quant qw = quantize(w, bits);
+    py::array_t<uint32_t> q({ss(qw.scale.size()), ss(bits)});
+    std::copy(qw.q.begin(), qw.q.end(), q.mutable_data());
+    py::array_t<double> scale({ss(qw.scale.size())});
+    std::copy(qw.scale.begin(), qw.scale.end(), scale.mutable_data());
+    return py::make_tuple(q, scale);
+  }, "Quantised weights (rows, bits) and scales (deephash/weights.hpp), for tests; works without a device.");
+  m.def("quantized_radius", &deephash::quantized_radius);
   m.def("device_description", &deephash::gpu::device_description);
   m.def("max_k", &deephash::gpu::max_k);
   m.def("pointer_device", [](uintptr_t ptr) { return deephash::gpu::pointer_device(reinterpret_cast<const void*>(ptr)); });
