@@ -336,6 +336,8 @@ def test_weighted_range_search():
 @pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_torch_cuda_in_torch_cuda_out():
     torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this torch build has no CUDA")
     rng = np.random.default_rng(2)
     db = random_codes(rng, 10_000, 128)
     q = random_codes(rng, 7, 128)
