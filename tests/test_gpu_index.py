@@ -2,7 +2,7 @@
 
 Tests marked ``cuda`` need a device and skip without one. The tests at the top of the file run
 everywhere: they check what happens on machines without CUDA (clear errors, import works) and the
-weight quantisation shared with the CPU (deephash/weights.hpp).
+weight quantisation shared with the CPU weighted search (cuda/weights_quant.hpp).
 """
 from __future__ import annotations
 
@@ -73,37 +73,44 @@ def test_weights_validation():
 
 
 def quantize_oracle(w: np.ndarray, bits: int):
-    """The documented quantisation (deephash/weights.hpp) in NumPy float64."""
+    """The CPU weighted search's quantisation in NumPy: (units, scale 2**e) per row."""
     w = np.atleast_2d(np.asarray(w, np.float32)).astype(np.float64)
-    qmax = float(min(2**24, max(1, (2**31 - 1) // bits)))
-    wmax = w.max(axis=1)
+    p = 22 - int(np.ceil(np.log2(bits)))
     q = np.zeros(w.shape, np.int64)
-    scale = np.zeros(w.shape[0])
+    scale = np.ones(w.shape[0])
     for r in range(w.shape[0]):
-        if wmax[r] > 0:
-            q[r] = np.floor(w[r] * qmax / wmax[r] + 0.5).astype(np.int64)
-            scale[r] = wmax[r] / qmax
+        mx = w[r].max()
+        if mx > 0:
+            e = max(int(np.frexp(mx)[1]) - p, -149)
+            q[r] = np.rint(np.ldexp(w[r], -e)).astype(np.int64)
+            scale[r] = np.ldexp(1.0, e)
     return q, scale
 
 
-def test_weight_quantisation_matches_documented_formula():
+def test_weight_quantisation_matches_cpu_formula():
     cuda = pytest.importorskip("deephash._cuda", reason="built without CUDA")
     rng = np.random.default_rng(3)
     for bits in (8, 64, 72, 1024, 4096):
         w = rng.random((3, bits)).astype(np.float32) * np.array([[1.0], [1e-20], [1e20]], np.float32)
         w[0, :3] = 0
-        q, scale = cuda.quantize_weights(w, bits)
+        w[0, 3] = 0.5  # a tie at half a unit for some widths: round half to even
+        q, e = cuda.quantize_weights(w, bits)
         eq, escale = quantize_oracle(w, bits)
         np.testing.assert_array_equal(q, eq)
-        np.testing.assert_array_equal(scale, escale)
-        assert (q.sum(axis=1) <= 2**31 - 1).all()
-    q, scale = cuda.quantize_weights(np.zeros((1, 16), np.float32), 16)
-    assert q.sum() == 0 and scale[0] == 0.0
-    # The integer radius is the largest sum whose reported float distance is <= radius.
-    for scale_v in (1e-3, 0.37, 3.0):
+        np.testing.assert_array_equal(np.ldexp(1.0, e), escale)
+        assert (q.sum(axis=1) <= 2**22).all()
+    q, e = cuda.quantize_weights(np.zeros((1, 16), np.float32), 16)
+    assert q.sum() == 0
+    with pytest.raises(ValueError, match="too large"):
+        cuda.quantize_weights(np.full((1, 64), 3e38, np.float32), 64)
+    # The integer threshold is the largest total whose reported distance is <= radius.
+    for e in (-30, -3, 0, 4):
         for r in (0.0, 0.5, 10.0, 1234.5678):
-            s = cuda.quantized_radius(r, scale_v)
-            assert np.float32(s * scale_v) <= r and np.float32((s + 1) * scale_v) > r
+            s = cuda.weighted_threshold(r, e)
+            r32 = float(np.float32(r))
+            assert np.ldexp(float(s), e) <= r32
+            assert s == 2**31 - 1 or r32 < np.ldexp(float(s + 1), e)  # capped at the int32 maximum
+    assert cuda.weighted_threshold(float("inf"), 0) == 2**31 - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,7 +333,7 @@ def test_weighted_range_search():
             assert lims[0] == 0
             for r, (s, scale) in enumerate(sums):
                 dist = (s * scale).astype(np.float32)
-                sel = np.nonzero(dist <= radius)[0]
+                sel = np.nonzero(dist <= np.float32(radius))[0]
                 order = sel[np.lexsort((sel, ids[sel], s[sel]))]
                 np.testing.assert_array_equal(i[lims[r]:lims[r + 1]], ids[order])
                 np.testing.assert_array_equal(d[lims[r]:lims[r + 1]], dist[order])

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "deephash/errors.hpp"
-#include "deephash/weights.hpp"
 #include "gpu_flat_index.hpp"
+#include "weights_quant.hpp"
 
 namespace py = pybind11;
 using deephash::gpu::GpuFlatIndex;
@@ -60,13 +60,13 @@ class DeviceArray {
 // Quantised weights of a validated float32 (rows, bits) array (rows 0 = unweighted).
 struct Quant {
   std::vector<uint32_t> q;
-  std::vector<double> scale;
-  deephash::gpu::QuantWeights view(size_t bits) {
+  std::vector<double> scale;  // 2^e per row: distance = total * scale, exactly
+  std::vector<int> exponent;
+  deephash::gpu::QuantWeights view() {
     deephash::gpu::QuantWeights w;
     w.rows = scale.size();
     w.q = q.data();
     w.scale = scale.data();
-    (void)bits;
     return w;
   }
 };
@@ -80,19 +80,24 @@ Quant quantize(const py::object& weights, size_t bits) {
   const size_t rows = static_cast<size_t>(w.shape(0));
   out.q.resize(rows * bits);
   out.scale.resize(rows);
-  for (size_t r = 0; r < rows; ++r)
-    out.scale[r] = deephash::quantize_weights(w.data() + r * bits, bits, out.q.data() + r * bits);
+  out.exponent.resize(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    out.exponent[r] = deephash::gpu::quantize_weight_units(w.data() + r * bits, bits, out.q.data() + r * bits);
+    out.scale[r] = std::ldexp(1.0, out.exponent[r]);
+  }
   return out;
 }
 
-// Integer radius per query: the Hamming radius, or the quantised one for weighted search.
+// Integer radius per query: the Hamming radius, or the weighted threshold (radius as float32,
+// like the CPU weighted search).
 std::vector<int32_t> radii(double radius, const Quant& w, size_t nq) {
   if (w.scale.empty()) {
     const double r = radius > 2147483647.0 ? 2147483647.0 : std::floor(radius);
     return std::vector<int32_t>(1, static_cast<int32_t>(r));
   }
   std::vector<int32_t> out(w.scale.size() == 1 ? 1 : nq);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = deephash::quantized_radius(radius, w.scale[i]);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = deephash::gpu::weighted_threshold(static_cast<float>(radius), w.exponent[i]);
   return out;
 }
 
@@ -131,11 +136,11 @@ PYBIND11_MODULE(_cuda, m) {
     Quant qw = quantize(w, bits);
     py::array_t<uint32_t> q({ss(qw.scale.size()), ss(bits)});
     std::copy(qw.q.begin(), qw.q.end(), q.mutable_data());
-    py::array_t<double> scale({ss(qw.scale.size())});
-    std::copy(qw.scale.begin(), qw.scale.end(), scale.mutable_data());
-    return py::make_tuple(q, scale);
-  }, "Quantised weights (rows, bits) and scales (deephash/weights.hpp), for tests; works without a device.");
-  m.def("quantized_radius", &deephash::quantized_radius);
+    py::array_t<int> e({ss(qw.exponent.size())});
+    std::copy(qw.exponent.begin(), qw.exponent.end(), e.mutable_data());
+    return py::make_tuple(q, e);
+  }, "(units (rows, bits), exponents (rows,)) of weights (cuda/weights_quant.hpp); for tests, no device needed.");
+  m.def("weighted_threshold", &deephash::gpu::weighted_threshold);
   m.def("device_description", &deephash::gpu::device_description);
   m.def("max_k", &deephash::gpu::max_k);
   m.def("pointer_device", [](uintptr_t ptr) { return deephash::gpu::pointer_device(reinterpret_cast<const void*>(ptr)); });
@@ -200,7 +205,7 @@ PYBIND11_MODULE(_cuda, m) {
         int64_t* ip = ids.mutable_data();
         {
           py::gil_scoped_release release;
-          self.search(queries.data(), nq, k, w.view(self.bits()), weighted ? nullptr : static_cast<int32_t*>(dp),
+          self.search(queries.data(), nq, k, w.view(), weighted ? nullptr : static_cast<int32_t*>(dp),
                       weighted ? static_cast<float*>(dp) : nullptr, ip, Loc::host, 0);
         }
         return py::make_tuple(dist, ids);
@@ -218,7 +223,7 @@ PYBIND11_MODULE(_cuda, m) {
         py::object ids = device_array(ip, dev, {static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)}, "<i8");
         {
           py::gil_scoped_release release;
-          self.search(reinterpret_cast<const uint8_t*>(qptr), nq, k, w.view(self.bits()),
+          self.search(reinterpret_cast<const uint8_t*>(qptr), nq, k, w.view(),
                       weighted ? nullptr : static_cast<int32_t*>(dp), weighted ? static_cast<float*>(dp) : nullptr,
                       static_cast<int64_t*>(ip), Loc::device, stream);
         }
@@ -241,7 +246,7 @@ PYBIND11_MODULE(_cuda, m) {
         deephash::gpu::DeviceRange r;
         {
           py::gil_scoped_release release;
-          r = self.range_search(q, nq, rad.data(), rad.size(), w.view(self.bits()), loc, stream);
+          r = self.range_search(q, nq, rad.data(), rad.size(), w.view(), loc, stream);
         }
         const int dev = self.device();
         py::object lims = device_array(r.lims, dev, {static_cast<py::ssize_t>(nq + 1)}, "<i8");

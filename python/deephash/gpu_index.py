@@ -300,8 +300,9 @@ class GpuFlatIndex:
             numpy array (results in numpy) or CUDA array on the index's device (results on it).
         k : int, 1 <= k <= max_k
         weights : float32 array (bits,) or (nq, bits), optional
-            Per-bit weights (>= 0, finite), shared or per query; quantised as documented in
-            cpp/include/deephash/weights.hpp, so results equal the CPU weighted search.
+            Per-bit weights (>= 0, finite), shared or per query. Quantised exactly like the CPU
+            weighted search (units of 2**e with P = 22 - ceil(log2(bits)) bits of precision
+            relative to the largest weight; see cuda/weights_quant.hpp), so results are equal.
 
         Returns
         -------
@@ -329,7 +330,8 @@ class GpuFlatIndex:
         Parameters
         ----------
         queries : uint8 array (nq, bits // 8), numpy or CUDA
-        radius : int (Hamming), or float with weights (compared with the reported distances)
+        radius : int (Hamming), or float with weights (as float32, compared with the reported
+            distances; ``math.inf`` allowed)
         weights : float32 array (bits,) or (nq, bits), optional
 
         Returns
