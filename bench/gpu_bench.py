@@ -43,13 +43,12 @@ class TorchWay:
     def __init__(self, torch, codes_u8_gpu, bits, chunk):
         self.torch, self.bits, self.chunk = torch, bits, chunk
         shifts = torch.arange(8, device=codes_u8_gpu.device, dtype=torch.uint8)
-        parts = []
-        for s in range(0, codes_u8_gpu.shape[0], chunk):
+        n = codes_u8_gpu.shape[0]
+        self.db = torch.empty((n, bits), dtype=torch.float16, device=codes_u8_gpu.device)
+        for s in range(0, n, chunk):
             c = codes_u8_gpu[s : s + chunk]
             b = (c.unsqueeze(-1) >> shifts) & 1  # bit j = bit j % 8 of byte j // 8
-            parts.append((b.reshape(c.shape[0], bits).to(torch.float16) * 2 - 1))
-        self.db = torch.cat(parts) if len(parts) > 1 else parts[0]
-        del parts
+            self.db[s : s + c.shape[0]] = b.reshape(c.shape[0], bits).to(torch.float16) * 2 - 1
 
     def pm1(self, q_u8_gpu):
         torch = self.torch
