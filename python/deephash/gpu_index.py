@@ -5,9 +5,10 @@ toolkit was found at build time; ``import deephash`` never needs it. :func:`cuda
 whether it was built *and* a usable device exists.
 
 Array types: numpy inputs (or torch CPU tensors) give numpy outputs; CUDA inputs (torch CUDA
-tensors, CuPy arrays, or anything with ``__cuda_array_interface__``) are read in place, without
-a copy, and give outputs on the same device (torch tensors for torch input, CuPy arrays for CuPy
-input). Work runs on the caller's current stream (torch / CuPy) and is complete when a call returns.
+tensors, CuPy arrays, anything with ``__cuda_array_interface__``, or DLPack CUDA arrays through
+torch) are read in place, without a copy, and give outputs on the same device (torch tensors for
+torch and DLPack input, CuPy arrays for CuPy and other ``__cuda_array_interface__`` input when
+CuPy is installed, torch tensors otherwise). Work runs on the caller's current stream (torch / CuPy) and is complete when a call returns.
 """
 from __future__ import annotations
 
@@ -112,6 +113,14 @@ def _cuda_codes(x, bits: int, device: int, name: str):
         return _DeviceCodes(t.data_ptr(), t.shape[0], stream, "torch", t)
     cai = getattr(x, "__cuda_array_interface__", None)
     if cai is None:
+        dl_device = getattr(x, "__dlpack_device__", None)
+        if dl_device is not None and not isinstance(x, np.ndarray) and dl_device()[0] == 2:  # kDLCUDA
+            # A DLPack-only CUDA array (JAX, ...): view it through torch, zero copy.
+            try:
+                import torch
+            except ImportError:
+                raise TypeError(f"{name}: CUDA arrays without __cuda_array_interface__ need torch") from None
+            return _cuda_codes(torch.from_dlpack(x), bits, device, name)
         return None
     typestr = cai.get("typestr", "")
     if typestr not in ("|u1", "<u1", ">u1"):
