@@ -107,7 +107,7 @@ inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return 0; }
 inline cudaError_t cudaGetDevice(int* d) { *d = 0; return 0; }
 inline cudaError_t cudaSetDevice(int) { return 0; }
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
-  *v = a == cudaDevAttrMultiProcessorCount ? 132 : 232448; return 0;
+  *v = a == cudaDevAttrMultiProcessorCount ? 132 : a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? 232448 : 1; return 0;
 }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
   std::strcpy(p->name, "CPU emulation"); p->major = 9; p->minor = 0; p->totalGlobalMem = size_t(80) << 30; return 0;
@@ -125,3 +125,16 @@ void emu_launch_seq(K kernel, dim3 grid, dim3 block, size_t, cudaStream_t, A... 
     for (unsigned bx = 0; bx < grid.x; ++bx)
       for (unsigned t = 0; t < block.x; ++t) { threadIdx = dim3(t); blockIdx = dim3(bx, by); kernel(args...); }
 }
+
+// ---- stream-ordered memory pools (plain host allocations here) ----
+typedef struct EmuPool* cudaMemPool_t;
+enum cudaMemAllocationType { cudaMemAllocationTypePinned = 1 };
+enum cudaMemLocationType { cudaMemLocationTypeDevice = 1 };
+struct cudaMemLocation { cudaMemLocationType type; int id; };
+struct cudaMemPoolProps { cudaMemAllocationType allocType; int handleTypes; cudaMemLocation location; };
+enum cudaMemPoolAttr { cudaMemPoolAttrReleaseThreshold = 4 };
+constexpr cudaDeviceAttr cudaDevAttrMemoryPoolsSupported = static_cast<cudaDeviceAttr>(115);
+inline cudaError_t cudaMemPoolCreate(cudaMemPool_t* p, const cudaMemPoolProps*) { *p = reinterpret_cast<cudaMemPool_t>(0x1); return 0; }
+inline cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, cudaMemPoolAttr, void*) { return 0; }
+inline cudaError_t cudaMallocFromPoolAsync(void** p, size_t n, cudaMemPool_t, cudaStream_t) { return cudaMalloc(p, n); }
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }
