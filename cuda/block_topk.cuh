@@ -60,6 +60,16 @@ struct BlockTopK {
     }
   }
 
+  // Offer during a scan in ascending positions (pass 1): every key already in the list, and the
+  // position part of any bound, is below `pos`, so key < bound reduces to dist < the bound's
+  // distance part, one 32-bit compare; the key is only built for the rare survivor.
+  __device__ __forceinline__ void offer_scan(int slot, uint32_t dist, uint32_t pos) {
+    if (dist < static_cast<uint32_t>(bound[slot] >> 32)) {
+      const int i = atomicAdd(&cnt[slot], 1);
+      buf[static_cast<size_t>(slot) * cap + i] = make_key(dist, pos);
+    }
+  }
+
   // Lowers a slot's bound (thread-uniform call sites only; ends with a barrier).
   __device__ void tighten(int slot, uint64_t b) {
     __syncthreads();

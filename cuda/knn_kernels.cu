@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kBlock) knn_scan_kernel(ScanArgs a) {
       code_distances<NW, QT, kWeighted>(a.codes + static_cast<size_t>(pos) * nw, nw, sq, qt, tabs, a.tab_stride, d);
 #pragma unroll
       for (int q = 0; q < QT; ++q)
-        if (q < qt) sel.offer(q, make_key(d[q], pos));
+        if (q < qt) sel.offer_scan(q, d[q], pos);
     }
     __syncthreads();
     int need[QT];
