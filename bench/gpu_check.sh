@@ -4,14 +4,17 @@
 #   2. run the GPU tests (tests/test_gpu_index.py, all of them, nothing may skip),
 #   3. compute-sanitizer (memcheck, racecheck, synccheck) on a few small tests,
 #   4. the benchmark (bench/gpu_bench.py) next to the PyTorch way.
-# Each step has its own time limit; the whole script stays under 8 minutes on an H100 machine.
+# Each step has its own time limit, cut further so that the whole script ends within 470 s.
 # Logs: $OUT (or ./gpu_check_out) /{build,tests,sanitizer,bench}.log
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOG="${OUT:-gpu_check_out}"
 mkdir -p "$LOG"
 status=0
-step() { echo; echo "=== $* ($(date -u +%T))"; }
+START=$(date +%s)
+step() { echo; echo "=== $* ($(( $(date +%s) - START )) s elapsed)"; }
+# limit STEP_MAX: seconds for the next step, at most what is left of the 470 s budget.
+limit() { local left=$(( 470 - ($(date +%s) - START) )); [ "$left" -lt "$1" ] && echo $(( left > 5 ? left : 5 )) || echo "$1"; }
 
 step "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
@@ -25,7 +28,7 @@ ARCH="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | h
 ARCH="${ARCH:-90}"
 step "build (CMAKE_CUDA_ARCHITECTURES=$ARCH)"
 export CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)"
-if ! timeout 240 tools/dev_build.sh -DDEEPHASH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >"$LOG/build.log" 2>&1; then
+if ! timeout "$(limit 150)" tools/dev_build.sh -DDEEPHASH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >"$LOG/build.log" 2>&1; then
   tail -40 "$LOG/build.log"; echo "BUILD FAILED"; exit 1
 fi
 tail -3 "$LOG/build.log"
@@ -36,7 +39,7 @@ python3 -c "import deephash; raise SystemExit(0 if deephash.cuda_available() els
 
 step "GPU tests"
 # -rs lists skips: on a GPU machine only torch-less skips are acceptable.
-timeout 150 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_index.py -x >"$LOG/tests.log" 2>&1
+timeout "$(limit 110)" python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_index.py -x >"$LOG/tests.log" 2>&1
 rc=$?; tail -25 "$LOG/tests.log"; [ $rc -eq 0 ] || { echo "GPU TESTS FAILED ($rc)"; status=1; }
 
 step "compute-sanitizer (small cases)"
@@ -46,7 +49,7 @@ if [ -z "$SAN" ]; then
 else
   : >"$LOG/sanitizer.log"
   for tool in memcheck racecheck synccheck; do
-    timeout 60 "$SAN" --tool "$tool" --error-exitcode 9 --target-processes all \
+    timeout "$(limit 40)" "$SAN" --tool "$tool" --error-exitcode 9 --target-processes all \
       python3 -m pytest -q -p no:cacheprovider -x tests/test_gpu_index.py \
       -k "test_knn_equals_flat_random and 64 or test_knn_adversarial and 200 or test_range_equals_flat and 72 or test_add_remove" \
       >>"$LOG/sanitizer.log" 2>&1
@@ -55,7 +58,7 @@ else
 fi
 
 step "benchmark"
-timeout 200 python3 bench/gpu_bench.py --reps 3 2>&1 | tee "$LOG/bench.log"
+timeout "$(limit 150)" python3 bench/gpu_bench.py --reps 3 2>&1 | tee "$LOG/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "BENCHMARK FAILED"; status=1; }
 
 step "done: status $status"
