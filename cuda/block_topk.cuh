@@ -63,11 +63,14 @@ struct BlockTopK {
   // Offer during a scan in ascending positions (pass 1): every key already in the list, and the
   // position part of any bound, is below `pos`, so key < bound reduces to dist < the bound's
   // distance part, one 32-bit compare; the key is only built for the rare survivor.
-  __device__ __forceinline__ void offer_scan(int slot, uint32_t dist, uint32_t pos) {
+  // Returns true when the buffer now holds more than cap - round_max keys (flush it).
+  __device__ __forceinline__ bool offer_scan(int slot, uint32_t dist, uint32_t pos) {
     if (dist < static_cast<uint32_t>(bound[slot] >> 32)) {
       const int i = atomicAdd(&cnt[slot], 1);
       buf[static_cast<size_t>(slot) * cap + i] = make_key(dist, pos);
+      return i + 1 > cap - round_max;
     }
+    return false;
   }
 
   // Lowers a slot's bound (thread-uniform call sites only; ends with a barrier).

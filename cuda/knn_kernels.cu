@@ -52,25 +52,28 @@ __global__ void __launch_bounds__(kBlock) knn_scan_kernel(ScanArgs a) {
   int round = 0;
   for (uint32_t base = begin; base < end; base += kBlock, ++round) {
     const uint32_t pos = base + threadIdx.x;
+    bool over = false;  // this thread filled some buffer past cap - kBlock: flush before the next round
     if (pos < end) {
       uint32_t d[QT];
       code_distances<NW, QT, kWeighted>(a.codes + static_cast<size_t>(pos) * nw, nw, sq, qt, tabs, a.tab_stride, d);
 #pragma unroll
       for (int q = 0; q < QT; ++q)
-        if (q < qt) sel.offer_scan(q, d[q], pos);
+        if (q < qt) over |= sel.offer_scan(q, d[q], pos);
     }
-    __syncthreads();
-    int need[QT];
-#pragma unroll
-    for (int q = 0; q < QT; ++q) need[q] = q < qt ? sel.cnt[q] : 0;
-    __syncthreads();
     const bool last = base + kBlock >= end;
+    // One barrier per round: it also tells every thread whether any buffer needs a flush. Nobody
+    // appends again before the flushes, so the counters read below are the same for all threads.
+    if (__syncthreads_or(over) || last) {
+      int need[QT];
 #pragma unroll
-    for (int q = 0; q < QT; ++q) {
-      if (need[q] > 0 && (last || need[q] > kScanCap - kBlock)) {
-        const int nm = sel.flush(q, need[q]);
-        if (nm == a.k && a.gbound != nullptr && threadIdx.x == 0)
-          atomicMin(a.gbound + q0 + q, static_cast<uint32_t>(sel.list[static_cast<size_t>(q) * a.k + a.k - 1] >> 32));
+      for (int q = 0; q < QT; ++q) need[q] = q < qt ? sel.cnt[q] : 0;
+#pragma unroll
+      for (int q = 0; q < QT; ++q) {
+        if (need[q] > 0 && (last || need[q] > kScanCap - kBlock)) {
+          const int nm = sel.flush(q, need[q]);
+          if (nm == a.k && a.gbound != nullptr && threadIdx.x == 0)
+            atomicMin(a.gbound + q0 + q, static_cast<uint32_t>(sel.list[static_cast<size_t>(q) * a.k + a.k - 1] >> 32));
+        }
       }
     }
     if (a.gbound != nullptr && round % kRefreshRounds == kRefreshRounds - 1) {

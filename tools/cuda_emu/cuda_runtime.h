@@ -26,6 +26,17 @@ inline dim3 blockDim, gridDim;
 inline std::barrier<>* g_barrier = nullptr;
 inline std::vector<std::barrier<>*> g_warp_bars;
 inline void __syncthreads() { g_barrier->arrive_and_wait(); }
+// Barrier that returns whether any thread's predicate is true. Call k uses flag k % 3; the flag
+// of call k + 1 is cleared before call k's barrier (its last readers passed call k - 1's barrier).
+inline std::atomic<int> g_or_flags[3];
+inline thread_local unsigned g_or_calls = 0;
+inline int __syncthreads_or(int pred) {
+  const unsigned c = g_or_calls++;
+  if (threadIdx.x == 0) g_or_flags[(c + 1) % 3].store(0);
+  if (pred) g_or_flags[c % 3].store(1);
+  g_barrier->arrive_and_wait();
+  return g_or_flags[c % 3].load();
+}
 alignas(16) inline unsigned char smem[1 << 21];
 inline int atomicAdd(int* p, int v) { return std::atomic_ref<int>(*p).fetch_add(v); }
 inline unsigned atomicAdd(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_add(v); }
@@ -54,6 +65,7 @@ void emu_launch(K kernel, dim3 grid, dim3 block, size_t smem_bytes, cudaStream_t
       std::memset(smem, 0xCD, smem_bytes);  // garbage, as on a GPU
       std::barrier<> bar(block.x);
       g_barrier = &bar;
+      for (auto& f : g_or_flags) f.store(0);
       std::vector<std::unique_ptr<std::barrier<>>> wb;
       g_warp_bars.clear();
       for (unsigned w = 0; w < (block.x + 31) / 32; ++w) { wb.emplace_back(new std::barrier<>(32)); g_warp_bars.push_back(wb.back().get()); }
