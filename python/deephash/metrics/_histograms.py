@@ -45,12 +45,25 @@ class DistanceHistograms(NamedTuple):
 
 
 def _words(codes: np.ndarray) -> np.ndarray:
-    """Views (n, nbytes) uint8 codes as the widest unsigned words dividing nbytes."""
+    """Views (n, nbytes) uint8 codes as (n, w) unsigned words, zero-padding each row.
+
+    Codes of up to 8 bytes become one word of the smallest sufficient width (fewest passes,
+    smallest temporaries); longer codes become uint64 words. Zero padding leaves Hamming
+    distances unchanged.
+    """
     nbytes = codes.shape[1]
-    for width, dtype in ((8, np.uint64), (4, np.uint32), (2, np.uint16)):
-        if nbytes % width == 0:
-            return codes.view(dtype)
-    return codes
+    width = 8
+    for w in (1, 2, 4):
+        if nbytes <= w:
+            width = w
+            break
+    padded = -(-nbytes // width) * width
+    if padded != nbytes:
+        out = np.zeros((codes.shape[0], padded), np.uint8)
+        out[:, :nbytes] = codes
+        codes = out
+    dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width]
+    return np.ascontiguousarray(codes).view(dtype)
 
 
 def _block_distances(q_words: np.ndarray, db_words: np.ndarray, bits: int) -> np.ndarray:
