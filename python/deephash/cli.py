@@ -374,8 +374,11 @@ def cmd_bench(args) -> int:
         from . import bench
     except ImportError:
         raise CliError("the engine benchmark (deephash.bench) is not part of this build") from None
-    rc = bench.main(list(args.bench_args))
-    return int(rc or 0)
+    try:
+        rc = bench.main(list(args.bench_args))
+    except SystemExit as e:  # the benchmark's own argument parser (--help, bad option)
+        rc = e.code
+    return rc if isinstance(rc, int) else (0 if rc is None else 2)
 
 
 def cmd_demo(args) -> int:
