@@ -118,7 +118,8 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
                             f"{p}: {part}_y has {arrays[b].shape[0]} labels for "
                             f"{arrays[a].shape[0]} rows of {part}_x"
                         )
-                n_cls = int(max(a.max() for a in arrays[1::2])) + 1
+                ys = arrays[1::2]
+                n_cls = ys[0].shape[1] if ys[0].ndim == 2 else int(max(a.max() for a in ys)) + 1
                 empty = np.zeros(0, np.int64)
                 return data.RetrievalSplit(
                     *arrays, tuple(str(i) for i in range(n_cls)),
