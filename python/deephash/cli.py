@@ -74,8 +74,9 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
     ``digits`` (bundled with scikit-learn), ``cifar10`` / ``cifar10:1k`` / ``cifar10:10k``
     (the protocols; archive found via ``--data-path``, ``DEEPHASH_DATA`` or ../shared/data),
     ``wiki-image`` / ``wiki-text`` (one modality of the cross-modal features; the original
-    test split gives the queries, the train split the training set and the database), a ``.npz`` file holding either ``x`` and ``labels`` or the six
-    arrays ``query_x query_y train_x train_y db_x db_y``, or an image folder / tar of one.
+    test split gives the queries, the train split the training set and the database), a
+    ``.npz`` file holding either ``x`` and ``labels`` or the six arrays ``query_x query_y
+    train_x train_y db_x db_y``, or an image folder / tar of one.
     ``n_query`` / ``n_train`` are per class, for sources that get a stratified split
     (0: defaults of each source).
     """
