@@ -32,8 +32,8 @@ void register_flat_index(py::module_& m) {
       })
       .def("search", [](const FlatIndex& self, const CodesArray& queries, size_t k) {
         size_t nq = rows_of(queries, self.code_size());
-        py::array_t<int32_t> dist({nq, k});
-        py::array_t<int64_t> ids({nq, k});
+        py::array_t<int32_t> dist({static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)});
+        py::array_t<int64_t> ids({static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)});
         {
           py::gil_scoped_release release;
           self.search(queries.data(), nq, k, dist.mutable_data(), ids.mutable_data());
@@ -59,13 +59,14 @@ void register_flat_index(py::module_& m) {
       })
       .def("codes", [](py::object self_obj) {
         const auto& self = self_obj.cast<const FlatIndex&>();
-        py::array_t<uint8_t> a({self.size(), self.code_size()}, self.codes(), self_obj);
+        py::array_t<uint8_t> a({static_cast<py::ssize_t>(self.size()), static_cast<py::ssize_t>(self.code_size())},
+                              self.codes(), self_obj);
         py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
         return a;
       })
       .def("ids", [](py::object self_obj) {
         const auto& self = self_obj.cast<const FlatIndex&>();
-        py::array_t<int64_t> a({self.size()}, self.ids(), self_obj);
+        py::array_t<int64_t> a({static_cast<py::ssize_t>(self.size())}, self.ids(), self_obj);
         py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
         return a;
       });

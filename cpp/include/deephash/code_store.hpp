@@ -20,6 +20,9 @@ class CodeStore {
   const uint8_t* codes() const { return codes_; }
   const int64_t* ids() const { return ids_; }
   bool is_mapped() const { return mapped_ != nullptr; }
+  // True when ids strictly increase with position (the default ids do): a scan in position order
+  // then meets ties in id order, which lets k-NN skip candidates that only tie the threshold.
+  bool ids_increasing() const { return ids_increasing_; }
 
   // Appends n codes with their ids.
   void append(const uint8_t* codes, const int64_t* ids, size_t n);
@@ -40,6 +43,7 @@ class CodeStore {
   void materialize();  // copy mapped data into owned vectors
   void grow(size_t n);
   void refresh_pointers();
+  void note_appended(size_t first);  // updates ids_increasing_ for ids [first, size_)
 
   size_t code_size_;
   size_t size_ = 0;
@@ -48,6 +52,7 @@ class CodeStore {
   std::shared_ptr<MappedFile> mapped_;
   const uint8_t* codes_ = nullptr;
   const int64_t* ids_ = nullptr;
+  bool ids_increasing_ = true;
 };
 
 }  // namespace deephash

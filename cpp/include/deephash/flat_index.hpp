@@ -41,6 +41,8 @@ class FlatIndex {
   static FlatIndex load(const std::string& path, bool mmap = false, bool verify = true);
 
  private:
+  void positions_to_ids(int64_t* row, size_t k) const;
+
   size_t bits_;
   CodeStore store_;
 };

@@ -1,0 +1,97 @@
+"""Shared fixtures: NumPy oracles, every SIMD level this machine supports, thread counts."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+import deephash
+from deephash import _core
+
+_ORDER = ["scalar", "avx2", "avx512"]
+SUPPORTED_LEVELS = _ORDER[: _ORDER.index(_core.detected_simd_level()) + 1]
+
+
+@contextlib.contextmanager
+def simd_level(name: str):
+    """Runs the block with the kernels capped at `name`, then restores the previous level."""
+    previous = _core.simd_level()
+    got = _core._set_simd_level(name)
+    assert got == name, f"could not select SIMD level {name}"
+    try:
+        yield
+    finally:
+        _core._set_simd_level(_core.detected_simd_level())
+        _core._set_simd_level(previous)
+
+
+@contextlib.contextmanager
+def num_threads(n: int):
+    previous = deephash.get_num_threads()
+    deephash.set_num_threads(n)
+    try:
+        yield
+    finally:
+        deephash.set_num_threads(previous)
+
+
+@pytest.fixture(params=SUPPORTED_LEVELS)
+def level(request):
+    with simd_level(request.param):
+        yield request.param
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    with num_threads(request.param):
+        yield request.param
+
+
+def hamming_oracle(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(nq, n) int64 Hamming distances: popcount of XOR, in NumPy."""
+    x = np.bitwise_xor(queries[:, None, :], codes[None, :, :])
+    return np.bitwise_count(x).sum(axis=2, dtype=np.int64)
+
+
+def knn_oracle(queries, codes, ids, k):
+    """Expected (distances, ids) of FlatIndex.search: sorted by (distance, id, position)."""
+    d = hamming_oracle(queries, codes)
+    nq, n = d.shape
+    out_d = np.full((nq, k), 2**31 - 1, dtype=np.int32)
+    out_i = np.full((nq, k), -1, dtype=np.int64)
+    pos = np.arange(n)
+    for q in range(nq):
+        order = np.lexsort((pos, ids, d[q]))[:k]
+        out_d[q, : len(order)] = d[q, order]
+        out_i[q, : len(order)] = ids[order]
+    return out_d, out_i
+
+
+def range_oracle(queries, codes, ids, radius):
+    d = hamming_oracle(queries, codes)
+    lims, dist, out = [0], [], []
+    pos = np.arange(codes.shape[0])
+    for q in range(queries.shape[0]):
+        sel = np.nonzero(d[q] <= radius)[0]
+        order = sel[np.lexsort((pos[sel], ids[sel], d[q, sel]))]
+        dist.append(d[q, order])
+        out.append(ids[order])
+        lims.append(lims[-1] + len(order))
+    return (
+        np.array(lims, dtype=np.int64),
+        np.concatenate(dist).astype(np.int32) if dist else np.zeros(0, np.int32),
+        np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64),
+    )
+
+
+def random_codes(rng, n, bits):
+    return rng.integers(0, 256, size=(n, bits // 8), dtype=np.uint8)
+
+
+def clustered_codes(rng, n, bits, centres=10, flip=0.1):
+    """Codes near a few random centres (each bit flipped with probability `flip`)."""
+    c = rng.integers(0, 2, size=(centres, bits), dtype=np.uint8)
+    which = rng.integers(0, centres, size=n)
+    noise = (rng.random((n, bits)) < flip).astype(np.uint8)
+    return np.packbits(c[which] ^ noise, axis=1, bitorder="little")
