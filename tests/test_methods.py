@@ -83,6 +83,18 @@ def test_encode_returns_packed_codes(digits):
     assert m.fit(xt, yt) is m
 
 
+def test_lengths_off_whole_bytes_are_zero_padded(digits):
+    xt, yt, xq, _ = digits
+    for m in (M.DPSH(bits=12, seed=0, epochs=2, progress=False).fit(xt, yt),
+              M.LSH(bits=12, seed=0).fit(xt)):
+        u = m.transform(xq)
+        codes = m.encode(xq)
+        assert u.shape == (len(xq), 12) and m.code_bits == 16 and codes.shape == (len(xq), 2)
+        bits = np.unpackbits(codes, axis=1, bitorder="little")
+        np.testing.assert_array_equal(bits[:, :12], u > 0)
+        assert not bits[:, 12:].any()
+
+
 @pytest.mark.parametrize("make", [
     lambda: M.DPSH(bits=16, seed=3, **FAST),
     lambda: M.DHN(bits=16, seed=3, backbone="features", **FAST),
@@ -149,8 +161,10 @@ def test_lsh_ignores_labels_and_works_without_training(digits):
 
 def test_bad_inputs_give_clear_errors(digits, tmp_path):
     xt, yt, xq, _ = digits
-    with pytest.raises(ValueError, match="multiple of 8"):
-        M.DPSH(bits=12)
+    with pytest.raises(ValueError, match="between 1 and 4096"):
+        M.DPSH(bits=0)
+    with pytest.raises(TypeError, match="bits must be an int"):
+        M.DPSH(bits=16.0)
     with pytest.raises(TypeError, match="unknown argument 'lamda'"):
         M.DPSH(bits=16, lamda=0.1)
     with pytest.raises(ValueError, match="epochs"):
