@@ -19,7 +19,7 @@
 namespace deephash {
 namespace {
 
-constexpr size_t kBlockBytes = 64 * 1024;  // database bytes per block  // database bytes per block  // database bytes per block  // database bytes per block (fits L2)
+constexpr size_t kBlockBytes = 24 * 1024;  // database bytes per block: stays in L1 across a query group
 constexpr size_t kMaxGroup = 64;            // queries sharing a block
 constexpr size_t kMinPart = 1u << 16;       // fewest codes worth a thread of their own
 constexpr size_t kFirstStep = 256;          // first kernel call per query and block, in codes
@@ -46,7 +46,9 @@ Plan make_plan(size_t nq, size_t n, size_t code_size) {
   p.group = std::clamp<size_t>((nq + t - 1) / t, 1, kMaxGroup);
   p.groups = (nq + p.group - 1) / p.group;
   p.parts = 1;
-  if (p.groups < t) p.parts = std::clamp<size_t>(n / kMinPart, 1, (t + p.groups - 1) / p.groups);
+  // Several parts per thread, handed out dynamically: a thread slowed by other work on its core
+  // does not hold up the others.
+  if (p.groups < t) p.parts = std::clamp<size_t>(n / kMinPart, 1, 4 * t / p.groups);
   return p;
 }
 

@@ -47,18 +47,29 @@ struct Query {
   }
 };
 
-// Distances of the 8 codes starting at p (W words each; W in {1, 2, 4} or a multiple of 8).
+// [a0 + a1, b0 + b1] in each 128-bit lane: in-lane shuffles, cheaper than cross-lane permutes.
+inline __m512i lane_pair_sum(__m512i a, __m512i b) {
+  return _mm512_add_epi64(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+}
+
+// Distances of the 8 codes starting at p (W words each; W in {1, 2, 4} or W = 0 meaning
+// 8 * chunks words). Lane j of the result holds the distance of code LaneOrder<W>::code[j].
 template <size_t W>
 inline __m512i dist8(const uint8_t* p, const __m512i* qv, size_t chunks) {
   if constexpr (W == 1) {
     return popcnt_xor(p, qv[0]);
   } else if constexpr (W == 2) {
-    return pair_sum(popcnt_xor(p, qv[0]), popcnt_xor(p + 64, qv[0]));
+    // a = codes 0-3, b = codes 4-7 (one code per 128-bit lane): lanes hold codes 0,4,1,5,2,6,3,7.
+    return lane_pair_sum(popcnt_xor(p, qv[0]), popcnt_xor(p + 64, qv[0]));
   } else if constexpr (W == 4) {
-    return pair_sum(pair_sum(popcnt_xor(p, qv[0]), popcnt_xor(p + 64, qv[0])),
-                    pair_sum(popcnt_xor(p + 128, qv[0]), popcnt_xor(p + 192, qv[0])));
+    // Each code spans two 128-bit lanes. ab = [c0 lo, c2 lo | c0 hi, c2 hi | c1 lo, c3 lo | ...]
+    __m512i ab = lane_pair_sum(popcnt_xor(p, qv[0]), popcnt_xor(p + 64, qv[0]));
+    __m512i cd = lane_pair_sum(popcnt_xor(p + 128, qv[0]), popcnt_xor(p + 192, qv[0]));
+    // Add the lo and hi halves: lanes hold codes 0,2,1,3,4,6,5,7.
+    __m512i lo = _mm512_shuffle_i64x2(ab, cd, _MM_SHUFFLE(2, 0, 2, 0));
+    __m512i hi = _mm512_shuffle_i64x2(ab, cd, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm512_add_epi64(lo, hi);
   } else {
-    // W == 0 here means "8 * chunks words, known at run time".
     const size_t stride = 64 * chunks;
     __m512i acc[8];
     for (size_t j = 0; j < 8; ++j) {
@@ -72,17 +83,40 @@ inline __m512i dist8(const uint8_t* p, const __m512i* qv, size_t chunks) {
   }
 }
 
-// Appends the lanes of d selected by mask m as candidates base + lane.
+// Which code each lane of dist8<W> holds.
+template <size_t W>
+struct LaneOrder {
+  static constexpr uint8_t code[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+};
+template <>
+struct LaneOrder<2> {
+  static constexpr uint8_t code[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+};
+template <>
+struct LaneOrder<4> {
+  static constexpr uint8_t code[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+};
+
+// Appends the lanes of d selected by mask m as candidates base + code, in ascending code order.
+template <size_t W>
 inline size_t emit(__m512i d, __mmask8 m, size_t base, uint32_t* idx, int32_t* out, size_t c) {
   alignas(64) uint64_t lanes[8];
   _mm512_store_si512(lanes, d);
-  unsigned mm = m;
-  while (mm) {
-    unsigned j = static_cast<unsigned>(__builtin_ctz(mm));
+  unsigned by_code = 0;
+  uint64_t dist_of[8];
+  for (unsigned lane = 0; lane < 8; ++lane) {
+    if (m & (1u << lane)) {
+      const unsigned code = LaneOrder<W>::code[lane];
+      by_code |= 1u << code;
+      dist_of[code] = lanes[lane];
+    }
+  }
+  while (by_code) {
+    unsigned j = static_cast<unsigned>(__builtin_ctz(by_code));
     idx[c] = static_cast<uint32_t>(base + j);
-    out[c] = static_cast<int32_t>(lanes[j]);
+    out[c] = static_cast<int32_t>(dist_of[j]);
     ++c;
-    mm &= mm - 1;
+    by_code &= by_code - 1;
   }
   return c;
 }
@@ -103,17 +137,17 @@ size_t scan_leq_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbyte
       __mmask8 m0 = _mm512_cmple_epu64_mask(d0, t), m1 = _mm512_cmple_epu64_mask(d1, t);
       __mmask8 m2 = _mm512_cmple_epu64_mask(d2, t), m3 = _mm512_cmple_epu64_mask(d3, t);
       if (__builtin_expect((m0 | m1 | m2 | m3) != 0, 0)) {
-        c = emit(d0, m0, i, idx, out, c);
-        c = emit(d1, m1, i + 8, idx, out, c);
-        c = emit(d2, m2, i + 16, idx, out, c);
-        c = emit(d3, m3, i + 24, idx, out, c);
+        c = emit<1>(d0, m0, i, idx, out, c);
+        c = emit<1>(d1, m1, i + 8, idx, out, c);
+        c = emit<1>(d2, m2, i + 16, idx, out, c);
+        c = emit<1>(d3, m3, i + 24, idx, out, c);
       }
     }
   }
   for (; i + 8 <= n; i += 8) {
     __m512i d = dist8<W>(codes + i * nbytes, qv.v, chunks);
     __mmask8 m = _mm512_cmple_epu64_mask(d, t);
-    if (__builtin_expect(m != 0, 0)) c = emit(d, m, i, idx, out, c);
+    if (__builtin_expect(m != 0, 0)) c = emit<W>(d, m, i, idx, out, c);
   }
   c += scan_leq_loop(FixedDistance<0>{nbytes}, q, codes, n, nbytes, thr, idx + c, out + c, i);
   return c;
@@ -125,8 +159,10 @@ void distances_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes
   Query qv(q, nbytes / 8);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    __m512i d = dist8<W>(codes + i * nbytes, qv.v, chunks);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi64_epi32(d));
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                       _mm512_cvtepi64_epi32(dist8<W>(codes + i * nbytes, qv.v, chunks)));
+    for (size_t lane = 0; lane < 8; ++lane) out[i + LaneOrder<W>::code[lane]] = lanes[lane];
   }
   for (; i < n; ++i) out[i] = distance_any(q, codes + i * nbytes, nbytes);
 }

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import check_bits, describe
+from .._validate import describe
 from ..codes import pack_bits
 from .config import TrainConfig
 
@@ -22,7 +22,10 @@ class HashingMethod:
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length. Codes are packed in whole bytes: for a length that is not a multiple of 8
+        (the literature's 12 and 24 bits), ``encode`` pads each code with zero bits up to
+        ``code_bits`` (the next multiple of 8); the padding is the same in every code, so
+        Hamming distances are those of the ``bits``-bit codes.
     backbone : str, dict or torch.nn.Module
         Feature extractor (see :mod:`deephash.models`).
     seed : int
@@ -43,7 +46,11 @@ class HashingMethod:
 
     def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None,
                  **hyperparameters):
-        self.bits = check_bits(bits)
+        if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
+            raise TypeError(f"bits must be an int, got {describe(bits)}")
+        if not 1 <= bits <= 4096:
+            raise ValueError(f"bits must be between 1 and 4096, got {bits}")
+        self.bits = int(bits)
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.seed = int(seed)
@@ -78,9 +85,20 @@ class HashingMethod:
         """Real-valued outputs, float32 (n, bits); the code bit is ``output > 0``."""
         raise NotImplementedError
 
+    @property
+    def code_bits(self) -> int:
+        """Length of the packed codes: ``bits`` rounded up to a multiple of 8."""
+        return -(-self.bits // 8) * 8
+
     def encode(self, x) -> np.ndarray:
-        """Packed binary codes of ``x``: C-contiguous uint8 (n, bits // 8) (``deephash.pack_bits``)."""
-        return pack_bits(self.transform(x))
+        """Packed binary codes of ``x``: C-contiguous uint8 (n, code_bits // 8) (``deephash.pack_bits``).
+
+        Bit j of a code is ``transform(x)[:, j] > 0``; bits from ``bits`` to ``code_bits`` are 0.
+        """
+        u = self.transform(x)
+        if u.shape[1] != self.code_bits:
+            u = np.concatenate([u, np.zeros((u.shape[0], self.code_bits - u.shape[1]), u.dtype)], 1)
+        return pack_bits(u)
 
     def fit_encode(self, x, labels=None) -> np.ndarray:
         """``fit(x, labels).encode(x)``."""

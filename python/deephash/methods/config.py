@@ -26,10 +26,13 @@ class TrainConfig:
         on cached features (the CPU way). Backbones without pretrained weights always train.
     backbone_lr_scale : float
         Learning rate of a fine-tuned pretrained backbone relative to ``lr``.
-    memory_bank : bool
+    memory_bank : bool or None
         Pair each batch with the latest outputs of the whole training set (as DPSH's reference
         implementation does) rather than only with the rest of the batch: many more pairs per
-        step at the cost of an (n, bits) buffer.
+        step at the cost of an (n, bits) buffer. None (default) = on when only a head or an MLP
+        trains (frozen features, vectors), off when an image backbone trains end to end, whose
+        outputs drift too fast for stored ones to stay comparable (measured on digits with
+        small_cnn: stale pairs gave near-constant codes).
     flip : bool
         Random horizontal flips of training images (end-to-end image training only).
     device : str or None
@@ -49,7 +52,7 @@ class TrainConfig:
     weight_decay: float = 1e-5
     finetune: bool = False
     backbone_lr_scale: float = 0.1
-    memory_bank: bool = True
+    memory_bank: bool | None = None
     flip: bool = False
     device: str | None = None
     progress: bool = True

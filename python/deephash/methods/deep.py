@@ -137,9 +137,15 @@ class DeepHashingMethod(HashingMethod):
             groups = [{"params": list(backbone.parameters()) + list(head.parameters()), "lr": cfg.lr}]
         opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-        bank = None
-        if cfg.memory_bank:
-            bank = self._outputs_in_batches(forward, n, torch, train=False)
+        use_bank = cfg.memory_bank
+        if use_bank is None:
+            use_bank = self._frozen or self._info.input_kind == "vectors"
+        bank = seen = None
+        if use_bank:
+            # Filled as training visits the items; pairs use only the entries written so far
+            # (an initial pass would give stale outputs from eval-mode batch norm).
+            bank = torch.zeros(n, self.bits, device=device)
+            seen = torch.zeros(n, dtype=torch.bool, device=device)
         bs = min(cfg.batch_size, n)
         epochs = range(cfg.epochs)
         bar = _progress(epochs, desc=f"{self.name} {self.bits} bits", unit="epoch", leave=False) \
@@ -157,8 +163,12 @@ class DeepHashingMethod(HashingMethod):
                     idx = torch.from_numpy(idx_np).to(device)
                     u = forward(idx) if self._frozen else forward(idx, augment=True)
                     if bank is not None:
-                        bank[idx] = u.detach()
-                        loss = loss_fn(u, y_t[idx], bank, y_t)
+                        bank[idx] = u.detach().float()
+                        if not bool(seen.all()):
+                            seen[idx] = True
+                            loss = loss_fn(u, y_t[idx], bank[seen], y_t[seen])
+                        else:
+                            loss = loss_fn(u, y_t[idx], bank, y_t)
                     else:
                         loss = loss_fn(u, y_t[idx])
                     opt.zero_grad(set_to_none=True)
@@ -175,15 +185,6 @@ class DeepHashingMethod(HashingMethod):
             m.eval()
         self._fitted = True
         return self
-
-    def _outputs_in_batches(self, forward, n, torch, train):
-        step = max(self.config.batch_size, 1024)
-        outs = []
-        with torch.no_grad():
-            for start in range(0, n, step):
-                idx = torch.arange(start, min(start + step, n), device=self._device())
-                outs.append(forward(idx))
-        return torch.cat(outs).detach()
 
     def _device(self):
         return next(self._head.parameters()).device

@@ -14,7 +14,10 @@ class SmallCNN(nn.Module):
 
     The architecture of DSH's CIFAR-10 network: conv(32) - max pool - ReLU, conv(32) - ReLU -
     average pool, conv(64) - ReLU - average pool (pools 3x3, stride 2), then fc(500) - ReLU.
-    The hash head (500 -> bits) is added by the method.
+    The hash head (500 -> bits) is added by the method. Unlike the paper (Caffe, 2016), each
+    convolution is followed by batch normalisation: without it the differences between images
+    fade through the three stages at initialisation and training from scratch with Adam
+    collapses to one code.
 
     Parameters
     ----------
@@ -35,12 +38,15 @@ class SmallCNN(nn.Module):
             raise ValueError(f"small_cnn needs images of at least 8x8, got {h}x{w}")
         self.features = nn.Sequential(
             nn.Conv2d(c, 32, 5, padding=2),
+            nn.BatchNorm2d(32),
             nn.MaxPool2d(3, stride=2, padding=1),
             nn.ReLU(),
             nn.Conv2d(32, 32, 5, padding=2),
+            nn.BatchNorm2d(32),
             nn.ReLU(),
             nn.AvgPool2d(3, stride=2, padding=1),
             nn.Conv2d(32, 64, 5, padding=2),
+            nn.BatchNorm2d(64),
             nn.ReLU(),
             nn.AvgPool2d(3, stride=2, padding=1),
         )
@@ -48,6 +54,11 @@ class SmallCNN(nn.Module):
             n_flat = self.features(torch.zeros(1, c, h, w)).numel()
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(n_flat, int(width)), nn.ReLU())
         self.out_dim = int(width)
+        # He initialisation keeps the activations' scale through the ReLU layers.
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         # Centre the [0, 1] pixels; the paper subtracts the mean image, this is its fixed analogue.
