@@ -172,6 +172,17 @@ def test_train_encode_pipeline(tmp_path, capsys):
             assert rc == 0, err
     with np.load(d / "dpsh-query.npz") as z:
         assert z["codes"].shape == (200, 2) and z["labels"].shape == (200,)
+        query_codes = z["codes"]
+    # --input: raw vectors from a .npy file give the same codes as the data set's rows.
+    from deephash.data import digits
+
+    np.save(d / "x.npy", digits().query_x)
+    rc, out, err = _run(["encode", "--model", d / "dpsh.model", "--input", d / "x.npy",
+                         "--out", d / "raw.npz"], capsys)
+    assert rc == 0, err
+    with np.load(d / "raw.npz") as z:
+        np.testing.assert_array_equal(z["codes"], query_codes)
+        assert "labels" not in z.files
     rc, out, err = _run(["eval", "--queries", d / "lsh-query.npz", d / "dpsh-query.npz",
                          "--database", d / "lsh-database.npz", d / "dpsh-database.npz",
                          "--name", "lsh-16", "dpsh-16", "--out", d], capsys)
