@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._paths import cache_dir, data_root, find_data_file
 from .cifar10 import Cifar10, cifar10_protocol, load_cifar10
 from .digits import digits
-from .image_folder import ImageFolder, load_image_folder
+from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
 from .text import TextDataset, load_stc2
 from .wiki import WikiCrossModal, load_wiki
@@ -28,6 +28,7 @@ __all__ = [
     "find_data_file",
     "load_cifar10",
     "load_image_folder",
+    "load_image_folder_splits",
     "load_stc2",
     "load_wiki",
     "stratified_split",
