@@ -74,7 +74,9 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
     ``digits`` (bundled with scikit-learn), ``cifar10`` / ``cifar10:1k`` / ``cifar10:10k``
     (the protocols; archive found via ``--data-path``, ``DEEPHASH_DATA`` or ../shared/data),
     ``wiki-image`` / ``wiki-text`` (one modality of the cross-modal features; the original
-    test split gives the queries, the train split the training set and the database), a
+    test split gives the queries, the train split the training set and the database),
+    ``searchsnippets`` / ``stackoverflow`` (STC2 short texts as TF-IDF + LSA features, 50
+    queries and 250 training texts per class), a
     ``.npz`` file holding either ``x`` and ``labels`` or the six arrays ``query_x query_y
     train_x train_y db_x db_y``, or an image folder / tar of one.
     ``n_query`` / ``n_train`` are per class, for sources that get a stratified split
@@ -93,6 +95,15 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
     if name.startswith("cifar10") and not Path(spec).exists():
         protocol = name.split(":", 1)[1] if ":" in name else "1k"
         return data.cifar10_protocol(protocol, seed=seed, path=data_path)
+    if name in ("searchsnippets", "stackoverflow"):
+        kw = {}
+        if n_query:
+            kw["n_query_per_class"] = n_query
+        if n_train:
+            kw["n_train_per_class"] = n_train
+        stc_name = "SearchSnippets" if name == "searchsnippets" else "StackOverflow"
+        stc_path = None if data_path is None else Path(data_path) / "stc2"
+        return data.stc2_split(stc_name, seed=seed, path=stc_path, **kw)
     if name in ("wiki-image", "wiki-text"):
         w = data.load_wiki(data_path)
         x = w.image_features if name == "wiki-image" else w.text_features
@@ -104,7 +115,8 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
     p = Path(spec).expanduser()
     if not p.exists():
         raise CliError(
-            f"unknown data set {spec!r}: not digits, cifar10[:1k|:10k], wiki-image, wiki-text, "
+            f"unknown data set {spec!r}: not digits, cifar10[:1k|:10k], searchsnippets, "
+            "stackoverflow, wiki-image, wiki-text, "
             "nor an existing .npz file, image folder or tar archive"
         )
     if p.suffix == ".npz":
@@ -393,7 +405,8 @@ def cmd_demo(args) -> int:
 
 def _data_args(p) -> None:
     p.add_argument("--data", default="digits",
-                   help="digits (default), cifar10[:1k|:10k], wiki-image, wiki-text, a .npz file "
+                   help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
+                        "wiki-image, wiki-text, a .npz file "
                         "(x + labels), or an image folder / tar of one")
     p.add_argument("--data-path", default=None,
                    help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)")

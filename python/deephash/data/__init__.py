@@ -11,10 +11,11 @@ from .cifar10 import Cifar10, cifar10_protocol, load_cifar10
 from .digits import digits
 from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
-from .text import TextDataset, load_stc2
+from .text import STC2_NAMES, TextDataset, load_stc2, stc2_split, tfidf_features
 from .wiki import WikiCrossModal, load_wiki
 
 __all__ = [
+    "STC2_NAMES",
     "Cifar10",
     "ImageFolder",
     "RetrievalSplit",
@@ -31,6 +32,8 @@ __all__ = [
     "load_image_folder_splits",
     "load_stc2",
     "load_wiki",
+    "stc2_split",
     "stratified_split",
     "take_split",
+    "tfidf_features",
 ]
