@@ -415,10 +415,24 @@ def _data_args(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds the split and the training (default 0)")
 
 
+_EXAMPLES = """\
+examples (no download needed; --data defaults to the bundled digits):
+  deephash demo --out results/
+  deephash train --method dpsh --bits 32 --out dpsh32.model
+  deephash encode --model dpsh32.model --part query --out q.npz
+  deephash encode --model dpsh32.model --part database --out db.npz
+  deephash index --codes db.npz --out db.dhx
+  deephash search --index db.dhx --queries q.npz -k 10
+  deephash eval --queries q.npz --database db.npz --out plots/
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deephash",
         description="Deep hashing and fast exact search over binary codes.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EXAMPLES,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
