@@ -2,6 +2,7 @@
 
     PYTHONPATH=python python bench/bench_metrics.py [--bits 16 32 48 64] [--repeats 3]
     PYTHONPATH=python python bench/bench_metrics.py --ranking   # engine vs sort for ties="id"
+    PYTHONPATH=python python bench/bench_metrics.py --ties      # tie handling on CIFAR-10 + LSH
 
 Codes are drawn around one random center per class (10 classes, 15% bit noise), so that the
 relevance structure and tie counts resemble trained codes; timings are best of --repeats.
@@ -40,10 +41,15 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ranking", action="store_true",
                    help="time the two ways of ranking by (distance, position) at several k")
+    p.add_argument("--ties", action="store_true",
+                   help="mAP@ALL of LSH codes on CIFAR-10 pixels (1k protocol) under each tie rule, "
+                        "database shuffled and sorted by class")
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     if args.ranking:
         return _ranking(args, rng)
+    if args.ties:
+        return _ties(args)
     print(f"deephash.metrics, {args.nq} queries x {args.ndb} codes, best of {args.repeats}; "
           f"simd={deephash.simd_level()} threads={deephash.get_num_threads()}")
     print(f"{'bits':>4}  {'mAP@ALL avg':>12}  {'mAP@ALL id':>11}  {'mAP@1000 avg':>13}  "
@@ -60,6 +66,26 @@ def main(argv=None):
         t_pr, _ = _best(lambda: metrics.precision_recall_curve(q, ql, db, dl), args.repeats)
         print(f"{bits:>4}  {t_avg:>10.3f} s  {t_id:>9.3f} s  {t_k:>11.3f} s  {t_r:>5.3f} s  "
               f"{t_pr:>7.3f} s  {m_avg.map:.4f} / {m_id.map:.4f}")
+
+
+def _ties(args):
+    """Why tie handling matters: the same codes, three answers."""
+    from deephash import data, methods
+
+    split = data.cifar10_protocol("1k", seed=args.seed)
+    flat = lambda a: a.reshape(a.shape[0], -1).astype(np.float32) / 255.0  # noqa: E731
+    order = np.argsort(split.db_y, kind="stable")
+    print(f"CIFAR-10 1k protocol ({len(split.query_y)} queries x {len(split.db_y)} database), "
+          "LSH on raw pixels, mAP@ALL")
+    print(f"{'bits':>4}  {'average':>8}  {'id, shuffled db':>15}  {'id, class-sorted db':>19}")
+    for bits in args.bits:
+        lsh = methods.LSH(bits=bits, seed=args.seed, progress=False).fit(flat(split.train_x))
+        q, db = lsh.encode(flat(split.query_x)), lsh.encode(flat(split.db_x))
+        avg = metrics.mean_average_precision(q, split.query_y, db, split.db_y).map
+        by_id = metrics.mean_average_precision(q, split.query_y, db, split.db_y, ties="id").map
+        sorted_db = metrics.mean_average_precision(
+            q, split.query_y, db[order], split.db_y[order], ties="id").map
+        print(f"{bits:>4}  {avg:>8.4f}  {by_id:>15.4f}  {sorted_db:>19.4f}")
 
 
 def _ranking(args, rng):
