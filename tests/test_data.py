@@ -223,3 +223,29 @@ def test_stc2_and_wiki_loaders(tmp_path, monkeypatch):
     np.testing.assert_array_equal(w.labels, [0, 2, 1, 2])
     assert w.is_test.tolist() == [False, False, False, True]
     assert w.classes == ("x", "y", "z")
+
+
+def test_stc2_split_tfidf_features(tmp_path):
+    rng = np.random.default_rng(5)
+    vocab = [[f"w{c}_{i}" for i in range(8)] for c in range(3)]
+    common = ["the", "of", "and", "a"]
+    texts, labels = [], []
+    for c in range(3):
+        for _ in range(20):
+            words = list(rng.choice(vocab[c], 4)) + list(rng.choice(common, 2))
+            texts.append(" ".join(rng.permutation(words)))
+            labels.append(c + 1)
+    stc = tmp_path / "stc2"
+    stc.mkdir()
+    (stc / "StackOverflow.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    (stc / "StackOverflow_gnd.txt").write_text("\n".join(map(str, labels)) + "\n")
+    s = data.stc2_split("StackOverflow", n_query_per_class=3, n_train_per_class=10, dim=8, path=stc)
+    assert s.query_x.shape == (9, 8) and s.train_x.shape == (30, 8) and s.db_x.shape == (51, 8)
+    assert s.query_x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(s.db_x, axis=1), 1.0, rtol=1e-5)
+    again = data.stc2_split("StackOverflow", n_query_per_class=3, n_train_per_class=10, dim=8, path=stc)
+    np.testing.assert_array_equal(s.db_x, again.db_x)
+    # Texts of one class share their words: same-class cosine similarity beats cross-class.
+    sim = s.query_x @ s.db_x.T
+    same = s.query_y[:, None] == s.db_y[None, :]
+    assert sim[same].mean() > sim[~same].mean() + 0.3

@@ -74,10 +74,19 @@ def _case(seed, nq=6, n=14, bits=8, multi_hot=False, distinct=5):
     return q, ql, db, dl
 
 
+@pytest.fixture(params=["engine", "sort"])
+def ranking_backend(request, monkeypatch):
+    """Runs a test with ties="id" rankings from FlatIndex.search, then from the stable sort."""
+    from deephash.metrics import _ranking
+
+    monkeypatch.setattr(_ranking, "ENGINE_MAX_FRACTION", 1.0 if request.param == "engine" else 0.0)
+    return request.param
+
+
 @pytest.mark.parametrize("multi_hot", [False, True])
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("topk", [None, 1, 3, 7, 13, 14, 100])
-def test_map_matches_brute_force(seed, multi_hot, topk):
+def test_map_matches_brute_force(seed, multi_hot, topk, ranking_backend):
     q, ql, db, dl = _case(seed, multi_hot=multi_hot)
     d = _dist(q, db)
     rel = _relevant(np.asarray(ql), np.asarray(dl))
@@ -181,7 +190,7 @@ def test_histograms_and_radius(bits, multi_hot):
 
 
 @pytest.mark.parametrize("multi_hot", [False, True])
-def test_precision_at_n(multi_hot):
+def test_precision_at_n(multi_hot, ranking_backend):
     q, ql, db, dl = _case(5, nq=5, n=12, multi_hot=multi_hot, distinct=3)
     d = _dist(q, db)
     rel = _relevant(np.asarray(ql), np.asarray(dl))
@@ -208,7 +217,7 @@ def test_precision_at_n(multi_hot):
     assert got_avg.recall[-1] == pytest.approx(got_id.recall[-1])
 
 
-def test_matches_index_search_for_ties_id():
+def test_matches_index_search_for_ties_id(ranking_backend):
     # ties="id" ranks as FlatIndex.search does: by (distance, id) with ids = positions.
     rng = np.random.default_rng(1)
     db = deephash.pack_bits(rng.integers(0, 2, (200, 16)))

@@ -73,9 +73,12 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
 
     ``digits`` (bundled with scikit-learn), ``cifar10`` / ``cifar10:1k`` / ``cifar10:10k``
     (the protocols; archive found via ``--data-path``, ``DEEPHASH_DATA`` or ../shared/data),
-    ``wiki-image`` / ``wiki-text`` (cross-modal features, train / test split as train /
-    query, database = all), a ``.npz`` file holding either ``x`` and ``labels`` or the six
-    arrays ``query_x query_y train_x train_y db_x db_y``, or an image folder / tar of one.
+    ``wiki-image`` / ``wiki-text`` (one modality of the cross-modal features; the original
+    test split gives the queries, the train split the training set and the database),
+    ``searchsnippets`` / ``stackoverflow`` (STC2 short texts as TF-IDF + LSA features, 50
+    queries and 250 training texts per class), a
+    ``.npz`` file holding either ``x`` and ``labels`` or the six arrays ``query_x query_y
+    train_x train_y db_x db_y``, or an image folder / tar of one.
     ``n_query`` / ``n_train`` are per class, for sources that get a stratified split
     (0: defaults of each source).
     """
@@ -92,19 +95,28 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
     if name.startswith("cifar10") and not Path(spec).exists():
         protocol = name.split(":", 1)[1] if ":" in name else "1k"
         return data.cifar10_protocol(protocol, seed=seed, path=data_path)
+    if name in ("searchsnippets", "stackoverflow"):
+        kw = {}
+        if n_query:
+            kw["n_query_per_class"] = n_query
+        if n_train:
+            kw["n_train_per_class"] = n_train
+        stc_name = "SearchSnippets" if name == "searchsnippets" else "StackOverflow"
+        stc_path = None if data_path is None else Path(data_path) / "stc2"
+        return data.stc2_split(stc_name, seed=seed, path=stc_path, **kw)
     if name in ("wiki-image", "wiki-text"):
         w = data.load_wiki(data_path)
         x = w.image_features if name == "wiki-image" else w.text_features
         x = x.astype(np.float32)
         rng = np.random.default_rng(seed)
-        idx = data.SplitIndices(
-            np.nonzero(w.is_test)[0], np.nonzero(~w.is_test)[0], rng.permutation(len(w.labels))
-        )
+        train = np.nonzero(~w.is_test)[0]
+        idx = data.SplitIndices(np.nonzero(w.is_test)[0], train, rng.permutation(train))
         return data.take_split(x, w.labels, idx, w.classes, name)
     p = Path(spec).expanduser()
     if not p.exists():
         raise CliError(
-            f"unknown data set {spec!r}: not digits, cifar10[:1k|:10k], wiki-image, wiki-text, "
+            f"unknown data set {spec!r}: not digits, cifar10[:1k|:10k], searchsnippets, "
+            "stackoverflow, wiki-image, wiki-text, "
             "nor an existing .npz file, image folder or tar archive"
         )
     if p.suffix == ".npz":
@@ -119,7 +131,8 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
                             f"{p}: {part}_y has {arrays[b].shape[0]} labels for "
                             f"{arrays[a].shape[0]} rows of {part}_x"
                         )
-                n_cls = int(max(a.max() for a in arrays[1::2])) + 1
+                ys = arrays[1::2]
+                n_cls = ys[0].shape[1] if ys[0].ndim == 2 else int(max(a.max() for a in ys)) + 1
                 empty = np.zeros(0, np.int64)
                 return data.RetrievalSplit(
                     *arrays, tuple(str(i) for i in range(n_cls)),
@@ -374,8 +387,11 @@ def cmd_bench(args) -> int:
         from . import bench
     except ImportError:
         raise CliError("the engine benchmark (deephash.bench) is not part of this build") from None
-    rc = bench.main(list(args.bench_args))
-    return int(rc or 0)
+    try:
+        rc = bench.main(list(args.bench_args))
+    except SystemExit as e:  # the benchmark's own argument parser (--help, bad option)
+        rc = e.code
+    return rc if isinstance(rc, int) else (0 if rc is None else 2)
 
 
 def cmd_demo(args) -> int:
@@ -389,7 +405,8 @@ def cmd_demo(args) -> int:
 
 def _data_args(p) -> None:
     p.add_argument("--data", default="digits",
-                   help="digits (default), cifar10[:1k|:10k], wiki-image, wiki-text, a .npz file "
+                   help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
+                        "wiki-image, wiki-text, a .npz file "
                         "(x + labels), or an image folder / tar of one")
     p.add_argument("--data-path", default=None,
                    help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)")

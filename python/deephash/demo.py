@@ -66,7 +66,8 @@ def run_demo(
     t_all = time.perf_counter()
     for name in methods:
         for b in bits:
-            params = {}
+            # Progress bars off: six models' bars would bury the table.
+            params = {"progress": False}
             if epochs is not None and name.lower() != "lsh":
                 params["epochs"] = epochs
             model = make_method(name, int(b), None, seed, params)
@@ -98,7 +99,9 @@ def run_demo(
         "tie-aware (expected AP over orders within equal distances); P@r=2 counts queries with "
         "nothing within radius 2 as 0 ('empty'); search = FlatIndex k=10, batched, per query.")
     if verbose:
-        print_table(rows)
+        print_table([
+            {k: (f"{v:.4f}" if k in ("mAP", "P@r=2") else v) for k, v in r.items()} for r in rows
+        ])
     written = [
         plots.plot_pr_curves(pr_curves, out / "pr_curve.png", "Digits: precision-recall (Hamming radius)"),
         plots.plot_precision_at_n(pn_curves, out / "precision_at_n.png", "Digits: precision@N"),

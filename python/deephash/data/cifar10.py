@@ -6,7 +6,7 @@ from typing import NamedTuple, Tuple
 import numpy as np
 
 from ._paths import find_data_file
-from .image_folder import load_image_folder
+from .image_folder import load_image_folder_splits
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
 
 __all__ = ["CIFAR10_FILE", "Cifar10", "cifar10_protocol", "load_cifar10"]
@@ -51,8 +51,8 @@ def load_cifar10(path=None, cache_dir=None) -> Cifar10:
         src = Path(path)
     else:
         src = find_data_file(CIFAR10_FILE, path)
-    train = load_image_folder(src, split="train", cache_dir=cache_dir)
-    test = load_image_folder(src, split="test", cache_dir=cache_dir)
+    both = load_image_folder_splits(src, ["train", "test"], cache_dir=cache_dir)
+    train, test = both["train"], both["test"]
     if train.classes != test.classes:
         raise ValueError(f"train and test classes differ in {src}: {train.classes} vs {test.classes}")
     images = np.concatenate([train.images, test.images])

@@ -14,13 +14,13 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ._paths import cache_dir as _cache_dir
 
-__all__ = ["ImageFolder", "load_image_folder"]
+__all__ = ["ImageFolder", "load_image_folder", "load_image_folder_splits"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
@@ -59,18 +59,22 @@ def _entry_class(parts: List[str], split: Optional[str]) -> Optional[str]:
     return parts[-2]
 
 
-def _scan_tar(path: Path, split: Optional[str]):
-    entries = []
+def _scan_tar(path: Path, splits: Sequence[Optional[str]]):
+    """Reads the image entries of every split in one pass over the archive."""
+    entries: Dict[Optional[str], list] = {s: [] for s in splits}
     with tarfile.open(path, "r:*") as tf:
         for member in tf:
             if not member.isfile():
                 continue
             parts = [p for p in member.name.split("/") if p not in ("", ".")]
-            cls = _entry_class(parts, split)
-            if cls is None:
-                continue
-            f = tf.extractfile(member)
-            entries.append((cls, member.name, f.read()))
+            data = None
+            for split in splits:
+                cls = _entry_class(parts, split)
+                if cls is None:
+                    continue
+                if data is None:
+                    data = tf.extractfile(member).read()
+                entries[split].append((cls, member.name, data))
     return entries
 
 
@@ -116,6 +120,71 @@ def _cache_key(path: Path, split, size) -> str:
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
+def _cache_files(path: Path, split, size, cache_dir) -> List[Path]:
+    stem = path.name.split(".")[0] or "data"
+    prefix = _cache_dir(cache_dir) / f"{stem}-{split or 'all'}-{_cache_key(path, split, size)}"
+    return [Path(str(prefix) + s) for s in ("-images.npy", "-labels.npy", "-classes.json")]
+
+
+def _write_cache(files: List[Path], folder: ImageFolder) -> None:
+    # Write to temporary names, then rename: a concurrent or interrupted run never leaves a
+    # partial cache behind.
+    for f, writer in zip(files, (
+        lambda fh: np.save(fh, folder.images),
+        lambda fh: np.save(fh, folder.labels),
+        lambda fh: fh.write(json.dumps(list(folder.classes)).encode()),
+    )):
+        tmp = f.with_name(f.name + f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            writer(fh)
+        os.replace(tmp, f)
+
+
+def load_image_folder_splits(
+    path,
+    splits: Sequence[Optional[str]],
+    size: Optional[Tuple[int, int]] = None,
+    cache: bool = True,
+    cache_dir=None,
+) -> Dict[Optional[str], ImageFolder]:
+    """Loads several splits of an image-folder data set, reading a tar archive only once.
+
+    Same parameters as :func:`load_image_folder`, with a sequence of splits; returns a dict
+    split -> :class:`ImageFolder`.
+    """
+    path = Path(os.fspath(path)).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"image folder or archive not found: {path}")
+    if size is not None:
+        size = (int(size[0]), int(size[1]))
+    out: Dict[Optional[str], ImageFolder] = {}
+    files = {}
+    for split in splits:
+        if cache:
+            files[split] = _cache_files(path, split, size, cache_dir)
+            if all(f.exists() for f in files[split]):
+                f = files[split]
+                out[split] = ImageFolder(
+                    np.load(f[0]), np.load(f[1]), tuple(json.loads(f[2].read_text()))
+                )
+    missing = [s for s in splits if s not in out]
+    if missing:
+        if _is_tar(path):
+            scanned = _scan_tar(path, missing)
+        else:
+            scanned = {s: _scan_dir(path, s) for s in missing}
+        for split in missing:
+            if not scanned[split]:
+                where = f" under a {split!r} folder" if split else ""
+                raise ValueError(
+                    f"no images found{where} in {path} (expected <class>/<image> entries)"
+                )
+            out[split] = ImageFolder(*_decode(scanned[split], size))
+            if cache:
+                _write_cache(files[split], out[split])
+    return out
+
+
 def load_image_folder(
     path,
     split: Optional[str] = None,
@@ -150,35 +219,4 @@ def load_image_folder(
     ValueError
         No images were found, or their sizes differ and ``size`` was not given.
     """
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"image folder or archive not found: {path}")
-    if size is not None:
-        size = (int(size[0]), int(size[1]))
-    stem = path.name.split(".")[0] or "data"
-    if cache:
-        cdir = _cache_dir(cache_dir)
-        prefix = cdir / f"{stem}-{split or 'all'}-{_cache_key(path, split, size)}"
-        files = [Path(str(prefix) + s) for s in ("-images.npy", "-labels.npy", "-classes.json")]
-        if all(f.exists() for f in files):
-            return ImageFolder(
-                np.load(files[0]), np.load(files[1]), tuple(json.loads(files[2].read_text()))
-            )
-    entries = _scan_tar(path, split) if _is_tar(path) else _scan_dir(path, split)
-    if not entries:
-        where = f" under a {split!r} folder" if split else ""
-        raise ValueError(f"no images found{where} in {path} (expected <class>/<image> entries)")
-    images, labels, classes = _decode(entries, size)
-    if cache:
-        # Write to temporary names, then rename: a concurrent or interrupted run never
-        # leaves a partial cache behind.
-        for f, writer in zip(files, (
-            lambda fh: np.save(fh, images),
-            lambda fh: np.save(fh, labels),
-            lambda fh: fh.write(json.dumps(list(classes)).encode()),
-        )):
-            tmp = f.with_name(f.name + f".tmp{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                writer(fh)
-            os.replace(tmp, f)
-    return ImageFolder(images, labels, classes)
+    return load_image_folder_splits(path, [split], size, cache, cache_dir)[split]

@@ -109,8 +109,10 @@ def mean_average_precision(
     Notes
     -----
     ``ties="average"`` works from per-query distance histograms (vectorised popcount in
-    blocks of queries), with no sort; 1,000 queries against 59,000 64-bit codes take well under a
-    second. ``ties="id"`` ranks with the engine (``deephash.FlatIndex.search``).
+    blocks of queries), with no sort: 1,000 queries against 59,000 codes take about 0.2-0.4 s on
+    two cores. ``ties="id"`` needs the ranking itself: for top-k with k a small share of the
+    database it comes from the engine (``deephash.FlatIndex.search``, sorted by (distance,
+    id)), otherwise from a stable radix sort of each distance row -- the same order.
     """
     q, ql, db, dl, bits = check_pair(query_codes, query_labels, db_codes, db_labels)
     ties = check_ties(ties)
@@ -179,10 +181,13 @@ def _ap_by_id(q, ql, db, dl, bits, k: int):
     ap = np.zeros(nq)
     nrel = np.zeros(nq, np.int64)
     for s, e, relk in ranked_relevance(q, ql, db, dl, bits, k):
-        cum = np.cumsum(relk, axis=1, dtype=np.int64)
-        ranks = np.arange(1, relk.shape[1] + 1, dtype=np.float64)
-        sums = np.where(relk, cum / ranks, 0.0).sum(axis=1)
-        r = cum[:, -1]
-        ap[s:e] = np.divide(sums, r, out=np.zeros(e - s), where=r > 0)
-        nrel[s:e] = r
+        # Work on the relevant items only: the j-th relevant item of a row, at 0-based rank c,
+        # contributes precision j / (c + 1).
+        rows, cols = np.nonzero(relk)
+        counts = np.bincount(rows, minlength=e - s)
+        starts = np.cumsum(counts) - counts
+        j = np.arange(1, rows.shape[0] + 1) - starts[rows]
+        sums = np.bincount(rows, weights=j / (cols + 1.0), minlength=e - s)
+        ap[s:e] = np.divide(sums, counts, out=np.zeros(e - s), where=counts > 0)
+        nrel[s:e] = counts
     return ap, nrel
