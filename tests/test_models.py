@@ -153,3 +153,22 @@ def test_frozen_efficientnet_training_uses_the_cache(tmp_path):
     lsh = M.LSH(bits=16, backbone=backbone, cache_dir=str(tmp_path)).fit(x)
     lsh.save(tmp_path / "l.dh")
     np.testing.assert_array_equal(M.load(tmp_path / "l.dh").encode(x), lsh.encode(x))
+
+
+def test_finetune_path_trains_the_backbone(tmp_path):
+    import deephash.methods as M
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(4), 4)
+    m = M.DHN(bits=8, backbone={"name": "efficientnet_lite0", "resolution": 32}, seed=0,
+              epochs=1, batch_size=8, finetune=True, flip=True, progress=False).fit(x, labels)
+    assert not m._frozen
+    fresh, _ = build_backbone(normalize_spec({"name": "efficientnet_lite0", "resolution": 32}),
+                              x.shape)
+    changed = [not torch.equal(a, b) for a, b in
+               zip(m._backbone.state_dict().values(), fresh.state_dict().values())]
+    assert any(changed)
+    codes = m.encode(x)
+    m.save(tmp_path / "ft.dh")
+    np.testing.assert_array_equal(M.load(tmp_path / "ft.dh").encode(x), codes)

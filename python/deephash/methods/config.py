@@ -33,6 +33,10 @@ class TrainConfig:
         trains (frozen features, vectors), off when an image backbone trains end to end, whose
         outputs drift too fast for stored ones to stay comparable (measured on digits with
         small_cnn: stale pairs gave near-constant codes).
+    head_hidden : sequence of int or None
+        Hidden layer widths of the hash head. None = one layer of 256 on frozen pretrained
+        features (which the head also standardises), none otherwise (an "mlp" backbone has its
+        own).
     flip : bool
         Random horizontal flips of training images (end-to-end image training only).
     device : str or None
@@ -53,6 +57,7 @@ class TrainConfig:
     finetune: bool = False
     backbone_lr_scale: float = 0.1
     memory_bank: bool | None = None
+    head_hidden: tuple | list | None = None
     flip: bool = False
     device: str | None = None
     progress: bool = True
@@ -71,6 +76,14 @@ class TrainConfig:
         if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
                 or not self.weight_decay >= 0:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.head_hidden is not None:
+            if isinstance(self.head_hidden, (str, bytes)) or not all(
+                isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.head_hidden
+            ):
+                raise ValueError(
+                    f"TrainConfig.head_hidden must be None or a list of positive ints, got {self.head_hidden!r}"
+                )
+            self.head_hidden = [int(h) for h in self.head_hidden]
         if self.cache_dir is True:
             raise ValueError("TrainConfig.cache_dir must be a path, None (default) or False (off)")
 

@@ -39,10 +39,16 @@ class DeepHashingMethod(HashingMethod):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             backbone, info = build_backbone(spec, x_shape)
-            head = HashHead(backbone.out_dim, self.bits, activation=self.head_activation)
+        self._frozen = bool(info.pretrained and not self.config.finetune)
+        hidden = self.config.head_hidden
+        if hidden is None:
+            hidden = [256] if self._frozen else []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + 1)
+            head = HashHead(backbone.out_dim, self.bits, activation=self.head_activation,
+                            hidden=hidden, standardize=self._frozen)
         self._spec = spec
         self._info = info
-        self._frozen = bool(info.pretrained and not self.config.finetune)
         self._backbone = backbone
         self._head = head
 
@@ -106,6 +112,7 @@ class DeepHashingMethod(HashingMethod):
 
         if self._frozen:
             feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
+            head.fit_input(feats)
             modules = [head]
 
             def forward(idx):
