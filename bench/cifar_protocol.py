@@ -27,7 +27,6 @@ import os
 import sys
 import time
 
-import numpy as np
 
 PUBLISHED = {  # mAP@ALL on this protocol as published (ImageNet-pretrained nets; DSH from scratch)
     "DPSH": {12: 0.713, 24: 0.727, 32: 0.744, 48: 0.757},

@@ -1,7 +1,7 @@
 """DSH loss (Liu, Wang, Shan & Chen, "Deep Supervised Hashing for Fast Image Retrieval", CVPR 2016)."""
 from __future__ import annotations
 
-from .base import PairwiseHashLoss, torch
+from .base import PairwiseHashLoss
 
 __all__ = ["DSHLoss"]
 
