@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import _core
 from .codes import pack_bits, unpack_bits
+from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex, load
 from .multi_index import MultiIndex
 
@@ -15,6 +16,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BinaryIndex",
     "FlatIndex",
+    "GpuFlatIndex",
+    "cuda_available",
     "get_num_threads",
     "load",
     "MultiIndex",

@@ -136,6 +136,12 @@ class BinaryIndex:
         """Read-only view of the stored ids (n,) in storage order."""
         return self._impl.ids()
 
+    def to_gpu(self, device: int = 0):
+        """A :class:`deephash.GpuFlatIndex` copy of this index on CUDA device ``device``."""
+        from .gpu_index import GpuFlatIndex
+
+        return GpuFlatIndex.from_cpu(self, device)
+
     def memory_bytes(self) -> int:
         """Bytes held for codes and ids (0 for a memory-mapped, unmodified index)."""
         return int(self._impl.memory_bytes())

@@ -1,0 +1,114 @@
+"""Speed of deephash.metrics at the CIFAR-10 protocol's size: 1,000 queries x 59,000 codes.
+
+    PYTHONPATH=python python bench/bench_metrics.py [--bits 16 32 48 64] [--repeats 3]
+    PYTHONPATH=python python bench/bench_metrics.py --ranking   # engine vs sort for ties="id"
+    PYTHONPATH=python python bench/bench_metrics.py --ties      # tie handling on CIFAR-10 + LSH
+
+Codes are drawn around one random center per class (10 classes, 15% bit noise), so that the
+relevance structure and tie counts resemble trained codes; timings are best of --repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import deephash
+from deephash import metrics
+
+
+def _codes(rng, centers, labels, noise=0.15):
+    flips = rng.random((labels.shape[0], centers.shape[1])) < noise
+    return deephash.pack_bits(centers[labels] ^ flips)
+
+
+def _best(fn, repeats):
+    best, value = float("inf"), None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        value = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, value
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bits", type=int, nargs="+", default=[16, 32, 48, 64])
+    p.add_argument("--nq", type=int, default=1000)
+    p.add_argument("--ndb", type=int, default=59000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ranking", action="store_true",
+                   help="time the two ways of ranking by (distance, position) at several k")
+    p.add_argument("--ties", action="store_true",
+                   help="mAP@ALL of LSH codes on CIFAR-10 pixels (1k protocol) under each tie rule, "
+                        "database shuffled and sorted by class")
+    args = p.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    if args.ranking:
+        return _ranking(args, rng)
+    if args.ties:
+        return _ties(args)
+    print(f"deephash.metrics, {args.nq} queries x {args.ndb} codes, best of {args.repeats}; "
+          f"simd={deephash.simd_level()} threads={deephash.get_num_threads()}")
+    print(f"{'bits':>4}  {'mAP@ALL avg':>12}  {'mAP@ALL id':>11}  {'mAP@1000 avg':>13}  "
+          f"{'P@r=2':>7}  {'PR curve':>9}  mAP(avg / id)")
+    for bits in args.bits:
+        centers = rng.integers(0, 2, (10, bits))
+        ql = rng.integers(0, 10, args.nq)
+        dl = rng.integers(0, 10, args.ndb)
+        q, db = _codes(rng, centers, ql), _codes(rng, centers, dl)
+        t_avg, m_avg = _best(lambda: metrics.mean_average_precision(q, ql, db, dl), args.repeats)
+        t_id, m_id = _best(lambda: metrics.mean_average_precision(q, ql, db, dl, ties="id"), args.repeats)
+        t_k, _ = _best(lambda: metrics.mean_average_precision(q, ql, db, dl, topk=1000), args.repeats)
+        t_r, _ = _best(lambda: metrics.precision_at_radius(q, ql, db, dl, radius=2), args.repeats)
+        t_pr, _ = _best(lambda: metrics.precision_recall_curve(q, ql, db, dl), args.repeats)
+        print(f"{bits:>4}  {t_avg:>10.3f} s  {t_id:>9.3f} s  {t_k:>11.3f} s  {t_r:>5.3f} s  "
+              f"{t_pr:>7.3f} s  {m_avg.map:.4f} / {m_id.map:.4f}")
+
+
+def _ties(args):
+    """Why tie handling matters: the same codes, three answers."""
+    from deephash import data, methods
+
+    split = data.cifar10_protocol("1k", seed=args.seed)
+    flat = lambda a: a.reshape(a.shape[0], -1).astype(np.float32) / 255.0  # noqa: E731
+    order = np.argsort(split.db_y, kind="stable")
+    print(f"CIFAR-10 1k protocol ({len(split.query_y)} queries x {len(split.db_y)} database), "
+          "LSH on raw pixels, mAP@ALL")
+    print(f"{'bits':>4}  {'average':>8}  {'id, shuffled db':>15}  {'id, class-sorted db':>19}")
+    for bits in args.bits:
+        lsh = methods.LSH(bits=bits, seed=args.seed, progress=False).fit(flat(split.train_x))
+        q, db = lsh.encode(flat(split.query_x)), lsh.encode(flat(split.db_x))
+        avg = metrics.mean_average_precision(q, split.query_y, db, split.db_y).map
+        by_id = metrics.mean_average_precision(q, split.query_y, db, split.db_y, ties="id").map
+        sorted_db = metrics.mean_average_precision(
+            q, split.query_y, db[order], split.db_y[order], ties="id").map
+        print(f"{bits:>4}  {avg:>8.4f}  {by_id:>15.4f}  {sorted_db:>19.4f}")
+
+
+def _ranking(args, rng):
+    from deephash.metrics import _ranking as rk
+
+    bits = args.bits[0]
+    centers = rng.integers(0, 2, (10, bits))
+    q = _codes(rng, centers, rng.integers(0, 10, args.nq))
+    db = _codes(rng, centers, rng.integers(0, 10, args.ndb))
+    print(f"ranking {args.nq} queries x {args.ndb} {bits}-bit codes by (distance, position), "
+          f"best of {args.repeats}")
+    saved = rk.ENGINE_MAX_FRACTION
+    try:
+        for k in (100, 1000, 5000, args.ndb):
+            times = {}
+            for name, frac in (("engine", 1.0), ("sort", 0.0)):
+                rk.ENGINE_MAX_FRACTION = frac
+                times[name], _ = _best(lambda: [None for _ in rk.ranking(q, db, bits, k)], args.repeats)
+            print(f"  k={k:>6}: engine (FlatIndex.search) {times['engine']:.3f} s, "
+                  f"stable sort {times['sort']:.3f} s")
+    finally:
+        rk.ENGINE_MAX_FRACTION = saved
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""``python -m deephash``: the same as the ``deephash`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

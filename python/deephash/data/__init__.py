@@ -1,0 +1,39 @@
+"""Data sets and retrieval protocols.
+
+Data files are found in an explicit path, else ``$DEEPHASH_DATA``, else ``../shared/data``
+relative to the current directory; decoded images are cached in ``$DEEPHASH_CACHE`` or
+``~/.cache/deephash``. Nothing is downloaded.
+"""
+from __future__ import annotations
+
+from ._paths import cache_dir, data_root, find_data_file
+from .cifar10 import Cifar10, cifar10_protocol, load_cifar10
+from .digits import digits
+from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
+from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
+from .text import STC2_NAMES, TextDataset, load_stc2, stc2_split, tfidf_features
+from .wiki import WikiCrossModal, load_wiki
+
+__all__ = [
+    "STC2_NAMES",
+    "Cifar10",
+    "ImageFolder",
+    "RetrievalSplit",
+    "SplitIndices",
+    "TextDataset",
+    "WikiCrossModal",
+    "cache_dir",
+    "cifar10_protocol",
+    "data_root",
+    "digits",
+    "find_data_file",
+    "load_cifar10",
+    "load_image_folder",
+    "load_image_folder_splits",
+    "load_stc2",
+    "load_wiki",
+    "stc2_split",
+    "stratified_split",
+    "take_split",
+    "tfidf_features",
+]

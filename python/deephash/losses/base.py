@@ -1,0 +1,112 @@
+"""Base class of the pairwise hashing losses: input validation, similarity, reduction."""
+from __future__ import annotations
+
+from ..models._torch import require_torch
+
+torch = require_torch()
+nn = torch.nn
+
+__all__ = ["PairwiseHashLoss", "similarity_matrix"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _check_labels(labels, n: int, name: str):
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(labels).__name__}")
+    if labels.dtype.is_complex or labels.dtype.is_floating_point and labels.ndim == 1:
+        raise TypeError(
+            f"{name} must be int class ids (n,) or a multi-hot (n, c) matrix, got dtype {labels.dtype}"
+        )
+    if labels.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape (n,) or (n, c), got {tuple(labels.shape)}")
+    if labels.shape[0] != n:
+        raise ValueError(f"{name} must have one row per output ({n}), got {labels.shape[0]}")
+
+
+def similarity_matrix(labels, ref_labels):
+    """s_ij = 1 when item i and reference j share at least one label, else 0.
+
+    Parameters
+    ----------
+    labels : tensor (n,) of ints, or (n, c) multi-hot (0/1, any dtype)
+    ref_labels : tensor (m,) or (m, c), the same kind as ``labels``
+
+    Returns
+    -------
+    bool tensor (n, m)
+    """
+    if labels.ndim == 1:
+        return labels[:, None] == ref_labels[None, :]
+    return (labels.float() @ ref_labels.float().T) > 0
+
+
+class PairwiseHashLoss(nn.Module):
+    """A loss over pairs (output i, reference j) plus a quantisation term on the outputs.
+
+    ``loss(u, labels)`` uses all ordered pairs i != j of the batch; ``loss(u, labels, ref_u,
+    ref_labels)`` pairs each output with every reference output (for example a memory bank of
+    the whole training set's latest outputs, as DPSH's implementation does); the references
+    are treated as constants only if the caller detaches them.
+
+    Subclasses implement :meth:`compute_loss`; this class validates shapes and dtypes, builds the
+    similarity matrix and the pair mask, computes in at least float32 (float16 / bfloat16 inputs
+    are upcast, so the result does not lose precision) and returns a 0-d tensor of ``u``'s dtype.
+
+    Parameters of forward
+    ---------------------
+    u : float tensor (n, bits)
+        Real-valued network outputs.
+    labels : tensor (n,) int or (n, c) multi-hot
+    ref_u : float tensor (m, bits), optional
+    ref_labels : tensor (m,) or (m, c), optional (required with ``ref_u``)
+    """
+
+    def forward(self, u, labels, ref_u=None, ref_labels=None):
+        if not isinstance(u, torch.Tensor):
+            raise TypeError(f"u must be a torch tensor, got {type(u).__name__}")
+        if not u.dtype.is_floating_point:
+            raise TypeError(f"u must be a floating-point tensor, got dtype {u.dtype}")
+        if u.ndim != 2 or u.shape[1] == 0:
+            raise ValueError(f"u must have shape (n, bits), got {tuple(u.shape)}")
+        _check_labels(labels, u.shape[0], "labels")
+        if (ref_u is None) != (ref_labels is None):
+            raise ValueError("ref_u and ref_labels must be given together")
+        out_dtype = u.dtype
+        work = torch.float32 if u.dtype in _LOW_PRECISION else u.dtype
+        u = u.to(work)
+        if ref_u is None:
+            if u.shape[0] < 2:
+                raise ValueError("a batch needs at least 2 outputs to form pairs")
+            v, ref_labels = u, labels
+            mask = ~torch.eye(u.shape[0], dtype=torch.bool, device=u.device)
+        else:
+            if not isinstance(ref_u, torch.Tensor) or not ref_u.dtype.is_floating_point:
+                raise TypeError("ref_u must be a floating-point torch tensor")
+            if ref_u.ndim != 2 or ref_u.shape[1] != u.shape[1]:
+                raise ValueError(
+                    f"ref_u must have shape (m, {u.shape[1]}), got {tuple(ref_u.shape)}"
+                )
+            _check_labels(ref_labels, ref_u.shape[0], "ref_labels")
+            if ref_labels.ndim != labels.ndim or (
+                labels.ndim == 2 and ref_labels.shape[1] != labels.shape[1]
+            ):
+                raise ValueError(
+                    f"labels {tuple(labels.shape)} and ref_labels {tuple(ref_labels.shape)} "
+                    "must be the same kind (both (n,) or both (n, c) with the same c)"
+                )
+            v = ref_u.to(work)
+            mask = None
+        s = similarity_matrix(labels, ref_labels).to(work)
+        return self.compute_loss(u, v, s, mask).to(out_dtype)
+
+    @staticmethod
+    def pair_mean(values, mask):
+        """Mean of an (n, m) pair matrix over the pairs in ``mask`` (all pairs when None)."""
+        if mask is None:
+            return values.mean()
+        return values[mask].mean()
+
+    def compute_loss(self, u, v, s, mask):  # pragma: no cover - abstract
+        """u (n, b), v (m, b), s (n, m) float {0, 1}, mask (n, m) bool or None -> 0-d tensor."""
+        raise NotImplementedError

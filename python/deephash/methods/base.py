@@ -1,0 +1,145 @@
+"""The scikit-learn-like surface every hashing method shares: fit, transform, encode, save."""
+from __future__ import annotations
+
+import json
+import numbers
+
+import numpy as np
+
+from .._validate import describe
+from ..codes import pack_bits
+from .config import TrainConfig
+
+__all__ = ["HashingMethod", "FORMAT_TAG"]
+
+FORMAT_TAG = "deephash-model"
+FORMAT_VERSION = 1
+
+
+class HashingMethod:
+    """Base class: a hashing method maps inputs to ``bits``-bit binary codes.
+
+    Parameters
+    ----------
+    bits : int
+        Code length. Codes are packed in whole bytes: for a length that is not a multiple of 8
+        (the literature's 12 and 24 bits), ``encode`` pads each code with zero bits up to
+        ``code_bits`` (the next multiple of 8); the padding is the same in every code, so
+        Hamming distances are those of the ``bits``-bit codes.
+    backbone : str, dict or torch.nn.Module
+        Feature extractor (see :mod:`deephash.models`).
+    seed : int
+        Seeds weight initialisation, batch order and random projections: the same seed on the
+        same data gives the same codes.
+    config : TrainConfig, optional
+        Training settings; its fields may also be given as keyword arguments.
+    **hyperparameters
+        The method's own hyperparameters (listed in its docstring), or TrainConfig fields.
+
+    Subclasses define ``name``, ``hyperparameter_defaults`` and implement ``fit``,
+    ``transform``, ``_state`` and ``_restore``.
+    """
+
+    name = "base"
+    hyperparameter_defaults: dict = {}
+    default_backbone = "features"
+
+    def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None,
+                 **hyperparameters):
+        if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
+            raise TypeError(f"bits must be an int, got {describe(bits)}")
+        if not 1 <= bits <= 4096:
+            raise ValueError(f"bits must be between 1 and 4096, got {bits}")
+        self.bits = int(bits)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self.seed = int(seed)
+        self.backbone = self.default_backbone if backbone is None else backbone
+        if config is None:
+            config = TrainConfig()
+        elif not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a deephash.methods.TrainConfig, got {describe(config)}")
+        params = dict(self.hyperparameter_defaults)
+        overrides = {}
+        cfg_fields = TrainConfig.field_names()
+        for key, value in hyperparameters.items():
+            if key in params:
+                params[key] = value
+            elif key in cfg_fields:
+                overrides[key] = value
+            else:
+                raise TypeError(
+                    f"{type(self).__name__} got an unknown argument {key!r}; its hyperparameters "
+                    f"are {sorted(params) or 'none'} and training settings {sorted(cfg_fields)}"
+                )
+        self.params = params
+        self.config = config.replace(**overrides) if overrides else config
+        self._fitted = False
+
+    # -- the public surface -------------------------------------------------------------
+    def fit(self, x, labels=None):  # pragma: no cover - abstract
+        """Trains on ``x`` with ``labels`` (int (n,) or multi-hot (n, c)); returns self."""
+        raise NotImplementedError
+
+    def transform(self, x) -> np.ndarray:  # pragma: no cover - abstract
+        """Real-valued outputs, float32 (n, bits); the code bit is ``output > 0``."""
+        raise NotImplementedError
+
+    @property
+    def code_bits(self) -> int:
+        """Length of the packed codes: ``bits`` rounded up to a multiple of 8."""
+        return -(-self.bits // 8) * 8
+
+    def encode(self, x) -> np.ndarray:
+        """Packed binary codes of ``x``: C-contiguous uint8 (n, code_bits // 8) (``deephash.pack_bits``).
+
+        Bit j of a code is ``transform(x)[:, j] > 0``; bits from ``bits`` to ``code_bits`` are 0.
+        """
+        u = self.transform(x)
+        if u.shape[1] != self.code_bits:
+            u = np.concatenate([u, np.zeros((u.shape[0], self.code_bits - u.shape[1]), u.dtype)], 1)
+        return pack_bits(u)
+
+    def fit_encode(self, x, labels=None) -> np.ndarray:
+        """``fit(x, labels).encode(x)``."""
+        return self.fit(x, labels).encode(x)
+
+    def _check_fitted(self):
+        if not self._fitted:
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(x, labels) first")
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Writes the model (weights and config) to ``path`` (a NumPy .npz archive, no pickle).
+
+        ``deephash.methods.load(path)`` returns a model that encodes identically.
+        """
+        self._check_fitted()
+        meta, arrays = self._state()
+        meta = {
+            "format": FORMAT_TAG,
+            "version": FORMAT_VERSION,
+            "method": self.name,
+            "bits": self.bits,
+            "seed": self.seed,
+            "hyperparameters": self.params,
+            "config": self.config.to_dict(),
+            **meta,
+        }
+        payload = {"__meta__": np.array(json.dumps(meta))}
+        for k, v in arrays.items():
+            payload["a/" + k] = np.ascontiguousarray(v)
+        with open(path, "wb") as f:
+            np.savez(f, **payload)
+
+    def _state(self):  # pragma: no cover - abstract
+        """(meta dict of JSON values, dict of numpy arrays) describing the fitted model."""
+        raise NotImplementedError
+
+    def _restore(self, meta: dict, arrays: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self):
+        bb = self.backbone if not hasattr(self.backbone, "parameters") else type(self.backbone).__name__
+        extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}(bits={self.bits}, backbone={bb!r}, seed={self.seed}{extra})"

@@ -1,0 +1,81 @@
+"""Validation of the data and labels given to the methods (numpy in, clear errors out)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import describe
+
+__all__ = ["as_inputs", "as_labels"]
+
+
+def _to_numpy(x, name):
+    if isinstance(x, np.ndarray):
+        return x
+    mod = type(x).__module__
+    if mod.startswith("torch") and hasattr(x, "detach"):
+        if x.device.type != "cpu":
+            raise ValueError(f"{name} must be on the CPU, got a tensor on {x.device}")
+        return x.detach().numpy()
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    raise TypeError(f"{name} must be a numpy array, got {describe(x)}")
+
+
+def as_inputs(x, kind: str, name: str = "x") -> np.ndarray:
+    """Checks training/encoding inputs.
+
+    Parameters
+    ----------
+    kind : {"vectors", "images"}
+        Vectors: real (n, d) arrays, returned as float32. Images: (n, H, W) or (n, H, W, C) with
+        C in {1, 3}, uint8 (0..255) or real (0..1), returned unchanged (uint8) or as float32.
+    """
+    x = _to_numpy(x, name)
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number) or np.issubdtype(
+        x.dtype, np.complexfloating
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if kind == "vectors":
+        if x.ndim != 2 or x.shape[1] == 0:
+            raise ValueError(
+                f"{name} must be feature vectors of shape (n, d) for this backbone, got shape {x.shape}"
+                + ("; images need an image backbone such as 'small_cnn' or 'efficientnet_lite0'"
+                   if x.ndim in (3, 4) else "")
+            )
+    else:
+        if not (x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3))):
+            raise ValueError(
+                f"{name} must be images of shape (n, H, W) or (n, H, W, C) with C in {{1, 3}}, "
+                f"got shape {x.shape}"
+            )
+        if x.dtype == np.uint8:
+            return np.ascontiguousarray(x)
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape})")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
+    """Checks labels: int class ids (n,) -> int64, or multi-hot (n, c) of 0/1 -> uint8."""
+    if labels is None:
+        raise ValueError(f"{name} are required by this supervised method")
+    y = _to_numpy(labels, name)
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{name} must be class ids (n,) or multi-hot (n, c), got shape {y.shape}")
+    if y.shape[0] != n:
+        raise ValueError(f"{name} must have one entry per input ({n} inputs), got {y.shape[0]}")
+    if y.ndim == 1:
+        if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+            if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
+                y = y.astype(np.int64)
+            else:
+                raise TypeError(f"{name} (n,) must be integer class ids, got dtype {y.dtype}")
+        return np.ascontiguousarray(y, dtype=np.int64)
+    if y.dtype != np.bool_ and not np.issubdtype(y.dtype, np.number):
+        raise TypeError(f"multi-hot {name} must be numeric 0/1, got dtype {y.dtype}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"multi-hot {name} (n, c) must contain only 0 and 1")
+    return np.ascontiguousarray(y, dtype=np.uint8)

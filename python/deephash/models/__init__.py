@@ -1,0 +1,36 @@
+"""Networks for deep hashing: backbones (inputs -> features) and the hash head (features -> bits).
+
+Needs PyTorch (``pip install 'deephash[torch]'``); ``import deephash`` alone does not import it.
+
+Backbones by name: ``"features"`` (standardised input vectors, a linear hash), ``"mlp"``
+(fully connected layers on vectors), ``"small_cnn"`` (DSH's 3-conv network, from scratch),
+``"efficientnet_lite0"`` (ImageNet weights, offline), or any ``torch.nn.Module`` with an
+``out_dim`` attribute.
+"""
+from __future__ import annotations
+
+from ._torch import require_torch, resolve_device
+
+require_torch()
+
+from .backbones import BACKBONES, BackboneInfo, build_backbone, normalize_spec  # noqa: E402
+from .extract import extract_features  # noqa: E402
+from .feature_cache import FeatureCache, default_cache_dir, row_keys  # noqa: E402
+from .hash_head import HashHead  # noqa: E402
+from .image_input import image_shape, images_to_tensor  # noqa: E402
+
+__all__ = [
+    "BACKBONES",
+    "BackboneInfo",
+    "FeatureCache",
+    "HashHead",
+    "build_backbone",
+    "default_cache_dir",
+    "extract_features",
+    "image_shape",
+    "images_to_tensor",
+    "normalize_spec",
+    "require_torch",
+    "resolve_device",
+    "row_keys",
+]

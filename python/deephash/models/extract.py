@@ -1,0 +1,82 @@
+"""Running a frozen backbone over a data set in batches, through the feature cache."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._torch import require_torch
+from .feature_cache import FeatureCache, row_keys
+from .image_input import images_to_tensor
+
+__all__ = ["extract_features"]
+
+
+def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_size: int = 128,
+                     device=None, progress: bool = True, flush_rows: int = 4096,
+                     desc: str = "features") -> np.ndarray:
+    """Features of a frozen backbone for image arrays, reusing and filling the on-disk cache.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The backbone; run in eval mode without gradients. It takes (b, C, H, W) float in [0, 1].
+    x : numpy.ndarray
+        Images (n, H, W) or (n, H, W, C), uint8 or float in [0, 1].
+    tag : str or None
+        Cache tag of the backbone configuration; None (or ``cache_dir=None``) disables caching.
+    cache_dir : str, Path or None
+        Cache root directory.
+    batch_size : int
+        Images per forward pass.
+    flush_rows : int
+        New features are written to the cache every ``flush_rows`` rows, so an interrupted run
+        keeps most of its work.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, out_dim)
+    """
+    torch = require_torch()
+    n = x.shape[0]
+    cache = FeatureCache(cache_dir, tag) if (tag is not None and cache_dir is not None) else None
+    if cache is not None:
+        keys = row_keys(x)
+        found, feats = cache.lookup(keys)
+    else:
+        keys = None
+        found, feats = np.zeros(n, dtype=bool), None
+    todo = np.flatnonzero(~found)
+    if todo.size == 0:
+        return feats
+    if feats is None:
+        feats = np.zeros((n, module.out_dim), dtype=np.float32)
+    if device is None:
+        device = next(module.parameters()).device
+    was_training = module.training
+    module.eval()
+    pending = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(todo.size), desc=desc, unit="img", leave=False)
+    try:
+        with torch.inference_mode():
+            for start in range(0, todo.size, batch_size):
+                idx = todo[start:start + batch_size]
+                xb = images_to_tensor(x[idx], torch).to(device)
+                feats[idx] = module(xb).float().cpu().numpy()
+                pending.append(idx)
+                if bar is not None:
+                    bar.update(idx.size)
+                if cache is not None and sum(p.size for p in pending) >= flush_rows:
+                    done = np.concatenate(pending)
+                    cache.add(keys[done], feats[done])
+                    pending = []
+        if cache is not None and pending:
+            done = np.concatenate(pending)
+            cache.add(keys[done], feats[done])
+    finally:
+        if bar is not None:
+            bar.close()
+        module.train(was_training)
+    return feats
