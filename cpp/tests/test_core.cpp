@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "deephash/deephash.hpp"
@@ -93,6 +94,29 @@ static void test_index(std::mt19937_64& rng) {
   }
 }
 
+static void test_parallel_for() {
+  // Every task runs once, from concurrent callers sharing the pool.
+  std::vector<std::thread> callers;
+  std::vector<std::vector<int>> hits(4, std::vector<int>(1000, 0));
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&, c] {
+      for (int rep = 0; rep < 20; ++rep) parallel_for(1000, 3, [&](size_t t) { hits[c][t] += 1; });
+    });
+  for (auto& t : callers) t.join();
+  for (const auto& h : hits)
+    for (int v : h) CHECK(v == 20);
+  // The first exception of a task reaches the caller.
+  bool caught = false;
+  try {
+    parallel_for(100, 2, [](size_t t) {
+      if (t == 57) throw InvalidArgument("task 57");
+    });
+  } catch (const InvalidArgument&) {
+    caught = true;
+  }
+  CHECK(caught);
+}
+
 int main() {
   std::mt19937_64 rng(12345);
   const SimdLevel top = detected_simd_level();
@@ -100,6 +124,7 @@ int main() {
     for (size_t nbytes : {1, 2, 3, 4, 5, 8, 9, 16, 24, 32, 40, 64, 72, 128, 256})
       test_kernels(static_cast<SimdLevel>(l), nbytes, rng);
   test_index(rng);
+  test_parallel_for();
   std::printf("deephash core test: detected %s, %d failure(s)\n", simd_level_name(top), failures);
   return failures == 0 ? 0 : 1;
 }
