@@ -43,7 +43,7 @@ size_t max_k(int device);
 // Where the pointers passed to a call live.
 enum class Loc { host, device };
 
-// Quantised weights (cuda/weights_quant.hpp: units and scale 2^e), host memory: rows == 0 unweighted, 1 shared by all
+// Quantised weights (deephash::quantize_weights in the core: units and scale 2^e), host memory: rows == 0 unweighted, 1 shared by all
 // queries, or nq (one row per query). q is rows x bits, scale has rows entries.
 struct QuantWeights {
   const uint32_t* q = nullptr;

@@ -2,7 +2,7 @@
 
 Tests marked ``cuda`` need a device and skip without one. The tests at the top of the file run
 everywhere: they check what happens on machines without CUDA (clear errors, import works) and the
-weight quantisation shared with the CPU weighted search (cuda/weights_quant.hpp).
+weight quantisation shared with the CPU weighted search (deephash/weighted.hpp).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_weights_validation():
         gpu_index._as_weights(np.ones(63, np.float32), 64, 1)
     with pytest.raises(ValueError, match="shape"):
         gpu_index._as_weights(np.ones((3, 64), np.float32), 64, 2)
-    with pytest.raises(TypeError, match="floating"):
+    with pytest.raises(TypeError, match="float"):
         gpu_index._as_weights(np.ones(64, np.int32), 64, 1)
 
 

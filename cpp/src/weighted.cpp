@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "deephash/errors.hpp"
@@ -83,6 +84,13 @@ QuantizedWeights quantize_weights(const float* w, size_t bits) {
 
 float weighted_distance_value(int64_t total, int exponent) {
   return static_cast<float>(std::ldexp(static_cast<double>(total), exponent));
+}
+
+int32_t weighted_threshold(float radius, int exponent) {
+  constexpr int32_t kMax = std::numeric_limits<int32_t>::max();
+  if (std::isinf(radius)) return kMax;
+  const double t = std::floor(std::ldexp(static_cast<double>(radius), -exponent));
+  return t >= static_cast<double>(kMax) ? kMax : static_cast<int32_t>(t);
 }
 
 WeightedPlan make_weighted_plan(const QuantizedWeights& qw, size_t bits) {

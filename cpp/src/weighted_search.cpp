@@ -51,13 +51,6 @@ struct Scanner {
   }
 };
 
-// Integer threshold equivalent to a float radius: total * 2^e <= radius.
-int32_t int_threshold(float radius, int exponent) {
-  if (std::isinf(radius)) return kIntMax;
-  const double t = std::floor(std::ldexp(static_cast<double>(radius), -exponent));
-  return t >= static_cast<double>(kIntMax) ? kIntMax : static_cast<int32_t>(t);
-}
-
 void check_bits(size_t bits) {
   if (bits == 0 || bits % 8 != 0)
     throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
@@ -318,7 +311,7 @@ RangeResultT<float> weighted_range_search(const uint8_t* codes, const int64_t* i
     if (per_query) own = make_weighted_plan(quantize_weights(weights + i * bits, bits), bits);
     const WeightedPlan& plan = per_query ? own : shared;
     const Scanner sc{K, plan, codes, ids, bits};
-    sc.range(queries + i * nb, 0, n, int_threshold(radius, plan.exponent), per[i]);
+    sc.range(queries + i * nb, 0, n, weighted_threshold(radius, plan.exponent), per[i]);
     std::sort(per[i].begin(), per[i].end());
     expo[i] = plan.exponent;
   });

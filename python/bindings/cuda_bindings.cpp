@@ -14,7 +14,7 @@
 
 #include "deephash/errors.hpp"
 #include "gpu_flat_index.hpp"
-#include "weights_quant.hpp"
+#include "deephash/weighted.hpp"
 
 namespace py = pybind11;
 using deephash::gpu::GpuFlatIndex;
@@ -82,8 +82,11 @@ Quant quantize(const py::object& weights, size_t bits) {
   out.scale.resize(rows);
   out.exponent.resize(rows);
   for (size_t r = 0; r < rows; ++r) {
-    out.exponent[r] = deephash::gpu::quantize_weight_units(w.data() + r * bits, bits, out.q.data() + r * bits);
-    out.scale[r] = std::ldexp(1.0, out.exponent[r]);
+    // The CPU's quantisation, so GPU and CPU weighted results are identical.
+    const deephash::QuantizedWeights qw = deephash::quantize_weights(w.data() + r * bits, bits);
+    std::copy(qw.units.begin(), qw.units.end(), out.q.begin() + static_cast<std::ptrdiff_t>(r * bits));
+    out.exponent[r] = qw.exponent;
+    out.scale[r] = std::ldexp(1.0, qw.exponent);
   }
   return out;
 }
@@ -97,7 +100,7 @@ std::vector<int32_t> radii(double radius, const Quant& w, size_t nq) {
   }
   std::vector<int32_t> out(w.scale.size() == 1 ? 1 : nq);
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = deephash::gpu::weighted_threshold(static_cast<float>(radius), w.exponent[i]);
+    out[i] = deephash::weighted_threshold(static_cast<float>(radius), w.exponent[i]);
   return out;
 }
 
@@ -139,8 +142,8 @@ PYBIND11_MODULE(_cuda, m) {
     py::array_t<int> e({ss(qw.exponent.size())});
     std::copy(qw.exponent.begin(), qw.exponent.end(), e.mutable_data());
     return py::make_tuple(q, e);
-  }, "(units (rows, bits), exponents (rows,)) of weights (cuda/weights_quant.hpp); for tests, no device needed.");
-  m.def("weighted_threshold", &deephash::gpu::weighted_threshold);
+  }, "(units (rows, bits), exponents (rows,)) of weights (deephash/weighted.hpp); for tests, no device needed.");
+  m.def("weighted_threshold", &deephash::weighted_threshold);
   m.def("device_description", &deephash::gpu::device_description);
   m.def("max_k", &deephash::gpu::max_k);
   m.def("pointer_device", [](uintptr_t ptr) { return deephash::gpu::pointer_device(reinterpret_cast<const void*>(ptr)); });

@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
+from ._weights import as_weights, check_weighted_radius
 
 __all__ = ["GpuFlatIndex", "cuda_available", "cuda_unavailable_reason"]
 
@@ -157,35 +158,13 @@ def _check_shape(shape, nbytes, bits, name):
 
 
 def _as_weights(weights, bits: int, nq: int):
-    """Validated float32 weights of shape (1, bits) or (nq, bits), or None."""
+    """Validated float32 weights of shape (1, bits) or (nq, bits), or None (the CPU rules)."""
     if weights is None:
         return None
     if type(weights).__module__.startswith("torch") and hasattr(weights, "detach"):
-        weights = weights.detach().cpu().numpy()
-    w = np.asarray(weights) if isinstance(weights, (list, tuple)) else weights
-    if not isinstance(w, np.ndarray):
-        raise TypeError(f"weights must be a float32 array of shape ({bits},) or (nq, {bits}), got {describe(w)}")
-    if not np.issubdtype(w.dtype, np.floating):
-        raise TypeError(f"weights must be floating point (float32), got dtype {w.dtype}")
-    if w.ndim == 1:
-        w = w.reshape(1, -1)
-    if w.ndim != 2 or w.shape[1] != bits or w.shape[0] not in (1, nq):
-        raise ValueError(f"weights must have shape ({bits},) or ({nq}, {bits}), got {np.shape(weights)}")
-    w = np.ascontiguousarray(w, dtype=np.float32)
-    if not np.all(np.isfinite(w)):
-        raise ValueError("weights must be finite (no NaN or inf)")
-    if np.any(w < 0):
-        raise ValueError("weights must be >= 0")
-    return w
-
-
-def _check_float_radius(radius) -> float:
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
-        raise TypeError(f"radius must be a number, got {describe(radius)}")
-    r = float(radius)
-    if math.isnan(r) or r < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
-    return r
+        weights = weights.detach().cpu()  # weights are quantised on the host
+    w = as_weights(weights, bits, nq)
+    return w.reshape(1, bits) if w.ndim == 1 else w
 
 
 class GpuFlatIndex:
@@ -311,7 +290,7 @@ class GpuFlatIndex:
         weights : float32 array (bits,) or (nq, bits), optional
             Per-bit weights (>= 0, finite), shared or per query. Quantised exactly like the CPU
             weighted search (units of 2**e with P = 22 - ceil(log2(bits)) bits of precision
-            relative to the largest weight; see cuda/weights_quant.hpp), so results are equal.
+            relative to the largest weight; see deephash/weighted.hpp), so results are equal.
 
         Returns
         -------
@@ -350,7 +329,7 @@ class GpuFlatIndex:
         ids : int64 (lims[-1],)
             Results of query i are ``ids[lims[i]:lims[i + 1]]``, sorted by (distance, id).
         """
-        r = check_radius(radius) if weights is None else _check_float_radius(radius)
+        r = check_radius(radius) if weights is None else check_weighted_radius(radius)
         dev = _cuda_codes(queries, self.bits, self.device, "queries")
         if dev is None:
             queries = as_codes(queries, self.bits, "queries")

@@ -32,6 +32,10 @@ QuantizedWeights quantize_weights(const float* w, size_t bits);
 // Reported float32 distance of an integer total.
 float weighted_distance_value(int64_t total, int exponent);
 
+// Largest integer total whose reported distance total * 2^exponent is <= radius (a float32
+// radius >= 0; +inf selects every total). Every backend (SIMD levels, GPU) uses it.
+int32_t weighted_threshold(float radius, int exponent);
+
 // Query-independent tables for one weight vector (the query enters only through XOR).
 struct WeightedPlan {
   size_t nbytes = 0;
