@@ -13,7 +13,7 @@ rm -rf "$EMU" && mkdir -p "$EMU/pkg"
 python3 tools/cuda_emu/transform.py cuda "$EMU/src"
 g++ -std=c++20 -O2 -pthread -shared -fPIC -Itools/cuda_emu -Icuda -Icpp/include $(python3 -m pybind11 --includes) \
   -Wno-unknown-pragmas "$EMU"/src/*_emu.cpp python/bindings/cuda_bindings.cpp \
-  -o "$EMU/_cuda$(python3-config --extension-suffix)"
+  build/dev/cpp/libdeephash_core.a -o "$EMU/_cuda$(python3-config --extension-suffix)"
 cp -r python/deephash "$EMU/pkg/"
 rm -f "$EMU"/pkg/deephash/_cuda*.so
 cp "$EMU"/_cuda*.so "$EMU/pkg/deephash/"
