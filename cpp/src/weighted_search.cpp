@@ -83,16 +83,7 @@ class HeapTopK {
     for (const auto& n : o.heap_) push(n.dist, n.id, n.pos);
   }
   void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
-    std::sort_heap(heap_.begin(), heap_.end());
-    size_t i = 0;
-    for (; i < heap_.size(); ++i) {
-      dist[i] = heap_[i].dist;
-      ids[i] = heap_[i].id;
-    }
-    for (; i < k_; ++i) {
-      dist[i] = missing;
-      ids[i] = kMissingId;
-    }
+    write_best(heap_, k_, dist, ids, missing);
     heap_.clear();
   }
 

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "deephash/errors.hpp"
@@ -36,6 +37,76 @@ template <typename Dist>
 py::tuple range_to_tuple(deephash::RangeResultT<Dist>&& r) {
   return py::make_tuple(vector_to_array(std::move(r.lims)), vector_to_array(std::move(r.distances)),
                         vector_to_array(std::move(r.ids)));
+}
+
+// A read-only numpy view of memory owned by `owner` (kept alive by the view).
+template <typename T>
+py::array readonly_view(std::vector<py::ssize_t> shape, const T* data, py::handle owner) {
+  py::array_t<T> a(std::move(shape), data, owner);
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
+
+// The methods every CPU index shares (FlatIndex, MultiIndex): add, remove, search, range_search,
+// save, load and the views of the stored codes and ids. The GIL is released around the work.
+template <typename Index, typename Class>
+void bind_index_common(Class& cls) {
+  cls.def_property_readonly("bits", &Index::bits)
+      .def_property_readonly("size", &Index::size)
+      .def("memory_bytes", &Index::memory_bytes)
+      .def("add", [](Index& self, const CodesArray& codes, const py::object& ids) {
+        const size_t n = rows_of(codes, self.code_size());
+        if (ids.is_none()) {
+          py::gil_scoped_release release;
+          self.add(codes.data(), n, nullptr);
+          return;
+        }
+        auto id_arr = ids.cast<IdsArray>();
+        if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
+        py::gil_scoped_release release;
+        self.add(codes.data(), n, id_arr.data());
+      })
+      .def("remove", [](Index& self, const IdsArray& ids) {
+        py::gil_scoped_release release;
+        return self.remove(ids.data(), static_cast<size_t>(ids.size()));
+      })
+      .def("search", [](const Index& self, const CodesArray& queries, size_t k) {
+        const size_t nq = rows_of(queries, self.code_size());
+        py::array_t<int32_t> dist({static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)});
+        py::array_t<int64_t> ids({static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)});
+        {
+          py::gil_scoped_release release;
+          self.search(queries.data(), nq, k, dist.mutable_data(), ids.mutable_data());
+        }
+        return py::make_tuple(dist, ids);
+      })
+      .def("range_search", [](const Index& self, const CodesArray& queries, int32_t radius) {
+        const size_t nq = rows_of(queries, self.code_size());
+        deephash::RangeResult r;
+        {
+          py::gil_scoped_release release;
+          r = self.range_search(queries.data(), nq, radius);
+        }
+        return range_to_tuple(std::move(r));
+      })
+      .def("save", [](const Index& self, const std::string& path) {
+        py::gil_scoped_release release;
+        self.save(path);
+      })
+      .def_static("load", [](const std::string& path, bool mmap) {
+        py::gil_scoped_release release;
+        return Index::load(path, mmap);
+      })
+      .def("codes", [](py::object self_obj) {
+        const auto& self = self_obj.cast<const Index&>();
+        return readonly_view<uint8_t>({static_cast<py::ssize_t>(self.size()),
+                                       static_cast<py::ssize_t>(self.code_size())},
+                                      self.codes(), self_obj);
+      })
+      .def("ids", [](py::object self_obj) {
+        const auto& self = self_obj.cast<const Index&>();
+        return readonly_view<int64_t>({static_cast<py::ssize_t>(self.size())}, self.ids(), self_obj);
+      });
 }
 
 void register_flat_index(py::module_& m);

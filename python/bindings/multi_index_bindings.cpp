@@ -64,10 +64,8 @@ py::tuple weighted_range_search(const Index& self, const CodesArray& queries, fl
 }  // namespace
 
 void register_multi_index(py::module_& m) {
-  py::class_<MultiIndex>(m, "MultiIndex")
-      .def(py::init<size_t, size_t>(), py::arg("bits"), py::arg("m") = 0)
-      .def_property_readonly("bits", &MultiIndex::bits)
-      .def_property_readonly("size", &MultiIndex::size)
+  py::class_<MultiIndex> cls(m, "MultiIndex");
+  cls.def(py::init<size_t, size_t>(), py::arg("bits"), py::arg("m") = 0)
       .def_property_readonly("m", &MultiIndex::m)
       .def_property_readonly("fixed_m", &MultiIndex::fixed_m)
       .def_property_readonly("indexed", &MultiIndex::indexed)
@@ -82,66 +80,11 @@ void register_multi_index(py::module_& m) {
             else throw deephash::InvalidArgument("strategy must be 'auto', 'hashing' or 'linear', got '" + s + "'");
           })
       .def_static("auto_m", &MultiIndex::auto_m)
-      .def("memory_bytes", &MultiIndex::memory_bytes)
       .def("rebuild", [](MultiIndex& self) {
         py::gil_scoped_release release;
         self.rebuild();
-      })
-      .def("add", [](MultiIndex& self, const CodesArray& codes, const py::object& ids) {
-        size_t n = rows_of(codes, self.code_size());
-        if (ids.is_none()) {
-          py::gil_scoped_release release;
-          self.add(codes.data(), n, nullptr);
-          return;
-        }
-        auto id_arr = ids.cast<IdsArray>();
-        if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
-        py::gil_scoped_release release;
-        self.add(codes.data(), n, id_arr.data());
-      })
-      .def("remove", [](MultiIndex& self, const IdsArray& ids) {
-        py::gil_scoped_release release;
-        return self.remove(ids.data(), static_cast<size_t>(ids.size()));
-      })
-      .def("search", [](const MultiIndex& self, const CodesArray& queries, size_t k) {
-        size_t nq = rows_of(queries, self.code_size());
-        py::array_t<int32_t> dist({nq, k});
-        py::array_t<int64_t> ids({nq, k});
-        {
-          py::gil_scoped_release release;
-          self.search(queries.data(), nq, k, dist.mutable_data(), ids.mutable_data());
-        }
-        return py::make_tuple(dist, ids);
-      })
-      .def("range_search", [](const MultiIndex& self, const CodesArray& queries, int32_t radius) {
-        size_t nq = rows_of(queries, self.code_size());
-        deephash::RangeResult r;
-        {
-          py::gil_scoped_release release;
-          r = self.range_search(queries.data(), nq, radius);
-        }
-        return range_to_tuple(std::move(r));
-      })
-      .def("save", [](const MultiIndex& self, const std::string& path) {
-        py::gil_scoped_release release;
-        self.save(path);
-      })
-      .def_static("load", [](const std::string& path, bool mmap) {
-        py::gil_scoped_release release;
-        return MultiIndex::load(path, mmap);
-      })
-      .def("codes", [](py::object self_obj) {
-        const auto& self = self_obj.cast<const MultiIndex&>();
-        py::array_t<uint8_t> a({self.size(), self.code_size()}, self.codes(), self_obj);
-        py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-        return a;
-      })
-      .def("ids", [](py::object self_obj) {
-        const auto& self = self_obj.cast<const MultiIndex&>();
-        py::array_t<int64_t> a({static_cast<py::ssize_t>(self.size())}, self.ids(), self_obj);
-        py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-        return a;
       });
+  bind_index_common<MultiIndex>(cls);
 
   m.def("weighted_search", &weighted_search<FlatIndex>);
   m.def("weighted_search", &weighted_search<MultiIndex>);

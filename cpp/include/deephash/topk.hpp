@@ -28,77 +28,20 @@ struct Neighbor {
   }
 };
 
-// The k best neighbours seen so far.
-//
-// Candidates go into a buffer; when it holds 2k + 64 entries, nth_element keeps the k best and
-// the threshold drops to the k-th best distance. Amortised O(1) per candidate, which is several
-// times cheaper than a binary heap when many candidates arrive (random data, many ties).
+// Sorts candidates and writes the first k (distance, id) pairs, padding with (missing, -1).
 template <typename Dist>
-class TopK {
- public:
-  explicit TopK(size_t k = 0) : k_(k), cap_(2 * k + 64) {}
-
-  size_t k() const { return k_; }
-
-  // Upper bound (inclusive) on the distance a new candidate needs to enter: candidates with a
-  // greater distance can be skipped without calling push(). Exact after tighten().
-  Dist threshold() const { return thr_; }
-
-  // Offers a candidate; returns false if it was rejected outright.
-  bool push(Dist dist, int64_t id, uint64_t pos) {
-    if (k_ == 0 || dist > thr_) return false;
-    buf_.push_back(Neighbor<Dist>{dist, id, pos});
-    if (buf_.size() >= cap_) tighten();
-    return true;
+void write_best(std::vector<Neighbor<Dist>>& cands, size_t k, Dist* dist, int64_t* ids, Dist missing) {
+  std::sort(cands.begin(), cands.end());
+  size_t i = 0;
+  for (; i < cands.size() && i < k; ++i) {
+    dist[i] = cands[i].dist;
+    ids[i] = cands[i].id;
   }
-
-  // Keeps only the k best so that threshold() is the current k-th best distance (or the
-  // largest Dist while fewer than k candidates have come).
-  void tighten() {
-    if (buf_.size() < k_ || k_ == 0) return;
-    if (buf_.size() > k_) {
-      std::nth_element(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(k_ - 1), buf_.end());
-      buf_.resize(k_);
-    }
-    Dist worst = buf_[0].dist;
-    for (const auto& n : buf_) worst = std::max(worst, n.dist);
-    thr_ = worst;
+  for (; i < k; ++i) {
+    dist[i] = missing;
+    ids[i] = kMissingId;
   }
-
-  // Number of candidates held (at most k after tighten()).
-  size_t size() const { return buf_.size(); }
-
-  void merge(const TopK& other) {
-    for (const auto& n : other.buf_) push(n.dist, n.id, n.pos);
-  }
-
-  // Writes the k best in order; pads with (missing_dist, -1) past the number found. Clears.
-  void write_sorted(Dist* dist, int64_t* ids, Dist missing_dist) {
-    tighten();
-    std::sort(buf_.begin(), buf_.end());
-    size_t i = 0;
-    for (; i < buf_.size() && i < k_; ++i) {
-      dist[i] = buf_[i].dist;
-      ids[i] = buf_[i].id;
-    }
-    for (; i < k_; ++i) {
-      dist[i] = missing_dist;
-      ids[i] = kMissingId;
-    }
-    clear();
-  }
-
-  void clear() {
-    buf_.clear();
-    thr_ = std::numeric_limits<Dist>::max();
-  }
-
- private:
-  size_t k_;
-  size_t cap_;
-  std::vector<Neighbor<Dist>> buf_;
-  Dist thr_ = std::numeric_limits<Dist>::max();
-};
+}
 
 // The k best neighbours for small integer distances in [0, max_dist] (Hamming distances).
 //
@@ -144,16 +87,7 @@ class CountingTopK {
   // Writes the k best in (distance, id, position) order, padding with (missing, -1).
   void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
     compact();
-    std::sort(buf_.begin(), buf_.end());
-    size_t i = 0;
-    for (; i < buf_.size() && i < k_; ++i) {
-      dist[i] = buf_[i].dist;
-      ids[i] = buf_[i].id;
-    }
-    for (; i < k_; ++i) {
-      dist[i] = missing;
-      ids[i] = kMissingId;
-    }
+    write_best(buf_, k_, dist, ids, missing);
   }
 
  private:
