@@ -20,6 +20,7 @@ import numpy as np
 
 from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
 from ._weights import as_weights, check_weighted_radius
+from .index import BinaryIndex
 
 __all__ = ["GpuFlatIndex", "cuda_available", "cuda_unavailable_reason"]
 
@@ -167,7 +168,7 @@ def _as_weights(weights, bits: int, nq: int):
     return w.reshape(1, bits) if w.ndim == 1 else w
 
 
-class GpuFlatIndex:
+class GpuFlatIndex(BinaryIndex):
     """Exact k-NN, range and weighted Hamming search on one CUDA GPU.
 
     Same API and results as :class:`deephash.FlatIndex` (same ids, same order, ties by id),
@@ -199,17 +200,7 @@ class GpuFlatIndex:
         device = _check_device(device, mod.device_count()[0])
         self._impl = mod.GpuFlatIndex(bits, device)
 
-    # -- properties -------------------------------------------------------------------------
-    @property
-    def bits(self) -> int:
-        """Code length in bits."""
-        return self._impl.bits
-
-    @property
-    def code_size(self) -> int:
-        """Bytes per code (bits // 8)."""
-        return self._impl.bits // 8
-
+    # -- properties (bits, code_size, len, ntotal, memory_bytes come from BinaryIndex) ----------
     @property
     def device(self) -> int:
         """CUDA device ordinal holding the index."""
@@ -220,20 +211,8 @@ class GpuFlatIndex:
         """Largest k :meth:`search` accepts on this device."""
         return int(_cuda_module().max_k(self.device))
 
-    def __len__(self) -> int:
-        return self._impl.size
-
-    @property
-    def ntotal(self) -> int:
-        """Number of codes in the index."""
-        return self._impl.size
-
     def __repr__(self) -> str:
         return f"GpuFlatIndex(bits={self.bits}, n={len(self)}, device={self.device})"
-
-    def memory_bytes(self) -> int:
-        """Device bytes held for codes and ids (capacity included)."""
-        return int(self._impl.memory_bytes())
 
     @property
     def codes(self) -> np.ndarray:
