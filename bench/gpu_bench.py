@@ -150,7 +150,7 @@ def main(argv=None):
         if torch is not None and tw is not None:
             del tw
             torch.cuda.empty_cache()
-        del index
+        index = None  # frees the device memory before the next size
 
     n = args.n
     run_size(

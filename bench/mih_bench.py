@@ -130,7 +130,7 @@ def bench_clustered(args, faiss, rng):
     for j, name in enumerate(names):
         speed = f"{1 / ratios[j]:8.1f}x" if faiss is not None else ""
         print(f"  {name:<56} {med[j] * 1e3:9.3f} ms  {speed}  {notes[j]}")
-    print(f"  (speedups: median over rounds of faiss IndexBinaryFlat time / this time)")
+    print("  (speedups: median over rounds of faiss IndexBinaryFlat time / this time)")
     j_flat = names.index("deephash FlatIndex")
     print(f"  MultiIndex vs deephash FlatIndex: {med[j_flat] / med[-1]:.1f}x faster")
     fm, mm = flat.memory_bytes(), mi.memory_bytes()

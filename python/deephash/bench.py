@@ -37,9 +37,10 @@ class BenchRow:
         return None if self.faiss_s is None else self.faiss_s / self.deephash_s
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of fn() over `repeats` runs, after one warm-up run."""
-    fn()
+def median_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:
+    """Median wall time of fn() over `repeats` runs, after one warm-up run unless warmup=False."""
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()

@@ -6,13 +6,12 @@ scale, and the note gives the ratio to deephash's unweighted FlatIndex.
 """
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Callable, List
 
 import numpy as np
 
 from . import _core
+from .bench import median_time
 from .index import FlatIndex
 from .multi_index import MultiIndex
 
@@ -35,12 +34,7 @@ def clustered_codes(rng, n: int, bits: int, centres: np.ndarray, p: float = 0.1,
 
 
 def _median(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_time(fn, repeats, warmup=False)
 
 
 def per_query_time(search: Callable, queries: np.ndarray, repeats: int) -> float:

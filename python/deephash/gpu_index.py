@@ -12,7 +12,6 @@ CuPy is installed, torch tensors otherwise). Work runs on the caller's current s
 """
 from __future__ import annotations
 
-import math
 import numbers
 import os
 
