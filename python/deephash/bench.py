@@ -82,6 +82,8 @@ def run_flat(bits: int, n: int, nq: int, k: int, threads: int, repeats: int, see
         d1, i1 = index.search(q, k)
         d2, _ = findex.search(q, k)
         note = "same distances" if np.array_equal(d1, d2) else "DISTANCES DIFFER"
+    # Memory held beside the codes and ids themselves (target: at most 5% above n*b/8 + 8n).
+    note += f"; memory {index.memory_bytes() / (n * bits // 8 + 8 * n):.3f}x codes+ids"
     return BenchRow(f"flat {bits}-bit n={n:,} nq={nq:,} k={k}", _core.simd_level(), threads,
                     ours, theirs, note)
 
