@@ -171,3 +171,18 @@ def test_simd_level_and_threads_api():
     assert deephash.get_num_threads() == 3
     deephash.set_num_threads(0)
     assert deephash.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("shuffled_ids", [False, True])
+def test_whole_ranking_large_k(shuffled_ids, threads):
+    # k above the buffer size that switches write-out to the counting sort by distance.
+    rng = np.random.default_rng(17)
+    db = clustered_codes(rng, 6000, 32, centres=4, flip=0.2)
+    ids = rng.permutation(6000).astype(np.int64) if shuffled_ids else np.arange(6000)
+    index = deephash.FlatIndex(32)
+    index.add(db, ids)
+    q = db[:3]
+    d, i = index.search(q, 6100)
+    ed, ei = knn_oracle(q, db, ids, 6100)
+    np.testing.assert_array_equal(d, ed)
+    np.testing.assert_array_equal(i, ei)

@@ -87,7 +87,35 @@ class CountingTopK {
   // Writes the k best in (distance, id, position) order, padding with (missing, -1).
   void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
     compact();
-    write_best(buf_, k_, dist, ids, missing);
+    if (buf_.size() <= 4096) {
+      write_best(buf_, k_, dist, ids, missing);
+      return;
+    }
+    // Large k (a whole ranking): counting sort by distance, then only the runs of equal distance
+    // that are not already in (id, position) order are sorted. Linear for data pushed in scan
+    // order, where a comparison sort of every candidate was most of the time.
+    const size_t nd = hist_.size();
+    std::vector<size_t> start(nd + 1, 0);
+    for (const auto& n : buf_) ++start[static_cast<size_t>(n.dist) + 1];
+    for (size_t d = 0; d < nd; ++d) start[d + 1] += start[d];
+    std::vector<Neighbor<int32_t>> sorted(buf_.size());
+    std::vector<size_t> fill(start.begin(), start.end() - 1);
+    for (const auto& n : buf_) sorted[fill[static_cast<size_t>(n.dist)]++] = n;
+    for (size_t d = 0; d < nd; ++d) {
+      auto b = sorted.begin() + static_cast<std::ptrdiff_t>(start[d]);
+      auto e = sorted.begin() + static_cast<std::ptrdiff_t>(start[d + 1]);
+      if (!std::is_sorted(b, e)) std::sort(b, e);
+    }
+    buf_.swap(sorted);
+    size_t i = 0;
+    for (; i < buf_.size() && i < k_; ++i) {
+      dist[i] = buf_[i].dist;
+      ids[i] = buf_[i].id;
+    }
+    for (; i < k_; ++i) {
+      dist[i] = missing;
+      ids[i] = kMissingId;
+    }
   }
 
  private:
