@@ -112,7 +112,7 @@ def run_single_query(bits: int, n: int, k: int, repeats: int, seed: int = 1) -> 
         for t in counts:
             _set_threads(t)
             ours[t].append(median_time(lambda: index.search(q, k), 5))
-    # faiss afterwards: its OpenMP threads keep spinning after a call and would slow ours.
+    # faiss afterwards, so that only deephash's thread counts alternate within the rounds.
     for _ in range(repeats if findex is not None else 0):
         for t in counts:
             _set_threads(t)
