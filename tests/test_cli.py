@@ -75,6 +75,24 @@ def test_index_search_eval(tmp_path, capsys):
     assert rc == 0 and "mAP@50 (id)" in out and f"{expected:.4f}" in out
 
 
+def test_index_kind_multi_gives_the_flat_answers(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    qc, _, centers = _codes_file(tmp_path / "q.npz", rng, 20)
+    dc, _, _ = _codes_file(tmp_path / "db.npz", rng, 500, centers=centers)
+    rc, out, _ = _run(["index", "--kind", "multi", "--codes", tmp_path / "db.npz",
+                       "--out", tmp_path / "db.dhx"], capsys)
+    assert rc == 0 and "MultiIndex" in out
+    assert isinstance(deephash.load(tmp_path / "db.dhx"), deephash.MultiIndex)
+    rc, _, _ = _run(["search", "--index", tmp_path / "db.dhx", "--queries", tmp_path / "q.npz",
+                     "-k", "7", "--out", tmp_path / "res.npz"], capsys)
+    ref = deephash.FlatIndex(32)
+    ref.add(dc)
+    ref_d, ref_i = ref.search(qc, 7)
+    with np.load(tmp_path / "res.npz") as z:
+        np.testing.assert_array_equal(z["ids"], ref_i)
+        np.testing.assert_array_equal(z["distances"], ref_d)
+
+
 def test_user_errors(tmp_path, capsys):
     rng = np.random.default_rng(1)
     _codes_file(tmp_path / "q.npz", rng, 10)

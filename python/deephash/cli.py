@@ -263,14 +263,16 @@ def cmd_encode(args) -> int:
 
 def cmd_index(args) -> int:
     from .index import FlatIndex
+    from .multi_index import MultiIndex
 
     codes, _ = read_codes(args.codes)
-    index = FlatIndex(codes.shape[1] * 8)
+    kind = MultiIndex if args.kind == "multi" else FlatIndex
+    index = kind(codes.shape[1] * 8)
     index.add(codes)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     index.save(out)
-    print(f"indexed {len(index)} codes of {index.bits} bits -> {out}")
+    print(f"indexed {len(index)} codes of {index.bits} bits in a {type(index).__name__} -> {out}")
     return 0
 
 
@@ -456,8 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("index", help="build a FlatIndex from codes and save it")
+    p = sub.add_parser("index", help="build an index from codes and save it")
     p.add_argument("--codes", required=True, help=".npz from `deephash encode`, or .npy of uint8 codes")
+    p.add_argument("--kind", choices=("flat", "multi"), default="flat",
+                   help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
+                        "clustered codes (default flat)")
     p.add_argument("--out", required=True, help="index file to write")
     p.set_defaults(func=cmd_index)
 
