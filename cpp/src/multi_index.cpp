@@ -379,17 +379,25 @@ bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&&
   return true;
 }
 
+// Splits the query into its substrings and sets the deadline of the hashing attempt: a fraction
+// of scan_cost_ns, the measured cost of the linear scan it competes with (budgeted), or a
+// generous one when hashing is forced.
+void MultiIndex::start_probe(const uint8_t* q, QueryState& st, bool budgeted,
+                             double scan_cost_ns) const {
+  st.qsub.resize(tables_.size());
+  for (size_t i = 0; i < tables_.size(); ++i) st.qsub[i] = substring(q, subs_[i]);
+  const double budget_ns = budgeted ? kBudgetFraction * scan_cost_ns
+                                    : kForcedBudgetFactor * linear_cost(false, false) + kForcedBudgetFloorNs;
+  st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
+}
+
 bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
                              bool batch) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
-  st.qsub.resize(m);
-  for (size_t i = 0; i < m; ++i) st.qsub[i] = substring(q, subs_[i]);
-  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(batch, !batch)
-                                    : kForcedBudgetFactor * linear_cost(false, false) + kForcedBudgetFloorNs;
-  st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
+  start_probe(q, st, budgeted, linear_cost(batch, !batch));
   if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist, false);
   const bool word = cs == 8;  // 64-bit codes: one XOR, then a masked popcount per substring
   const uint64_t qword = word ? load_u64(q) : 0;
@@ -443,11 +451,7 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
-  st.qsub.resize(m);
-  for (size_t i = 0; i < m; ++i) st.qsub[i] = substring(q, subs_[i]);
-  const double budget_ns = budgeted ? kBudgetFraction * linear_cost(false, false)
-                                    : kForcedBudgetFactor * linear_cost(false, false) + kForcedBudgetFloorNs;
-  st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
+  start_probe(q, st, budgeted, linear_cost(false, false));
   if (indexed_ < store_.size()) scan_range(q, indexed_, store_.size(), radius, out);
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {

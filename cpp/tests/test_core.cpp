@@ -8,18 +8,11 @@
 #include <thread>
 #include <vector>
 
+#include "check.hpp"
 #include "deephash/deephash.hpp"
 
 using namespace deephash;
 
-static int failures = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                          \
-    }                                                                      \
-  } while (0)
 
 static int ref_distance(const uint8_t* a, const uint8_t* b, size_t nbytes) {
   int d = 0;

@@ -6,18 +6,11 @@
 #include <random>
 #include <vector>
 
+#include "check.hpp"
 #include "deephash/deephash.hpp"
 
 using namespace deephash;
 
-static int failures = 0;
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                   \
-    }                                                                               \
-  } while (0)
 
 // n codes near a few random centres (each bit flipped with probability 1/8).
 static std::vector<uint8_t> clustered(std::mt19937_64& rng, size_t n, size_t nbytes) {
