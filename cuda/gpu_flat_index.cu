@@ -292,12 +292,16 @@ void GpuFlatIndex::ensure_capacity(size_t n, uintptr_t stream) {
     DH_CUDA(cudaMemcpyAsync(ids.as<void>(), ids_, size_ * 8, cudaMemcpyDeviceToDevice, s));
   }
   DH_CUDA(cudaStreamSynchronize(s));
+  adopt_storage(codes.release(), ids.release(), cap);
+}
+
+// Frees the current device buffers and takes ownership of codes and ids (plain allocations of
+// capacity cap). The caller has synchronised the stream that filled them.
+void GpuFlatIndex::adopt_storage(void* codes, void* ids, size_t cap) {
   free_device(codes_, device_);
   free_device(ids_, device_);
-  codes_ = codes.as<uint32_t>();
-  ids_ = ids.as<int64_t>();
-  codes.release();
-  ids.release();
+  codes_ = static_cast<uint32_t*>(codes);
+  ids_ = static_cast<int64_t*>(ids);
   capacity_ = cap;
 }
 
@@ -347,13 +351,7 @@ void GpuFlatIndex::add(const uint8_t* codes, size_t n, const int64_t* ids, Loc l
     detail::merge_sorted(codes_, ids_, size_, padded.as<uint32_t>(), new_ids.as<int64_t>(), n, nw_,
                          dst_codes.as<uint32_t>(), dst_ids.as<int64_t>(), s);
     DH_CUDA(cudaStreamSynchronize(s));
-    free_device(codes_, device_);
-    free_device(ids_, device_);
-    codes_ = dst_codes.as<uint32_t>();
-    ids_ = dst_ids.as<int64_t>();
-    dst_codes.release();
-    dst_ids.release();
-    capacity_ = cap;
+    adopt_storage(dst_codes.release(), dst_ids.release(), cap);
   }
   DH_CUDA(cudaStreamSynchronize(s));
   max_id_ = size_ == 0 ? hid.back() : std::max(max_id_, hid.back());
@@ -395,13 +393,7 @@ size_t GpuFlatIndex::remove(const int64_t* ids, size_t n, uintptr_t stream) {
   detail::compact_ranges(codes_, ids_, size_, nw_, rlo_dev.as<uint32_t>(), rhi_dev.as<uint32_t>(),
                          cum_dev.as<uint64_t>(), rlo.size(), dst_codes.as<uint32_t>(), dst_ids.as<int64_t>(), s);
   DH_CUDA(cudaStreamSynchronize(s));
-  free_device(codes_, device_);
-  free_device(ids_, device_);
-  codes_ = dst_codes.as<uint32_t>();
-  ids_ = dst_ids.as<int64_t>();
-  dst_codes.release();
-  dst_ids.release();
-  capacity_ = cap;
+  adopt_storage(dst_codes.release(), dst_ids.release(), cap);
   size_ = keep;
   if (size_) {
     DH_CUDA(cudaMemcpy(&max_id_, ids_ + size_ - 1, 8, cudaMemcpyDeviceToHost));

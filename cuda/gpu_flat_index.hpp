@@ -102,6 +102,7 @@ class GpuFlatIndex {
 
  private:
   void ensure_capacity(size_t n, uintptr_t stream);
+  void adopt_storage(void* codes, void* ids, size_t cap);
 
   size_t bits_;
   int device_;

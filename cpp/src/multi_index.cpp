@@ -379,6 +379,22 @@ bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&&
   return true;
 }
 
+// Full distance of code c, reached in table j at substring radius r, as the sum of its substring
+// distances; -1 when an earlier probe reached it (a table i < j within r, or i > j within r - 1:
+// a duplicate) or when the sum exceeds bound.
+int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound,
+                                    const QueryState& st) const {
+  int32_t total = r;
+  for (size_t i = 0; i < subs_.size(); ++i) {
+    if (i == j) continue;
+    const int32_t di = popcount64(substring(c, subs_[i]) ^ st.qsub[i]);
+    if ((i < j && di <= r) || (i > j && di < r)) return -1;
+    total += di;
+    if (total > bound) return -1;
+  }
+  return total;
+}
+
 // Splits the query into its substrings and sets the deadline of the hashing attempt: a fraction
 // of scan_cost_ns, the measured cost of the linear scan it competes with (budgeted), or a
 // generous one when hashing is forced.
@@ -421,17 +437,9 @@ bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st
         }
         top.push(total, ids[pos], pos);
       }) : probe(j, r, st, true, [&](uint32_t pos) {
-        const uint8_t* c = codes + static_cast<size_t>(pos) * cs;
-        const int32_t thr = top.threshold();
-        int32_t total = rr;
-        for (size_t i = 0; i < m; ++i) {
-          if (i == j) continue;
-          const int32_t di = popcount64(substring(c, subs_[i]) ^ st.qsub[i]);
-          if ((i < j && di <= rr) || (i > j && di < rr)) return;
-          total += di;
-          if (total > thr) return;
-        }
-        top.push(total, ids[pos], pos);
+        const int32_t total =
+            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, top.threshold(), st);
+        if (total >= 0) top.push(total, ids[pos], pos);
       });
       if (!ok) return false;
       // Every code with distance <= m * r + j has been found now; if the table was searched to
@@ -458,15 +466,9 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
       const Substring& sj = subs_[j];
       const int32_t rr = static_cast<int32_t>(r);
       const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
-        const uint8_t* c = codes + static_cast<size_t>(pos) * cs;
-        int32_t total = rr;
-        for (size_t i = 0; i < m; ++i) {
-          if (i == j) continue;
-          const int32_t di = popcount64(substring(c, subs_[i]) ^ st.qsub[i]);
-          if ((i < j && di <= rr) || (i > j && di < rr)) return;
-          total += di;
-          if (total > radius) return;
-        }
+        const int32_t total =
+            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, radius, st);
+        if (total < 0) return;
         out.push_back({total, ids[pos], pos});
       });
       if (!ok) return false;

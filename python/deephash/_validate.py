@@ -106,18 +106,18 @@ def as_ids(ids, n: int, name: str = "ids") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def check_k(k) -> int:
-    """Number of neighbours: a positive int."""
+def check_k(k, name: str = "k") -> int:
+    """Number of neighbours (or any count named `name`): a positive int below 2**31."""
     if isinstance(k, bool):
-        raise TypeError(f"k must be an int, got {describe(k)}")
+        raise TypeError(f"{name} must be an int, got {describe(k)}")
     try:
         k = operator.index(k)
     except TypeError:
-        raise TypeError(f"k must be an int, got {describe(k)}") from None
+        raise TypeError(f"{name} must be an int, got {describe(k)}") from None
     if k <= 0:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise ValueError(f"{name} must be >= 1, got {k}")
     if k > 2**31 - 1:
-        raise ValueError(f"k must be < 2**31, got {k}")
+        raise ValueError(f"{name} must be < 2**31, got {k}")
     return k
 
 

@@ -98,6 +98,8 @@ class MultiIndex {
   uint32_t substring(const uint8_t* code, const Substring& s) const;
 
   // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
+  int32_t substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound,
+                          const QueryState& st) const;
   void start_probe(const uint8_t* q, QueryState& st, bool budgeted, double scan_cost_ns) const;
   bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
                    bool batch) const;

@@ -1,12 +1,11 @@
 """Mean average precision of Hamming ranking, with explicit handling of ties."""
 from __future__ import annotations
 
-import operator
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .._validate import describe
+from .._validate import check_k
 from ._histograms import _histograms
 from ._ranking import ranked_relevance
 from ._relevance import check_pair
@@ -46,17 +45,8 @@ class MeanAveragePrecision(NamedTuple):
 
 
 def check_topk(topk, n: int) -> Optional[int]:
-    if topk is None:
-        return None
-    if isinstance(topk, bool):
-        raise TypeError(f"topk must be an int or None, got {describe(topk)}")
-    try:
-        k = operator.index(topk)
-    except TypeError:
-        raise TypeError(f"topk must be an int or None, got {describe(topk)}") from None
-    if k <= 0:
-        raise ValueError(f"topk must be >= 1, got {k}")
-    return k
+    """None (the whole ranking) or a positive int."""
+    return None if topk is None else check_k(topk, "topk")
 
 
 def check_ties(ties) -> str:
