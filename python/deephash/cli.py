@@ -16,9 +16,10 @@ from typing import List, Optional
 
 import numpy as np
 
+from .methods.registry import method_names
+
 __all__ = ["CliError", "main"]
 
-METHODS = ("dpsh", "dsh", "dhn", "lsh")
 PARTS = ("query", "train", "database", "all")
 
 
@@ -214,10 +215,11 @@ def _methods_module():
 
 def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params: dict):
     """Instantiates ``deephash.methods.<NAME>``; unknown names are a :class:`CliError`."""
-    if name.lower() not in METHODS:
-        raise CliError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
     methods = _methods_module()
-    cls = getattr(methods, name.upper())
+    try:
+        cls = methods.method_class(name)
+    except ValueError:
+        raise CliError(f"unknown method {name!r}; choose one of {', '.join(method_names())}") from None
     kwargs = dict(params)
     if backbone is not None:
         kwargs["backbone"] = backbone
@@ -440,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("train", help="train a hashing method and save the model")
-    p.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
+    p.add_argument("--method", required=True, help=f"one of {', '.join(method_names())}")
     p.add_argument("--bits", type=_bits, required=True, help="code length, a multiple of 8")
     p.add_argument("--backbone", default=None, help="backbone name (default: the method's)")
     p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
@@ -497,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train DPSH and LSH on the bundled digits, index, evaluate, plot")
     p.add_argument("--out", default=".", help="directory for the plots (default: current)")
     p.add_argument("--bits", type=_bits, nargs="+", default=[16, 32, 64])
-    p.add_argument("--methods", nargs="+", default=["dpsh", "lsh"], help=f"subset of {', '.join(METHODS)}")
+    p.add_argument("--methods", nargs="+", default=["dpsh", "lsh"], help=f"subset of {', '.join(method_names())}")
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the method's)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)

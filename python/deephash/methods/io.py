@@ -7,21 +7,9 @@ import numpy as np
 
 from .base import FORMAT_TAG, FORMAT_VERSION
 from .config import TrainConfig
+from .registry import method_class
 
 __all__ = ["load", "method_class"]
-
-
-def method_class(name: str):
-    """The method class for a name ("DPSH", "DSH", "DHN", "LSH"; case-insensitive)."""
-    from .dhn import DHN
-    from .dpsh import DPSH
-    from .dsh import DSH
-    from .lsh import LSH
-
-    classes = {c.name.lower(): c for c in (DPSH, DSH, DHN, LSH)}
-    if not isinstance(name, str) or name.lower() not in classes:
-        raise ValueError(f"unknown method {name!r}; expected one of DPSH, DSH, DHN, LSH")
-    return classes[name.lower()]
 
 
 def load(path, backbone=None, device=None):
