@@ -9,5 +9,7 @@ python3 -m pip install -q ".[torch,test,bench]"
 cmake -S cpp -B build/ctest -DCMAKE_BUILD_TYPE=Release -DDEEPHASH_BUILD_TESTS=ON >/dev/null
 cmake --build build/ctest -j "$(nproc)" >/dev/null
 ctest --test-dir build/ctest --output-on-failure
+# A C++ program linking the core both ways (installed + find_package, add_subdirectory).
+bash tools/cpp_example.sh build/ctest
 # Run from tests/ so that `import deephash` is the installed package, not the source folder.
 python3 -m pytest -q -p no:cacheprovider tests "$@"
