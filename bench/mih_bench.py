@@ -1,6 +1,6 @@
 """Multi-index hashing and weighted Hamming search, side by side with faiss-cpu.
 
-Rows (issue 3):
+Rows:
   * clustered 64-bit codes (10,000 random centres, each bit flipped with probability 0.1;
     queries drawn the same way), single queries, k = 10, one thread: faiss IndexBinaryFlat,
     faiss IndexBinaryMultiHash, deephash FlatIndex, deephash MultiIndex (+ exactness checks);
