@@ -13,3 +13,8 @@ ctest --test-dir build/ctest --output-on-failure
 bash tools/cpp_example.sh build/ctest
 # Run from tests/ so that `import deephash` is the installed package, not the source folder.
 python3 -m pytest -q -p no:cacheprovider tests "$@"
+# The oldest NumPy the package declares (pyproject: numpy>=2.0), on the numpy-only tests.
+python3 -m venv --system-site-packages build/numpy-min
+build/numpy-min/bin/python -m pip install -q "numpy==2.0.2"
+(cd tests && ../build/numpy-min/bin/python -m pytest -q -p no:cacheprovider test_codes.py \
+  test_flat_index.py test_multi_index.py test_weighted.py test_metrics.py test_validation.py test_io.py)
