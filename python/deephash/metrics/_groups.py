@@ -1,0 +1,71 @@
+"""Counts of database items per query, tie group and relevance grade: what every tie-aware
+metric of a ranking by distance needs.
+
+A tie group is the set of database items at one distance from the query; groups come in order
+of increasing distance. ``counts[i, g, l]`` is the number of items of query i's g-th group whose
+grade (shared labels, see :func:`._relevance.grades`) is l. With plain Hamming distances the
+groups are the distances 0..bits (empty groups included; they contribute nothing); with weighted
+distances they are the distinct distances of each query's row, found by sorting, and rows are
+padded with empty groups to a common width.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Tuple
+
+import numpy as np
+
+from ._histograms import _BLOCK, _block_distances, _histograms, _words
+from ._relevance import grade_levels, grades
+
+__all__ = ["tie_group_counts"]
+
+# Entries of a block's (m, groups, levels) count array and (m, n) keys held at once.
+_BUDGET = 1 << 22
+
+
+def tie_group_counts(
+    q, ql, db, dl, bits: int, weighted=None, binary: bool = False
+) -> Iterator[Tuple[int, int, np.ndarray]]:
+    """Yields (start, end, counts (m, groups, levels) int64) per block of queries.
+
+    ``binary``: levels are 0 (not relevant) and 1 (relevant, i.e. any shared label) instead of
+    the number of shared labels.
+    """
+    levels = 2 if binary else grade_levels(ql, dl)
+    if weighted is None and (binary or ql.ndim == 1):
+        # Two levels: the relevant / all histograms (class ids take a sort-free fast path there).
+        hist = _histograms(q, ql, db, dl, bits)
+        yield 0, q.shape[0], np.stack([hist.total - hist.relevant, hist.relevant], axis=2)
+        return
+    nq, n = q.shape[0], db.shape[0]
+    if weighted is None:
+        nb = bits + 1
+        qw, dw = _words(q), _words(db)
+        for s in range(0, nq, _BLOCK):
+            e = min(s + _BLOCK, nq)
+            m = e - s
+            key = _block_distances(qw[s:e], dw, bits).astype(np.int64)
+            key += (np.arange(m, dtype=np.int64) * nb)[:, None]
+            key *= levels
+            key += grades(ql[s:e], dl)
+            counts = np.bincount(key.ravel(), minlength=m * nb * levels)
+            yield s, e, counts.reshape(m, nb, levels)
+        return
+    # Weighted: sort (distance, grade) keys per row; a group starts where the distance changes.
+    block = max(1, _BUDGET // (n * levels))
+    dtype = np.int32 if (1 << 22) * levels < 2**31 else np.int64
+    for s in range(0, nq, block):
+        e = min(s + block, nq)
+        m = e - s
+        key = weighted.block(q[s:e], s).astype(dtype)
+        key *= levels
+        g = grades(ql[s:e], dl) > 0 if binary else grades(ql[s:e], dl)
+        key += g.astype(dtype)
+        key.sort(axis=1)
+        dist = key // levels
+        group = np.zeros((m, n), np.int64)
+        np.cumsum(dist[:, 1:] != dist[:, :-1], axis=1, out=group[:, 1:])
+        width = int(group[:, -1].max()) + 1
+        flat = ((np.arange(m, dtype=np.int64) * width)[:, None] + group) * levels + key % levels
+        counts = np.bincount(flat.ravel(), minlength=m * width * levels)
+        yield s, e, counts.reshape(m, width, levels)
