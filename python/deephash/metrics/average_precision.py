@@ -163,7 +163,13 @@ def _ap_average(total, rel, k: int, grade=None):
     cum_r = np.cumsum(rel, axis=1)
     before_n = cum_n - total
     before_g = np.cumsum(grade, axis=1) - grade
-    contrib = group_gain_sum(total, rel, grade.astype(np.float64), before_n, before_g, H)
+    # Groups without a relevant item add nothing: evaluate only the others (with weighted
+    # distances most groups are small, and most of them hold no relevant item).
+    has = rel > 0
+    contrib = np.zeros(total.shape)
+    contrib[has] = group_gain_sum(
+        total[has], rel[has], grade[has].astype(np.float64), before_n[has], before_g[has], H
+    )
     if k >= n:
         sums = contrib.sum(axis=1)
         nrel = cum_r[:, -1]
