@@ -36,7 +36,6 @@ import numpy as np
 __all__ = [
     "discount_prefix",
     "group_gain_sum",
-    "group_precision_sum",
     "harmonic",
     "hypergeom_pmf",
     "log_factorial",
@@ -80,16 +79,6 @@ def group_gain_sum(n, r, s, N, G, H: np.ndarray) -> np.ndarray:
     slope = np.where(r >= 2, (r - 1) / np.maximum(n - 1, 1), 0.0) / nf
     out = (r * np.asarray(G, np.float64) + s) / nf * S + np.multiply(s, slope) * (n - (N + 1) * S)
     return np.where(n > 0, out, 0.0)
-
-
-def group_precision_sum(n, r, N, R, H: np.ndarray) -> np.ndarray:
-    """Expected sum of precision-at-rank over the relevant items of tie groups (see module doc).
-
-    All arguments broadcast; n, r, N, R are integer arrays with r <= n; groups with n == 0
-    give 0. H is :func:`harmonic` with at least N + n + 1 entries. (Binary grades: the
-    :func:`group_gain_sum` with s = r and G = R.)
-    """
-    return group_gain_sum(n, r, np.asarray(r, np.float64), N, R, H)
 
 
 def hypergeom_pmf(n: int, r: int, m: int, lf: np.ndarray):
