@@ -17,10 +17,25 @@ import numpy as np
 from ._histograms import _BLOCK, _block_distances, _histograms, _words
 from ._relevance import grade_levels, grades
 
-__all__ = ["tie_group_counts"]
+__all__ = ["level_sum", "tie_group_counts"]
 
 # Entries of a block's (m, groups, levels) count array and (m, n) keys held at once.
 _BUDGET = 1 << 22
+
+
+def level_sum(counts: np.ndarray, coef=None) -> np.ndarray:
+    """(m, groups): sum over levels l of coef[l] * counts[:, :, l] (coef None: all ones).
+
+    A loop over the few levels: numpy reduces a short last axis (or multiplies int matrices)
+    several times slower than it adds whole slices.
+    """
+    levels = counts.shape[2]
+    coef = np.ones(levels, np.int64) if coef is None else np.asarray(coef)
+    out = np.zeros(counts.shape[:2], np.result_type(counts.dtype, coef.dtype))
+    for lev in range(levels):
+        if coef[lev] != 0:
+            out += coef[lev] * counts[:, :, lev]
+    return out
 
 
 def tie_group_counts(

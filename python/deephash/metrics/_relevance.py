@@ -93,12 +93,19 @@ def grade_levels(query_labels: np.ndarray, db_labels: np.ndarray) -> int:
 
 def grade_totals(ql, dl, levels: int) -> np.ndarray:
     """int64 (nq, levels): database items of each grade, per query."""
-    nq = ql.shape[0]
+    nq, n = ql.shape[0], dl.shape[0]
     out = np.zeros((nq, levels), np.int64)
-    block = max(1, (1 << 24) // max(dl.shape[0], 1))
-    for s in range(0, nq, block):
-        e = min(s + block, nq)
-        g = grades(ql[s:e], dl).astype(np.int64)
-        g += (np.arange(e - s, dtype=np.int64) * levels)[:, None]
-        out[s:e] = np.bincount(g.ravel(), minlength=(e - s) * levels).reshape(e - s, levels)
+    if ql.ndim == 1:
+        # Class sizes, looked up per query: no pairwise work.
+        classes, sizes = np.unique(dl, return_counts=True)
+        pos = np.minimum(np.searchsorted(classes, ql), max(classes.shape[0] - 1, 0))
+        out[:, 1] = np.where(classes[pos] == ql, sizes[pos], 0) if classes.size else 0
+    else:
+        block = max(1, (1 << 24) // max(n, 1))
+        for s in range(0, nq, block):
+            e = min(s + block, nq)
+            g = grades(ql[s:e], dl)
+            for lev in range(1, levels):
+                out[s:e, lev] = np.count_nonzero(g == lev, axis=1)
+    out[:, 0] = n - out[:, 1:].sum(axis=1)
     return out

@@ -125,7 +125,7 @@ def mean_average_precision(
         ap = _ap_average(hist.total, hist.relevant, kk)
     else:
         ap = _blocks(
-            _ap_average(c.sum(axis=2), c[:, :, 1], kk)
+            _ap_average(c[:, :, 0] + c[:, :, 1], c[:, :, 1], kk)
             for _, _, c in tie_group_counts(q, ql, db, dl, bits, weighted, binary=True)
         )
     return _result(ap, k, ties)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import check_k
-from ._groups import tie_group_counts
+from ._groups import level_sum, tie_group_counts
 from ._ranking import ranked_relevance
 from ._relevance import check_pair, grade_levels, grade_totals
 from ._tie_math import discount_prefix
@@ -70,7 +70,7 @@ def _score(per_query: np.ndarray, k: int, ties: str, n_relevant: np.ndarray) -> 
 
 def _group_stats(counts: np.ndarray, k: int):
     """Per group (m, G): items, items before the group, and the share of the group within k."""
-    total = counts.sum(axis=2)
+    total = level_sum(counts)
     before = np.cumsum(total, axis=1) - total
     inside = np.clip(k - before, 0, total)
     return total, before, inside
@@ -119,19 +119,20 @@ def acg_at_k(
         query_codes, query_labels, db_codes, db_labels, k, ties, weights
     )
     levels = grade_levels(ql, dl)
+    acg = np.zeros(q.shape[0])
     if ties == "id":
-        acg = np.zeros(q.shape[0])
         for s, e, gk in ranked_relevance(q, ql, db, dl, bits, k, weighted, graded=True):
             acg[s:e] = gk.sum(axis=1, dtype=np.int64) / k
+        level_totals = grade_totals(ql, dl, levels)
     else:
-        parts = []
-        for _, _, c in tie_group_counts(q, ql, db, dl, bits, weighted):
+        level_totals = np.zeros((q.shape[0], levels), np.int64)
+        for s, e, c in tie_group_counts(q, ql, db, dl, bits, weighted):
             total, _, inside = _group_stats(c, k)
-            grade_sum = c @ np.arange(c.shape[2], dtype=np.float64)
+            grade_sum = level_sum(c, np.arange(levels))
             share = np.divide(inside, total, out=np.zeros(total.shape), where=total > 0)
-            parts.append((grade_sum * share).sum(axis=1) / k)
-        acg = np.concatenate(parts)
-    return _score(acg, k, ties, grade_totals(ql, dl, levels)[:, 1:].sum(axis=1))
+            acg[s:e] = (grade_sum * share).sum(axis=1) / k
+            level_totals[s:e] = c.sum(axis=1)
+    return _score(acg, k, ties, level_totals[:, 1:].sum(axis=1))
 
 
 def ndcg_at_k(
@@ -166,13 +167,16 @@ def ndcg_at_k(
     if ties == "id":
         for s, e, gk in ranked_relevance(q, ql, db, dl, bits, k, weighted, graded=True):
             dcg[s:e] = (np.exp2(gk.astype(np.float64)) - 1.0) @ np.diff(D[: k + 1])
+        level_totals = grade_totals(ql, dl, levels)
     else:
+        level_totals = np.zeros((q.shape[0], levels), np.int64)
         gains = np.exp2(np.arange(levels, dtype=np.float64)) - 1.0
         for s, e, c in tie_group_counts(q, ql, db, dl, bits, weighted):
             total, before, inside = _group_stats(c, k)
-            mean_gain = np.divide(c @ gains, total, out=np.zeros(total.shape), where=total > 0)
+            gain = level_sum(c, gains)
+            mean_gain = np.divide(gain, total, out=np.zeros(total.shape), where=total > 0)
             dcg[s:e] = (mean_gain * (D[before + inside] - D[before])).sum(axis=1)
-    level_totals = grade_totals(ql, dl, levels)
+            level_totals[s:e] = c.sum(axis=1)
     idcg = _ideal_dcg(level_totals, k, D)
     ndcg = np.divide(dcg, idcg, out=np.zeros(dcg.shape[0]), where=idcg > 0)
     return _score(ndcg, k, ties, level_totals[:, 1:].sum(axis=1))
@@ -217,8 +221,8 @@ def weighted_map(
     else:
         parts = []
         for _, _, c in tie_group_counts(q, ql, db, dl, bits, weighted):
-            total = c.sum(axis=2)
-            grade_sum = c @ np.arange(c.shape[2], dtype=np.int64)
+            total = level_sum(c)
+            grade_sum = level_sum(c, np.arange(c.shape[2]))
             parts.append(_ap_average(total, total - c[:, :, 0], kk, grade=grade_sum))
         ap = _blocks(parts)
     return _result(ap, k, ties)
