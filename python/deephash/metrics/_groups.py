@@ -77,10 +77,21 @@ def tie_group_counts(
         g = grades(ql[s:e], dl) > 0 if binary else grades(ql[s:e], dl)
         key += g.astype(dtype)
         key.sort(axis=1)
-        dist = key // levels
+        grade = key % levels
+        change = key[:, 1:] // levels != key[:, :-1] // levels
+        # Weighted distances rarely tie, so most groups hold one item. Runs of groups with no
+        # relevant item merge into one: items of grade 0 add nothing to any metric here, and
+        # merging keeps every other group's position (and the expectations need no more).
         group = np.zeros((m, n), np.int64)
-        np.cumsum(dist[:, 1:] != dist[:, :-1], axis=1, out=group[:, 1:])
+        np.cumsum(change, axis=1, out=group[:, 1:])
+        group += (np.arange(m, dtype=np.int64) * n)[:, None]
+        has = np.zeros(m * n, bool)
+        has[group[grade > 0]] = True
+        has = has[group]
+        change &= has[:, 1:] | has[:, :-1]
+        group[:, 0] = 0
+        np.cumsum(change, axis=1, out=group[:, 1:])
         width = int(group[:, -1].max()) + 1
-        flat = ((np.arange(m, dtype=np.int64) * width)[:, None] + group) * levels + key % levels
+        flat = ((np.arange(m, dtype=np.int64) * width)[:, None] + group) * levels + grade
         counts = np.bincount(flat.ravel(), minlength=m * width * levels)
         yield s, e, counts.reshape(m, width, levels)
