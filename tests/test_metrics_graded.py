@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 
+import deephash
 import numpy as np
 import pytest
-
-import deephash
 from deephash import metrics
 from deephash.metrics._weighted import quantize_weights
 
@@ -153,10 +152,10 @@ def test_graded_metrics_on_a_larger_case_with_many_ties():
     # weights are all ones; weighted mAP equals mAP for class ids.
     rng = np.random.default_rng(7)
     centers = rng.integers(0, 2, (5, 16))
-    dl = (rng.random((3000, 6)) < 0.3).astype(np.uint8)
-    ql = (rng.random((300, 6)) < 0.3).astype(np.uint8)
-    db = deephash.pack_bits(centers[rng.integers(0, 5, 3000)] ^ (rng.random((3000, 16)) < 0.1))
-    q = deephash.pack_bits(centers[rng.integers(0, 5, 300)] ^ (rng.random((300, 16)) < 0.1))
+    dl = (rng.random((2000, 6)) < 0.3).astype(np.uint8)
+    ql = (rng.random((150, 6)) < 0.3).astype(np.uint8)
+    db = deephash.pack_bits(centers[rng.integers(0, 5, 2000)] ^ (rng.random((2000, 16)) < 0.1))
+    q = deephash.pack_bits(centers[rng.integers(0, 5, 150)] ^ (rng.random((150, 16)) < 0.1))
     ones = np.ones(16, np.float32)
     for fn in (metrics.acg_at_k, metrics.ndcg_at_k):
         for ties in ("average", "id"):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from deephash import data
 from deephash.data._paths import data_root
 from deephash.data.mosaics import mosaic_sources

@@ -1,12 +1,11 @@
 """deephash.plots.retrieval_grid: the file, its pixel size, its frames, and bad arguments."""
 from __future__ import annotations
 
+import deephash
 import numpy as np
 import pytest
-from PIL import Image
-
-import deephash
 from deephash import plots
+from PIL import Image
 
 
 def _data(seed=0, n=40, rgb=True):

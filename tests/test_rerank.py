@@ -1,10 +1,9 @@
 """deephash.rerank: exact Euclidean re-ranking of a Hamming shortlist, against brute force."""
 from __future__ import annotations
 
+import deephash
 import numpy as np
 import pytest
-
-import deephash
 
 
 def _data(seed=0, n=500, nq=12, dim=6, bits=16):
@@ -70,7 +69,7 @@ def test_rerank_with_radius_db_ids_and_weights():
     ed, ei = _brute(qv, dbv, list(wc), 7, ids)
     np.testing.assert_array_equal(i, ei)
     # float32 vectors and a torch-free path give the same ids.
-    d2, i2 = deephash.rerank(
+    _, i2 = deephash.rerank(
         index, qc, qv.astype(np.float32), dbv.astype(np.float32), 7, shortlist=30, db_ids=ids,
         weights=w,
     )

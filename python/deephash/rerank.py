@@ -155,7 +155,8 @@ def rerank(
     step = max(1, _BUDGET // max(qv.shape[1], 1))
     for s in range(0, cand.shape[0], step):
         e = min(s + step, cand.shape[0])
-        diff = qv[query_of[s:e]].astype(np.float64) - dbv[rows[s:e]]
+        # float64 differences (no cancellation, unlike |q|^2 + |x|^2 - 2 q.x), cast on the fly.
+        diff = np.subtract(dbv[rows[s:e]], qv[query_of[s:e]], dtype=np.float64)
         dist[s:e] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     dist32 = dist.astype(np.float32)
     # One sort of every candidate by (query, distance, id); the first k of each query win.
