@@ -16,14 +16,18 @@ require_torch()
 from .base import CONSUMABLE, HashLoss, LossInputs, PairwiseHashLoss, similarity_matrix  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
+from .drsch import DRSCHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
+from .dsrh import DSRHLoss  # noqa: E402
 from .triplet import TripletHashLoss  # noqa: E402
 
 __all__ = [
     "CONSUMABLE",
     "DHNLoss",
     "DPSHLoss",
+    "DRSCHLoss",
     "DSHLoss",
+    "DSRHLoss",
     "HashLoss",
     "LossInputs",
     "PairwiseHashLoss",

@@ -17,14 +17,18 @@ from .config import TrainConfig
 from .deep import DeepHashingMethod
 from .dhn import DHN
 from .dpsh import DPSH
+from .drsch import DRSCH
 from .dsh import DSH
+from .dsrh import DSRH
 from .io import load, method_class
 from .lsh import LSH
 
 __all__ = [
     "DHN",
     "DPSH",
+    "DRSCH",
     "DSH",
+    "DSRH",
     "DeepHashingMethod",
     "HashingMethod",
     "LSH",

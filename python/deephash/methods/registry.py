@@ -17,6 +17,8 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dpsh": ("dpsh", "DPSH"),
     "dsh": ("dsh", "DSH"),
     "dhn": ("dhn", "DHN"),
+    "drsch": ("drsch", "DRSCH"),
+    "dsrh": ("dsrh", "DSRH"),
     "lsh": ("lsh", "LSH"),
 }
 
