@@ -42,19 +42,19 @@ class DSRHLoss(TripletHashLoss):
     bits : int
         Code length q.
     margin : float, optional
-        The hinge margin rho in Hamming units; default ``bits / 4``.
-    alpha : float, default 1.0
+        The hinge margin rho in Hamming units; default ``bits / 32``.
+    alpha : float, default 0.1
         Weight of the balance regulariser.
     """
 
     consumes = frozenset({"graded_triplets"})
 
-    def __init__(self, bits: int, margin: float | None = None, alpha: float = 1.0):
+    def __init__(self, bits: int, margin: float | None = None, alpha: float = 0.1):
         super().__init__()
         if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or bits <= 0:
             raise ValueError(f"bits must be a positive int, got {bits!r}")
         self.bits = int(bits)
-        self.margin = self.bits / 4.0 if margin is None else float(margin)
+        self.margin = self.bits / 32.0 if margin is None else float(margin)
         if not self.margin >= 0:
             raise ValueError(f"margin must be >= 0, got {margin}")
         if not alpha >= 0:
