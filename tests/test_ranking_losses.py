@@ -5,14 +5,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deephash.losses import DRSCHLoss, DSRHLoss, LossInputs  # noqa: E402
-from deephash.methods.mining import check_rankable  # noqa: E402
+from deephash.losses import DRSCHLoss, DSRHLoss, LossInputs
+from deephash.methods.mining import check_rankable
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
 
 
 def tol(dtype):
-    return dict(rel=1e-2, abs=1e-2) if dtype == torch.bfloat16 else dict(rel=1e-6, abs=1e-6)
+    return {"rel": 1e-2, "abs": 1e-2} if dtype == torch.bfloat16 else {"rel": 1e-6, "abs": 1e-6}
 
 
 def val(x):

@@ -6,12 +6,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-import deephash  # noqa: E402
-import deephash.data  # noqa: E402
-import deephash.methods as M  # noqa: E402
-from deephash.metrics import mean_average_precision, ndcg_at_k  # noqa: E402
+import deephash
+import deephash.data
+import deephash.methods as M
+from deephash.metrics import mean_average_precision, ndcg_at_k
 
-FAST = dict(epochs=12, progress=False)
+FAST = {"epochs": 12, "progress": False}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -118,7 +118,7 @@ def test_drsch_encode_bits_errors(digits, trained):
         with pytest.raises(TypeError, match="bits must be an int"):
             m.encode(x, bits=bad)
     with pytest.raises(RuntimeError, match="not fitted"):
-        M.DRSCH(bits=8).bit_weights
+        _ = M.DRSCH(bits=8).bit_weights
 
 
 @pytest.mark.parametrize("cls", [M.DRSCH, M.DSRH])
