@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deephash.losses import DRSCHLoss, DSRHLoss, LossInputs
-from deephash.methods.mining import check_rankable
+from deephash.methods.mining import TripletMiner, check_rankable, relevance
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
 
@@ -178,3 +178,25 @@ def test_check_rankable_accepts(labels, graded):
 def test_check_rankable_refuses_with_a_clear_message(labels, graded):
     with pytest.raises(ValueError, match="nothing to rank"):
         check_rankable(torch.tensor(labels), graded)
+
+
+@pytest.mark.parametrize("graded", [True, False])
+def test_miner_triplets_follow_the_rule_with_dsrh_gains(graded):
+    g = torch.Generator().manual_seed(0)
+    labels = (torch.rand(40, 5, generator=g) < 0.35).float()
+    ids = torch.arange(8)  # the batch: items 0..7, the pool: all 40
+    miner = TripletMiner(3, seed=1, graded=graded)
+    trip, gains = miner.mine(labels[ids], ids, labels, torch.arange(40))
+    assert trip.shape[1] == 3 and trip.shape[0] > 0
+    r = relevance(labels, labels)
+    if not graded:
+        r = r.clamp_max(1)
+    a, p, n = trip[:, 0], trip[:, 1], trip[:, 2]
+    assert (p != ids[a]).all() and (r[ids[a], p] >= 1).all() and (r[ids[a], n] < r[ids[a], p]).all()
+    if graded:
+        expected = 2.0 ** r[ids[a], p].double() - 2.0 ** r[ids[a], n].double()
+        assert torch.equal(gains, expected.float()) and (gains > 0).all()
+    else:
+        assert gains is None
+    again = TripletMiner(3, seed=1, graded=graded).mine(labels[ids], ids, labels, torch.arange(40))
+    assert torch.equal(again[0], trip)  # seeded
