@@ -25,6 +25,7 @@ from .cnnh import CNNHLoss  # noqa: E402
 from .cnnh_plus import CNNHPlusLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
 from .dlbhc import DLBHCLoss  # noqa: E402
+from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
 from .triplet import TripletHashLoss  # noqa: E402
@@ -35,6 +36,7 @@ __all__ = [
     "CONSUMABLE",
     "DHNLoss",
     "DLBHCLoss",
+    "DNNHLoss",
     "DPSHLoss",
     "DSHLoss",
     "HashLoss",

@@ -21,6 +21,7 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "cnnh": ("cnnh", "CNNH"),
     "cnnhplus": ("cnnh_plus", "CNNHPlus"),
     "dlbhc": ("dlbhc", "DLBHC"),
+    "dnnh": ("dnnh", "DNNH"),
 }
 
 
