@@ -14,30 +14,24 @@ declares what it consumes.
 from __future__ import annotations
 
 from .base import HashingMethod
-from .cnnh import CNNH
-from .cnnh_plus import CNNHPlus
 from .config import TrainConfig
 from .deep import DeepHashingMethod
-from .dhn import DHN
-from .dlbhc import DLBHC
-from .dnnh import DNNH
-from .dpsh import DPSH
-from .dsh import DSH
 from .io import load, method_class
-from .lsh import LSH
+from .registry import METHODS
 
-__all__ = [
-    "CNNH",
-    "CNNHPlus",
-    "DHN",
-    "DLBHC",
-    "DNNH",
-    "DPSH",
-    "DSH",
-    "DeepHashingMethod",
-    "HashingMethod",
-    "LSH",
-    "TrainConfig",
-    "load",
-    "method_class",
-]
+# Every registered method is an attribute of this package (``deephash.methods.DPSH``), imported
+# on first use from the registry, so adding a method needs no line here.
+_BY_CLASS = {cls_name: key for key, (_module, cls_name) in METHODS.items()}
+
+__all__ = sorted(["DeepHashingMethod", "HashingMethod", "TrainConfig", "load", "method_class",
+                  *_BY_CLASS])
+
+
+def __getattr__(name):
+    if name in _BY_CLASS:
+        return method_class(_BY_CLASS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -32,7 +32,7 @@ class DLBHC(DeepHashingMethod):
                           standardize=standardize)
 
     def make_loss(self):
-        from ..losses import DLBHCLoss
+        from ..losses.dlbhc import DLBHCLoss
 
         return DLBHCLoss()
 

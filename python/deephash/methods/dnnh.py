@@ -49,7 +49,7 @@ class DNNH(DeepHashingMethod):
                                 hidden=hidden, standardize=standardize)
 
     def make_loss(self):
-        from ..losses import DNNHLoss
+        from ..losses.dnnh import DNNHLoss
 
         return DNNHLoss(margin=self.params["margin"],
                         triplets_per_anchor=self.params["triplets_per_anchor"])
