@@ -142,7 +142,14 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
                 opt.step()
                 total += float(loss.detach())
                 steps += 1
-            if bar is not None and steps:
+            if steps == 0:
+                raise ValueError(
+                    f"{type(loss_fn).__name__}: no training step was possible in an epoch"
+                    + (" (no triplets: each anchor needs an item sharing a label with it and one "
+                       "less relevant; do the labels hold at least two classes?)"
+                       if miner is not None else "")
+                )
+            if bar is not None:
                 bar.set_postfix(loss=f"{total / steps:.4f}")
     finally:
         if bar is not None:
