@@ -379,3 +379,98 @@ def test_cifar_protocol_accepts_the_new_names():
     assert "unknown method" not in str(e.value)
     for name in ("CNNH", "CNNHPlus", "DNNH"):
         assert set(bench.PUBLISHED[name]) == {12, 24, 32, 48}
+
+
+# ------------------------------------------- the training layer serves other kinds of methods
+from deephash.losses import HashLoss, TripletHashLoss  # noqa: E402
+
+
+class _BalanceLoss(HashLoss):
+    """Outputs only: push |u| to 1 and every bit's mean to 0 (an unsupervised toy)."""
+
+    def step_loss(self, inputs):
+        u = inputs.u
+        return (u.abs() - 1).pow(2).mean() + u.mean(0).pow(2).sum()
+
+
+class _Unsupervised(M.DeepHashingMethod):
+    name = "Toy"
+    supervised = False
+
+    def make_loss(self):
+        return _BalanceLoss()
+
+
+class _WeightedTriplets(TripletHashLoss):
+    """Triplets and pairs at once, with learned non-negative per-bit weights (a DRSCH-like toy)."""
+
+    consumes = frozenset({"triplets", "pairs"})
+
+    def __init__(self, bits):
+        super().__init__(triplets_per_anchor=2)
+        self.raw = torch.nn.Parameter(torch.zeros(bits))
+        self.seen = []
+
+    def step_loss(self, inputs):
+        self.seen.append((inputs.triplets is not None, inputs.ref_u is not None,
+                          inputs.ref_labels is not None))
+        return super().step_loss(inputs)
+
+    def compute_loss(self, a, p, n, gains):
+        w = torch.nn.functional.softplus(self.raw)
+        b = torch.tanh(a)
+        d = ((b - torch.tanh(p)).pow(2) * w).sum(1) - ((b - torch.tanh(n)).pow(2) * w).sum(1)
+        return (1.0 + d).clamp_min(0).mean() + 0.01 * (w - 1).pow(2).sum()
+
+
+class _Weighted(M.DeepHashingMethod):
+    name = "ToyWeighted"
+
+    def make_loss(self):
+        return _WeightedTriplets(self.bits)
+
+
+class _GradedLoss(TripletHashLoss):
+    consumes = frozenset({"graded_triplets"})
+
+    def compute_loss(self, a, p, n, gains):
+        d = (a - p).pow(2).sum(1) - (a - n).pow(2).sum(1)
+        return (gains * (1.0 + d).clamp_min(0)).mean()
+
+
+class _Graded(M.DeepHashingMethod):
+    name = "ToyGraded"
+
+    def make_loss(self):
+        return _GradedLoss()
+
+
+def test_unsupervised_method_ignores_labels(split):
+    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
+    a = _Unsupervised(bits=16, seed=0, epochs=2, progress=False).fit(xt).encode(xq)
+    b = _Unsupervised(bits=16, seed=0, epochs=2, progress=False).fit(xt, yt).encode(xq)
+    c = _Unsupervised(bits=16, seed=0, epochs=2, progress=False).fit(xt, "not labels").encode(xq)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_loss_with_learned_weights_gets_triplets_and_pairs_and_is_saved(split):
+    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
+    m = _Weighted(bits=16, seed=0, epochs=2, progress=False).fit(xt, yt)
+    assert m._loss.seen and all(m._loss.seen[-1])  # triplets, memory bank and its labels
+    w = m._loss.raw.detach().clone()
+    assert not torch.equal(w, torch.zeros(16))  # trained with the network
+    meta, arrays = m._state()
+    assert "loss/raw" in arrays
+    restored = _Weighted(bits=16, seed=0, epochs=2, progress=False)
+    restored._restore(meta, arrays)
+    assert torch.equal(restored._loss.raw.detach().cpu(), w.cpu())
+    np.testing.assert_array_equal(restored.encode(xq), m.encode(xq))
+
+
+def test_graded_triplets_from_multi_hot_labels(split):
+    rng = np.random.default_rng(1)
+    y = np.eye(10, dtype=np.uint8)[split.train_y[:300]]
+    y[np.arange(300), rng.integers(0, 10, 300)] = 1  # up to two labels: relevance 0, 1 or 2
+    m = _Graded(bits=16, seed=0, epochs=1, progress=False).fit(split.train_x[:300], y)
+    assert m.encode(split.query_x).shape == (len(split.query_x), 2)
