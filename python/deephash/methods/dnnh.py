@@ -25,15 +25,21 @@ class DNNH(DeepHashingMethod):
     ---------------
     margin : float, default 1.0
         The paper's triplet margin.
-    epsilon : float, default 0.1
+    epsilon : float, default 0.05
         Half-width of the threshold function's linear band (the paper: "a small positive
-        number"; 0.1 kept training stable on the digits while pushing outputs to 0/1).
-    triplets_per_anchor : int, default 4
+        number").
+    triplets_per_anchor : int, default 8
         Triplets per anchor and step.
+
+    epsilon and triplets_per_anchor, which the paper does not fix, were chosen by validation on
+    the digits *training* set only (800 items trained, the other 200 as queries against them,
+    32 bits, 50 epochs, seed 0; validation mAP): epsilon 0.01 / 0.02 / 0.05 / 0.1 / 0.2 / 0.3 /
+    0.45 gave .843 / .899 / .929 / .900 / .848 / .824 / .878 with 4 triplets per anchor and
+    .877 / .916 / .947 / .921 / .864 / .840 / .878 with 8.
     """
 
     name = "DNNH"
-    hyperparameter_defaults = {"margin": 1.0, "epsilon": 0.1, "triplets_per_anchor": 4}
+    hyperparameter_defaults = {"margin": 1.0, "epsilon": 0.05, "triplets_per_anchor": 8}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -5,6 +5,12 @@ loss that declares what it ``consumes`` (:mod:`deephash.losses.base`), and this 
 supplies it: seeded batch order, a memory bank of the latest outputs of the training set
 (pairs and triplets), mined triplets (:mod:`deephash.methods.mining`), target codes, class
 labels, Adam over the network's and the loss's own parameters, and a progress bar.
+
+Where other training modes plug in, without another loop: how the training items reach the
+trained part is :meth:`DeepHashingMethod._training_network` (today frozen cached features or the
+whole network; cached activations at a backbone cut are a third :class:`TrainingNetwork`);
+unsupervised losses consume nothing and get ``labels=None``; losses with target codes get them
+from the method's ``make_targets``; a data-parallel run executes this same loop per worker.
 """
 from __future__ import annotations
 
