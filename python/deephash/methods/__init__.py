@@ -23,8 +23,8 @@ from .registry import METHODS
 # on first use from the registry, so adding a method needs no line here.
 _BY_CLASS = {cls_name: key for key, (_module, cls_name) in METHODS.items()}
 
-__all__ = sorted(["DeepHashingMethod", "HashingMethod", "TrainConfig", "load", "method_class",
-                  *_BY_CLASS])
+__all__ = ["DeepHashingMethod", "HashingMethod", "TrainConfig", "load", "method_class"]
+__all__ += sorted(_BY_CLASS)
 
 
 def __getattr__(name):

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, List
 
-
 __all__ = ["TrainingNetwork", "progress", "train_network"]
 
 
