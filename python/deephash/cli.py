@@ -53,6 +53,9 @@ def _param(text: str):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"hyperparameters are key=value, got {text!r}")
     key, value = text.split("=", 1)
+    lowered = value.strip().lower()
+    if lowered in ("true", "false", "none"):  # shell spellings of Python's True/False/None
+        return key.strip(), {"true": True, "false": False, "none": None}[lowered]
     try:
         value = ast.literal_eval(value)
     except (ValueError, SyntaxError):
