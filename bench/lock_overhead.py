@@ -11,9 +11,8 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 import deephash
+import numpy as np
 
 
 def clustered(rng, n, bits, centres=64, flip=0.05):

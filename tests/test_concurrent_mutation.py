@@ -10,10 +10,9 @@ import os
 import threading
 import time
 
+import deephash
 import numpy as np
 import pytest
-
-import deephash
 from conftest import clustered_codes, knn_oracle, num_threads, range_oracle
 
 K = 10
@@ -60,7 +59,7 @@ def mutate(index, log, rng, deadline, errors):
                 v = log.begin(codes[~drop], ids[~drop])
                 assert index.remove(ids[drop]) == int(drop.sum())
             log.commit(v)
-    except Exception as e:  # surfaced by the test
+    except Exception as e:  # noqa: BLE001 (surfaced by the test)
         errors.append(e)
 
 
@@ -88,7 +87,7 @@ def search(index, log, queries, seed, deadline, records, errors, tmp_path):
                 loaded = deephash.load(path)
                 out = (np.array(loaded.codes), np.array(loaded.ids))
             records.append((what, b, lo, log.since(lo), out))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 (surfaced by the test)
         errors.append(e)
 
 
@@ -110,13 +109,17 @@ def consistent(what, q, state, out):
     return np.array_equal(out[0], codes) and np.array_equal(out[1], ids)
 
 
-@pytest.mark.parametrize("kind", ["flat", "multi-auto", "multi-hashing"])
+@pytest.mark.parametrize("kind", ["flat", "multi-auto", "multi-hashing", "gpu"])
 def test_searches_see_one_consistent_state(kind, tmp_path):
+    if kind == "gpu" and not deephash.cuda_available():
+        pytest.skip("no usable CUDA device or deephash built without CUDA")
     rng = np.random.default_rng(14)
     codes = clustered_codes(rng, 5000, 64, centres=8)
     ids = np.arange(len(codes), dtype=np.int64)
     if kind == "flat":
         index = deephash.FlatIndex(64)
+    elif kind == "gpu":  # stores codes in id order: ids here increase in insertion order
+        index = deephash.GpuFlatIndex(64)
     else:
         index = deephash.MultiIndex(64)
         index.strategy = kind.split("-")[1].replace("multi", "auto")

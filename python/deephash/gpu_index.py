@@ -176,7 +176,7 @@ class GpuFlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
     device : int
         CUDA device ordinal.
 

@@ -175,7 +175,7 @@ class FlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
 
     Examples
     --------
