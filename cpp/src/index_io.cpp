@@ -13,6 +13,7 @@
 #include <string>
 
 #include "deephash/errors.hpp"
+#include "deephash/limits.hpp"
 
 namespace deephash {
 namespace {
@@ -76,8 +77,9 @@ Header validate_header(const uint8_t* data, size_t size, const std::string& path
   if (h.kind != static_cast<uint32_t>(IndexKind::flat) &&
       h.kind != static_cast<uint32_t>(IndexKind::multi_index))
     throw FormatError("'" + path + "' holds an unknown index kind " + std::to_string(h.kind));
-  if (h.bits == 0 || h.bits % 8 != 0)
-    throw FormatError("'" + path + "' has an invalid code length " + std::to_string(h.bits));
+  if (h.bits == 0 || h.bits % 8 != 0 || h.bits > kMaxBits)
+    throw FormatError("'" + path + "' has an invalid code length " + std::to_string(h.bits) +
+                      " (a positive multiple of 8, at most " + std::to_string(kMaxBits) + ")");
   uint64_t codes_off, ids_off, fsize;
   layout(h.bits, h.count, &codes_off, &ids_off, &fsize);
   if (h.codes_offset != codes_off || h.ids_offset != ids_off || h.file_size != fsize)

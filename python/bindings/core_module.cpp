@@ -42,6 +42,9 @@ PYBIND11_MODULE(_core, m) {
       throw InvalidArgument("SIMD level must be scalar, avx2 or avx512, got '" + name + "'");
     return std::string(simd_level_name(set_simd_level(level)));
   }, "Caps the SIMD level (tests and benchmarks); returns the level now in use.");
+  m.attr("MAX_BITS") = kMaxBits;
+  m.attr("MAX_THREADS") = kMaxThreads;
+  m.attr("MAX_RESULT_ENTRIES") = kMaxResultEntries;
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads);
   m.def("read_index_kind", [](const std::string& path) {

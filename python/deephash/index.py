@@ -16,6 +16,11 @@ class BinaryIndex:
 
     Subclasses hold a compiled implementation in ``self._impl`` exposing ``add``,
     ``remove``, ``search``, ``range_search``, ``save``, ``size`` and ``bits``.
+
+    Thread safety: any number of threads may search at once while others call ``add``,
+    ``remove`` or ``save``; a reader-writer lock in the compiled index runs each ``add`` /
+    ``remove`` alone, so every search sees one consistent state (before or after each
+    mutation, never a mixture). The GIL is released while waiting for the lock.
     """
 
     _impl = None
@@ -84,6 +89,13 @@ class BinaryIndex:
         ids : int64 array (nq, k)
             Each row sorted by (distance, id) ascending. When the index holds fewer than k
             codes, rows are padded with id -1 and distance 2**31 - 1 (``inf`` with weights).
+            Work beyond the output is sized by ``min(k, len(self))``.
+
+        Raises
+        ------
+        ValueError
+            ``nq * k`` exceeds ``deephash._core.MAX_RESULT_ENTRIES`` (2**28): search fewer
+            queries at a time.
         """
         queries = as_codes(queries, self.bits, "queries")
         k = check_k(k)
@@ -128,12 +140,22 @@ class BinaryIndex:
 
     @property
     def codes(self) -> np.ndarray:
-        """Read-only view of the stored codes (n, bits // 8) in storage order."""
+        """Read-only, zero-copy snapshot of the stored codes: uint8 (n, bits // 8), storage order.
+
+        The array keeps the buffer it shows alive and never changes: a later ``add``, ``remove``
+        or the first change to a memory-mapped index moves the index to a new buffer when this
+        one is still viewed (copy-on-write), so ``index.add(index.codes[:n])`` is safe. While a
+        view is alive a ``remove`` copies the kept codes instead of compacting in place; use
+        ``np.array(index.codes)`` for a copy that does not hold the buffer.
+        """
         return self._impl.codes()
 
     @property
     def ids(self) -> np.ndarray:
-        """Read-only view of the stored ids (n,) in storage order."""
+        """Read-only, zero-copy snapshot of the stored ids: int64 (n,), storage order.
+
+        Same lifetime rules as :attr:`codes`.
+        """
         return self._impl.ids()
 
     def to_gpu(self, device: int = 0):
@@ -153,7 +175,7 @@ class FlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
 
     Examples
     --------
@@ -193,7 +215,7 @@ def load(path, mmap: bool = False):
     path : str or os.PathLike
     mmap : bool
         Map the codes read-only instead of copying them into memory (the first ``add`` or
-        ``remove`` copies them).
+        ``remove`` copies them; ``codes``/``ids`` views taken before keep the mapping alive).
 
     Raises
     ------
