@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "deephash/errors.hpp"
+#include "deephash/index_io.hpp"
 #include "deephash/topk.hpp"
 
 namespace deephash_py {
@@ -93,9 +94,9 @@ void bind_index_common(Class& cls) {
         py::gil_scoped_release release;
         self.save(path);
       })
-      .def_static("load", [](const std::string& path, bool mmap) {
+      .def_static("load", [](const deephash::IndexFile& file, bool mmap) {
         py::gil_scoped_release release;
-        return Index::load(path, mmap);
+        return Index::load(file, mmap);
       })
       .def("codes", [](py::object self_obj) {
         const auto& self = self_obj.cast<const Index&>();
