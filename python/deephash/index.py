@@ -6,7 +6,15 @@ import os
 import numpy as np
 
 from . import _core
-from ._validate import as_codes, as_ids, as_path, check_bits, check_bool, check_k, check_radius
+from ._validate import (
+    as_codes,
+    as_ids,
+    as_path,
+    check_bits,
+    check_bool,
+    check_k,
+    check_radius,
+)
 
 __all__ = ["BinaryIndex", "FlatIndex", "load"]
 
