@@ -68,7 +68,14 @@ PYBIND11_MODULE(_core, m) {
   // An index file opened once (deephash.load dispatches on .kind, then reads from the same file).
   py::class_<IndexFile>(m, "IndexFile")
       .def_property_readonly("kind", [](const IndexFile& f) { return index_kind_name(f.info().kind); })
+      .def_property_readonly("bits", [](const IndexFile& f) { return f.info().bits; })
+      .def_property_readonly("count", [](const IndexFile& f) { return f.info().count; })
       .def_property_readonly("path", [](const IndexFile& f) { return py::bytes(f.path()); });
+  // The file format's checksum (tools/fuzz.py writes files whose checksums match).
+  m.def("_checksum64", [](const py::bytes& data, uint64_t seed) {
+    const std::string s = data;
+    return checksum64(s.data(), s.size(), seed);
+  }, py::arg("data"), py::arg("seed") = 0);
   m.def("open_index_file", [](const std::string& path) {
     py::gil_scoped_release release;
     return IndexFile::open(path);

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _core
 from ._validate import (
+    MAX_BITS,
     as_codes,
     as_ids,
     as_path,
@@ -242,4 +243,8 @@ def load(path, mmap: bool = False):
     file = _core.open_index_file(raw)
     if file.kind not in _LOADERS:
         raise ValueError(f"{os.fsdecode(raw)!r} holds a {file.kind!r} index, which this build cannot load")
+    if file.bits > MAX_BITS:  # the constructors' limit: a crafted file must not get around it
+        raise ValueError(
+            f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits"
+        )
     return _LOADERS[file.kind](file, mmap)
