@@ -408,3 +408,18 @@ def test_non_utf8_file_name_round_trips(tmp_path):
     index.save(tmp_path / name)
     assert len(deephash.load(tmp_path / name)) == 4
     assert os.listdir(tmp_path) == [name]
+
+
+def test_file_over_the_bits_cap_is_refused_at_load(tmp_path):
+    # A crafted header (checksum repaired) must not get around the constructors' bits limit.
+    from deephash._validate import MAX_BITS
+
+    for kind in (deephash.FlatIndex, deephash.MultiIndex):
+        path = tmp_path / "big.dhx"
+        kind(8).save(path)  # empty: the layout stays consistent whatever the code length
+        data = bytearray(path.read_bytes())
+        data[16:24] = (MAX_BITS + 8).to_bytes(8, "little")
+        data[120:128] = _core._checksum64(bytes(data[:120])).to_bytes(8, "little")
+        path.write_bytes(bytes(data))
+        with pytest.raises(ValueError, match=f"at most {MAX_BITS}"):
+            deephash.load(path)
