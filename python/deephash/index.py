@@ -177,7 +177,7 @@ class FlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most ``MAX_BITS`` (8192).
 
     Examples
     --------
