@@ -269,8 +269,14 @@ void FlatIndex::save(const std::string& path) const {
 }
 
 FlatIndex FlatIndex::load(const std::string& path, bool mmap, bool verify) {
+  return load(IndexFile::open(path), mmap, verify);
+}
+
+FlatIndex FlatIndex::load(const IndexFile& file, bool mmap, bool verify) {
+  const std::string& path = file.path();
   CodeStore store;
-  IndexFileInfo info = read_index_file(path, mmap, verify, &store);
+  file.read_into(mmap, verify, &store);
+  const IndexFileInfo& info = file.info();
   if (info.kind != IndexKind::flat)
     throw FormatError("'" + path + "' does not hold a flat index");
   FlatIndex index(info.bits);

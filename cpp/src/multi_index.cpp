@@ -678,8 +678,14 @@ void MultiIndex::save(const std::string& path) const {
 }
 
 MultiIndex MultiIndex::load(const std::string& path, bool mmap, bool verify) {
+  return load(IndexFile::open(path), mmap, verify);
+}
+
+MultiIndex MultiIndex::load(const IndexFile& file, bool mmap, bool verify) {
+  const std::string& path = file.path();
   CodeStore store;
-  IndexFileInfo info = read_index_file(path, mmap, verify, &store);
+  file.read_into(mmap, verify, &store);
+  const IndexFileInfo& info = file.info();
   if (info.kind != IndexKind::multi_index)
     throw FormatError("'" + path + "' does not hold a multi-index");
   const size_t bits = static_cast<size_t>(info.bits);

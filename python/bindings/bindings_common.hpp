@@ -9,6 +9,7 @@
 
 #include "deephash/code_store.hpp"
 #include "deephash/errors.hpp"
+#include "deephash/index_io.hpp"
 #include "deephash/limits.hpp"
 #include "deephash/topk.hpp"
 
@@ -113,9 +114,9 @@ void bind_index_common(Class& cls) {
         py::gil_scoped_release release;
         self.save(path);
       })
-      .def_static("load", [](const std::string& path, bool mmap) {
+      .def_static("load", [](const deephash::IndexFile& file, bool mmap) {
         py::gil_scoped_release release;
-        return Index::load(path, mmap);
+        return Index::load(file, mmap);
       })
       .def("codes", [](const Index& self) {
         const deephash::CodeStore::Snapshot snap = snapshot_of(self);

@@ -9,7 +9,7 @@ import os as _os
 import warnings as _warnings
 
 from . import _core
-from ._core import FormatError, IoError
+from ._core import FormatError
 from .codes import pack_bits, unpack_bits
 from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex, load
@@ -22,7 +22,6 @@ __all__ = [
     "BinaryIndex",
     "FlatIndex",
     "FormatError",
-    "IoError",
     "GpuFlatIndex",
     "cuda_available",
     "get_num_threads",

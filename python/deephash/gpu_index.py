@@ -244,7 +244,7 @@ class GpuFlatIndex(BinaryIndex):
             n = codes.shape[0]
         else:
             n = dev.n
-        id_arr = None if ids is None else as_ids(_host(ids), n)
+        id_arr = None if ids is None else as_ids(_host(ids), n, stored=True)
         if len(self) + n > 2**32 - 2:
             raise ValueError(f"a GpuFlatIndex holds at most 2**32 - 2 codes, got {len(self)} + {n}")
         if dev is None:

@@ -105,4 +105,4 @@ class MultiIndex(BinaryIndex):
         }
 
 
-_register_loader("multi_index", lambda path, mmap: MultiIndex._from_impl(_core.MultiIndex.load(path, mmap)))
+_register_loader("multi_index", lambda file, mmap: MultiIndex._from_impl(_core.MultiIndex.load(file, mmap)))

@@ -15,6 +15,8 @@
 
 namespace deephash {
 
+class IndexFile;  // index_io.hpp
+
 class FlatIndex {
  public:
   // bits: code length, a positive multiple of 8 up to kMaxBits (limits.hpp). Throws
@@ -58,6 +60,8 @@ class FlatIndex {
   void save(const std::string& path) const;
   // mmap: view the codes read-only (copied on the first add/remove). verify: check the checksum.
   static FlatIndex load(const std::string& path, bool mmap = false, bool verify = true);
+  // From a file already opened: deephash.load() reads the kind and the content from one open.
+  static FlatIndex load(const IndexFile& file, bool mmap = false, bool verify = true);
 
  private:
   void positions_to_ids(int64_t* row, size_t k) const;

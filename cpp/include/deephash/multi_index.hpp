@@ -35,6 +35,8 @@
 
 namespace deephash {
 
+class IndexFile;  // index_io.hpp
+
 class MultiIndex {
  public:
   // How searches choose between hashing and the linear scan (results are the same).
@@ -84,6 +86,8 @@ class MultiIndex {
 
   void save(const std::string& path) const;
   static MultiIndex load(const std::string& path, bool mmap = false, bool verify = true);
+  // From a file already opened: deephash.load() reads the kind and the content from one open.
+  static MultiIndex load(const IndexFile& file, bool mmap = false, bool verify = true);
 
   // m chosen for n codes of `bits` bits (time linear in bits).
   static size_t auto_m(size_t bits, size_t n);
