@@ -17,9 +17,13 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dpsh": ("dpsh", "DPSH"),
     "dsh": ("dsh", "DSH"),
     "dhn": ("dhn", "DHN"),
+    "lsh": ("lsh", "LSH"),
+    "cnnh": ("cnnh", "CNNH"),
+    "cnnhplus": ("cnnh_plus", "CNNHPlus"),
+    "dlbhc": ("dlbhc", "DLBHC"),
+    "dnnh": ("dnnh", "DNNH"),
     "drsch": ("drsch", "DRSCH"),
     "dsrh": ("dsrh", "DSRH"),
-    "lsh": ("lsh", "LSH"),
 }
 
 
