@@ -152,7 +152,7 @@ def check_rankable(labels, graded: bool = False) -> None:
             return
     kind = "graded (shared-label counts)" if graded else "similar / dissimilar"
     raise ValueError(
-        f"the labels give nothing to rank ({kind} triplets): some item needs another item sharing "
-        f"a label with it and a third that is less relevant to it; got {labels.shape[0]} items "
+        f"the labels give nothing to rank, no triplets ({kind}): some item needs another item "
+        f"sharing a label with it and a third that is less relevant to it; got {labels.shape[0]} items "
         f"with {p} distinct label {'value' if labels.ndim == 1 else 'row'}(s)"
     )
