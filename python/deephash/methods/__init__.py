@@ -10,7 +10,9 @@ vectors needs only NumPy.
 from __future__ import annotations
 
 from .base import HashingMethod
+from .cca_itq import CCAITQ
 from .config import TrainConfig
+from .crossmodal import CrossModalMethod
 from .deep import DeepHashingMethod
 from .dhn import DHN
 from .dpsh import DPSH
@@ -19,6 +21,8 @@ from .io import load, method_class
 from .lsh import LSH
 
 __all__ = [
+    "CCAITQ",
+    "CrossModalMethod",
     "DHN",
     "DPSH",
     "DSH",

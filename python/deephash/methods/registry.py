@@ -18,6 +18,9 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dsh": ("dsh", "DSH"),
     "dhn": ("dhn", "DHN"),
     "lsh": ("lsh", "LSH"),
+    "dcmh": ("dcmh", "DCMH"),
+    "ccaitq": ("cca_itq", "CCAITQ"),
+    "scm": ("scm", "SCM"),
 }
 
 
