@@ -11,8 +11,9 @@ from ..models._torch import require_torch
 require_torch()
 
 from .base import PairwiseHashLoss, similarity_matrix  # noqa: E402
+from .dcmh import DCMHLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
 
-__all__ = ["DHNLoss", "DPSHLoss", "DSHLoss", "PairwiseHashLoss", "log_cosh", "similarity_matrix"]
+__all__ = ["DCMHLoss", "DHNLoss", "DPSHLoss", "DSHLoss", "PairwiseHashLoss", "log_cosh", "similarity_matrix"]

@@ -6,6 +6,9 @@
 
 DPSH, DSH and DHN need PyTorch (imported when they are fitted or loaded); LSH on input
 vectors needs only NumPy.
+
+Cross-modal methods (DCMH, CCAITQ, SCM) fit on paired rows, ``m.fit(image_x, text_x, labels)``,
+and encode each modality into one shared code space: ``m.encode_image(x)``, ``m.encode_text(x)``.
 """
 from __future__ import annotations
 
@@ -13,22 +16,26 @@ from .base import HashingMethod
 from .cca_itq import CCAITQ
 from .config import TrainConfig
 from .crossmodal import CrossModalMethod
+from .dcmh import DCMH
 from .deep import DeepHashingMethod
 from .dhn import DHN
 from .dpsh import DPSH
 from .dsh import DSH
 from .io import load, method_class
 from .lsh import LSH
+from .scm import SCM
 
 __all__ = [
     "CCAITQ",
     "CrossModalMethod",
+    "DCMH",
     "DHN",
     "DPSH",
     "DSH",
     "DeepHashingMethod",
     "HashingMethod",
     "LSH",
+    "SCM",
     "TrainConfig",
     "load",
     "method_class",
