@@ -42,7 +42,7 @@ class DCMHLoss(torch.nn.Module):
     Parameters
     ----------
     gamma : float, default 1
-        Quantisation weight (the paper's default).
+        Quantisation weight (the paper's default; :class:`deephash.methods.DCMH` passes its own).
     eta : float, default 1
         Bit-balance weight (the paper's default).
 

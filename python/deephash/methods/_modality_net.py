@@ -142,7 +142,7 @@ class ModalityNet:
     def state(self, prefix):
         """(meta, arrays) of the weights; arrays named ``prefix + "head/..."`` etc."""
         if not isinstance(self.spec, dict):
-            raise ValueError(
+            raise TypeError(
                 f"the {self.label} network uses a custom torch module backbone, which a cross-modal "
                 "model cannot save; use a registered backbone name (e.g. 'mlp', 'efficientnet_lite0')"
             )

@@ -17,7 +17,7 @@ import numpy as np
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
 
-__all__ = ["CrossModalMethod", "LinearCrossModalMethod", "MODALITIES"]
+__all__ = ["MODALITIES", "CrossModalMethod", "LinearCrossModalMethod"]
 
 MODALITIES = ("image", "text")
 

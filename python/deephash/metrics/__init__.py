@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._histograms import DistanceHistograms, distance_histograms, hamming_distances
 from .average_precision import MeanAveragePrecision, mean_average_precision
+from .cross_modal import CrossModalMAP, cross_modal_map
 from .precision import (
     PrecisionAtN,
     PrecisionRecallCurve,
@@ -18,11 +19,13 @@ from .precision import (
 )
 
 __all__ = [
+    "CrossModalMAP",
     "DistanceHistograms",
     "MeanAveragePrecision",
     "PrecisionAtN",
     "PrecisionRecallCurve",
     "RadiusPrecision",
+    "cross_modal_map",
     "distance_histograms",
     "hamming_distances",
     "mean_average_precision",
