@@ -1,7 +1,7 @@
 """DCMH loss (Jiang & Li, "Deep Cross-Modal Hashing", CVPR 2017, arXiv 1602.02255)."""
 from __future__ import annotations
 
-from .base import _check_labels, similarity_matrix, torch
+from .base import HashLoss, check_labels, check_outputs, similarity_matrix, torch
 
 F = torch.nn.functional
 
@@ -9,16 +9,12 @@ __all__ = ["DCMHLoss"]
 
 
 def _check_outputs(t, name, bits=None):
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch tensor, got {type(t).__name__}")
-    if not t.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
-    if t.ndim != 2 or t.shape[1] == 0 or (bits is not None and t.shape[1] != bits):
-        want = "(n, bits)" if bits is None else f"(n, {bits})"
-        raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+    check_outputs(t, name)
+    if bits is not None and t.shape[1] != bits:
+        raise ValueError(f"{name} must have shape (n, {bits}), got {tuple(t.shape)}")
 
 
-class DCMHLoss(torch.nn.Module):
+class DCMHLoss(HashLoss):
     r"""DCMH's objective for one modality's batch, the other modality held fixed.
 
     The full objective over n pairs, with F (n, bits) the image outputs, G (n, bits) the text
@@ -38,6 +34,9 @@ class DCMHLoss(torch.nn.Module):
     :math:`\tfrac12 \sum_j (\sigma(\Theta_{ij}) - S_{ij}) V_j + 2\gamma(U_i - B_i) + 2\eta\,u_{sum}`.
     The sum is divided by (batch size x m), as in the authors' PyTorch code, which keeps the
     step size independent of the data size without changing the relative weights.
+
+    Consumes pairs, but across modalities and with the shared codes: it is driven by
+    :class:`deephash.methods.DCMH`'s own alternating loop, not by the single-network trainer.
 
     Parameters
     ----------
@@ -61,6 +60,8 @@ class DCMHLoss(torch.nn.Module):
         from ``u`` (so it carries the gradient); default ``u.sum(0)`` (the batch alone).
     """
 
+    consumes = frozenset({"pairs"})
+
     def __init__(self, gamma: float = 1.0, eta: float = 1.0):
         super().__init__()
         for name, v in (("gamma", gamma), ("eta", eta)):
@@ -69,6 +70,11 @@ class DCMHLoss(torch.nn.Module):
         self.gamma = float(gamma)
         self.eta = float(eta)
 
+    def step_loss(self, inputs):
+        raise TypeError("DCMHLoss pairs one modality's batch with the other modality's outputs and "
+                        "the shared codes: it is trained by deephash.methods.DCMH's alternating "
+                        "loop, not by the single-network trainer")
+
     def forward(self, u, labels, other, other_labels, codes, u_sum=None):
         _check_outputs(u, "u")
         bits = u.shape[1]
@@ -76,8 +82,8 @@ class DCMHLoss(torch.nn.Module):
         _check_outputs(codes, "codes", bits)
         if codes.shape[0] != u.shape[0]:
             raise ValueError(f"codes must have one row per output ({u.shape[0]}), got {codes.shape[0]}")
-        _check_labels(labels, u.shape[0], "labels")
-        _check_labels(other_labels, other.shape[0], "other_labels")
+        check_labels(labels, u.shape[0], "labels")
+        check_labels(other_labels, other.shape[0], "other_labels")
         if labels.ndim != other_labels.ndim or (
             labels.ndim == 2 and labels.shape[1] != other_labels.shape[1]
         ):
@@ -112,7 +118,7 @@ class DCMHLoss(torch.nn.Module):
         if not f.shape[0] == g.shape[0] == codes.shape[0]:
             raise ValueError(f"f, g and codes must have the same rows, got {f.shape[0]}, "
                              f"{g.shape[0]}, {codes.shape[0]}")
-        _check_labels(labels, f.shape[0], "labels")
+        check_labels(labels, f.shape[0], "labels")
         f, g, codes = f.double(), g.double(), codes.double()
         nll = 0.0
         for start in range(0, f.shape[0], block):
