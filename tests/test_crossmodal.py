@@ -248,6 +248,8 @@ def test_bad_inputs_give_clear_errors(pairs, dcmh):
         M.CCAITQ(bits=16, image_backbone="mlp")
     with pytest.raises(TypeError, match="unknown argument"):
         M.DCMH(bits=16, lam=0.1)
+    with pytest.raises(ValueError, match="memory_bank"):
+        M.DCMH(bits=16, memory_bank=False)
 
 
 # ----------------------------------------------------------------------------- command line

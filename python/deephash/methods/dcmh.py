@@ -63,6 +63,15 @@ class DCMH(CrossModalMethod):
     default_image_backbone = "mlp"
     default_text_backbone = "mlp"
 
+    def __init__(self, bits: int = 32, image_backbone=None, text_backbone=None, seed: int = 0,
+                 config=None, backbone=None, **hyperparameters):
+        super().__init__(bits=bits, image_backbone=image_backbone, text_backbone=text_backbone,
+                         seed=seed, config=config, backbone=backbone, **hyperparameters)
+        if self.config.memory_bank is False:
+            raise ValueError("DCMH always pairs a batch with the stored outputs of all n items of "
+                             "the other modality (the paper's algorithm); memory_bank=False is not "
+                             "supported")
+
     def _nets(self):
         # Distinct seeds per network: (seed, seed + 1) image, (seed + 2, seed + 3) text.
         return {m: ModalityNet(self.backbone[m], self.bits, self.config, self.seed + 2 * k, m)
