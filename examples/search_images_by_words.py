@@ -7,7 +7,7 @@ What it does (CPU, offline):
    extracting frozen EfficientNet-Lite0 features of all 60,000 images takes about 45 minutes
    on a 2-core machine, a few thousand take a few minutes (and are cached on disk for reruns).
 2. Gives every training image a caption. **The captions are synthetic**: a template ("a photo
-   of a {}.") filled with a word for the image's class ("ship", "boat", ...), drawn with a fixed
+   of {a}.") filled with a word for the image's class ("ship", "boat", ...), drawn with a fixed
    seed -- CIFAR-10 has no captions. A caption therefore says nothing about the image beyond
    its class, and text-to-image search here is class retrieval from free text.
 3. Embeds the captions with the all-MiniLM-L6-v2 sentence encoder (384-d, the offline
@@ -57,10 +57,16 @@ UNSEEN_WORDS = {
     "cat": ["kitten"], "deer": ["stag"], "dog": ["puppy"], "frog": ["tree frog"],
     "horse": ["stallion"], "ship": ["ferry"], "truck": ["lorry"],
 }
-TRAIN_TEMPLATES = ["a photo of a {}.", "a picture of a {}.", "an image of a {}.",
-                   "a {} in a photo.", "a snapshot of a {}."]
-HELD_OUT_TEMPLATES = ["a blurry photo of the {}.", "a close-up of a {}.", "this is a {}.",
-                      "a low resolution picture of a {}.", "i think i see a {} here."]
+# "{a}" is the word with its article ("a plane", "an aircraft"), "{w}" the bare word.
+TRAIN_TEMPLATES = ["a photo of {a}.", "a picture of {a}.", "an image of {a}.",
+                   "{a} in a photo.", "a snapshot of {a}."]
+HELD_OUT_TEMPLATES = ["a blurry photo of the {w}.", "a close-up of {a}.", "this is {a}.",
+                      "a low resolution picture of {a}.", "i think i see {a} here."]
+
+
+def fill(template, word):
+    article = "an" if word[0] in "aeiou" else "a"
+    return template.format(a=f"{article} {word}", w=word)
 
 
 def sentence_encoder():
@@ -80,7 +86,7 @@ def captions(classes, words, templates, labels, rng):
     out = []
     for y in labels:
         w = words[classes[y]]
-        out.append(templates[rng.integers(len(templates))].format(w[rng.integers(len(w))]))
+        out.append(fill(templates[rng.integers(len(templates))], w[rng.integers(len(w))]))
     return out
 
 
@@ -90,7 +96,7 @@ def caption_set(classes, words, templates):
     for y, c in enumerate(classes):
         for t in templates:
             for w in words[c]:
-                texts.append(t.format(w))
+                texts.append(fill(t, w))
                 labels.append(y)
     return texts, np.array(labels, np.int64)
 

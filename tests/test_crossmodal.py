@@ -5,7 +5,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-import deephash  # noqa: E402
 import deephash.methods as M  # noqa: E402
 from deephash import metrics  # noqa: E402
 from deephash.losses import DCMHLoss  # noqa: E402
