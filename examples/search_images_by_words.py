@@ -143,7 +143,13 @@ def main(argv=None):
     p.add_argument("--top", type=int, default=16, help="images per grid")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-path", default=None, help="where cifar10-jpeg.tar.xz is")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's; 1 on a shared, loaded machine)")
     args = p.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
