@@ -43,7 +43,8 @@ class DCMH(CrossModalMethod):
     sides; image->text / text->image mAP): gamma = eta = 1 collapsed the image outputs to
     near 0 (mean |output| 0.06) at .16 / .13; gamma = 1, eta = 0 gave .20 / .19; gamma = 100,
     eta = 0 .26 / .21; gamma = 100, eta = 0.1 .28 / .22 (gamma = 300 .29 / .22, gamma = 1000
-    .18 / .17; eta = 1 with gamma = 100 .18 / .16). Retune both for much larger or smaller sets.
+    .18 / .17; eta = 1 with gamma = 100 .18 / .16); the grid at 16/32/64 bits and 50 epochs is in
+    bench/README.md. Retune both for much larger or smaller training sets.
 
     Attributes
     ----------
