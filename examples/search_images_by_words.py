@@ -16,10 +16,11 @@ What it does (CPU, offline):
 4. Measures text->image mAP (tie-aware, and by id) of *held-out* captions against the database
    images: templates never used in training, with the training words and with unseen words
    ("kitten", "puppy", "lorry", ...).
-5. Encodes your query (``--query "a small boat on the water"``), searches the database codes
-   with ``deephash.FlatIndex`` and saves the grid of the top images.
+5. Encodes your queries (``--query "a small boat on the water" ...``), searches the database
+   codes with ``deephash.FlatIndex`` and saves one grid (``deephash.plots.retrieval_grid``): a
+   row per query, its top images with their Hamming distances.
 
-    python examples/search_images_by_words.py --query "a small boat on the water" --out grid.png
+    python examples/search_images_by_words.py --query "a small boat on the water" --out results/
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 import deephash  # noqa: E402
 import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
+from deephash import metrics, plots  # noqa: E402
 from deephash.data import load_cifar10  # noqa: E402
 
 # Words per class (CIFAR-10's alphabetical class order): used to fill the training captions.
@@ -109,33 +110,11 @@ def subset(labels, mask, per_class, rng):
     return np.sort(np.concatenate(idx))
 
 
-def save_grid(images, titles, query, path, cols=8):
-    """A simple matplotlib grid: the query as the title, each image with its rank and class."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = -(-len(images) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows + 0.6), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for i, (img, t) in enumerate(zip(images, titles)):
-        ax = axes.ravel()[i]
-        ax.imshow(img)
-        ax.set_title(t, fontsize=7)
-    fig.suptitle(f"query: {query!r}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return str(path)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description="Search CIFAR-10 images by words (DCMH)")
     p.add_argument("--query", nargs="*", default=["a small boat on the water"],
-                   help="free-text queries (each gets a grid)")
-    p.add_argument("--out", default="search_by_words", help="directory for the grids and model")
+                   help="free-text queries (a grid row each)")
+    p.add_argument("--out", default="search_by_words", help="directory for the grid and the model")
     p.add_argument("--bits", type=int, default=32)
     p.add_argument("--train-per-class", type=int, default=100)
     p.add_argument("--db-per-class", type=int, default=50)
@@ -186,16 +165,14 @@ def main(argv=None):
 
     index = deephash.FlatIndex(model.code_bits)
     index.add(db_codes)
-    for query in args.query:
-        dist, ids = index.search(model.encode_text(embed([query])), args.top)
-        hits = db[ids[0]]
-        titles = [f"{r + 1}. {classes[cifar.labels[h]]} (d={d})" for r, (h, d) in
-                  enumerate(zip(hits, dist[0]))]
-        slug = "".join(c if c.isalnum() else "_" for c in query.lower())[:40]
-        path = save_grid(cifar.images[hits], titles, query, out / f"grid_{slug}.png")
-        print(f"{query!r}: top {args.top} classes "
-              f"{[classes[cifar.labels[h]] for h in hits]} -> {path}")
-
+    query_codes = model.encode_text(embed(args.query))
+    _, ids = index.search(query_codes, args.top)
+    for query, row in zip(args.query, ids):
+        print(f"{query!r}: top {args.top} classes {[classes[y_db[i]] for i in row]}")
+    path = plots.retrieval_grid(cifar.images[db], db_codes, out / "search_by_words.png",
+                                query_codes, query_titles=args.query, k=args.top,
+                                title=f"DCMH {args.bits} bits: text queries -> CIFAR-10 images")
+    print(f"grid -> {path}")
 
 if __name__ == "__main__":
     main()

@@ -226,3 +226,12 @@ def test_demo(tmp_path, capsys):
     for name in ("pr_curve.png", "precision_at_n.png", "map_vs_bits.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
     assert "mAP" in out and "P@r=2" in out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("progress=false", ("progress", False)), ("flip=True", ("flip", True)),
+    ("head_hidden=None", ("head_hidden", None)), ("epochs=30", ("epochs", 30)),
+    ("lr=3e-4", ("lr", 3e-4)), ("optimizer=adam", ("optimizer", "adam")),
+])
+def test_param_values(text, expected):
+    assert cli._param(text) == expected

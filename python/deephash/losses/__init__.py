@@ -13,23 +13,39 @@ from ..models._torch import require_torch
 
 require_torch()
 
-from .base import CONSUMABLE, HashLoss, LossInputs, PairwiseHashLoss, similarity_matrix  # noqa: E402
+from .base import (  # noqa: E402
+    CONSUMABLE,
+    HashLoss,
+    LossInputs,
+    PairwiseHashLoss,
+    class_cross_entropy,
+    similarity_matrix,
+)
+from .cnnh import CNNHLoss  # noqa: E402
+from .cnnh_plus import CNNHPlusLoss  # noqa: E402
 from .dcmh import DCMHLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
+from .dlbhc import DLBHCLoss  # noqa: E402
+from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
 from .triplet import TripletHashLoss  # noqa: E402
 
 __all__ = [
+    "CNNHLoss",
+    "CNNHPlusLoss",
     "CONSUMABLE",
     "DCMHLoss",
     "DHNLoss",
+    "DLBHCLoss",
+    "DNNHLoss",
     "DPSHLoss",
     "DSHLoss",
     "HashLoss",
     "LossInputs",
     "PairwiseHashLoss",
     "TripletHashLoss",
+    "class_cross_entropy",
     "log_cosh",
     "similarity_matrix",
 ]

@@ -32,7 +32,7 @@ torch = require_torch()
 nn = torch.nn
 
 __all__ = ["CONSUMABLE", "HashLoss", "LossInputs", "PairwiseHashLoss", "check_labels", "check_outputs",
-           "similarity_matrix"]
+           "class_cross_entropy", "similarity_matrix"]
 
 #: The kinds of supervision a loss may declare in ``consumes``.
 CONSUMABLE = frozenset({"pairs", "triplets", "graded_triplets", "targets", "classes"})
@@ -209,3 +209,23 @@ class PairwiseHashLoss(HashLoss):
     def compute_loss(self, u, v, s, mask):  # pragma: no cover - abstract
         """u (n, b), v (m, b), s (n, m) float {0, 1}, mask (n, m) bool or None -> 0-d tensor."""
         raise NotImplementedError
+
+
+def class_cross_entropy(logits, labels):
+    """Softmax cross-entropy: int class ids (n,), or multi-hot (n, c) as a uniform distribution
+    over the item's labels (items with no label contribute 0)."""
+    check_outputs(logits, "logits")
+    check_labels(labels, logits.shape[0], "labels")
+    work = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
+    z = logits.to(work)
+    if labels.ndim == 1:
+        if int(labels.min()) < 0 or int(labels.max()) >= z.shape[1]:
+            raise ValueError(f"class ids must be in [0, {z.shape[1]}), got "
+                             f"[{int(labels.min())}, {int(labels.max())}]")
+        return nn.functional.cross_entropy(z, labels.long())
+    if labels.shape[1] != z.shape[1]:
+        raise ValueError(f"multi-hot labels must have {z.shape[1]} columns (one per class), "
+                         f"got {labels.shape[1]}")
+    y = labels.to(work)
+    p = y / y.sum(1, keepdim=True).clamp_min(1.0)
+    return -(p * nn.functional.log_softmax(z, 1)).sum(1).mean()
