@@ -23,6 +23,7 @@ from .base import (  # noqa: E402
 )
 from .cnnh import CNNHLoss  # noqa: E402
 from .cnnh_plus import CNNHPlusLoss  # noqa: E402
+from .dcmh import DCMHLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
 from .dlbhc import DLBHCLoss  # noqa: E402
 from .dnnh import DNNHLoss  # noqa: E402
@@ -36,6 +37,7 @@ __all__ = [
     "CNNHLoss",
     "CNNHPlusLoss",
     "CONSUMABLE",
+    "DCMHLoss",
     "DHNLoss",
     "DLBHCLoss",
     "DNNHLoss",

@@ -24,6 +24,9 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dnnh": ("dnnh", "DNNH"),
     "drsch": ("drsch", "DRSCH"),
     "dsrh": ("dsrh", "DSRH"),
+    "dcmh": ("dcmh", "DCMH"),
+    "ccaitq": ("cca_itq", "CCAITQ"),
+    "scm": ("scm", "SCM"),
 }
 
 
