@@ -334,9 +334,9 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from . import index as index_mod
+    from .loading import load as load_index
 
-    idx = index_mod.load(_existing(args.index, "index file"))
+    idx = load_index(_existing(args.index, "index file"))
     queries, _ = read_codes(args.queries)
     if queries.shape[1] * 8 != idx.bits:
         raise CliError(f"queries have {queries.shape[1] * 8} bits, the index holds {idx.bits}-bit codes")

@@ -5,7 +5,7 @@ import numbers
 
 from . import _core
 from ._validate import check_bits, describe
-from .index import BinaryIndex, _register_loader
+from .index import BinaryIndex
 
 __all__ = ["MultiIndex"]
 
@@ -49,6 +49,8 @@ class MultiIndex(BinaryIndex):
     >>> distances, ids = index.search(codes[:5], k=10)
     """
 
+    _core_class = _core.MultiIndex
+
     def __init__(self, bits: int, m=None):
         bits = check_bits(bits)
         if m is None:
@@ -64,12 +66,6 @@ class MultiIndex(BinaryIndex):
                     f"32 bits), got {m}"
                 )
         self._impl = _core.MultiIndex(bits, m)
-
-    @classmethod
-    def _from_impl(cls, impl) -> "MultiIndex":
-        self = cls.__new__(cls)
-        self._impl = impl
-        return self
 
     @property
     def m(self) -> int:
@@ -103,6 +99,3 @@ class MultiIndex(BinaryIndex):
             "hashed_queries": int(self._impl.hashed_queries),
             "linear_queries": int(self._impl.linear_queries),
         }
-
-
-_register_loader("multi_index", lambda file, mmap: MultiIndex._from_impl(_core.MultiIndex.load(file, mmap)))
