@@ -71,7 +71,7 @@ def test_equals_flat(bits, kind):
     q = queries_for(rng, codes, bits)
     assert_same(flat, mi, q)
     # The hashing path answered (no silent fallback to the scan in forced mode).
-    assert mi.stats()["hashed_queries"] > 0
+    assert mi.stats().hashed_queries > 0
     assert mi.m == _core.MultiIndex.auto_m(bits, len(mi))
 
 
@@ -129,7 +129,7 @@ def test_adds_and_removes_between_searches():
         q = queries_for(rng, np.asarray(flat.codes), bits, 16)
         assert_same(flat, mi, q, ks=(1, 12), radii=(0, 9))
     # The tail (codes added since the last table build) was exercised.
-    assert mi.stats()["indexed"] <= len(mi)
+    assert mi.stats().indexed <= len(mi)
 
 
 def test_remove_everything_then_add():
@@ -225,7 +225,7 @@ def test_fallback_on_uniform_data_is_exact():
     flat, mi = pair(64, codes, strategy="auto")
     q = random_codes(rng, 30, 64)
     assert_same(flat, mi, q, ks=(500,), radii=(20,))
-    assert mi.stats()["linear_queries"] > 0
+    assert mi.stats().linear_queries > 0
 
 
 @pytest.mark.parametrize("bits, n", [(64, 200_000), (64, 1_000_000), (128, 100_000), (256, 500_000)])
