@@ -83,9 +83,9 @@ def test_strategies_agree(strategy):
     assert_same(flat, mi, queries_for(rng, codes, 64))
     stats = mi.stats()
     if strategy == "linear":
-        assert stats["hashed_queries"] == 0
+        assert stats.hashed_queries == 0
     if strategy == "hashing":
-        assert stats["hashed_queries"] > 0
+        assert stats.hashed_queries > 0
 
 
 @pytest.mark.parametrize("m", [2, 3, 5, 8, 64])
