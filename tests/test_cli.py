@@ -99,8 +99,8 @@ def test_user_errors(tmp_path, capsys):
     _codes_file(tmp_path / "db.npz", rng, 30)
     rc, _, err = _run(["index", "--codes", tmp_path / "missing.npz", "--out", tmp_path / "x.dhx"], capsys)
     _assert_user_error(rc, err, "codes file not found")
-    rc, _, err = _run(["train", "--method", "dpsh", "--bits", "12", "--out", tmp_path / "m"], capsys)
-    assert rc == 2 and "multiple of 8" in err and "Traceback" not in err
+    rc, _, err = _run(["train", "--method", "dpsh", "--bits", "0", "--out", tmp_path / "m"], capsys)
+    assert rc == 2 and "positive integer" in err and "Traceback" not in err
     rc, _, err = _run(["train", "--method", "sdh", "--bits", "16", "--out", tmp_path / "m"], capsys)
     _assert_user_error(rc, err, "unknown method 'sdh'")
     rc, _, err = _run(["train", "--method", "lsh", "--bits", "16", "--data", "nosuchdata",
@@ -235,3 +235,27 @@ def test_demo(tmp_path, capsys):
 ])
 def test_param_values(text, expected):
     assert cli._param(text) == expected
+
+
+def test_internal_error_is_reported_as_a_bug(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("invariant broken")
+
+    monkeypatch.setattr(cli, "cmd_bench", broken)
+    rc, out, err = _run(["bench"], capsys)
+    assert rc == 1 and "Traceback" not in err
+    assert "internal error: RuntimeError: invariant broken at test_cli.py:" in err
+    assert "DEEPHASH_DEBUG=1" in err
+    monkeypatch.setenv("DEEPHASH_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="invariant broken"):
+        cli.main(["bench"])
+
+
+def test_train_accepts_12_bits(tmp_path, capsys):
+    out = tmp_path / "lsh12.model"
+    rc, _, err = _run(["train", "--method", "lsh", "--bits", "12", "--data", "digits", "--out", out], capsys)
+    assert rc == 0, err
+    from deephash import methods
+
+    model = methods.load(out)
+    assert model.bits == 12 and model.code_bits == 16
