@@ -211,8 +211,8 @@ def test_train_encode_pipeline(tmp_path, capsys):
     _assert_user_error(rc, err, "no_such_option")
 
 
+@pytest.mark.slow
 def test_demo(tmp_path, capsys):
-    pytest.importorskip("torch")
     rc, out, err = _run(["demo", "--out", tmp_path, "--bits", "16", "32", "--epochs", "12"], capsys)
     assert rc == 0, err
     rows = json.loads((tmp_path / "demo_results.json").read_text())
