@@ -127,7 +127,7 @@ def test_user_errors(tmp_path, capsys):
 
 
 def test_data_specs(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("DEEPHASH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DEEPHASH_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(4)
     x = rng.standard_normal((90, 6)).astype(np.float32)
     y = np.repeat(np.arange(3), 30)
@@ -155,7 +155,7 @@ def test_data_specs(tmp_path, capsys, monkeypatch):
     split = cli.load_split(str(tmp_path / "imgs"), n_query=2, n_train=3)
     assert split.query_x.shape == (4, 4, 4, 3) and split.db_x.shape == (16, 4, 4, 3)
     assert split.classes == ("a", "b")
-    assert any(f.name.endswith("-images.npy") for f in (tmp_path / "cache").iterdir())
+    assert any(f.name.endswith("-images.npy") for f in (tmp_path / "cache" / "data").iterdir())
 
 
 def test_bench_hook(monkeypatch, capsys):
