@@ -79,6 +79,22 @@ PYBIND11_MODULE(_core, m) {
     const std::string s = data;
     return checksum64(s.data(), s.size(), seed);
   }, py::arg("data"), py::arg("seed") = 0);
+  // The engine's weight quantisation (deephash/weighted.hpp), row by row: the metrics rank by
+  // the same integers as the weighted searches. Rows are validated float32 weights.
+  m.def("quantize_weights", [](const py::array_t<float, py::array::c_style | py::array::forcecast>& w,
+                               size_t bits) {
+    if (w.ndim() != 2 || static_cast<size_t>(w.shape(1)) != bits)
+      throw InvalidArgument("weights must have shape (rows, bits)");
+    const size_t rows = static_cast<size_t>(w.shape(0));
+    py::array_t<int32_t> units({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(bits)});
+    py::array_t<int32_t> exponents(static_cast<py::ssize_t>(rows));
+    for (size_t r = 0; r < rows; ++r) {
+      const QuantizedWeights q = quantize_weights(w.data() + r * bits, bits);
+      std::copy(q.units.begin(), q.units.end(), units.mutable_data() + r * bits);
+      exponents.mutable_data()[r] = q.exponent;
+    }
+    return py::make_tuple(units, exponents);
+  }, py::arg("weights"), py::arg("bits"), "(units int32 (rows, bits), exponents int32 (rows,))");
   m.def("open_index_file", [](const std::string& path) {
     py::gil_scoped_release release;
     return IndexFile::open(path);

@@ -4,9 +4,10 @@
 multiple of ``2**e`` (see ``BinaryIndex.search`` and ``cpp/include/deephash/weighted.hpp``), and
 the distance is the exact sum of the rounded weights. The metrics rank by the same integers, so
 ``ties="id"`` gives exactly the engine's order and ``ties="average"`` sees exactly its ties
-(weights that differ by less than the rounding step tie, as they do in the engine). The rule is
-restated here (numpy, no call per query into the engine, whose weighted top-k is built for small
-k and takes seconds for whole rankings); ``tests/test_metrics_graded.py`` checks that both agree.
+(weights that differ by less than the rounding step tie, as they do in the engine). The units come
+from the engine's own quantisation (one call per weight vector); the distances are summed here
+in numpy (the engine's weighted top-k is built for small k and takes seconds for whole rankings).
+``tests/test_metrics_graded.py`` checks that both agree.
 """
 from __future__ import annotations
 
@@ -14,34 +15,16 @@ from typing import Optional
 
 import numpy as np
 
+from .. import _core
 from .._weights import as_weights
 
 __all__ = ["WeightedDistances", "quantize_weights"]
 
-# Largest exponent whose float32 distances cannot overflow (weighted.hpp).
-_MAX_EXPONENT = 105
-# The float32 subnormal step: the smallest unit the engine uses.
-_MIN_EXPONENT = -149
-
 
 def quantize_weights(weights: np.ndarray, bits: int) -> np.ndarray:
-    """Integer units of validated float32 weights ``(bits,)`` or ``(nq, bits)`` (same shape, int32).
-
-    ``units = round-half-even(w / 2**e)`` with ``e = max(E - P, -149)``, ``P = 22 -
-    ceil(log2(bits))`` and ``2**(E-1) <= max(w) < 2**E`` per row; an all-zero row gives zeros.
-    """
-    w = np.atleast_2d(weights).astype(np.float64)
-    p = 22 - int(np.ceil(np.log2(bits))) if bits > 1 else 22
-    mx = w.max(axis=1)
-    _, big_e = np.frexp(mx)
-    e = np.maximum(big_e - p, _MIN_EXPONENT)
-    if np.any((mx > 0) & (e > _MAX_EXPONENT)):
-        raise ValueError(
-            f"weights too large: the largest ({float(mx.max())}) would overflow float32 distances; "
-            "rescale them"
-        )
-    units = np.rint(np.ldexp(w, -e[:, None])).astype(np.int32)
-    units[mx == 0] = 0
+    """Integer units of validated float32 weights ``(bits,)`` or ``(nq, bits)`` (same shape, int32),
+    from the engine's own quantisation (``deephash/weighted.hpp``)."""
+    units, _ = _core.quantize_weights(np.atleast_2d(weights).astype(np.float32, copy=False), bits)
     return units.reshape(np.shape(weights))
 
 
