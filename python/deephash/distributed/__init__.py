@@ -1,0 +1,10 @@
+"""deephash on a Ray cluster: a sharded exact index, parallel encoding (``pip install
+deephash[distributed]``).
+
+Nothing else in deephash imports this package, so ``import deephash`` never imports Ray.
+"""
+from __future__ import annotations
+
+from .sharded_index import ShardedIndex, ShardUnavailableError, ensure_ray
+
+__all__ = ["ShardUnavailableError", "ShardedIndex", "ensure_ray"]
