@@ -5,6 +5,7 @@ Nothing else in deephash imports this package, so ``import deephash`` never impo
 """
 from __future__ import annotations
 
+from .encode import encode
 from .sharded_index import ShardedIndex, ShardUnavailableError, ensure_ray
 
-__all__ = ["ShardUnavailableError", "ShardedIndex", "ensure_ray"]
+__all__ = ["ShardUnavailableError", "ShardedIndex", "encode", "ensure_ray"]
