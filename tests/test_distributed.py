@@ -323,3 +323,22 @@ def test_parallel_encode_equals_one_process_and_fills_the_index(ray_local):
         _same(flat.search(none, 5), sh.search(none, 5))
         q = lsh.encode(x[:7])
         _same(flat.search(q, 30), sh.search(q, 30))
+
+
+# ---- command line ------------------------------------------------------------------------
+def test_cli_index_shards_and_search(ray_local, tmp_path, capsys):
+    from deephash import cli
+
+    rng = np.random.default_rng(4)
+    codes = clustered_codes(rng, 300, 64)
+    np.save(tmp_path / "db.npy", codes)
+    np.save(tmp_path / "q.npy", codes[:9])
+    assert cli.main(["index", "--codes", str(tmp_path / "db.npy"), "--shards", "2", "--kind",
+                     "multi", "--out", str(tmp_path / "idx")]) == 0
+    assert "300 codes of 64 bits in 2 multi shards" in capsys.readouterr().out
+    flat = deephash.FlatIndex(64)
+    flat.add(codes)
+    assert cli.main(["search", "--index", str(tmp_path / "idx"), "--queries",
+                     str(tmp_path / "q.npy"), "-k", "25", "--out", str(tmp_path / "r.npz")]) == 0
+    with np.load(tmp_path / "r.npz") as z:
+        _same(flat.search(codes[:9], 25), (z["distances"], z["ids"]))

@@ -263,11 +263,25 @@ def cmd_encode(args) -> int:
     return 0
 
 
+def _distributed():
+    """deephash.distributed's CLI helpers, or a CliError when Ray is not installed."""
+    try:
+        import ray  # noqa: F401
+
+        from .distributed import cli_support
+    except ImportError:
+        raise CliError("a sharded index needs Ray: pip install 'deephash[distributed]'") from None
+    return cli_support
+
+
 def cmd_index(args) -> int:
     from .index import FlatIndex
     from .multi_index import MultiIndex
 
     codes, _ = read_codes(args.codes)
+    if args.shards is not None:
+        print(_distributed().build_sharded(codes, args.kind, args.shards, args.out, args.address))
+        return 0
     kind = MultiIndex if args.kind == "multi" else FlatIndex
     index = kind(codes.shape[1] * 8)
     index.add(codes)
@@ -281,7 +295,11 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     from . import index as index_mod
 
-    idx = index_mod.load(_existing(args.index, "index file"))
+    path = _existing(args.index, "index file")
+    if path.is_dir():  # a ShardedIndex saved by `deephash index --shards`
+        idx = _distributed().open_sharded(path, args.address)
+    else:
+        idx = index_mod.load(path)
     queries, _ = read_codes(args.queries)
     if queries.shape[1] * 8 != idx.bits:
         raise CliError(f"queries have {queries.shape[1] * 8} bits, the index holds {idx.bits}-bit codes")
@@ -465,7 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("flat", "multi"), default="flat",
                    help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
                         "clustered codes (default flat)")
-    p.add_argument("--out", required=True, help="index file to write")
+    p.add_argument("--out", required=True, help="index file to write (a folder with --shards)")
+    p.add_argument("--shards", type=_positive, default=None,
+                   help="build a sharded index over this many Ray actors (needs deephash[distributed])")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address for --shards (default: start a local Ray)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search a saved index with query codes")
@@ -475,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=int, default=None, help="range search within this Hamming radius")
     p.add_argument("--show", type=int, default=3, help="queries whose results are printed")
     p.add_argument("--out", default=None, help="write distances/ids to this .npz")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address for a sharded index (default: start a local Ray)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval metrics of query codes against database codes")
