@@ -37,14 +37,25 @@ def merge_knn(parts, nq: int, k: int, weighted: bool):
     width = sum(p[0].shape[1] for p in parts)
     if width == 0 or nq == 0:
         return out_d, out_i
-    d = np.concatenate([p[0] for p in parts], axis=1).ravel()
-    ids = np.concatenate([p[1] for p in parts], axis=1).ravel()
-    seq = np.concatenate([p[2] for p in parts], axis=1).ravel()
-    rows = np.repeat(np.arange(nq), width)
-    order = np.lexsort((seq, ids, d, rows)).reshape(nq, width)[:, :k]
-    take = order.shape[1]
-    out_d[:, :take] = d[order]
-    out_i[:, :take] = ids[order]
+    d = np.concatenate([p[0] for p in parts], axis=1)
+    ids = np.concatenate([p[1] for p in parts], axis=1)
+    seq = np.concatenate([p[2] for p in parts], axis=1)
+    take = min(k, width)
+    if width > k:
+        # Only entries at or below each row's k-th smallest distance can be in its top k: sort
+        # those (about k per row, more with ties) instead of all num_shards * k.
+        kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
+        keep = d <= kth
+    else:
+        keep = np.ones(d.shape, dtype=bool)
+    rows, cols = np.nonzero(keep)  # row-major: rows ascending
+    dd, ii, ss = d[rows, cols], ids[rows, cols], seq[rows, cols]
+    order = np.lexsort((ss, ii, dd, rows))
+    starts = np.zeros(nq, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1)[:-1], out=starts[1:])
+    sel = order[starts[:, None] + np.arange(take)[None, :]]
+    out_d[:, :take] = dd[sel]
+    out_i[:, :take] = ii[sel]
     return out_d, out_i
 
 
