@@ -204,3 +204,9 @@ def test_bad_inputs_give_clear_errors(digits, tmp_path):
         M.method_class("ITQ")
     with pytest.raises(ValueError, match="random weights"):
         M.LSH(bits=16, backbone="mlp").fit(xt)
+
+
+def test_methods_declare_supervised():
+    assert M.LSH.supervised is False
+    for name in ("dpsh", "dsh", "dhn"):
+        assert M.method_class(name).supervised is True

@@ -4,8 +4,11 @@
 ``m.fit(x, labels)`` returns m; ``m.encode(x)`` gives packed uint8 codes;
 ``m.save(path)`` / ``deephash.methods.load(path)``.
 
-DPSH, DSH and DHN need PyTorch (imported when they are fitted or loaded); LSH on input
-vectors needs only NumPy.
+The deep methods need PyTorch (imported when they are fitted or loaded); LSH on input
+vectors needs only NumPy. Every method has ``supervised`` (class attribute): unsupervised ones
+take ``fit(x)`` and ignore labels. The deep methods share one training loop
+(:mod:`deephash.methods.trainer`): a method composes a backbone, a head and a loss that
+declares what it consumes.
 """
 from __future__ import annotations
 

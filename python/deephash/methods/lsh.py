@@ -27,6 +27,7 @@ class LSH(HashingMethod):
 
     name = "LSH"
     hyperparameter_defaults = {"center": True}
+    supervised = False
     default_backbone = "features"
 
     # -- helpers -------------------------------------------------------------------------

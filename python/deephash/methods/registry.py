@@ -18,6 +18,8 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dsh": ("dsh", "DSH"),
     "dhn": ("dhn", "DHN"),
     "lsh": ("lsh", "LSH"),
+    "cnnh": ("cnnh", "CNNH"),
+    "cnnhplus": ("cnnh_plus", "CNNHPlus"),
 }
 
 
