@@ -233,7 +233,11 @@ def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params
 
 def cmd_train(args) -> int:
     split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
-    model = make_method(args.method, args.bits, args.backbone, args.seed, dict(args.param or []))
+    params = dict(args.param or [])
+    if args.workers is not None:  # data-parallel training on Ray (TrainConfig.num_workers)
+        _distributed()
+        params["num_workers"] = args.workers
+    model = make_method(args.method, args.bits, args.backbone, args.seed, params)
     t0 = time.perf_counter()
     model.fit(split.train_x, split.train_y)
     dt = time.perf_counter() - t0
@@ -270,7 +274,8 @@ def _distributed():
 
         from .distributed import cli_support
     except ImportError:
-        raise CliError("a sharded index needs Ray: pip install 'deephash[distributed]'") from None
+        raise CliError("--shards, --workers and sharded indexes need Ray: "
+                       "pip install 'deephash[distributed]'") from None
     return cli_support
 
 
@@ -466,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
                    help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30")
     p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="train data-parallel over this many Ray workers (needs deephash[distributed])")
     _data_args(p)
     p.set_defaults(func=cmd_train)
 
