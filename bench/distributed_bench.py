@@ -2,6 +2,7 @@
 
     PYTHONPATH=python python bench/distributed_bench.py index  [--n 10000000 --nq 1000 --k 100]
     PYTHONPATH=python python bench/distributed_bench.py encode [--images 10000 --workers 1 2]
+    PYTHONPATH=python python bench/distributed_bench.py train  [--per-class 200 --epochs 3]
 
 ``index``: one FlatIndex (all threads, in this process) and a ShardedIndex with ``--shards`` actors
 (``threads // shards`` threads each) on the same codes; batch search and single-query latency,
@@ -10,6 +11,10 @@ for large clusters: one core's scan rate, the driver merge for 16 shards, and th
 
 ``encode``: a small CNN (DSH, small_cnn backbone, 1 epoch on 1,000 images; speed does not depend on
 its quality) encodes CIFAR-10 test images in this process and with 1 and 2 Ray workers.
+
+``train``: DPSH with the small_cnn backbone trained end to end on CIFAR-10 (``--per-class`` images
+per class, seeded) in one process with 2 threads, and data-parallel on 1 and 2 Ray workers with one
+thread each; mAP@ALL of 1,000 test queries against ``--database`` other test images.
 """
 from __future__ import annotations
 
@@ -68,8 +73,8 @@ def bench_index(args):
     lat_l, lat_r = [], []
     for i in range(args.latency_reps):
         q = queries[i % args.nq : i % args.nq + 1]
-        lat_l.append(_timed(lambda: flat.search(q, args.k))[0])
-        lat_r.append(_timed(lambda: sh.search(q, args.k))[0])
+        lat_l.append(_timed(lambda q=q: flat.search(q, args.k))[0])
+        lat_r.append(_timed(lambda q=q: sh.search(q, args.k))[0])
     print(f"single query k={args.k}: local {statistics.median(lat_l) * 1e3:.2f} ms, over Ray "
           f"{statistics.median(lat_r) * 1e3:.2f} ms (medians of {args.latency_reps})")
 
@@ -120,10 +125,50 @@ def bench_encode(args):
     t2, again = _timed(lambda: model.encode(images))
     print(f"one process: 1 thread {images.shape[0] / t1:.0f} images/s, 2 threads {images.shape[0] / t2:.0f} images/s")
     for w in args.workers:
-        t, got = _timed(lambda: encode(model, images, num_workers=w, batch_size=512))
+        t, got = _timed(lambda w=w: encode(model, images, num_workers=w, batch_size=512))
         same = np.array_equal(got, expected) and np.array_equal(again, expected)
         print(f"Ray, {w} worker(s) x 1 thread: {images.shape[0] / t:.0f} images/s "
               f"(incl. start-up and shipping the model), codes identical: {same}")
+    ray.shutdown()
+
+
+def bench_train(args):
+    import torch
+
+    from deephash import methods as M
+    from deephash.data.cifar10 import load_cifar10
+    from deephash.metrics import mean_average_precision
+
+    ray = _ray_init(2)
+    data = load_cifar10()
+    rng = np.random.default_rng(0)
+    train_pool = np.nonzero(~data.is_test)[0]
+    test_pool = np.nonzero(data.is_test)[0]
+    train = np.concatenate([rng.choice(train_pool[data.labels[train_pool] == c], args.per_class,
+                                       replace=False) for c in range(10)])
+    test = rng.permutation(test_pool)
+    query, db = test[:1000], test[1000:1000 + args.database]
+    xt, yt = data.images[train], data.labels[train]
+
+    def dpsh(**kw):
+        return M.DPSH(bits=32, backbone="small_cnn", seed=0, epochs=args.epochs, progress=False, **kw)
+
+    for name, threads, workers in (("one process, 2 threads", 2, 1), ("Ray, 1 worker x 1 thread", 1, 1),
+                                   ("Ray, 2 workers x 1 thread", 1, 2)):
+        torch.set_num_threads(threads)
+        if name.startswith("Ray"):
+            from deephash.distributed.train import fit_data_parallel
+
+            t, model = _timed(lambda w=workers: fit_data_parallel(dpsh(), xt, yt, num_workers=w))
+        else:
+            t, model = _timed(lambda: dpsh().fit(xt, yt))
+        torch.set_num_threads(2)
+        qc, dc = model.encode(data.images[query]), model.encode(data.images[db])
+        ql, dl = data.labels[query], data.labels[db]
+        m_avg = mean_average_precision(qc, ql, dc, dl).map
+        m_id = mean_average_precision(qc, ql, dc, dl, ties="id").map
+        print(f"{name}: {args.epochs} epochs on {len(train)} images {t:.1f} s ({t / args.epochs:.1f} s/epoch "
+              f"incl. start-up), mAP@ALL {m_avg:.4f} (ties by id {m_id:.4f})")
     ray.shutdown()
 
 
@@ -141,8 +186,12 @@ def main():
     e = sub.add_parser("encode")
     e.add_argument("--images", type=int, default=10000)
     e.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    t = sub.add_parser("train")
+    t.add_argument("--per-class", type=int, default=200)
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--database", type=int, default=5000)
     args = p.parse_args()
-    bench_index(args) if args.what == "index" else bench_encode(args)
+    {"index": bench_index, "encode": bench_encode, "train": bench_train}[args.what](args)
 
 
 if __name__ == "__main__":
