@@ -368,3 +368,11 @@ def test_data_parallel_training_is_reproducible_and_matches_one_process(ray_loca
     assert cli.main(["train", "--method", "dpsh", "--bits", "16", "--seed", "1", "--workers", "2",
                      "--param", "epochs=2", "--param", "progress=False", "--out", str(out)]) == 0
     np.testing.assert_array_equal(M.load(out).encode(xq), codes)
+    # Batch norm: each worker normalises its part; running statistics are averaged at the end so
+    # the workers finish identical (fit_data_parallel checks) and close to one process.
+    img_t = (xt[:400].reshape(-1, 8, 8) / 16.0).astype(np.float32)
+    img_q = (xq.reshape(-1, 8, 8) / 16.0).astype(np.float32)
+    cnn = dict(bits=16, backbone="small_cnn", seed=0, epochs=1, batch_size=64, progress=False)
+    one = M.DSH(**cnn).fit(img_t, yt[:400]).encode(img_q)
+    par = M.DSH(num_workers=2, **cnn).fit(img_t, yt[:400]).encode(img_q)
+    assert (np.unpackbits(one) == np.unpackbits(par)).mean() >= 0.8

@@ -13,7 +13,8 @@ optimiser step.
 Relation to one process: the same effective batch (``batch_size``), the same pairs and memory
 bank, the same objective; results differ only by floating-point summation order, and by batch
 statistics of batch-norm layers (each worker normalises its own part, as DistributedDataParallel
-without SyncBatchNorm) and by random flips, which are drawn for each worker's part. With the same
+without SyncBatchNorm; their running statistics are averaged over the workers at the end) and by
+random flips, which are drawn for each worker's part. With the same
 seed and ``num_workers``, training is reproducible run to run (fixed thread count per worker, and
 gloo reduces in a fixed order).
 
@@ -119,6 +120,18 @@ def _fingerprint(method) -> str:
     return h.hexdigest()
 
 
+def _average_buffers(method, world: int) -> None:
+    """Averages floating buffers (batch-norm running statistics, which each worker gathered from
+    its own part of the batches) so that every worker ends with the same model."""
+    import torch.distributed as dist
+
+    for module in (method._backbone, method._head):
+        for b in module.buffers():
+            if b.is_floating_point():
+                dist.all_reduce(b)
+                b.div_(world)
+
+
 class _TrainWorker:
     """One data-parallel worker (a Ray actor)."""
 
@@ -144,6 +157,7 @@ class _TrainWorker:
             method.fit(np.array(x), None if labels is None else np.array(labels))
             for h in hooks:
                 h.remove()
+            _average_buffers(method, world)
             del method._training_network  # the instance override: back to the class's method
             return (method if rank == 0 else None), _fingerprint(method)
         finally:
