@@ -3,6 +3,7 @@
     PYTHONPATH=python python bench/distributed_bench.py index  [--n 10000000 --nq 1000 --k 100]
     PYTHONPATH=python python bench/distributed_bench.py encode [--images 10000 --workers 1 2]
     PYTHONPATH=python python bench/distributed_bench.py train  [--per-class 200 --epochs 3]
+    PYTHONPATH=python python bench/distributed_bench.py overhead [--shards 1 2 4 8 16]
 
 ``index``: one FlatIndex (all threads, in this process) and a ShardedIndex with ``--shards`` actors
 (``threads // shards`` threads each) on the same codes; batch search and single-query latency,
@@ -108,6 +109,25 @@ def bench_index(args):
     ray.shutdown()
 
 
+def bench_overhead(args):
+    """Ray's share of a query: single-query latency over tiny shards, for several shard counts."""
+    from deephash.distributed import ShardedIndex
+
+    ray = _ray_init(2)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 256, (1000, 8), dtype=np.uint8)
+    for shards in args.shards:
+        sh = ShardedIndex(64, shards)
+        sh.add(codes)
+        sh.search(codes[:1], 100)
+        one = statistics.median(_timed(lambda sh=sh: sh.search(codes[:1], 100))[0] for _ in range(args.reps))
+        batch = statistics.median(_timed(lambda sh=sh: sh.search(codes, 100))[0] for _ in range(5))
+        print(f"{shards:2d} shards of {1000 // shards} codes: 1 query {one * 1e3:.2f} ms, "
+              f"1000 queries {batch * 1e3:.1f} ms (medians)")
+        sh.close()
+    ray.shutdown()
+
+
 def bench_encode(args):
     import torch
 
@@ -189,12 +209,16 @@ def main():
     e = sub.add_parser("encode")
     e.add_argument("--images", type=int, default=10000)
     e.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    o = sub.add_parser("overhead")
+    o.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    o.add_argument("--reps", type=int, default=50)
     t = sub.add_parser("train")
     t.add_argument("--per-class", type=int, default=200)
     t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--database", type=int, default=5000)
     args = p.parse_args()
-    {"index": bench_index, "encode": bench_encode, "train": bench_train}[args.what](args)
+    {"index": bench_index, "overhead": bench_overhead, "encode": bench_encode,
+     "train": bench_train}[args.what](args)
 
 
 if __name__ == "__main__":
