@@ -149,6 +149,31 @@ def test_validation(ray_local):
             sh.add(np.zeros((2, 8), np.uint8), ids=[1])
 
 
+def test_searches_from_another_thread_see_whole_adds(ray_local):
+    rng = np.random.default_rng(8)
+    batches = [random_codes(rng, 40, 64) for _ in range(6)]
+    q = random_codes(rng, 3, 64)
+    expected = []  # the answer after each number of whole batches
+    flat = deephash.FlatIndex(64)
+    expected.append(flat.search(q, 30))
+    for b in batches:
+        flat.add(b)
+        expected.append(flat.search(q, 30))
+    seen = []
+    with _sharded(64, 2) as sh:
+        def searcher():
+            for _ in range(12):
+                seen.append(sh.search(q, 30))
+
+        t = threading.Thread(target=searcher)
+        t.start()
+        for b in batches:
+            sh.add(b)
+        t.join()
+    for d, i in seen:
+        assert any(np.array_equal(d, e[0]) and np.array_equal(i, e[1]) for e in expected)
+
+
 # ---- persistence -------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["flat", "multi"])
 def test_save_load(ray_local, tmp_path, kind):

@@ -1,10 +1,12 @@
 """An exact binary-code index split over Ray actors, one shard each."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 import weakref
@@ -44,6 +46,17 @@ def ensure_ray(address=None) -> None:
     ray = _ray()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
+
+
+def _locked(fn):
+    """Runs the method under the index's lock (see *Threads* in ShardedIndex)."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    return wrapper
 
 
 class ShardedIndex:
@@ -91,6 +104,9 @@ class ShardedIndex:
 
     *Memory.* Each shard stores, beside its index, the int64 insertion number of every code.
 
+    *Threads.* Calls from several threads are serialised by a lock, so a search never sees an add
+    or a remove that only some shards have applied.
+
     Examples
     --------
     >>> import ray, deephash
@@ -113,6 +129,7 @@ class ShardedIndex:
     def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts,
                    actor_options):
         self._actors = []
+        self._lock = threading.RLock()
         self._bits = check_bits(bits)
         if isinstance(num_shards, bool) or not isinstance(num_shards, int):
             raise TypeError(f"num_shards must be an int, got {describe(num_shards)}")
@@ -242,6 +259,7 @@ class ShardedIndex:
         """The shard actor handles, in shard order."""
         return list(self._actors)
 
+    @_locked
     def __len__(self) -> int:
         if self._size is None:
             self._size = sum(i["n"] for i in self._call_all("info", what="len"))
@@ -251,6 +269,7 @@ class ShardedIndex:
         return (f"ShardedIndex(bits={self._bits}, num_shards={self._num_shards}, "
                 f"kind={self._kind!r}, n={self._size})")
 
+    @_locked
     def add(self, codes, ids=None) -> None:
         """Adds codes (uint8 (n, bits // 8)) with ids (int64 (n,), default ``len(self), ...``).
 
@@ -279,6 +298,7 @@ class ShardedIndex:
         if self._size is not None:
             self._size += n
 
+    @_locked
     def remove(self, ids) -> int:
         """Removes every code whose id is in ``ids``; returns how many codes were removed."""
         ids = as_ids(ids, -1)
@@ -288,6 +308,7 @@ class ShardedIndex:
             self._size -= removed
         return removed
 
+    @_locked
     def search(self, queries, k: int, weights=None):
         """Exact k nearest neighbours, as :meth:`deephash.FlatIndex.search` (same arguments,
         same result: int32/float32 distances (nq, k), int64 ids (nq, k), -1 padding)."""
@@ -300,6 +321,7 @@ class ShardedIndex:
         parts = self._call_all("search", q_ref, k, w_ref, what="search")
         return merge_knn(parts, queries.shape[0], k, w is not None)
 
+    @_locked
     def range_search(self, queries, radius, weights=None):
         """All codes within distance <= radius, as :meth:`deephash.FlatIndex.range_search`:
         (lims int64 (nq + 1,), distances, ids int64)."""
@@ -325,13 +347,15 @@ class ShardedIndex:
         return as_weights(weights, self._bits, nq)
 
     # ---- persistence --------------------------------------------------------------------
+    @_locked
     def save(self, directory) -> None:
         """Saves every shard (each actor writes its own atomic, checksummed index file and the
         insertion numbers beside it) and then, last and atomically, ``manifest.json``.
 
         A crash before the manifest is replaced leaves the previous save intact: shard files of
         each save have their own names, and those of the previous save are deleted only after
-        the new manifest is in place. The shards' logs restart from this save.
+        the new manifest is in place. The shards' logs restart from this save, so a folder should
+        belong to one live index: saving another index there deletes files a restart would need.
         """
         directory = os.path.abspath(os.fspath(directory))
         os.makedirs(directory, exist_ok=True)
@@ -383,6 +407,7 @@ class ShardedIndex:
         return self
 
     # ---- lifetime -----------------------------------------------------------------------
+    @_locked
     def close(self) -> None:
         """Stops the shard actors and removes a temporary log folder."""
         ray = _ray()
