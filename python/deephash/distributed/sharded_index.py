@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -131,8 +132,9 @@ class ShardedIndex:
         self._actors = []
         self._lock = threading.RLock()
         self._bits = check_bits(bits)
-        if isinstance(num_shards, bool) or not isinstance(num_shards, int):
+        if isinstance(num_shards, bool) or not isinstance(num_shards, numbers.Integral):
             raise TypeError(f"num_shards must be an int, got {describe(num_shards)}")
+        num_shards = int(num_shards)
         if num_shards < 1:
             raise ValueError(f"num_shards must be >= 1, got {num_shards}")
         if kind not in ("flat", "multi"):
