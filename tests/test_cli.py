@@ -160,10 +160,10 @@ def test_data_specs(tmp_path, capsys, monkeypatch):
 
 def test_bench_hook(monkeypatch, capsys):
     seen = []
-    fake = types.ModuleType("deephash.bench")
+    fake = types.ModuleType("deephash._bench")
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "deephash.bench", fake)
-    monkeypatch.setattr(deephash, "bench", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "deephash._bench", fake)
+    monkeypatch.setattr(deephash, "_bench", fake, raising=False)
     assert cli.main(["bench", "--help", "--n", "1000"]) == 0
     assert seen == [["--help", "--n", "1000"]]
 
@@ -226,3 +226,12 @@ def test_demo(tmp_path, capsys):
     for name in ("pr_curve.png", "precision_at_n.png", "map_vs_bits.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
     assert "mAP" in out and "P@r=2" in out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("progress=false", ("progress", False)), ("flip=True", ("flip", True)),
+    ("head_hidden=None", ("head_hidden", None)), ("epochs=30", ("epochs", 30)),
+    ("lr=3e-4", ("lr", 3e-4)), ("optimizer=adam", ("optimizer", "adam")),
+])
+def test_param_values(text, expected):
+    assert cli._param(text) == expected

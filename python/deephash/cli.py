@@ -10,7 +10,10 @@ import argparse
 import ast
 import os
 import sys
+import tarfile
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import List, Optional
 
@@ -53,6 +56,9 @@ def _param(text: str):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"hyperparameters are key=value, got {text!r}")
     key, value = text.split("=", 1)
+    lowered = value.strip().lower()
+    if lowered in ("true", "false", "none"):  # shell spellings of Python's True/False/None
+        return key.strip(), {"true": True, "false": False, "none": None}[lowered]
     try:
         value = ast.literal_eval(value)
     except (ValueError, SyntaxError):
@@ -146,7 +152,10 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
             raise CliError(f"{p}: 'labels' has {y.shape[0]} entries for {x.shape[0]} rows of 'x'")
         classes = [str(c) for c in np.unique(y)]
     else:
-        folder = data.load_image_folder(p)
+        try:
+            folder = data.load_image_folder(p)
+        except (tarfile.TarError, EOFError, zlib.error) as e:  # a corrupt or truncated archive
+            raise CliError(f"{p} is not a readable image folder or tar archive: {e}") from None
         x, y, classes = folder.images, folder.labels, folder.classes
     counts = np.bincount(np.unique(y, return_inverse=True)[1])
     nq = n_query or max(1, int(counts.min()) // 10)
@@ -176,16 +185,31 @@ def save_codes(path, codes: np.ndarray, labels: Optional[np.ndarray] = None) -> 
         np.savez(f, **arrays)
 
 
+def _np_load(p: Path, what: str):
+    """``np.load`` of a user's file (the format read from its content, not its suffix)."""
+    try:
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CliError(f"{p} is not a readable {what} ({e})") from None
+
+
+def _np_array(path, what: str) -> np.ndarray:
+    """One array from a ``.npy`` file; a ``.npz`` archive is a :class:`CliError`."""
+    p = _existing(path, what)
+    loaded = _np_load(p, f"{what} (.npy)")
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise CliError(f"{p} is a .npz archive; a .npy array was expected")
+    return loaded
+
+
 def read_codes(path, labels_path=None):
     """Reads codes (and labels, when present) from ``.npz`` (see :func:`save_codes`) or ``.npy``."""
     p = _existing(path, "codes file")
-    if p.suffix == ".npy":
-        codes, labels = np.load(p, allow_pickle=False), None
+    z = _np_load(p, ".npz/.npy codes file")
+    if isinstance(z, np.ndarray):
+        codes, labels = z, None
     else:
-        try:
-            z = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise CliError(f"{p} is not a .npz/.npy codes file ({e})") from None
         with z:
             if "codes" not in z.files:
                 raise CliError(f"{p} holds no 'codes' array (found: {', '.join(z.files)})")
@@ -197,7 +221,7 @@ def read_codes(path, labels_path=None):
             f"shape {codes.shape}"
         )
     if labels_path is not None:
-        labels = np.load(_existing(labels_path, "labels file"), allow_pickle=False)
+        labels = _np_array(labels_path, "labels file")
     return np.ascontiguousarray(codes), labels
 
 
@@ -253,7 +277,7 @@ def cmd_encode(args) -> int:
     methods = _methods_module()
     model = methods.load(_existing(args.model, "model file"))
     if args.input is not None:
-        x = np.load(_existing(args.input, "input file"), allow_pickle=False)
+        x = _np_array(args.input, "input file")
         labels = None
     else:
         split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
@@ -411,9 +435,9 @@ def cmd_eval(args) -> int:
 
 def cmd_bench(args) -> int:
     try:
-        from . import bench
+        from . import _bench as bench
     except ImportError:
-        raise CliError("the engine benchmark (deephash.bench) is not part of this build") from None
+        raise CliError("the engine benchmark (deephash._bench) is not part of this build") from None
     try:
         rc = bench.main(list(args.bench_args))
     except SystemExit as e:  # the benchmark's own argument parser (--help, bad option)
@@ -522,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash.bench)",
+    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash._bench)",
                        add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
@@ -551,12 +575,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             return int(e.code or 0)
     try:
         return args.func(args)
-    except (CliError, FileNotFoundError, ValueError, TypeError, OSError) as e:
+    except (CliError, ValueError, TypeError, OSError, MemoryError) as e:
         if os.environ.get("DEEPHASH_DEBUG"):
             raise
         msg = str(e) if not isinstance(e, OSError) or not e.filename else (
             f"{e.strerror or e}: {e.filename}"
         )
+        if isinstance(e, MemoryError):  # e.g. numpy cannot allocate the (nq, k) result
+            msg = f"out of memory: {msg or 'allocation failed'}"
+        msg = "; ".join(line.strip() for line in msg.splitlines() if line.strip()).replace(":;", ":")
         print(f"deephash {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

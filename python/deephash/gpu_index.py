@@ -176,7 +176,7 @@ class GpuFlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
     device : int
         CUDA device ordinal.
 
@@ -191,6 +191,10 @@ class GpuFlatIndex(BinaryIndex):
     and :meth:`save` give them in id order rather than insertion order; search results are
     unaffected. Each code occupies ``ceil(bits / 32) * 4 + 8`` bytes of device memory.
     At most 2**32 - 2 codes; ``k`` up to :attr:`max_k` (24,576 on an H100).
+
+    Thread safety: as the CPU indexes, searches run concurrently and each ``add`` / ``remove``
+    runs alone (a reader-writer lock in the C++ index), so every result comes from one
+    consistent state. ``codes`` and ``ids`` are host copies taken under that lock.
     """
 
     def __init__(self, bits: int, device: int = 0):
@@ -240,7 +244,7 @@ class GpuFlatIndex(BinaryIndex):
             n = codes.shape[0]
         else:
             n = dev.n
-        id_arr = None if ids is None else as_ids(_host(ids), n)
+        id_arr = None if ids is None else as_ids(_host(ids), n, stored=True)
         if len(self) + n > 2**32 - 2:
             raise ValueError(f"a GpuFlatIndex holds at most 2**32 - 2 codes, got {len(self)} + {n}")
         if dev is None:

@@ -6,7 +6,16 @@ import os
 import numpy as np
 
 from . import _core
-from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
+from ._validate import (
+    MAX_BITS,
+    as_codes,
+    as_ids,
+    as_path,
+    check_bits,
+    check_bool,
+    check_k,
+    check_radius,
+)
 
 __all__ = ["BinaryIndex", "FlatIndex", "load"]
 
@@ -16,6 +25,11 @@ class BinaryIndex:
 
     Subclasses hold a compiled implementation in ``self._impl`` exposing ``add``,
     ``remove``, ``search``, ``range_search``, ``save``, ``size`` and ``bits``.
+
+    Thread safety: any number of threads may search at once while others call ``add``,
+    ``remove`` or ``save``; a reader-writer lock in the compiled index runs each ``add`` /
+    ``remove`` alone, so every search sees one consistent state (before or after each
+    mutation, never a mixture). The GIL is released while waiting for the lock.
     """
 
     _impl = None
@@ -49,13 +63,14 @@ class BinaryIndex:
         codes : uint8 array (n, bits // 8), C-contiguous (see :func:`deephash.pack_bits`).
         ids : int64 array (n,), optional
             Defaults to ``len(self), len(self) + 1, ...``. Ids need not be unique: entries with
-            equal distance and equal id are returned in insertion order.
+            equal distance and equal id are returned in insertion order. -1 is refused: it pads
+            the rows of search results that have fewer than k neighbours.
         """
         codes = as_codes(codes, self.bits)
         if ids is None:
             self._impl.add(codes, None)
         else:
-            self._impl.add(codes, as_ids(ids, codes.shape[0]))
+            self._impl.add(codes, as_ids(ids, codes.shape[0], stored=True))
 
     def remove(self, ids) -> int:
         """Removes every code whose id is in ``ids``; returns how many codes were removed."""
@@ -84,6 +99,13 @@ class BinaryIndex:
         ids : int64 array (nq, k)
             Each row sorted by (distance, id) ascending. When the index holds fewer than k
             codes, rows are padded with id -1 and distance 2**31 - 1 (``inf`` with weights).
+            Work beyond the output is sized by ``min(k, len(self))``.
+
+        Raises
+        ------
+        ValueError
+            ``nq * k`` exceeds ``deephash._core.MAX_RESULT_ENTRIES`` (2**28): search fewer
+            queries at a time.
         """
         queries = as_codes(queries, self.bits, "queries")
         k = check_k(k)
@@ -123,17 +145,41 @@ class BinaryIndex:
         return self._impl.range_search(queries, radius)
 
     def save(self, path) -> None:
-        """Saves the index atomically (temporary file, fsync, rename)."""
-        self._impl.save(os.fspath(path))
+        """Saves the index atomically (temporary file, fsync, rename).
+
+        A crash (even ``kill -9``) during the save leaves the previous file whole. The
+        temporary, ``PATH.tmp-<pid>-<n>`` beside the target, is locked (flock) while it is
+        written; one left by a killed process is removed by the next save of the same path.
+        A symbolic link at ``path`` is followed and its target replaced (the link stays).
+
+        Raises
+        ------
+        OSError
+            The file cannot be written, or ``path`` is a directory, a device, a FIFO or a
+            socket (only regular files are replaced).
+        ValueError
+            ``path`` contains a NUL byte.
+        """
+        self._impl.save(as_path(path))
 
     @property
     def codes(self) -> np.ndarray:
-        """Read-only view of the stored codes (n, bits // 8) in storage order."""
+        """Read-only, zero-copy snapshot of the stored codes: uint8 (n, bits // 8), storage order.
+
+        The array keeps the buffer it shows alive and never changes: a later ``add``, ``remove``
+        or the first change to a memory-mapped index moves the index to a new buffer when this
+        one is still viewed (copy-on-write), so ``index.add(index.codes[:n])`` is safe. While a
+        view is alive a ``remove`` copies the kept codes instead of compacting in place; use
+        ``np.array(index.codes)`` for a copy that does not hold the buffer.
+        """
         return self._impl.codes()
 
     @property
     def ids(self) -> np.ndarray:
-        """Read-only view of the stored ids (n,) in storage order."""
+        """Read-only, zero-copy snapshot of the stored ids: int64 (n,), storage order.
+
+        Same lifetime rules as :attr:`codes`.
+        """
         return self._impl.ids()
 
     def to_gpu(self, device: int = 0):
@@ -153,7 +199,7 @@ class FlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most ``MAX_BITS`` (8192).
 
     Examples
     --------
@@ -178,11 +224,15 @@ _LOADERS = {}
 
 
 def _register_loader(kind: str, fn) -> None:
-    """Lets another index kind (multi-index, ...) plug into :func:`load`."""
+    """Lets another index kind (multi-index, ...) plug into :func:`load`.
+
+    ``fn(file, mmap)`` builds the index from ``file``, the ``_core.IndexFile`` already opened
+    (the kind and the content come from one open of the file).
+    """
     _LOADERS[kind] = fn
 
 
-_register_loader("flat", lambda path, mmap: FlatIndex._from_impl(_core.FlatIndex.load(path, mmap)))
+_register_loader("flat", lambda file, mmap: FlatIndex._from_impl(_core.FlatIndex.load(file, mmap)))
 
 
 def load(path, mmap: bool = False):
@@ -193,21 +243,31 @@ def load(path, mmap: bool = False):
     path : str or os.PathLike
     mmap : bool
         Map the codes read-only instead of copying them into memory (the first ``add`` or
-        ``remove`` copies them).
+        ``remove`` copies them; ``codes``/``ids`` views taken before keep the mapping alive).
+        While mapped, the file must not be truncated or rewritten in
+        place by another program: reading a page cut from the file kills the process with
+        SIGBUS. Replacing it with ``index.save(path)`` (a new file renamed over the old one)
+        is safe: the loaded index keeps the old file's pages.
 
     Raises
     ------
     ValueError
-        The file is not a deephash index, or is truncated or corrupted.
+        The file is not a deephash index, or is truncated or corrupted; or ``path`` contains
+        a NUL byte.
     OSError
-        The file cannot be read.
+        The file cannot be read (``FileNotFoundError``, ``PermissionError``, ... with
+        ``errno`` and ``filename``), or is not a regular file (a directory, FIFO or device:
+        refused without blocking).
+    TypeError
+        ``path`` is not a path or ``mmap`` is not a bool.
     """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    kind = _core.read_index_kind(path)
-    if kind not in _LOADERS:
-        raise ValueError(f"{path!r} holds a {kind!r} index, which this build cannot load")
-    return _LOADERS[kind](path, bool(mmap))
+    raw = as_path(path)
+    mmap = check_bool(mmap, "mmap")
+    file = _core.open_index_file(raw)
+    if file.kind not in _LOADERS:
+        raise ValueError(f"{os.fsdecode(raw)!r} holds a {file.kind!r} index, which this build cannot load")
+    if file.bits > MAX_BITS:  # the constructors' limit: a crafted file must not get around it
+        raise ValueError(
+            f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits"
+        )
+    return _LOADERS[file.kind](file, mmap)

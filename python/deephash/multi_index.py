@@ -26,7 +26,7 @@ class MultiIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
     m : int, optional
         Number of substrings, ``ceil(bits / 32) <= m <= bits``. By default it is chosen from the
         number of codes (about ``bits / log2(n)``) and re-tuned as the index grows or shrinks.
@@ -105,4 +105,4 @@ class MultiIndex(BinaryIndex):
         }
 
 
-_register_loader("multi_index", lambda path, mmap: MultiIndex._from_impl(_core.MultiIndex.load(path, mmap)))
+_register_loader("multi_index", lambda file, mmap: MultiIndex._from_impl(_core.MultiIndex.load(file, mmap)))

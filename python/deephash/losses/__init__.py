@@ -24,6 +24,8 @@ from .base import (  # noqa: E402
 from .cnnh import CNNHLoss  # noqa: E402
 from .cnnh_plus import CNNHPlusLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
+from .dlbhc import DLBHCLoss  # noqa: E402
+from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
 from .triplet import TripletHashLoss  # noqa: E402
@@ -33,6 +35,8 @@ __all__ = [
     "CNNHPlusLoss",
     "CONSUMABLE",
     "DHNLoss",
+    "DLBHCLoss",
+    "DNNHLoss",
     "DPSHLoss",
     "DSHLoss",
     "HashLoss",

@@ -21,6 +21,11 @@ class TripletHashLoss(HashLoss):
     2**r_pos - 2**r_neg of graded relevance (r = number of shared labels); a graded loss called
     without gains raises ValueError.
 
+    Parameters
+    ----------
+    triplets_per_anchor : int, default 4
+        How many triplets the trainer mines per anchor and step.
+
     Parameters of forward
     ---------------------
     anchor, positive, negative : float tensors (t, bits)
@@ -28,6 +33,13 @@ class TripletHashLoss(HashLoss):
     """
 
     consumes = frozenset({"triplets"})
+
+    def __init__(self, triplets_per_anchor: int = 4):
+        super().__init__()
+        if isinstance(triplets_per_anchor, bool) or not isinstance(triplets_per_anchor, int) \
+                or triplets_per_anchor <= 0:
+            raise ValueError(f"triplets_per_anchor must be a positive int, got {triplets_per_anchor!r}")
+        self.triplets_per_anchor = int(triplets_per_anchor)
 
     def step_loss(self, inputs: LossInputs):
         t = inputs.triplets

@@ -1,6 +1,7 @@
 """Hashing methods with a scikit-learn-like surface.
 
-``m = deephash.methods.DPSH(bits=48, backbone="mlp", seed=0, epochs=30)``;
+``m = deephash.methods.DPSH(bits=48, backbone="mlp", seed=0, epochs=30)`` (likewise DSH, DHN,
+CNNH, CNNHPlus, DLBHC, DNNH, LSH; ``method_class(name)`` looks one up by name);
 ``m.fit(x, labels)`` returns m; ``m.encode(x)`` gives packed uint8 codes;
 ``m.save(path)`` / ``deephash.methods.load(path)``.
 
@@ -15,20 +16,22 @@ from __future__ import annotations
 from .base import HashingMethod
 from .config import TrainConfig
 from .deep import DeepHashingMethod
-from .dhn import DHN
-from .dpsh import DPSH
-from .dsh import DSH
 from .io import load, method_class
-from .lsh import LSH
+from .registry import METHODS
 
-__all__ = [
-    "DHN",
-    "DPSH",
-    "DSH",
-    "DeepHashingMethod",
-    "HashingMethod",
-    "LSH",
-    "TrainConfig",
-    "load",
-    "method_class",
-]
+# Every registered method is an attribute of this package (``deephash.methods.DPSH``), imported
+# on first use from the registry, so adding a method needs no line here.
+_BY_CLASS = {cls_name: key for key, (_module, cls_name) in METHODS.items()}
+
+__all__ = ["DeepHashingMethod", "HashingMethod", "TrainConfig", "load", "method_class"]
+__all__ += sorted(_BY_CLASS)
+
+
+def __getattr__(name):
+    if name in _BY_CLASS:
+        return method_class(_BY_CLASS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -46,7 +46,7 @@ class CNNH(DeepHashingMethod):
         _positive_int("stage1_iterations", self.params["stage1_iterations"])
 
     def make_loss(self):
-        from ..losses import CNNHLoss
+        from ..losses.cnnh import CNNHLoss
 
         return CNNHLoss()
 

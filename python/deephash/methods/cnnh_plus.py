@@ -32,6 +32,6 @@ class CNNHPlus(CNNH):
                         classes=self._n_classes)
 
     def make_loss(self):
-        from ..losses import CNNHPlusLoss
+        from ..losses.cnnh_plus import CNNHPlusLoss
 
         return CNNHPlusLoss(class_weight=self.params["class_weight"])

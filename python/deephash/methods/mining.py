@@ -31,6 +31,19 @@ def relevance(labels, ref_labels):
     return (labels.float() @ ref_labels.float().T).round().long()
 
 
+def _uniform_choice(torch, mask, k: int, gen):
+    """k independent uniform draws per row among the True columns of ``mask`` (rows, m).
+
+    Inverse-CDF sampling: the running count of True columns is searched for a uniformly drawn
+    rank (torch.multinomial does the same job many times slower). Every row needs a True.
+    """
+    counts = mask.cumsum(1, dtype=torch.int32)
+    total = counts[:, -1:]
+    u = torch.rand((mask.shape[0], k), generator=gen, dtype=torch.float64)
+    rank = (u * total.double()).floor().int().clamp_max(total - 1) + 1
+    return torch.searchsorted(counts, rank).long()
+
+
 class TripletMiner:
     """Draws (anchor, positive, negative) triplets by the rule in the module docstring.
 
@@ -81,7 +94,7 @@ class TripletMiner:
         """
         torch = self._torch
         device = labels.device
-        r = relevance(labels, ref_labels).cpu()
+        r = relevance(labels, ref_labels).cpu().to(torch.int16)  # small counts, less memory traffic
         if not self.graded:
             r = r.clamp_max(1)
         not_self = ids.cpu()[:, None] != ref_ids.cpu()[None, :]
@@ -92,12 +105,12 @@ class TripletMiner:
             empty = torch.zeros((0, 3), dtype=torch.long, device=device)
             return empty, (torch.zeros(0, device=device) if self.graded else None)
         k = self.per_anchor
-        pos = torch.multinomial(pos_ok[rows].float(), k, replacement=True, generator=self._gen)
+        pos = _uniform_choice(torch, pos_ok[rows], k, self._gen)
         anchors = rows[:, None].expand(-1, k).reshape(-1)
         pos = pos.reshape(-1)
         r_pos = r[anchors, pos]
         neg_ok = r[anchors] < r_pos[:, None]
-        neg = torch.multinomial(neg_ok.float(), 1, replacement=True, generator=self._gen).flatten()
+        neg = _uniform_choice(torch, neg_ok, 1, self._gen).flatten()
         triplets = torch.stack([anchors, pos, neg], 1).to(device)
         if not self.graded:
             return triplets, None

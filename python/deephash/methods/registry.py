@@ -20,6 +20,8 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "lsh": ("lsh", "LSH"),
     "cnnh": ("cnnh", "CNNH"),
     "cnnhplus": ("cnnh_plus", "CNNHPlus"),
+    "dlbhc": ("dlbhc", "DLBHC"),
+    "dnnh": ("dnnh", "DNNH"),
 }
 
 

@@ -5,12 +5,17 @@ loss that declares what it ``consumes`` (:mod:`deephash.losses.base`), and this 
 supplies it: seeded batch order, a memory bank of the latest outputs of the training set
 (pairs and triplets), mined triplets (:mod:`deephash.methods.mining`), target codes, class
 labels, Adam over the network's and the loss's own parameters, and a progress bar.
+
+Where other training modes plug in, without another loop: how the training items reach the
+trained part is :meth:`DeepHashingMethod._training_network` (today frozen cached features or the
+whole network; cached activations at a backbone cut are a third :class:`TrainingNetwork`);
+unsupervised losses consume nothing and get ``labels=None``; losses with target codes get them
+from the method's ``make_targets``; a data-parallel run executes this same loop per worker.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, List
-
 
 __all__ = ["TrainingNetwork", "progress", "train_network"]
 
@@ -142,7 +147,14 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
                 opt.step()
                 total += float(loss.detach())
                 steps += 1
-            if bar is not None and steps:
+            if steps == 0:
+                raise ValueError(
+                    f"{type(loss_fn).__name__}: no training step was possible in an epoch"
+                    + (" (no triplets: each anchor needs an item sharing a label with it and one "
+                       "less relevant; do the labels hold at least two classes?)"
+                       if miner is not None else "")
+                )
+            if bar is not None:
                 bar.set_postfix(loss=f"{total / steps:.4f}")
     finally:
         if bar is not None:

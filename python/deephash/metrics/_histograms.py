@@ -134,8 +134,8 @@ def _histograms(q, ql, db, dl, bits) -> DistanceHistograms:
         m = e - s
         dist = _block_distances(qw[s:e], dw, bits)
         key = dist + (np.arange(m, dtype=np.int32) * nb)[:, None]
-        total[s:e] = np.bincount(key.ravel(), minlength=m * nb).reshape(m, nb)
         if ql.ndim == 1:
+            total[s:e] = np.bincount(key.ravel(), minlength=m * nb).reshape(m, nb)
             qlab = ql[s:e]
             pos = np.searchsorted(classes, qlab)
             pos_ok = (pos < classes.shape[0]) & (classes[np.minimum(pos, len(classes) - 1)] == qlab)
@@ -145,6 +145,11 @@ def _histograms(q, ql, db, dl, bits) -> DistanceHistograms:
                 h = np.bincount(block.ravel(), minlength=m * nb).reshape(m, nb)
                 rel[s + rows] = h[rows]
         else:
-            r = relevance(ql[s:e], dl)
-            rel[s:e] = np.bincount(key[r], minlength=m * nb).reshape(m, nb)
+            # One bincount over (distance, relevant) keys gives both histograms (cheaper than a
+            # second bincount over the relevant keys gathered by a mask).
+            key *= 2
+            key += relevance(ql[s:e], dl)
+            both = np.bincount(key.ravel(), minlength=2 * m * nb).reshape(m, nb, 2)
+            total[s:e] = both[:, :, 0] + both[:, :, 1]
+            rel[s:e] = both[:, :, 1]
     return DistanceHistograms(total, rel)
