@@ -102,6 +102,7 @@ def test_duplicate_ids_keep_insertion_order_across_shards(ray_local):
     base = random_codes(rng, 4, 64)
     codes = base[rng.integers(0, 4, 300)]
     ids = rng.integers(-5, 5, 300)  # unsorted, negative and repeated
+    ids[ids == -1] = -7  # -1 pads missing results and cannot be stored
     flat = deephash.FlatIndex(64)
     with _sharded(64, 2, "multi") as sh:
         for lo, hi in ((0, 101), (101, 300)):
@@ -147,6 +148,8 @@ def test_validation(ray_local):
             sh.search(np.zeros((2, 8), np.uint8), 0)
         with pytest.raises(ValueError, match="one entry per code"):
             sh.add(np.zeros((2, 8), np.uint8), ids=[1])
+        with pytest.raises(ValueError, match="must not contain -1"):
+            sh.add(np.zeros((2, 8), np.uint8), ids=[3, -1])
 
 
 def test_searches_from_another_thread_see_whole_adds(ray_local):

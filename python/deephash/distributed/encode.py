@@ -82,7 +82,7 @@ def encode(method, dataset, *, num_workers: int = 2, batch_size: int = 4096, ind
     except TypeError:
         raise TypeError(f"dataset must be sized and sliceable, got {describe(dataset)}") from None
     if ids is not None:
-        ids = as_ids(ids, n)
+        ids = as_ids(ids, n, stored=True)
     ray = _ray()
     ensure_ray()
     model_ref = ray.put(method)  # shipped once; every worker reads this one object

@@ -282,7 +282,7 @@ class ShardedIndex:
         if ids is None:
             ids = np.arange(len(self), len(self) + n, dtype=np.int64)
         else:
-            ids = as_ids(ids, n)
+            ids = as_ids(ids, n, stored=True)
         if n == 0:
             return
         seq = np.arange(self._next_seq, self._next_seq + n, dtype=np.int64)
