@@ -174,6 +174,31 @@ def _part(split, part: str):
     return (np.concatenate([split.query_x, split.db_x]), np.concatenate([split.query_y, split.db_y]))
 
 
+def load_pairs(spec: str, data_path=None):
+    """Paired image-text data for the cross-modal methods: ``wiki`` (the Wikipedia set, its
+    original split) or a ``.npz`` with ``image_x``, ``text_x``, ``labels`` and ``is_test`` (bool,
+    True for query pairs). Returns (image_x, text_x, labels, is_test)."""
+    from . import data
+
+    if spec.lower() == "wiki":
+        w = data.load_wiki(data_path)
+        return w.image_features, w.text_features, w.labels, w.is_test
+    p = Path(spec).expanduser()
+    if p.suffix != ".npz" or not p.exists():
+        raise CliError(f"cross-modal methods take paired data: --data wiki or a .npz with image_x, "
+                       f"text_x, labels, is_test; got {spec!r}")
+    with np.load(p, allow_pickle=False) as z:
+        keys = ("image_x", "text_x", "labels", "is_test")
+        missing = [k for k in keys if k not in z.files]
+        if missing:
+            raise CliError(f"{p} lacks {', '.join(missing)} (a paired set needs {', '.join(keys)})")
+        img, txt, y, is_test = (z[k] for k in keys)
+    if not len(img) == len(txt) == len(y) == len(is_test):
+        raise CliError(f"{p}: image_x, text_x, labels and is_test must have the same rows, got "
+                       f"{len(img)}, {len(txt)}, {len(y)}, {len(is_test)}")
+    return img, txt, y, is_test.astype(bool)
+
+
 def save_codes(path, codes: np.ndarray, labels: Optional[np.ndarray] = None) -> None:
     """Writes a codes file: ``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits``, ``labels``."""
     arrays = {"codes": codes, "bits": np.int64(codes.shape[1] * 8)}
@@ -256,20 +281,26 @@ def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params
 # ----------------------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
-    split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
     params = dict(args.param or [])
     if args.workers is not None:  # data-parallel training on Ray (TrainConfig.num_workers)
         _distributed()
         params["num_workers"] = args.workers
     model = make_method(args.method, args.bits, args.backbone, args.seed, params)
+    if getattr(model, "cross_modal", False):  # trains on image-text pairs
+        img, txt, y, is_test = load_pairs(args.data, args.data_path)
+        fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
+    else:
+        split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
+                           args.train_per_class)
+        fit_args, name = (split.train_x, split.train_y), split.name
     t0 = time.perf_counter()
-    model.fit(split.train_x, split.train_y)
+    model.fit(*fit_args)
     dt = time.perf_counter() - t0
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    print(f"trained {args.method.upper()} ({args.bits} bits) on {len(split.train_y)} items of "
-          f"{split.name} in {dt:.1f} s -> {out}")
+    print(f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
+          f"{name} in {dt:.1f} s -> {out}")
     return 0
 
 
@@ -384,9 +415,40 @@ def evaluate_codes(qc, ql, dc, dl, topk=None, ties="average", radius=2, ns=None)
     return m, pr, curve, pn
 
 
+def cmd_eval_cross_modal(args) -> int:
+    """``eval --cross-modal MODEL``: image->text and text->image mAP on the test pairs, against
+    the other modality's test items and against train+test (database in data order)."""
+    from . import metrics
+
+    model = _methods_module().load(_existing(args.cross_modal, "model file"))
+    if not getattr(model, "cross_modal", False):
+        raise CliError(f"{args.cross_modal} holds a {model.name} model, which encodes one modality; "
+                       "--cross-modal needs a DCMH, CCAITQ or SCM model")
+    img, txt, y, is_test = load_pairs(args.data or "wiki", args.data_path)
+    ci, ct = model.encode_image(img), model.encode_text(txt)
+    at = "ALL" if args.topk is None else str(args.topk)
+    rows = []
+    for db_name, db in (("test", is_test), ("train+test", np.ones_like(is_test))):
+        r = {t: metrics.cross_modal_map(ci[is_test], ct[is_test], y[is_test], ci[db], ct[db], y[db],
+                                        topk=args.topk, ties=t) for t in ("average", "id")}
+        for direction, field in (("image->text", "image_to_text"), ("text->image", "text_to_image")):
+            rows.append({
+                "direction": direction, "database": db_name, "bits": model.bits,
+                "queries": int(is_test.sum()), "db size": int(db.sum()),
+                f"mAP@{at} (average)": f"{getattr(r['average'], field).map:.4f}",
+                f"mAP@{at} (id)": f"{getattr(r['id'], field).map:.4f}",
+            })
+    print_table(rows)
+    return 0
+
+
 def cmd_eval(args) -> int:
     from . import plots
 
+    if args.cross_modal:
+        return cmd_eval_cross_modal(args)
+    if not args.queries or not args.database:
+        raise CliError("give --queries and --database code files (or --cross-modal MODEL)")
     if len(args.queries) != len(args.database):
         raise CliError(
             f"give one --database file per --queries file ({len(args.queries)} vs {len(args.database)})"
@@ -475,6 +537,8 @@ examples (no download needed; --data defaults to the bundled digits):
   deephash index --codes db.npz --out db.dhx
   deephash search --index db.dhx --queries q.npz -k 10
   deephash eval --queries q.npz --database db.npz --out plots/
+  deephash train --method dcmh --bits 32 --data wiki --out dcmh32.model
+  deephash eval --cross-modal dcmh32.model --data wiki
 """
 
 
@@ -533,8 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval metrics of query codes against database codes")
-    p.add_argument("--queries", nargs="+", required=True, help="query codes file(s) with labels")
-    p.add_argument("--database", nargs="+", required=True, help="database codes file(s), one per query file")
+    p.add_argument("--queries", nargs="+", help="query codes file(s) with labels")
+    p.add_argument("--database", nargs="+", help="database codes file(s), one per query file")
+    p.add_argument("--cross-modal", default=None, metavar="MODEL",
+                   help="a saved cross-modal model (DCMH, CCAITQ, SCM): image->text and text->image "
+                        "mAP of --data's test pairs (instead of --queries/--database)")
+    p.add_argument("--data", default=None, help="with --cross-modal: wiki (default) or a paired .npz")
+    p.add_argument("--data-path", default=None, help="where the data files are")
     p.add_argument("--name", nargs="+", default=None,
                    help="run names (default: file stems); 'METHOD-BITS' names group the mAP-vs-bits plot")
     p.add_argument("--query-labels", default=None, help=".npy labels overriding those in the file")

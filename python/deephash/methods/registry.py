@@ -22,6 +22,11 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "cnnhplus": ("cnnh_plus", "CNNHPlus"),
     "dlbhc": ("dlbhc", "DLBHC"),
     "dnnh": ("dnnh", "DNNH"),
+    "drsch": ("drsch", "DRSCH"),
+    "dsrh": ("dsrh", "DSRH"),
+    "dcmh": ("dcmh", "DCMH"),
+    "ccaitq": ("cca_itq", "CCAITQ"),
+    "scm": ("scm", "SCM"),
 }
 
 
