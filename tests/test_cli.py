@@ -99,8 +99,8 @@ def test_user_errors(tmp_path, capsys):
     _codes_file(tmp_path / "db.npz", rng, 30)
     rc, _, err = _run(["index", "--codes", tmp_path / "missing.npz", "--out", tmp_path / "x.dhx"], capsys)
     _assert_user_error(rc, err, "codes file not found")
-    rc, _, err = _run(["train", "--method", "dpsh", "--bits", "12", "--out", tmp_path / "m"], capsys)
-    assert rc == 2 and "multiple of 8" in err and "Traceback" not in err
+    rc, _, err = _run(["train", "--method", "dpsh", "--bits", "0", "--out", tmp_path / "m"], capsys)
+    assert rc == 2 and "positive integer" in err and "Traceback" not in err
     rc, _, err = _run(["train", "--method", "sdh", "--bits", "16", "--out", tmp_path / "m"], capsys)
     _assert_user_error(rc, err, "unknown method 'sdh'")
     rc, _, err = _run(["train", "--method", "lsh", "--bits", "16", "--data", "nosuchdata",
@@ -127,7 +127,7 @@ def test_user_errors(tmp_path, capsys):
 
 
 def test_data_specs(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("DEEPHASH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DEEPHASH_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(4)
     x = rng.standard_normal((90, 6)).astype(np.float32)
     y = np.repeat(np.arange(3), 30)
@@ -155,7 +155,7 @@ def test_data_specs(tmp_path, capsys, monkeypatch):
     split = cli.load_split(str(tmp_path / "imgs"), n_query=2, n_train=3)
     assert split.query_x.shape == (4, 4, 4, 3) and split.db_x.shape == (16, 4, 4, 3)
     assert split.classes == ("a", "b")
-    assert any(f.name.endswith("-images.npy") for f in (tmp_path / "cache").iterdir())
+    assert any(f.name.endswith("-images.npy") for f in (tmp_path / "cache" / "data").iterdir())
 
 
 def test_bench_hook(monkeypatch, capsys):
@@ -211,8 +211,8 @@ def test_train_encode_pipeline(tmp_path, capsys):
     _assert_user_error(rc, err, "no_such_option")
 
 
+@pytest.mark.slow
 def test_demo(tmp_path, capsys):
-    pytest.importorskip("torch")
     rc, out, err = _run(["demo", "--out", tmp_path, "--bits", "16", "32", "--epochs", "12"], capsys)
     assert rc == 0, err
     rows = json.loads((tmp_path / "demo_results.json").read_text())
@@ -235,3 +235,27 @@ def test_demo(tmp_path, capsys):
 ])
 def test_param_values(text, expected):
     assert cli._param(text) == expected
+
+
+def test_internal_error_is_reported_as_a_bug(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("invariant broken")
+
+    monkeypatch.setattr(cli, "cmd_bench", broken)
+    rc, out, err = _run(["bench"], capsys)
+    assert rc == 1 and "Traceback" not in err
+    assert "internal error: RuntimeError: invariant broken at test_cli.py:" in err
+    assert "DEEPHASH_DEBUG=1" in err
+    monkeypatch.setenv("DEEPHASH_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="invariant broken"):
+        cli.main(["bench"])
+
+
+def test_train_accepts_12_bits(tmp_path, capsys):
+    out = tmp_path / "lsh12.model"
+    rc, _, err = _run(["train", "--method", "lsh", "--bits", "12", "--data", "digits", "--out", out], capsys)
+    assert rc == 0, err
+    from deephash import methods
+
+    model = methods.load(out)
+    assert model.bits == 12 and model.code_bits == 16

@@ -109,10 +109,9 @@ def consistent(what, q, state, out):
     return np.array_equal(out[0], codes) and np.array_equal(out[1], ids)
 
 
-@pytest.mark.parametrize("kind", ["flat", "multi-auto", "multi-hashing", "gpu"])
+@pytest.mark.parametrize("kind", ["flat", "multi-auto", "multi-hashing",
+                                  pytest.param("gpu", marks=pytest.mark.cuda)])
 def test_searches_see_one_consistent_state(kind, tmp_path):
-    if kind == "gpu" and not deephash.cuda_available():
-        pytest.skip("no usable CUDA device or deephash built without CUDA")
     rng = np.random.default_rng(14)
     codes = clustered_codes(rng, 5000, 64, centres=8)
     ids = np.arange(len(codes), dtype=np.int64)

@@ -26,7 +26,7 @@ def problems(draw):
     return db, q, ids, k, radius
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=150)
 @given(problems())
 def test_flat_index_equals_oracle(problem):
     db, q, ids, k, radius = problem

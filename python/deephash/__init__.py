@@ -12,7 +12,8 @@ from . import _core
 from ._core import FormatError
 from .codes import pack_bits, unpack_bits
 from .gpu_index import GpuFlatIndex, cuda_available
-from .index import BinaryIndex, FlatIndex, load
+from .index import BinaryIndex, FlatIndex
+from .loading import load
 from .multi_index import MultiIndex
 from .rerank import rerank
 

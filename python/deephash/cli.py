@@ -353,13 +353,13 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from . import index as index_mod
+    from .loading import load as load_index
 
     path = _existing(args.index, "index file")
     if path.is_dir():  # a ShardedIndex saved by `deephash index --shards`
         idx = _distributed().open_sharded(path, args.address)
     else:
-        idx = index_mod.load(path)
+        idx = load_index(path)
     queries, _ = read_codes(args.queries)
     if queries.shape[1] * 8 != idx.bits:
         raise CliError(f"queries have {queries.shape[1] * 8} bits, the index holds {idx.bits}-bit codes")
@@ -554,7 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a hashing method and save the model")
     p.add_argument("--method", required=True, help=f"one of {', '.join(method_names())}")
-    p.add_argument("--bits", type=_bits, required=True, help="code length, a multiple of 8")
+    p.add_argument("--bits", type=_positive, required=True,
+                   help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)")
     p.add_argument("--backbone", default=None, help="backbone name (default: the method's)")
     p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
                    help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30")
@@ -631,7 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the command line; returns the exit status (0 ok, 2 user error)."""
+    """Runs the command line; returns the exit status (0 ok, 1 internal error, 2 user error)."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # `deephash bench ...` passes everything after "bench" through untouched (even --help).
@@ -658,6 +659,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # not the user's mistake: a bug in deephash or a library it uses
+        if os.environ.get("DEEPHASH_DEBUG"):
+            raise
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+        print(f"deephash {args.command}: internal error: {type(e).__name__}: {e}{where}\n"
+              "This is a bug in deephash; run again with DEEPHASH_DEBUG=1 for the traceback and "
+              "report it.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,8 @@ import numpy as np
 
 from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
 from ._weights import as_weights, check_weighted_radius
-from .index import BinaryIndex
+from .index import BinaryIndex, FlatIndex
+from .loading import load
 
 __all__ = ["GpuFlatIndex", "cuda_available", "cuda_unavailable_reason"]
 
@@ -324,7 +325,6 @@ class GpuFlatIndex(BinaryIndex):
     # -- conversion and persistence ---------------------------------------------------------
     def to_cpu(self):
         """A :class:`deephash.FlatIndex` with the same codes and ids (in id order)."""
-        from .index import FlatIndex
 
         codes, ids = self._impl.copy_out()
         index = FlatIndex(self.bits)
@@ -348,8 +348,6 @@ class GpuFlatIndex(BinaryIndex):
     @classmethod
     def load(cls, path, device: int = 0) -> "GpuFlatIndex":
         """Loads a saved flat index onto a GPU."""
-        from .index import load
-
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
         return cls.from_cpu(load(path, mmap=True), device)

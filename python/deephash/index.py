@@ -1,23 +1,13 @@
 """CPU indexes over packed binary codes, and loading saved indexes."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import _core
-from ._validate import (
-    MAX_BITS,
-    as_codes,
-    as_ids,
-    as_path,
-    check_bits,
-    check_bool,
-    check_k,
-    check_radius,
-)
+from ._validate import as_codes, as_ids, as_path, check_bits, check_k, check_radius
+from ._weights import as_weights, check_weighted_radius
 
-__all__ = ["BinaryIndex", "FlatIndex", "load"]
+__all__ = ["BinaryIndex", "FlatIndex"]
 
 
 class BinaryIndex:
@@ -33,6 +23,15 @@ class BinaryIndex:
     """
 
     _impl = None
+    #: The compiled class behind this kind (``_core.FlatIndex``, ...); set by each subclass.
+    _core_class = None
+
+    @classmethod
+    def _from_impl(cls, impl):
+        """Wraps an existing compiled index (from ``load``, ``to_cpu``, ...) without copying it."""
+        self = cls.__new__(cls)
+        self._impl = impl
+        return self
 
     @property
     def bits(self) -> int:
@@ -110,8 +109,6 @@ class BinaryIndex:
         queries = as_codes(queries, self.bits, "queries")
         k = check_k(k)
         if weights is not None:
-            from ._weights import as_weights
-
             w = as_weights(weights, self.bits, queries.shape[0])
             return _core.weighted_search(self._impl, queries, k, w)
         return self._impl.search(queries, k)
@@ -136,8 +133,6 @@ class BinaryIndex:
         """
         queries = as_codes(queries, self.bits, "queries")
         if weights is not None:
-            from ._weights import as_weights, check_weighted_radius
-
             r = check_weighted_radius(radius)
             w = as_weights(weights, self.bits, queries.shape[0])
             return _core.weighted_range_search(self._impl, queries, r, w)
@@ -184,6 +179,7 @@ class BinaryIndex:
 
     def to_gpu(self, device: int = 0):
         """A :class:`deephash.GpuFlatIndex` copy of this index on CUDA device ``device``."""
+        # The one import back from gpu_index (which builds on this module); done on use.
         from .gpu_index import GpuFlatIndex
 
         return GpuFlatIndex.from_cpu(self, device)
@@ -210,64 +206,7 @@ class FlatIndex(BinaryIndex):
     >>> distances, ids = index.search(codes[:5], k=10)
     """
 
+    _core_class = _core.FlatIndex
+
     def __init__(self, bits: int):
         self._impl = _core.FlatIndex(check_bits(bits))
-
-    @classmethod
-    def _from_impl(cls, impl) -> "FlatIndex":
-        self = cls.__new__(cls)
-        self._impl = impl
-        return self
-
-
-_LOADERS = {}
-
-
-def _register_loader(kind: str, fn) -> None:
-    """Lets another index kind (multi-index, ...) plug into :func:`load`.
-
-    ``fn(file, mmap)`` builds the index from ``file``, the ``_core.IndexFile`` already opened
-    (the kind and the content come from one open of the file).
-    """
-    _LOADERS[kind] = fn
-
-
-_register_loader("flat", lambda file, mmap: FlatIndex._from_impl(_core.FlatIndex.load(file, mmap)))
-
-
-def load(path, mmap: bool = False):
-    """Loads an index saved with ``index.save(path)``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    mmap : bool
-        Map the codes read-only instead of copying them into memory (the first ``add`` or
-        ``remove`` copies them; ``codes``/``ids`` views taken before keep the mapping alive).
-        While mapped, the file must not be truncated or rewritten in
-        place by another program: reading a page cut from the file kills the process with
-        SIGBUS. Replacing it with ``index.save(path)`` (a new file renamed over the old one)
-        is safe: the loaded index keeps the old file's pages.
-
-    Raises
-    ------
-    ValueError
-        The file is not a deephash index, or is truncated or corrupted; or ``path`` contains
-        a NUL byte.
-    OSError
-        The file cannot be read (``FileNotFoundError``, ``PermissionError``, ... with
-        ``errno`` and ``filename``), or is not a regular file (a directory, FIFO or device:
-        refused without blocking).
-    TypeError
-        ``path`` is not a path or ``mmap`` is not a bool.
-    """
-    raw = as_path(path)
-    mmap = check_bool(mmap, "mmap")
-    file = _core.open_index_file(raw)
-    if file.kind not in _LOADERS:
-        raise ValueError(f"{os.fsdecode(raw)!r} holds a {file.kind!r} index, which this build cannot load")
-    if file.bits > MAX_BITS:  # the constructors' limit: a crafted file must not get around it
-        raise ValueError(
-            f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits"
-        )
-    return _LOADERS[file.kind](file, mmap)

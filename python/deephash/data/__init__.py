@@ -1,8 +1,9 @@
 """Data sets and retrieval protocols.
 
 Data files are found in an explicit path, else ``$DEEPHASH_DATA``, else ``../shared/data``
-relative to the current directory; decoded images are cached in ``$DEEPHASH_CACHE`` or
-``~/.cache/deephash``. Nothing is downloaded.
+relative to the current directory; decoded images are cached in the ``data`` folder of
+deephash's cache root (``$DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash``, else
+``~/.cache/deephash``). Nothing is downloaded.
 """
 from __future__ import annotations
 

@@ -2,13 +2,16 @@
 
 Data root, first match wins: an explicit ``path``; the ``DEEPHASH_DATA`` environment variable;
 ``../shared/data`` relative to the current directory (the project's layout). The cache of
-decoded arrays: an explicit ``cache_dir``; ``DEEPHASH_CACHE``; ``~/.cache/deephash``.
+decoded arrays: an explicit ``cache_dir``, else the ``data`` folder of deephash's cache root
+(``DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash``, else ``~/.cache/deephash``).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Optional, Union
+
+from .._cache import cache_subdir
 
 __all__ = ["cache_dir", "data_root", "find_data_file"]
 
@@ -57,9 +60,7 @@ def cache_dir(path: Optional[PathLike] = None) -> Path:
     """Directory for decoded arrays (created on demand)."""
     if path is not None:
         d = Path(os.fspath(path)).expanduser()
-    elif os.environ.get("DEEPHASH_CACHE"):
-        d = Path(os.environ["DEEPHASH_CACHE"]).expanduser()
     else:
-        d = Path.home() / ".cache" / "deephash"
+        d = cache_subdir("data")
     d.mkdir(parents=True, exist_ok=True)
     return d

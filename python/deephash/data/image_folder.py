@@ -206,7 +206,7 @@ def load_image_folder(
     cache : bool
         Read/write the decoded arrays in ``cache_dir``.
     cache_dir : str or os.PathLike, optional
-        Default: ``DEEPHASH_CACHE`` or ``~/.cache/deephash``.
+        Default: the ``data`` folder of the cache root (``DEEPHASH_CACHE_DIR`` or ``~/.cache/deephash``).
 
     Returns
     -------

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from .. import index as _index
+from .. import load as load_index
 from ..index import FlatIndex
 from ..multi_index import MultiIndex
 from ._log import (
@@ -113,7 +113,7 @@ class Shard:
             return
         if sha256_file(info["seq"]) != info["seq_sha256"]:
             raise ValueError(f"{info['seq']!r} does not match its checksum (corrupted or replaced)")
-        index = _index.load(info["index"], mmap=bool(info.get("mmap", True)))
+        index = load_index(info["index"], mmap=bool(info.get("mmap", True)))
         if not isinstance(index, _CLASS_OF_KIND[self._kind]) or index.bits != self._bits:
             raise ValueError(
                 f"{info['index']!r} holds a {type(index).__name__}({index.bits} bits), expected "

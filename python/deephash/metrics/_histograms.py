@@ -89,8 +89,13 @@ def hamming_distances(query_codes, db_codes) -> np.ndarray:
     -------
     int32 array (nq, n)
     """
-    q = np.ascontiguousarray(query_codes, dtype=np.uint8)
-    db = np.ascontiguousarray(db_codes, dtype=np.uint8)
+    for name, c in (("query_codes", query_codes), ("db_codes", db_codes)):
+        if not isinstance(c, np.ndarray) or c.dtype != np.uint8:
+            got = f"dtype {c.dtype}" if isinstance(c, np.ndarray) else type(c).__name__
+            raise TypeError(f"{name} must be a numpy array of packed uint8 codes "
+                            f"(deephash.pack_bits), got {got}")
+    q = np.ascontiguousarray(query_codes)
+    db = np.ascontiguousarray(db_codes)
     if q.ndim != 2 or db.ndim != 2 or q.shape[1] != db.shape[1]:
         raise ValueError(
             f"codes must be 2-D with the same width, got shapes {q.shape} and {db.shape}"

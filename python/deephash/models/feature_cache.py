@@ -18,18 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cache import cache_subdir
+
 __all__ = ["FeatureCache", "default_cache_dir", "row_keys"]
 
 KEY_BYTES = 16
 
 
 def default_cache_dir() -> Path:
-    """``$DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash/features``, else ``~/.cache/deephash/features``."""
-    env = os.environ.get("DEEPHASH_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "deephash" / "features"
+    """The ``features`` folder of deephash's cache root (``$DEEPHASH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/deephash``, else ``~/.cache/deephash``)."""
+    return cache_subdir("features")
 
 
 def row_keys(x: np.ndarray) -> np.ndarray:
