@@ -281,7 +281,11 @@ def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params
 # ----------------------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
-    model = make_method(args.method, args.bits, args.backbone, args.seed, dict(args.param or []))
+    params = dict(args.param or [])
+    if args.workers is not None:  # data-parallel training on Ray (TrainConfig.num_workers)
+        _distributed()
+        params["num_workers"] = args.workers
+    model = make_method(args.method, args.bits, args.backbone, args.seed, params)
     if getattr(model, "cross_modal", False):  # trains on image-text pairs
         img, txt, y, is_test = load_pairs(args.data, args.data_path)
         fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
@@ -318,11 +322,26 @@ def cmd_encode(args) -> int:
     return 0
 
 
+def _distributed():
+    """deephash.distributed's CLI helpers, or a CliError when Ray is not installed."""
+    try:
+        import ray  # noqa: F401
+
+        from .distributed import cli_support
+    except ImportError:
+        raise CliError("--shards, --workers and sharded indexes need Ray: "
+                       "pip install 'deephash[distributed]'") from None
+    return cli_support
+
+
 def cmd_index(args) -> int:
     from .index import FlatIndex
     from .multi_index import MultiIndex
 
     codes, _ = read_codes(args.codes)
+    if args.shards is not None:
+        print(_distributed().build_sharded(codes, args.kind, args.shards, args.out, args.address))
+        return 0
     kind = MultiIndex if args.kind == "multi" else FlatIndex
     index = kind(codes.shape[1] * 8)
     index.add(codes)
@@ -336,7 +355,11 @@ def cmd_index(args) -> int:
 def cmd_search(args) -> int:
     from .loading import load as load_index
 
-    idx = load_index(_existing(args.index, "index file"))
+    path = _existing(args.index, "index file")
+    if path.is_dir():  # a ShardedIndex saved by `deephash index --shards`
+        idx = _distributed().open_sharded(path, args.address)
+    else:
+        idx = load_index(path)
     queries, _ = read_codes(args.queries)
     if queries.shape[1] * 8 != idx.bits:
         raise CliError(f"queries have {queries.shape[1] * 8} bits, the index holds {idx.bits}-bit codes")
@@ -537,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
                    help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30")
     p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="train data-parallel over this many Ray workers (needs deephash[distributed])")
     _data_args(p)
     p.set_defaults(func=cmd_train)
 
@@ -554,7 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("flat", "multi"), default="flat",
                    help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
                         "clustered codes (default flat)")
-    p.add_argument("--out", required=True, help="index file to write")
+    p.add_argument("--out", required=True, help="index file to write (a folder with --shards)")
+    p.add_argument("--shards", type=_positive, default=None,
+                   help="build a sharded index over this many Ray actors (needs deephash[distributed])")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address for --shards (default: start a local Ray)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search a saved index with query codes")
@@ -564,6 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=int, default=None, help="range search within this Hamming radius")
     p.add_argument("--show", type=int, default=3, help="queries whose results are printed")
     p.add_argument("--out", default=None, help="write distances/ids to this .npz")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address for a sharded index (default: start a local Ray)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval metrics of query codes against database codes")

@@ -49,6 +49,9 @@ class TrainConfig:
         (``deephash.models.default_cache_dir()``), False = no disk cache.
     feature_batch_size : int
         Images per forward pass when extracting frozen features or encoding.
+    num_workers : int
+        Data-parallel training over this many Ray workers (``pip install deephash[distributed]``;
+        see :mod:`deephash.distributed.train`); 1 trains in this process.
     """
 
     epochs: int = 50
@@ -64,9 +67,10 @@ class TrainConfig:
     progress: bool = True
     cache_dir: str | None | bool = None
     feature_batch_size: int = 128
+    num_workers: int = 1
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "feature_batch_size"):
+        for name in ("epochs", "batch_size", "feature_batch_size", "num_workers"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {v!r}")

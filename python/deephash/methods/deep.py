@@ -159,6 +159,10 @@ class DeepHashingMethod(HashingMethod):
         from ..models import resolve_device
         from ..models._torch import require_torch
 
+        if self.config.num_workers > 1:  # data-parallel over Ray workers, each running this fit
+            from ..distributed.train import fit_data_parallel
+
+            return fit_data_parallel(self, x, labels)
         torch = require_torch()
         x = as_inputs(x, self._input_kind())
         y = as_labels(labels, x.shape[0]) if self.supervised else None

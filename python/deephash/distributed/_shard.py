@@ -1,0 +1,272 @@
+"""One shard of a :class:`~deephash.distributed.ShardedIndex`: the state a Ray actor holds.
+
+The class is plain Python (``ray.remote`` wraps it in ``sharded_index.py``), so its logic runs
+and is tested without Ray as well.
+
+A shard holds a :class:`~deephash.FlatIndex` or :class:`~deephash.MultiIndex` with the users'
+ids, and beside it ``seq``: the global insertion number of every stored code, in storage order.
+The index returns equal (distance, id) pairs in insertion order within the shard; ``seq`` lets the
+driver keep that order across shards (see ``_merge.py``).
+
+State is rebuilt in ``__init__`` from the shard's write-ahead log (``_log.py``): the last
+checkpoint (a saved shard file, or empty) and then each logged add and remove. Ray re-runs
+``__init__`` when it restarts a crashed actor, so recovery and a first start are the same code.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import numpy as np
+
+from .. import load as load_index
+from ..index import FlatIndex
+from ..multi_index import MultiIndex
+from ._log import (
+    ADD,
+    CHECKPOINT,
+    REMOVE,
+    WriteAheadLog,
+    decode_add,
+    encode_add,
+    write_atomic,
+)
+
+__all__ = ["Shard", "make_index", "sha256_file"]
+
+# The file kind ``deephash.load`` reports for each ShardedIndex kind.
+_CLASS_OF_KIND = {"flat": FlatIndex, "multi": MultiIndex}
+
+
+def make_index(bits: int, kind: str, options: dict):
+    """A new empty shard index of ``kind`` ("flat" or "multi") with ``options`` (e.g. ``m``)."""
+    if kind == "flat":
+        if options:
+            raise ValueError(f"kind='flat' takes no index options, got {sorted(options)}")
+        return FlatIndex(bits)
+    return MultiIndex(bits, **options)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shard_file_names(shard: int, token: str):
+    """(index file, seq file) names of shard ``shard`` in a save with token ``token``."""
+    return f"shard-{shard:05d}-{token}.dhi", f"shard-{shard:05d}-{token}.seq.npy"
+
+
+class Shard:
+    """One shard: an index, the insertion numbers of its codes, and its write-ahead log.
+
+    Parameters
+    ----------
+    bits : int
+    kind : {"flat", "multi"}
+    options : dict
+        Index options (``m`` for a MultiIndex).
+    log_path : str
+        The shard's log (created by the driver, starting with a checkpoint record).
+    threads : int or None
+        Search threads in this process (None: deephash's default, all cores).
+    """
+
+    def __init__(self, bits: int, kind: str, options: dict, log_path: str, threads=None):
+        if threads is not None:
+            import deephash
+
+            deephash.set_num_threads(int(threads))
+        self._bits = bits
+        self._kind = kind
+        self._options = dict(options)
+        self._log = WriteAheadLog(log_path)
+        self._crash_point = None
+        self._recover()
+
+    # ---- recovery -----------------------------------------------------------------------
+    def _recover(self) -> None:
+        self._index = make_index(self._bits, self._kind, self._options)
+        self._seq = np.zeros(0, np.int64)
+        self._op = 0
+        self._last_result = None
+        for rec in self._log.records():
+            if rec.kind == CHECKPOINT:
+                self._load_checkpoint(json.loads(rec.payload))
+                self._last_result = None
+            elif rec.kind == ADD:
+                self._last_result = self._apply_add(*decode_add(rec.payload))
+            elif rec.kind == REMOVE:
+                self._last_result = self._apply_remove(np.frombuffer(rec.payload, np.int64))
+            self._op = rec.op
+        self._lookup = None
+
+    def _load_checkpoint(self, info: dict) -> None:
+        if info.get("index") is None:
+            self._index = make_index(self._bits, self._kind, self._options)
+            self._seq = np.zeros(0, np.int64)
+            return
+        if sha256_file(info["seq"]) != info["seq_sha256"]:
+            raise ValueError(f"{info['seq']!r} does not match its checksum (corrupted or replaced)")
+        index = load_index(info["index"], mmap=bool(info.get("mmap", True)))
+        if not isinstance(index, _CLASS_OF_KIND[self._kind]) or index.bits != self._bits:
+            raise ValueError(
+                f"{info['index']!r} holds a {type(index).__name__}({index.bits} bits), expected "
+                f"a {_CLASS_OF_KIND[self._kind].__name__}({self._bits} bits)"
+            )
+        seq = np.load(info["seq"], mmap_mode="r" if info.get("mmap", True) else None)
+        if seq.dtype != np.int64 or seq.shape != (len(index),):
+            raise ValueError(f"{info['seq']!r} does not match {info['index']!r} ({len(index)} codes)")
+        self._index, self._seq = index, seq
+
+    # ---- mutations ----------------------------------------------------------------------
+    def _apply_add(self, codes, ids, seq):
+        self._index.add(np.ascontiguousarray(codes), np.ascontiguousarray(ids))
+        self._seq = np.concatenate([self._seq, seq])
+        self._lookup = None
+
+    def _apply_remove(self, ids):
+        if len(self._index) == 0 or ids.size == 0:
+            return 0
+        keep = ~np.isin(self._index.ids, ids)
+        removed = self._index.remove(ids)
+        if removed:
+            self._seq = np.ascontiguousarray(self._seq[keep])
+            self._lookup = None
+        return removed
+
+    def _mutate(self, kind: int, op: int, payload: bytes, apply):
+        # An op the shard already holds is a retry of a mutation whose acknowledgement was lost
+        # in a crash: answer it again instead of applying it twice.
+        if op <= self._op:
+            return self._last_result
+        self._maybe_crash("before_log")
+        self._log.append(kind, op, payload)
+        self._maybe_crash("after_log")
+        self._last_result = apply()
+        self._op = op
+        return self._last_result
+
+    def add(self, op: int, codes: np.ndarray, ids: np.ndarray, seq: np.ndarray):
+        """Logs, then adds ``codes`` with ``ids`` and insertion numbers ``seq``; returns the op."""
+        self._mutate(ADD, op, encode_add(codes, ids, seq), lambda: self._apply_add(codes, ids, seq))
+        return self._op
+
+    def remove(self, op: int, ids: np.ndarray):
+        """Logs, then removes every code whose id is in ``ids``; returns (op, number removed)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        removed = self._mutate(REMOVE, op, ids.tobytes(), lambda: self._apply_remove(ids))
+        return self._op, int(removed)
+
+    # ---- searches -----------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int, weights=None):
+        """The shard's own top ``min(k, len)`` with each result's insertion number.
+
+        Returns (distances (nq, k'), ids (nq, k'), seq (nq, k')) with ``k' = min(k, len(shard))``.
+        """
+        k = min(k, len(self._index))
+        nq = queries.shape[0]
+        if k == 0:
+            dt = np.int32 if weights is None else np.float32
+            return np.zeros((nq, 0), dt), np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.int64)
+        d, ids = self._index.search(queries, k, weights=weights)
+        rows = np.repeat(np.arange(nq), k)
+        seq = self._seqs(queries, weights, rows, d.ravel(), ids.ravel()).reshape(nq, k)
+        return d, ids, seq
+
+    def range_search(self, queries: np.ndarray, radius, weights=None):
+        """(lims, distances, ids, seq): the shard's range search with insertion numbers."""
+        lims, d, ids = self._index.range_search(queries, radius, weights=weights)
+        rows = np.repeat(np.arange(queries.shape[0]), np.diff(lims))
+        return lims, d, ids, self._seqs(queries, weights, rows, d, ids)
+
+    def _lookup_tables(self):
+        """(ids sorted, their storage positions or None when already sorted, duplicated ids)."""
+        if self._lookup is None:
+            ids = np.array(self._index.ids)
+            if ids.size < 2 or bool(np.all(ids[1:] > ids[:-1])):
+                self._lookup = (ids, None, np.zeros(0, np.int64))
+            else:
+                order = np.argsort(ids, kind="stable")
+                s = ids[order]
+                dup = np.unique(s[1:][s[1:] == s[:-1]])
+                self._lookup = (s, order, dup)
+        return self._lookup
+
+    def _seqs(self, queries, weights, rows, dist, out_ids):
+        """Insertion number of each result entry (ids ``out_ids`` of query ``rows``)."""
+        sorted_ids, order, dup = self._lookup_tables()
+        where = np.searchsorted(sorted_ids, out_ids)
+        pos = where if order is None else order[where]
+        seq = np.asarray(self._seq)[pos]
+        if dup.size:
+            self._resolve_duplicates(queries, weights, rows, dist, out_ids, seq, dup)
+        return seq
+
+    def _resolve_duplicates(self, queries, weights, rows, dist, out_ids, seq, dup):
+        # Codes sharing an id: the index lists entries with equal (distance, id) in storage order,
+        # so the j-th such entry is the j-th stored code of that id at that distance. The
+        # distances come from a small FlatIndex over just those codes, searched with the same
+        # query and weights, so they are the same numbers (weights are quantised per query row).
+        sorted_ids, order, _ = self._lookup_tables()
+        hit = np.nonzero(np.isin(out_ids, dup))[0]
+        groups = {}
+        for e in hit:
+            groups.setdefault((int(rows[e]), int(out_ids[e])), []).append(e)
+        codes = self._index.codes
+        for (r, x), entries in groups.items():
+            lo, hi = np.searchsorted(sorted_ids, [x, x + 1])
+            positions = order[lo:hi]  # increasing: the argsort is stable
+            tmp = FlatIndex(self._bits)
+            tmp.add(np.ascontiguousarray(codes[positions]), np.arange(len(positions)))
+            w = weights if weights is None or weights.ndim == 1 else weights[r : r + 1]
+            td, tj = tmp.search(queries[r : r + 1], len(positions), weights=w)
+            queue = {}
+            for dv, j in zip(td[0].tolist(), tj[0].tolist()):
+                queue.setdefault(dv, []).append(positions[j])
+            for e in entries:
+                seq[e] = self._seq[queue[dist[e].item()].pop(0)]
+
+    # ---- persistence and introspection ----------------------------------------------------
+    def save(self, directory: str, shard: int, token: str) -> dict:
+        """Writes the shard (atomic, checksummed index file + its insertion numbers), then restarts
+        the log from that checkpoint. Returns the manifest entry of this shard."""
+        index_name, seq_name = shard_file_names(shard, token)
+        index_path = os.path.join(directory, index_name)
+        seq_path = os.path.join(directory, seq_name)
+        self._index.save(index_path)
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(self._seq, dtype=np.int64))
+        write_atomic(seq_path, buf.getvalue())
+        seq_sha = hashlib.sha256(buf.getvalue()).hexdigest()
+        checkpoint = {
+            "index": os.path.abspath(index_path),
+            "seq": os.path.abspath(seq_path),
+            "seq_sha256": seq_sha,
+            "op": self._op,
+            "mmap": True,
+        }
+        WriteAheadLog.create(self._log.path, checkpoint)
+        return {"index": index_name, "seq": seq_name, "seq_sha256": seq_sha, "n": len(self._index)}
+
+    def info(self) -> dict:
+        """Size, last applied op, process id (tests use it to see a restart), bytes held in memory."""
+        return {
+            "n": len(self._index),
+            "op": self._op,
+            "pid": os.getpid(),
+            "memory_bytes": self._index.memory_bytes(),
+        }
+
+    def _crash_on_next_mutation(self, point: str) -> None:
+        """Test hook: the next mutation kills this process ("before_log" or "after_log")."""
+        self._crash_point = point
+
+    def _maybe_crash(self, point: str) -> None:
+        if self._crash_point == point:
+            os._exit(1)

@@ -1,0 +1,444 @@
+"""An exact binary-code index split over Ray actors, one shard each."""
+from __future__ import annotations
+
+import functools
+import json
+import numbers
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import weakref
+
+import numpy as np
+
+from .._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
+from ._log import WriteAheadLog, write_atomic
+from ._merge import merge_knn, merge_range
+from ._shard import Shard, make_index, sha256_file
+
+__all__ = ["MANIFEST", "ShardUnavailableError", "ShardedIndex"]
+
+MANIFEST = "manifest.json"
+_FORMAT = "deephash.ShardedIndex"
+_VERSION = 1
+
+
+class ShardUnavailableError(RuntimeError):
+    """A shard actor is dead (its restarts are used up) or did not answer: the operation is
+    abandoned rather than answered from the other shards alone."""
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            "deephash.distributed needs Ray: pip install 'deephash[distributed]'"
+        ) from None
+
+    return ray
+
+
+def ensure_ray(address=None) -> None:
+    """Connects to Ray: to ``address`` when given, else to a running local instance or a new one."""
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+
+
+def _locked(fn):
+    """Runs the method under the index's lock (see *Threads* in ShardedIndex)."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return fn(self, *args, **kwargs)
+
+    return wrapper
+
+
+class ShardedIndex:
+    """Exact k-NN and range search over codes split across Ray actors (one shard per actor).
+
+    Results are identical to those of one :class:`deephash.FlatIndex` holding every code (same
+    distances, ids and order, ties included, ``-1`` padding) for every shard kind, weighted or
+    not: each shard answers with its own top-k and the driver merges them by (distance, id,
+    global insertion number).
+
+    Parameters
+    ----------
+    bits : int
+        Code length, a positive multiple of 8.
+    num_shards : int >= 1
+    kind : {"flat", "multi"}
+        Each shard is a :class:`deephash.FlatIndex` or a :class:`deephash.MultiIndex`.
+    log_dir : str, optional
+        Folder of the shards' write-ahead logs (see Notes). Default: a new temporary folder,
+        removed by :meth:`close`; on a multi-machine cluster give a path on storage every
+        machine sees.
+    threads_per_shard : int, optional
+        Search threads in each shard actor (default: all cores of its machine).
+    max_restarts : int
+        How often Ray restarts a crashed shard actor (-1: without limit).
+    actor_options : dict, optional
+        Extra ``ray.remote`` options for the shard actors (``num_cpus``, ``resources``, ...).
+    **index_options
+        Passed to each shard's index (``m=`` for ``kind="multi"``).
+
+    Notes
+    -----
+    *Placement.* The code with global insertion number ``s`` (0, 1, 2, ... over all adds) goes to
+    shard ``s % num_shards``: shards stay balanced within one code whatever the ids, and every
+    shard sees its codes in insertion order. ``remove`` is sent to every shard.
+
+    *Default ids* are those of FlatIndex: ``len(index), len(index) + 1, ...``.
+
+    *Durability.* Before a shard applies and acknowledges an add or a remove it appends the
+    mutation to its log and fsyncs it. Ray restarts a crashed actor, which rebuilds its shard
+    from the last checkpoint (the file written by the last :meth:`save` or :meth:`load`, or
+    empty) plus the logged mutations. Mutations carry per-shard operation numbers, so one that
+    Ray or the driver retries after a crash is applied once. A call that still cannot reach a
+    shard raises :class:`ShardUnavailableError`; searches never return a partial answer.
+
+    *Memory.* Each shard stores, beside its index, the int64 insertion number of every code.
+
+    *Threads.* Calls from several threads are serialised by a lock, so a search never sees an add
+    or a remove that only some shards have applied.
+
+    Examples
+    --------
+    >>> import ray, deephash
+    >>> from deephash.distributed import ShardedIndex
+    >>> ray.init(num_cpus=2)                                    # doctest: +SKIP
+    >>> index = ShardedIndex(64, num_shards=2)                  # doctest: +SKIP
+    >>> index.add(codes); distances, ids = index.search(codes[:5], k=10)  # doctest: +SKIP
+    """
+
+    def __init__(self, bits: int, num_shards: int, kind: str = "flat", *, log_dir=None,
+                 threads_per_shard=None, max_restarts: int = 3, actor_options=None,
+                 **index_options):
+        self._configure(bits, num_shards, kind, index_options, log_dir, threads_per_shard,
+                        max_restarts, actor_options)
+        make_index(self._bits, self._kind, self._options)  # rejects bad options here, not in an actor
+        self._start([{"index": None, "op": 0}] * self._num_shards, sizes=[0] * self._num_shards)
+        self._next_seq = 0
+
+    # ---- set-up -------------------------------------------------------------------------
+    def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts,
+                   actor_options):
+        self._actors = []
+        self._lock = threading.RLock()
+        self._bits = check_bits(bits)
+        if isinstance(num_shards, bool) or not isinstance(num_shards, numbers.Integral):
+            raise TypeError(f"num_shards must be an int, got {describe(num_shards)}")
+        num_shards = int(num_shards)
+        if num_shards < 1:
+            raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+        if kind not in ("flat", "multi"):
+            raise ValueError(f"kind must be 'flat' or 'multi', got {kind!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads_per_shard must be a positive int or None, got {threads!r}")
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < -1:
+            raise ValueError(f"max_restarts must be an int >= -1, got {max_restarts!r}")
+        self._num_shards = num_shards
+        self._kind = kind
+        self._options = dict(options)
+        self._threads = threads
+        self._max_restarts = max_restarts
+        self._actor_options = dict(actor_options or {})
+        if log_dir is None:
+            self._log_dir = tempfile.mkdtemp(prefix="deephash-shards-")
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._log_dir, True)
+        else:
+            self._log_dir = os.path.abspath(os.fspath(log_dir))
+            os.makedirs(self._log_dir, exist_ok=True)
+            taken = [f for f in os.listdir(self._log_dir) if f.startswith("shard-")]
+            if taken:
+                raise FileExistsError(
+                    f"log_dir {self._log_dir!r} already holds shard logs ({taken[0]}, ...); "
+                    "give an empty folder"
+                )
+            self._cleanup = None
+
+    def _start(self, checkpoints, sizes):
+        ray = _ray()
+        ensure_ray()
+        actor_cls = ray.remote(Shard).options(
+            max_restarts=self._max_restarts,
+            max_task_retries=self._max_restarts,
+            **self._actor_options,
+        )
+        for s, checkpoint in enumerate(checkpoints):
+            path = os.path.join(self._log_dir, f"shard-{s:05d}.log")
+            WriteAheadLog.create(path, checkpoint)
+            self._actors.append(
+                actor_cls.remote(self._bits, self._kind, self._options, path, self._threads)
+            )
+        self._ops = [int(c["op"]) for c in checkpoints]
+        infos = self._gather([a.info.remote() for a in self._actors], "start")
+        got = [i["n"] for i in infos]
+        if got != list(sizes):
+            raise ValueError(f"shards hold {got} codes, the manifest says {list(sizes)}")
+        self._size = sum(got)
+
+    # ---- calls to the shards ------------------------------------------------------------
+    def _gather(self, refs, what: str, resubmit=None):
+        """Results of one call per shard, in shard order; never a partial list.
+
+        ``resubmit(s)`` re-issues shard s's call after Ray reports the actor temporarily
+        unavailable (safe for mutations too: they carry operation numbers).
+        """
+        ray = _ray()
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        out = []
+        for s, ref in enumerate(refs):
+            for attempt in range(20):
+                try:
+                    out.append(ray.get(ref))
+                    break
+                except ActorUnavailableError:
+                    if resubmit is None or attempt == 19:
+                        raise ShardUnavailableError(
+                            f"{what}: shard {s} stayed unreachable; no partial answer is returned"
+                        ) from None
+                    time.sleep(0.1 * (attempt + 1))
+                    ref = resubmit(s)
+                except RayActorError as e:
+                    raise ShardUnavailableError(
+                        f"{what}: shard {s} is dead (its {self._max_restarts} restarts are used up "
+                        f"or it was killed for good); no partial answer is returned. Reload the "
+                        f"index from its last save, or from its logs in {self._log_dir!r}"
+                    ) from e
+        return out
+
+    def _call_all(self, method: str, *args, what=None):
+        def submit(s):
+            return getattr(self._actors[s], method).remote(*args)
+
+        return self._gather([submit(s) for s in range(self._num_shards)], what or method, submit)
+
+    def _mutate_all(self, method: str, per_shard_args, what: str):
+        """Sends one mutation per shard (skipping None args); returns each shard's answer."""
+        ops = {s: self._ops[s] + 1 for s, a in enumerate(per_shard_args) if a is not None}
+
+        def submit(s):
+            return getattr(self._actors[s], method).remote(ops[s], *per_shard_args[s])
+
+        shards = sorted(ops)
+        try:
+            answers = self._gather([submit(s) for s in shards], what,
+                                   lambda i: submit(shards[i]))
+        except Exception:
+            self._size = None  # some shards may have applied it: recount on demand
+            for s in shards:
+                self._ops[s] = ops[s]
+            raise
+        for s in shards:
+            self._ops[s] = ops[s]
+        return dict(zip(shards, answers))
+
+    # ---- the index API ------------------------------------------------------------------
+    @property
+    def bits(self) -> int:
+        """Code length in bits."""
+        return self._bits
+
+    @property
+    def num_shards(self) -> int:
+        return self._num_shards
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    @property
+    def actors(self) -> list:
+        """The shard actor handles, in shard order."""
+        return list(self._actors)
+
+    @_locked
+    def __len__(self) -> int:
+        if self._size is None:
+            self._size = sum(i["n"] for i in self._call_all("info", what="len"))
+        return self._size
+
+    def __repr__(self) -> str:
+        return (f"ShardedIndex(bits={self._bits}, num_shards={self._num_shards}, "
+                f"kind={self._kind!r}, n={self._size})")
+
+    @_locked
+    def add(self, codes, ids=None) -> None:
+        """Adds codes (uint8 (n, bits // 8)) with ids (int64 (n,), default ``len(self), ...``).
+
+        Returns once every shard has logged (fsynced) and applied its part.
+        """
+        codes = as_codes(codes, self._bits)
+        n = codes.shape[0]
+        if ids is None:
+            ids = np.arange(len(self), len(self) + n, dtype=np.int64)
+        else:
+            ids = as_ids(ids, n, stored=True)
+        if n == 0:
+            return
+        seq = np.arange(self._next_seq, self._next_seq + n, dtype=np.int64)
+        self._next_seq += n
+        args = []
+        for s in range(self._num_shards):
+            first = (s - int(seq[0])) % self._num_shards  # first code whose seq % S == s
+            if first >= n:
+                args.append(None)
+                continue
+            sel = slice(first, None, self._num_shards)
+            args.append((np.ascontiguousarray(codes[sel]), np.ascontiguousarray(ids[sel]),
+                         seq[sel].copy()))
+        self._mutate_all("add", args, "add")
+        if self._size is not None:
+            self._size += n
+
+    @_locked
+    def remove(self, ids) -> int:
+        """Removes every code whose id is in ``ids``; returns how many codes were removed."""
+        ids = as_ids(ids, -1)
+        answers = self._mutate_all("remove", [(ids,)] * self._num_shards, "remove")
+        removed = sum(r for _, r in answers.values())
+        if self._size is not None:
+            self._size -= removed
+        return removed
+
+    @_locked
+    def search(self, queries, k: int, weights=None):
+        """Exact k nearest neighbours, as :meth:`deephash.FlatIndex.search` (same arguments,
+        same result: int32/float32 distances (nq, k), int64 ids (nq, k), -1 padding)."""
+        ray = _ray()
+        queries = as_codes(queries, self._bits, "queries")
+        k = check_k(k)
+        w = self._weights(weights, queries.shape[0])
+        q_ref = ray.put(queries)  # once, shared by every shard
+        w_ref = None if w is None else ray.put(w)
+        parts = self._call_all("search", q_ref, k, w_ref, what="search")
+        return merge_knn(parts, queries.shape[0], k, w is not None)
+
+    @_locked
+    def range_search(self, queries, radius, weights=None):
+        """All codes within distance <= radius, as :meth:`deephash.FlatIndex.range_search`:
+        (lims int64 (nq + 1,), distances, ids int64)."""
+        ray = _ray()
+        queries = as_codes(queries, self._bits, "queries")
+        w = self._weights(weights, queries.shape[0])
+        if w is None:
+            radius = check_radius(radius)
+        else:
+            from .._weights import check_weighted_radius
+
+            radius = check_weighted_radius(radius)
+        q_ref = ray.put(queries)
+        w_ref = None if w is None else ray.put(w)
+        parts = self._call_all("range_search", q_ref, radius, w_ref, what="range_search")
+        return merge_range(parts, queries.shape[0], w is not None)
+
+    def _weights(self, weights, nq):
+        if weights is None:
+            return None
+        from .._weights import as_weights
+
+        return as_weights(weights, self._bits, nq)
+
+    # ---- persistence --------------------------------------------------------------------
+    @_locked
+    def save(self, directory) -> None:
+        """Saves every shard (each actor writes its own atomic, checksummed index file and the
+        insertion numbers beside it) and then, last and atomically, ``manifest.json``.
+
+        A crash before the manifest is replaced leaves the previous save intact: shard files of
+        each save have their own names, and those of the previous save are deleted only after
+        the new manifest is in place. The shards' logs restart from this save, so a folder should
+        belong to one live index: saving another index there deletes files a restart would need.
+        """
+        directory = os.path.abspath(os.fspath(directory))
+        os.makedirs(directory, exist_ok=True)
+        previous = _read_manifest(directory) if os.path.exists(os.path.join(directory, MANIFEST)) else None
+        token = uuid.uuid4().hex[:12]
+        entries = self._gather(
+            [a.save.remote(directory, s, token) for s, a in enumerate(self._actors)], "save"
+        )
+        manifest = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "bits": self._bits,
+            "kind": self._kind,
+            "options": self._options,
+            "num_shards": self._num_shards,
+            "next_seq": self._next_seq,
+            "shards": entries,
+        }
+        write_atomic(os.path.join(directory, MANIFEST), json.dumps(manifest, indent=1).encode())
+        if previous is not None:
+            keep = {e[f] for e in entries for f in ("index", "seq")}
+            for e in previous["shards"]:
+                for f in ("index", "seq"):
+                    if e[f] not in keep:
+                        try:
+                            os.remove(os.path.join(directory, e[f]))
+                        except FileNotFoundError:
+                            pass
+
+    @classmethod
+    def load(cls, directory, mmap: bool = True, *, log_dir=None, threads_per_shard=None,
+             max_restarts: int = 3, actor_options=None) -> ShardedIndex:
+        """Reopens a saved ShardedIndex; each actor loads (by default memory-maps) its own shard
+        file. Raises ValueError for a missing, foreign or inconsistent manifest or shard file."""
+        directory = os.path.abspath(os.fspath(directory))
+        m = _read_manifest(directory)
+        self = cls.__new__(cls)
+        self._configure(m["bits"], m["num_shards"], m["kind"], m["options"], log_dir,
+                        threads_per_shard, max_restarts, actor_options)
+        checkpoints = []
+        for e in m["shards"]:
+            seq_path = os.path.join(directory, e["seq"])
+            if sha256_file(seq_path) != e["seq_sha256"]:
+                raise ValueError(f"{seq_path!r} does not match the checksum in the manifest")
+            checkpoints.append({"index": os.path.join(directory, e["index"]), "seq": seq_path,
+                                "seq_sha256": e["seq_sha256"], "op": 0, "mmap": bool(mmap)})
+        self._start(checkpoints, sizes=[e["n"] for e in m["shards"]])
+        self._next_seq = int(m["next_seq"])
+        return self
+
+    # ---- lifetime -----------------------------------------------------------------------
+    @_locked
+    def close(self) -> None:
+        """Stops the shard actors and removes a temporary log folder."""
+        ray = _ray()
+        for a in self._actors:
+            ray.kill(a, no_restart=True)
+        self._actors = []
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _read_manifest(directory: str) -> dict:
+    path = os.path.join(directory, MANIFEST)
+    try:
+        with open(path, "rb") as f:
+            m = json.loads(f.read())
+    except FileNotFoundError:
+        raise ValueError(f"{directory!r} holds no {MANIFEST}: not a saved ShardedIndex") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path!r} is not valid JSON ({e})") from None
+    if not isinstance(m, dict) or m.get("format") != _FORMAT:
+        raise ValueError(f"{path!r} is not a ShardedIndex manifest")
+    if m.get("version") != _VERSION:
+        raise ValueError(f"{path!r} has format version {m.get('version')}, this build reads {_VERSION}")
+    if len(m["shards"]) != m["num_shards"]:
+        raise ValueError(f"{path!r} lists {len(m['shards'])} shards, expected {m['num_shards']}")
+    return m
