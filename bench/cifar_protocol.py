@@ -246,7 +246,8 @@ def main(argv=None):
             enc_s = time.perf_counter() - t
             m_avg = float(mean_average_precision(qc, split.query_y, dc, split.db_y, ties="average").map)
             m_id = float(mean_average_precision(qc, split.query_y, dc, split.db_y, ties="id").map)
-            pub = PUBLISHED.get(cls.name, {}).get(bits) if args.protocol == "1k" else None
+            pub = PUBLISHED.get(cls.name, {}).get(bits) \
+                if (args.protocol, args.split) == ("1k", "test") else None
             rec.update({"map_average_ties": round(m_avg, 4), "map_id_ties": round(m_id, 4),
                         "published": pub, "train_s": round(train_s, 1), "encode_s": round(enc_s, 1),
                         "device": device, "backbone": backbone})
