@@ -48,7 +48,6 @@ import os
 import sys
 import time
 
-
 PUBLISHED = {  # mAP@ALL on this protocol as published (ImageNet-pretrained nets; DSH from scratch)
     "DPSH": {12: 0.713, 24: 0.727, 32: 0.744, 48: 0.757},
     "DHN": {12: 0.555, 24: 0.594, 32: 0.603, 48: 0.621},
@@ -123,7 +122,6 @@ def fill_activation_cache(split, backbone, cut, flip, cache_dir, batch_size, dev
     """Computes (or finds) the activations at the cut of every image the run needs; returns
     a record with the time and the rate."""
     import numpy as np
-
     from deephash.models import build_backbone, default_cache_dir, extract_features
     from deephash.models.partial import BelowCut, activation_tag, check_cut
 
@@ -153,7 +151,6 @@ def record_key(rec):
 
 def write_grid(path, model_name, bits, split, qc, dc):
     import numpy as np
-
     from deephash.plots import retrieval_grid
 
     # one query per class, the first of each in the (seeded) query order

@@ -42,10 +42,14 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import torch
-
     from deephash.data import load_cifar10
     from deephash.losses import DPSHLoss
-    from deephash.models import HashHead, build_backbone, images_to_tensor, normalize_spec
+    from deephash.models import (
+        HashHead,
+        build_backbone,
+        images_to_tensor,
+        normalize_spec,
+    )
     from deephash.models.partial import BelowCut, maps_to_input
 
     if args.threads:

@@ -5,10 +5,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
 
-import deephash.methods as M  # noqa: E402
-from deephash.methods.registry import METHODS, method_class  # noqa: E402
-from deephash.models import FeatureCache, build_backbone, normalize_spec  # noqa: E402
-from deephash.models.partial import shift_maps  # noqa: E402
+import deephash.methods as M
+from deephash.methods.registry import METHODS, method_class
+from deephash.models import FeatureCache, build_backbone, normalize_spec
+from deephash.models.partial import shift_maps
 
 # 32 px images at resolution 32: the real pretrained network, a few milliseconds per image
 BACKBONE = {"name": "efficientnet_lite0", "resolution": 32}
@@ -21,8 +21,8 @@ def data(n=16, seed=1):
 
 
 def partial_model(cls=M.DPSH, tmp_path=None, **kw):
-    cfg = dict(bits=16, backbone=BACKBONE, seed=0, epochs=1, batch_size=8, progress=False,
-               train_from_block=CUT, cache_dir=str(tmp_path) if tmp_path else False)
+    cfg = {"bits": 16, "backbone": BACKBONE, "seed": 0, "epochs": 1, "batch_size": 8, "progress": False,
+               "train_from_block": CUT, "cache_dir": str(tmp_path) if tmp_path else False}
     cfg.update(kw)
     return cls(**cfg)
 
