@@ -119,8 +119,9 @@ def validation_split(split, seed):
 
 
 def fill_activation_cache(split, backbone, cut, flip, cache_dir, batch_size, device, progress):
-    """Computes (or finds) the activations at the cut of every image the run needs; returns
-    a record with the time and the rate."""
+    """Computes (or finds) the activations at the cut of every image the run needs.
+
+    Returns (seconds, images looked at), images already cached included."""
     import numpy as np
     from deephash.models import build_backbone, default_cache_dir, extract_features
     from deephash.models.partial import BelowCut, activation_tag, check_cut
