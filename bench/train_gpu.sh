@@ -24,6 +24,12 @@ python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; pri
 # 15 epochs over 5,000 images, batch 64, head lr 1e-3, backbone lr 1e-4 (backbone_lr_scale 0.1),
 # random horizontal flips; pairs within each batch (memory bank off for end-to-end training).
 COMMON=(--finetune --device cuda --resolution 224 --epochs 15 --lr 1e-3 --batch-size 64 --flip --quiet)
+# RECIPE=partial bash bench/train_gpu.sh: the CPU recipe on the GPU (activations below block 11
+# cached once, blocks 11-15 + head trained, cached flipped views), the same command as on a CPU.
+if [ "${RECIPE:-full}" = partial ]; then
+  COMMON=(--recipe partial --train-from-block 11 --device cuda --resolution 160 --epochs 15 --lr 1e-3
+          --batch-size 128 --flip --quiet)
+fi
 # Each call has its own wall-clock cap so that one slow run cannot eat the whole budget.
 timeout 330 python bench/cifar_protocol.py --methods DPSH --bits 12,24,32,48 "${COMMON[@]}" \
   --json "$OUT_DIR/dpsh.json" || echo "DPSH runs stopped (exit $?)"

@@ -24,6 +24,12 @@ class TrainConfig:
     finetune : bool
         Train a pretrained backbone too (a GPU job) instead of freezing it and training the head
         on cached features (the CPU way). Backbones without pretrained weights always train.
+    train_from_block : int or None
+        Partial fine-tuning, between frozen and ``finetune``: the pretrained backbone is cut
+        before this block; the part below runs once per image (its float16 activations are
+        cached on disk like frozen features) and the blocks from here up train with the head.
+        For efficientnet_lite0 (16 blocks) 11 trains its last two stages (blocks 11-15 and the
+        head convolution). None (default): no cut. Not with ``finetune``.
     backbone_lr_scale : float
         Learning rate of a fine-tuned pretrained backbone relative to ``lr``.
     memory_bank : bool or None
@@ -39,7 +45,12 @@ class TrainConfig:
         features (which the head also standardises), none otherwise (an "mlp" backbone has its
         own).
     flip : bool
-        Random horizontal flips of training images (end-to-end image training only).
+        Random horizontal flips of training images: end-to-end training flips each batch;
+        partial fine-tuning also caches the flipped view of each training image and picks one
+        of the two views per item and step. Frozen features ignore it.
+    feature_shift : int
+        Partial fine-tuning: translate the cached activation maps of each training item by a
+        random shift of up to this many cells per axis (edge padding); 0 = off.
     device : str or None
         None picks a CUDA GPU when present, else the CPU.
     progress : bool
@@ -59,10 +70,12 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-5
     finetune: bool = False
+    train_from_block: int | None = None
     backbone_lr_scale: float = 0.1
     memory_bank: bool | None = None
     head_hidden: tuple | list | None = None
     flip: bool = False
+    feature_shift: int = 0
     device: str | None = None
     progress: bool = True
     cache_dir: str | None | bool = None
@@ -89,6 +102,15 @@ class TrainConfig:
                     f"TrainConfig.head_hidden must be None or a list of positive ints, got {self.head_hidden!r}"
                 )
             self.head_hidden = [int(h) for h in self.head_hidden]
+        tb = self.train_from_block
+        if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 0):
+            raise ValueError(f"TrainConfig.train_from_block must be None or an int >= 0, got {tb!r}")
+        if tb is not None and self.finetune:
+            raise ValueError("TrainConfig: finetune (the whole backbone) and train_from_block "
+                             "(the blocks above a cut) exclude each other; set one")
+        fs = self.feature_shift
+        if isinstance(fs, bool) or not isinstance(fs, int) or fs < 0:
+            raise ValueError(f"TrainConfig.feature_shift must be an int >= 0, got {fs!r}")
         if self.cache_dir is True:
             raise ValueError("TrainConfig.cache_dir must be a path, None (default) or False (off)")
 

@@ -29,7 +29,9 @@ class DeepHashingMethod(HashingMethod):
     (pairs or triplets against a memory bank of the training set's latest outputs
     (``TrainConfig.memory_bank``) or within the batch, target codes, class labels). A
     pretrained backbone is frozen unless ``TrainConfig.finetune``: its features are computed
-    once (cached on disk) and only the head trains. Encoding: ``u > 0``.
+    once (cached on disk) and only the head trains. ``TrainConfig.train_from_block`` cuts it
+    instead: the activations below the cut are computed once (cached on disk, float16) and the
+    blocks above train with the head (:mod:`deephash.models.partial`). Encoding: ``u > 0``.
 
     Subclasses define ``name``, ``hyperparameter_defaults``, ``make_loss`` and, where they
     differ from the defaults, ``head_activation``, ``make_head``, ``make_targets`` and
@@ -68,7 +70,15 @@ class DeepHashingMethod(HashingMethod):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             backbone, info = build_backbone(spec, x_shape)
-        self._frozen = bool(info.pretrained and not self.config.finetune)
+        self._cut = None
+        if self.config.train_from_block is not None:
+            from ..models.partial import check_cut
+
+            if not info.pretrained:
+                raise ValueError("TrainConfig.train_from_block needs a pretrained backbone "
+                                 "(efficientnet_lite0); one without weights trains whole")
+            self._cut = check_cut(backbone, self.config.train_from_block)
+        self._frozen = bool(info.pretrained and not self.config.finetune and self._cut is None)
         hidden = self.config.head_hidden
         if hidden is None:
             hidden = [256] if self._frozen else []
@@ -103,12 +113,55 @@ class DeepHashingMethod(HashingMethod):
             progress=self.config.progress, desc=desc,
         )
 
+    def _activations(self, x, device, desc, progress=None):
+        """float16 (n, h, w, c) activations of images ``x`` at the cut, through the disk cache."""
+        from ..models import extract_features
+        from ..models.partial import BelowCut, activation_tag
+
+        self._backbone.to(device)
+        return extract_features(
+            BelowCut(self._backbone, self._cut), x,
+            tag=activation_tag(self._info.cache_tag, self._cut), cache_dir=self._cache_dir(),
+            batch_size=self.config.feature_batch_size, device=device,
+            progress=self.config.progress if progress is None else progress, desc=desc,
+        )
+
+    def _partial_network(self, x, device, rng, torch) -> TrainingNetwork:
+        """Cached activations at the cut (and of the flipped images) -> trained top blocks -> head."""
+        from ..models.partial import maps_to_input, shift_maps
+
+        cfg = self.config
+        backbone, head, cut = self._backbone, self._head, self._cut
+        n = x.shape[0]
+        maps = [self._activations(x, device, f"{self.name} activations")]
+        if cfg.flip:  # a flipped image is another image: its own cache rows, computed once too
+            maps.append(self._activations(np.ascontiguousarray(x[:, :, ::-1]), device,
+                                          f"{self.name} activations (flipped)"))
+        acts = torch.from_numpy(np.concatenate(maps) if len(maps) > 1 else maps[0]).to(device)
+
+        def forward(idx_np, idx):
+            if cfg.flip:
+                flip = torch.from_numpy((rng.random(len(idx_np)) < 0.5).astype(np.int64))
+                idx = idx + n * flip.to(device)
+            a = shift_maps(acts[idx], cfg.feature_shift, rng)
+            return head(backbone.upper(maps_to_input(a), cut))
+
+        for m in (backbone, head):
+            m.to(device)
+        groups = [{"params": backbone.upper_parameters(cut), "lr": cfg.lr * cfg.backbone_lr_scale},
+                  {"params": head.parameters(), "lr": cfg.lr}]
+        # trained convolutions drift like end-to-end training: no memory bank by default
+        return TrainingNetwork(forward, [backbone, head], groups, False)
+
     def _training_network(self, x, device, rng, torch) -> TrainingNetwork:
-        """How the training items reach the head: cached frozen features, or the whole network."""
+        """How the training items reach the head: cached frozen features, cached activations
+        at a cut (partial fine-tuning), or the whole network."""
         from ..models import images_to_tensor
 
         cfg = self.config
         backbone, head = self._backbone, self._head
+        if self._cut is not None:
+            return self._partial_network(x, device, rng, torch)
         if self._frozen:
             feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
             head.fit_input(feats)
@@ -214,6 +267,8 @@ class DeepHashingMethod(HashingMethod):
                 f"got {tuple(x.shape[1:])}"
             )
         device = self._device()
+        if self._cut is not None:
+            return self._partial_outputs(x, pick, width, desc, device, torch)
         src = self._features(x, device, f"{self.name} features") if self._frozen else x
         images = self._info.input_kind == "images" and not self._frozen
         step = self.config.feature_batch_size if images else 4096
@@ -242,6 +297,34 @@ class DeepHashingMethod(HashingMethod):
                 bar.close()
         return out
 
+    def _partial_outputs(self, x, pick, width, desc, device, torch, chunk: int = 4096):
+        """:meth:`_head_outputs` under partial fine-tuning: activations at the cut from the cache
+        (computed and added for images not in it), then the top blocks and the head. Chunks of
+        ``chunk`` images bound the memory (float16 (chunk, h, w, c) at a time)."""
+        from ..models.partial import maps_to_input
+
+        n = x.shape[0]
+        step = self.config.feature_batch_size
+        out = np.empty((n, width), dtype=np.float32)
+        bar = progress(total=n, desc=desc, unit="item", leave=False) \
+            if self.config.progress else None
+        self._head.eval()
+        self._backbone.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, n, chunk):
+                    acts = self._activations(x[start:start + chunk], device, desc, progress=False)
+                    for s in range(0, acts.shape[0], step):
+                        a = torch.from_numpy(acts[s:s + step]).to(device)
+                        o = self._head(self._backbone.upper(maps_to_input(a), self._cut))
+                        out[start + s:start + s + a.shape[0]] = pick(o).float().cpu().numpy()
+                        if bar is not None:
+                            bar.update(a.shape[0])
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
     def transform(self, x) -> np.ndarray:
         """Real outputs of the code layer, float32 (n, bits); codes are ``outputs > 0``."""
         from ..models import code_outputs
@@ -255,6 +338,7 @@ class DeepHashingMethod(HashingMethod):
             "input_kind": self._info.input_kind,
             "input_shape": list(self._input_shape),
             "frozen": self._frozen,
+            "cut": self._cut,
             "n_classes": self._n_classes,
         }
         arrays = {"head/" + k: v.detach().cpu().numpy() for k, v in self._head.state_dict().items()}
@@ -275,6 +359,7 @@ class DeepHashingMethod(HashingMethod):
         self._n_classes = int(meta.get("n_classes", 0))
         self._build(shape, torch)
         self._frozen = bool(meta["frozen"])
+        self._cut = meta.get("cut")
         self._input_shape = tuple(meta["input_shape"])
 
         def sub(prefix):

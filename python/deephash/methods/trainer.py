@@ -7,8 +7,8 @@ supplies it: seeded batch order, a memory bank of the latest outputs of the trai
 labels, Adam over the network's and the loss's own parameters, and a progress bar.
 
 Where other training modes plug in, without another loop: how the training items reach the
-trained part is :meth:`DeepHashingMethod._training_network` (today frozen cached features or the
-whole network; cached activations at a backbone cut are a third :class:`TrainingNetwork`);
+trained part is :meth:`DeepHashingMethod._training_network` (frozen cached features, cached
+activations at a backbone cut with the blocks above it trained, or the whole network);
 unsupervised losses consume nothing and get ``labels=None``; losses with target codes get them
 from the method's ``make_targets``; a data-parallel run executes this same loop per worker.
 """

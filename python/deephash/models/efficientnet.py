@@ -77,11 +77,47 @@ class EfficientNetLite0(nn.Module):
         # to ~1e-5) and suits GPU tensor cores too.
         self.net = net.to(memory_format=torch.channels_last)
 
-    def forward(self, x):
+    @property
+    def n_blocks(self) -> int:
+        """Number of MBConv blocks (16); a cut point is in 0..n_blocks."""
+        return len(self.net._blocks)
+
+    def lower(self, x, cut: int):
+        """Preprocessing, stem and blocks[:cut]: (n, C, H, W) in [0, 1] -> activations at the cut.
+
+        Returns float (n, c, h, w) in channels-last memory layout, computed at the module's dtype.
+        """
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-2:] != (self.resolution, self.resolution):
             x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
                               align_corners=False)
         x = ((x * 255.0 - 127.0) / 128.0).contiguous(memory_format=torch.channels_last)
-        return self.net.extract_features(x).mean(dim=(2, 3))
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        for idx in range(cut):
+            x = self._block(idx, x)
+        return x
+
+    def upper(self, a, cut: int):
+        """blocks[cut:], the head convolution and global average pooling: -> (n, 1280)."""
+        net = self.net
+        for idx in range(cut, self.n_blocks):
+            a = self._block(idx, a)
+        return net._swish(net._bn1(net._conv_head(a))).mean(dim=(2, 3))
+
+    def _block(self, idx: int, x):
+        # as EfficientNet.extract_features: drop-connect grows with depth (active in training)
+        rate = self.net._global_params.drop_connect_rate
+        if rate:
+            rate *= float(idx) / self.n_blocks
+        return self.net._blocks[idx](x, drop_connect_rate=rate)
+
+    def upper_parameters(self, cut: int):
+        """Parameters of the part :meth:`upper` runs (what partial fine-tuning trains)."""
+        net = self.net
+        mods = list(net._blocks[cut:]) + [net._conv_head, net._bn1]
+        return [p for m in mods for p in m.parameters()]
+
+    def forward(self, x):
+        return self.upper(self.lower(x, 0), 0)

@@ -17,8 +17,10 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
 
     Parameters
     ----------
-    module : torch.nn.Module
-        The backbone; run in eval mode without gradients. It takes (b, C, H, W) float in [0, 1].
+    module : torch.nn.Module or callable
+        The backbone (or the part below a cut); run in eval mode in inference mode. It takes
+        (b, C, H, W) float in [0, 1] and returns (b, ...) rows of any shape and dtype, stored as
+        they come (a callable that is not a module is run as is).
     x : numpy.ndarray
         Images (n, H, W) or (n, H, W, C), uint8 or float in [0, 1].
     tag : str or None
@@ -33,7 +35,8 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
 
     Returns
     -------
-    numpy.ndarray of float32, shape (n, out_dim)
+    numpy.ndarray (n, ...): float32 (n, out_dim) for a backbone's features; the module's output
+    shape and dtype in general
     """
     torch = require_torch()
     n = x.shape[0]
@@ -47,12 +50,12 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     todo = np.flatnonzero(~found)
     if todo.size == 0:
         return feats
-    if feats is None:
-        feats = np.zeros((n, module.out_dim), dtype=np.float32)
     if device is None:
         device = next(module.parameters()).device
-    was_training = module.training
-    module.eval()
+    is_module = isinstance(module, torch.nn.Module)
+    was_training = module.training if is_module else False
+    if is_module:
+        module.eval()
     pending = []
     bar = None
     if progress:
@@ -64,7 +67,10 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
             for start in range(0, todo.size, batch_size):
                 idx = todo[start:start + batch_size]
                 xb = images_to_tensor(x[idx], torch).to(device)
-                feats[idx] = module(xb).float().cpu().numpy()
+                rows = module(xb).cpu().numpy()
+                if feats is None:
+                    feats = np.zeros((n,) + rows.shape[1:], dtype=rows.dtype)
+                feats[idx] = rows
                 pending.append(idx)
                 if bar is not None:
                     bar.update(idx.size)
@@ -78,5 +84,6 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     finally:
         if bar is not None:
             bar.close()
-        module.train(was_training)
+        if is_module:
+            module.train(was_training)
     return feats

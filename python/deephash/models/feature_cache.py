@@ -1,4 +1,4 @@
-"""On-disk cache of frozen-backbone features, keyed per input row.
+"""On-disk cache of frozen-backbone features (or activations at a backbone cut), keyed per input row.
 
 Frozen-feature training computes a pretrained backbone's features once and trains only the
 hash head on them: the way to train on a CPU. Each input row (one image) is keyed by a
@@ -7,8 +7,13 @@ backbone, its weights and its input resolution. Keying rows rather than whole ar
 subset, a reordering or a superset of already-seen images (the CIFAR protocol's training set
 is a subset of its database) reuses the cached features.
 
+Partial fine-tuning caches the activations at a cut inside the backbone the same way: rows of
+any per-row shape and dtype (float16 (h, w, c) there), memory-mapped when read; the tag names
+the cut and the dtype, so feature and activation caches never mix.
+
 Layout: ``<cache_dir>/<tag>/<digest>.keys.npy`` (uint8 (m, 16)) beside ``<digest>.feats.npy``
-(float32 (m, d)); the keys file is written last, so a shard whose keys exist is complete.
+((m, *row_shape), the dtype the rows were added with); the keys file is written last, so a
+shard whose keys exist is complete.
 """
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ def row_keys(x: np.ndarray) -> np.ndarray:
 
 
 class FeatureCache:
-    """Features of one backbone configuration, stored in shards under ``directory / tag``.
+    """Per-row arrays (features, activations) of one configuration, in shards under ``directory / tag``.
 
     Parameters
     ----------
@@ -90,7 +95,8 @@ class FeatureCache:
         Returns
         -------
         found : bool array (n,)
-        feats : float32 array (n, d) with the found rows filled (None when nothing was found)
+        feats : array (n, *row_shape) with the found rows filled, in the stored dtype (float32
+            for features); None when nothing was found
         """
         index = self._load_index()
         found = np.zeros(keys.shape[0], dtype=bool)
@@ -102,17 +108,19 @@ class FeatureCache:
                 hits.append((i, loc))
         if not hits:
             return found, None
-        d = self._shards[hits[0][1][0]].shape[1]
-        feats = np.zeros((keys.shape[0], d), dtype=np.float32)
+        first = self._shards[hits[0][1][0]]
+        feats = np.zeros((keys.shape[0],) + first.shape[1:], dtype=first.dtype)
         for i, (s, r) in hits:
             feats[i] = self._shards[s][r]
         return found, feats
 
     def add(self, keys: np.ndarray, feats: np.ndarray) -> None:
-        """Stores a shard of (keys (m, 16) uint8, feats (m, d) float32)."""
+        """Stores a shard of (keys (m, 16) uint8, feats (m, ...) of any numeric dtype, kept as is)."""
         if keys.shape[0] == 0:
             return
-        feats = np.ascontiguousarray(feats, dtype=np.float32)
+        if feats.shape[0] != keys.shape[0]:
+            raise ValueError(f"{keys.shape[0]} keys for {feats.shape[0]} rows")
+        feats = np.ascontiguousarray(feats)
         self.path.mkdir(parents=True, exist_ok=True)
         name = hashlib.blake2b(keys.tobytes(), digest_size=12).hexdigest()
         kf = self.path / f"{name}.keys.npy"
