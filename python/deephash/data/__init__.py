@@ -11,7 +11,15 @@ from .cifar10 import Cifar10, cifar10_protocol, load_cifar10
 from .digits import digits
 from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
-from .text import STC2_NAMES, TextDataset, load_stc2, stc2_split, tfidf_features
+from .text import (
+    STC2_NAMES,
+    TextDataset,
+    load_stc2,
+    stc2_split,
+    stc2_text_split,
+    text_query_split,
+    tfidf_features,
+)
 from .wiki import WikiCrossModal, load_wiki
 
 __all__ = [
@@ -33,7 +41,9 @@ __all__ = [
     "load_stc2",
     "load_wiki",
     "stc2_split",
+    "stc2_text_split",
     "stratified_split",
     "take_split",
+    "text_query_split",
     "tfidf_features",
 ]
