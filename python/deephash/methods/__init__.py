@@ -4,8 +4,10 @@
 ``m.fit(x, labels)`` returns m; ``m.encode(x)`` gives packed uint8 codes;
 ``m.save(path)`` / ``deephash.methods.load(path)``.
 
-DPSH, DSH and DHN need PyTorch (imported when they are fitted or loaded); LSH on input
-vectors needs only NumPy.
+DPSH, DSH and DHN need PyTorch (imported when they are fitted or loaded). The non-deep methods
+LSH, PCAH, SH and ITQ (``supervised = False``: ``fit(x)``, labels accepted and ignored) need
+only NumPy on input vectors; with a backbone (``"tfidf"`` or ``"minilm"`` for a list of str,
+``"hog"`` or ``"efficientnet_lite0"`` for images) they hash its frozen features.
 """
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ from .dhn import DHN
 from .dpsh import DPSH
 from .dsh import DSH
 from .io import load, method_class
+from .itq import ITQ
 from .lsh import LSH
+from .pcah import PCAH
+from .projection import ProjectionHashing
+from .sh import SH
 
 __all__ = [
     "DHN",
@@ -24,7 +30,11 @@ __all__ = [
     "DSH",
     "DeepHashingMethod",
     "HashingMethod",
+    "ITQ",
     "LSH",
+    "PCAH",
+    "ProjectionHashing",
+    "SH",
     "TrainConfig",
     "load",
     "method_class",

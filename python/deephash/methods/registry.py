@@ -18,6 +18,9 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dsh": ("dsh", "DSH"),
     "dhn": ("dhn", "DHN"),
     "lsh": ("lsh", "LSH"),
+    "pcah": ("pcah", "PCAH"),
+    "itq": ("itq", "ITQ"),
+    "sh": ("sh", "SH"),
 }
 
 

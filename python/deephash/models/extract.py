@@ -13,14 +13,16 @@ __all__ = ["extract_features"]
 def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_size: int = 128,
                      device=None, progress: bool = True, flush_rows: int = 4096,
                      desc: str = "features") -> np.ndarray:
-    """Features of a frozen backbone for image arrays, reusing and filling the on-disk cache.
+    """Features of a frozen backbone for image arrays or texts, reusing and filling the on-disk cache.
 
     Parameters
     ----------
     module : torch.nn.Module
-        The backbone; run in eval mode without gradients. It takes (b, C, H, W) float in [0, 1].
+        The backbone; run in eval mode without gradients. It takes (b, C, H, W) float in [0, 1],
+        or a list of str when its ``input_kind`` is ``"texts"``.
     x : numpy.ndarray
-        Images (n, H, W) or (n, H, W, C), uint8 or float in [0, 1].
+        Images (n, H, W) or (n, H, W, C), uint8 or float in [0, 1]; or a 1-D object array of
+        str for a text backbone.
     tag : str or None
         Cache tag of the backbone configuration; None (or ``cache_dir=None``) disables caching.
     cache_dir : str, Path or None
@@ -51,6 +53,7 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
         feats = np.zeros((n, module.out_dim), dtype=np.float32)
     if device is None:
         device = next(module.parameters()).device
+    texts = getattr(module, "input_kind", "images") == "texts"
     was_training = module.training
     module.eval()
     pending = []
@@ -58,12 +61,13 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=int(todo.size), desc=desc, unit="img", leave=False)
+        bar = tqdm(total=int(todo.size), desc=desc, unit="text" if texts else "img", leave=False)
     try:
         with torch.inference_mode():
             for start in range(0, todo.size, batch_size):
                 idx = todo[start:start + batch_size]
-                xb = images_to_tensor(x[idx], torch).to(device)
+                # Text backbones take the strings themselves (they tokenise on their device).
+                xb = list(x[idx]) if texts else images_to_tensor(x[idx], torch).to(device)
                 feats[idx] = module(xb).float().cpu().numpy()
                 pending.append(idx)
                 if bar is not None:
