@@ -1,10 +1,10 @@
-"""GPU benchmark: deephash.GpuFlatIndex next to the PyTorch way, in the same run (issue 4).
+"""GPU benchmark: deephash.GpuFlatIndex next to the PyTorch way, in the same run.
 
 The PyTorch way: codes as +-1 fp16 vectors, chunked GEMM with the queries, torch.topk per chunk
 and a merge; Hamming = (bits - dot) / 2. Both get the same random codes; every row compares the
 two results' distances (ids can legitimately differ on ties, distances cannot).
 
-    python bench/gpu_bench.py                 # the issue's sizes (100M codes; about 1 minute on an H100)
+    python bench/gpu_bench.py                 # the target sizes (100M codes; about 1 minute on an H100)
     python bench/gpu_bench.py --n 10000000    # smaller
 
 Prints one line per run: what, n, bits, nq, k, milliseconds (median of --reps after a warm-up)
@@ -157,7 +157,7 @@ def main(argv=None):
         n,
         64,
         [
-            ("knn (issue target: <= 75 ms)", args.nq, args.k),
+            ("knn (target: <= 75 ms)", args.nq, args.k),
             ("single query (target: <= 1 ms)", 1, args.k),
             ("knn k=1000", args.nq, 1000),
             ("knn k=4096", 100, 4096),

@@ -1,6 +1,6 @@
 """Multi-index hashing and weighted Hamming search, side by side with faiss-cpu.
 
-Rows (issue 3):
+Rows:
   * clustered 64-bit codes (10,000 random centres, each bit flipped with probability 0.1;
     queries drawn the same way), single queries, k = 10, one thread: faiss IndexBinaryFlat,
     faiss IndexBinaryMultiHash, deephash FlatIndex, deephash MultiIndex (+ exactness checks);
@@ -16,70 +16,19 @@ Every time is the median of --repeats runs. Usage:
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
 import deephash
-from deephash.bench_mih import clustered_codes
-
-
-def median_time(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
-
-
-def interleaved(fns, repeats):
-    """Runs each fn once per round, round-robin, `repeats` rounds (after one warm-up round), so
-    that load bursts on a shared machine hit every variant alike. Returns the median time of
-    each fn and, for each fn, the median over rounds of its time / the first fn's time."""
-    for fn in fns:
-        fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for j, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            times[j].append(time.perf_counter() - t0)
-    med = [statistics.median(t) for t in times]
-    ratios = [statistics.median(a / b for a, b in zip(t, times[0])) for t in times]
-    return med, ratios
+from deephash._bench import clustered_codes, faiss_module, median_time, random_codes, threads
+from deephash._bench.timing import interleaved, per_query_interleaved
 
 
 def row(name, t, ref=None, unit="ms", extra=""):
     scale = 1e3 if unit == "ms" else 1.0
     ratio = f"{ref / t:8.1f}x" if ref else " " * 9
     print(f"  {name:<48} {t * scale:10.3f} {unit}  {ratio}  {extra}")
-
-
-def single_pass(search, queries):
-    """A closure running one single-query call per row of queries."""
-    def run():
-        for i in range(queries.shape[0]):
-            search(queries[i:i + 1])
-    return run
-
-
-def per_query_interleaved(variants, repeats):
-    """variants: (search, queries) pairs. Passes run round-robin (see interleaved); returns the
-    median seconds per query of each variant and the median per-round ratio to variant 0."""
-    fns = [single_pass(s, q) for s, q in variants]
-    for fn in fns:
-        fn()
-    per = [[] for _ in fns]
-    for _ in range(repeats):
-        for j, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            per[j].append((time.perf_counter() - t0) / variants[j][1].shape[0])
-    med = [statistics.median(t) for t in per]
-    ratios = [statistics.median(a / b for a, b in zip(t, per[0])) for t in per]
-    return med, ratios
 
 
 def bench_clustered(args, faiss, rng):
@@ -142,8 +91,8 @@ def bench_clustered(args, faiss, rng):
 def bench_uniform(args, rng):
     bits = 64
     print(f"\n== uniformly random {bits}-bit codes: n={args.n:,}, k={args.k}, 1 thread ==")
-    codes = rng.integers(0, 256, (args.n, bits // 8), dtype=np.uint8)
-    q = rng.integers(0, 256, (args.flat_queries, bits // 8), dtype=np.uint8)
+    codes = random_codes(rng, args.n, bits)
+    q = random_codes(rng, args.flat_queries, bits)
     flat = deephash.FlatIndex(bits)
     flat.add(codes)
     mi = deephash.MultiIndex(bits)
@@ -153,7 +102,7 @@ def bench_uniform(args, rng):
     row("deephash FlatIndex (single queries)", t_flat)
     row("deephash MultiIndex (single queries)", t_mi,
         extra=f"{r:.2f}x FlatIndex's time (median of per-round ratios)")
-    qb = rng.integers(0, 256, (args.batch, bits // 8), dtype=np.uint8)
+    qb = random_codes(rng, args.batch, bits)
     (t_flat_b, t_mi_b), (_, r_b) = interleaved(
         [lambda: flat.search(qb, args.k), lambda: mi.search(qb, args.k)], args.repeats)
     row(f"deephash FlatIndex ({args.batch} queries, one call)", t_flat_b)
@@ -169,8 +118,8 @@ def bench_weighted(args, faiss, rng):
     n, nq, k = args.nw, args.wq, 100
     print(f"\n== weighted search: uniformly random {bits}-bit codes, n={n:,}, {nq} queries, k={k}, "
           f"1 thread ==")
-    codes = rng.integers(0, 256, (n, bits // 8), dtype=np.uint8)
-    q = rng.integers(0, 256, (nq, bits // 8), dtype=np.uint8)
+    codes = random_codes(rng, n, bits)
+    q = random_codes(rng, nq, bits)
     flat = deephash.FlatIndex(bits)
     flat.add(codes)
     w = rng.random(bits).astype(np.float32)
@@ -208,22 +157,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=["clustered", "uniform", "weighted"], default=None)
     args = ap.parse_args(argv)
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-    except ImportError:
-        faiss = None
-    deephash.set_num_threads(1)
+    faiss = faiss_module()
     rng = np.random.default_rng(args.seed)
     print(f"deephash MultiIndex / weighted benchmark; SIMD {deephash.simd_level()}, threads 1, "
           f"faiss {'yes' if faiss else 'not installed'}")
-    if args.only in (None, "clustered"):
-        bench_clustered(args, faiss, rng)
-    if args.only in (None, "uniform"):
-        bench_uniform(args, rng)
-    if args.only in (None, "weighted"):
-        bench_weighted(args, faiss, rng)
+    with threads(1):
+        if args.only in (None, "clustered"):
+            bench_clustered(args, faiss, rng)
+        if args.only in (None, "uniform"):
+            bench_uniform(args, rng)
+        if args.only in (None, "weighted"):
+            bench_weighted(args, faiss, rng)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deephash
-from deephash.bench_mih import clustered_codes
+from deephash._bench import clustered_codes
 
 
 @pytest.fixture(scope="module")

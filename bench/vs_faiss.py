@@ -7,7 +7,7 @@ Every line names the SIMD level and thread count; times are medians of --repeats
 """
 import sys
 
-from deephash.bench import main
+from deephash._bench import main
 
 if __name__ == "__main__":
     argv = sys.argv[1:]

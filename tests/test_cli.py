@@ -160,10 +160,10 @@ def test_data_specs(tmp_path, capsys, monkeypatch):
 
 def test_bench_hook(monkeypatch, capsys):
     seen = []
-    fake = types.ModuleType("deephash.bench")
+    fake = types.ModuleType("deephash._bench")
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "deephash.bench", fake)
-    monkeypatch.setattr(deephash, "bench", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "deephash._bench", fake)
+    monkeypatch.setattr(deephash, "_bench", fake, raising=False)
     assert cli.main(["bench", "--help", "--n", "1000"]) == 0
     assert seen == [["--help", "--n", "1000"]]
 

@@ -5,7 +5,11 @@ The index layer needs only numpy; the trainers (``deephash.methods``) need PyTor
 """
 from __future__ import annotations
 
+import os as _os
+import warnings as _warnings
+
 from . import _core
+from ._core import FormatError, IoError
 from .codes import pack_bits, unpack_bits
 from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex, load
@@ -16,16 +20,29 @@ __version__ = "0.1.0"
 __all__ = [
     "BinaryIndex",
     "FlatIndex",
+    "FormatError",
+    "IoError",
     "GpuFlatIndex",
     "cuda_available",
     "get_num_threads",
     "load",
     "MultiIndex",
+    "SIMD_LEVELS",
     "pack_bits",
     "set_num_threads",
     "simd_level",
     "unpack_bits",
 ]
+
+
+#: The values DEEPHASH_SIMD accepts (the core's level names, lowest first).
+SIMD_LEVELS = ("scalar", "avx2", "avx512")
+
+if _os.environ.get("DEEPHASH_SIMD") is not None and _os.environ["DEEPHASH_SIMD"] not in SIMD_LEVELS:
+    # The core ignores a value it does not know; say so rather than run at a level nobody chose.
+    _warnings.warn(
+        f"DEEPHASH_SIMD={_os.environ['DEEPHASH_SIMD']!r} is not one of {', '.join(SIMD_LEVELS)}; "
+        f"ignored (running at {_core.simd_level()})", RuntimeWarning, stacklevel=2)
 
 
 def simd_level() -> str:

@@ -388,9 +388,9 @@ def cmd_eval(args) -> int:
 
 def cmd_bench(args) -> int:
     try:
-        from . import bench
+        from . import _bench as bench
     except ImportError:
-        raise CliError("the engine benchmark (deephash.bench) is not part of this build") from None
+        raise CliError("the engine benchmark (deephash._bench) is not part of this build") from None
     try:
         rc = bench.main(list(args.bench_args))
     except SystemExit as e:  # the benchmark's own argument parser (--help, bad option)
@@ -491,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash.bench)",
+    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash._bench)",
                        add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

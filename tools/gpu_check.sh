@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for issue 4, for a machine with an NVIDIA GPU (run from the repository root):
+# GPU check of the CUDA index, for a machine with an NVIDIA GPU (run from the repository root):
 #   1. build the package with its CUDA extension (developer build, this GPU's architecture only),
 #   2. run the GPU tests (tests/test_gpu_index.py, all of them, nothing may skip),
 #   3. compute-sanitizer (memcheck, racecheck, synccheck) on a few small tests,
