@@ -52,7 +52,11 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     if feats is None:
         feats = np.zeros((n, module.out_dim), dtype=np.float32)
     if device is None:
-        device = next(module.parameters()).device
+        # Parameter-free backbones (hand-crafted, lazily loaded) say where they are by a buffer.
+        tensor = next(module.parameters(), None)
+        if tensor is None:
+            tensor = next(module.buffers(), None)
+        device = tensor.device if tensor is not None else "cpu"
     texts = getattr(module, "input_kind", "images") == "texts"
     was_training = module.training
     module.eval()

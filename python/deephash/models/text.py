@@ -138,10 +138,15 @@ class MiniLM(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.net = _load_sentence_transformer()
+        # Loaded on the first forward pass: with every feature already in the cache the
+        # network (seconds to load) is never needed. The marker follows .to(device).
+        self.net = None
+        self.register_buffer("_device_marker", torch.zeros(0), persistent=False)
 
     def forward(self, texts):
-        device = next(self.net.parameters()).device
+        device = self._device_marker.device
+        if self.net is None:
+            self.net = _load_sentence_transformer().to(device).eval()
         # sentence-transformers >= 5 names the tokenizer step preprocess (tokenize is deprecated).
         prep = getattr(self.net, "preprocess", None) or self.net.tokenize
         batch = prep([str(t) for t in texts])
