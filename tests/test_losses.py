@@ -158,3 +158,199 @@ def test_loss_decreases_when_codes_agree_with_labels():
     bad = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, 1.0], [-1.0, -1.0]])
     for loss in (DPSHLoss(), DSHLoss(bits=2), DHNLoss()):
         assert float(loss(good, labels)) < float(loss(bad, labels))
+
+
+# ---------------------------------------------------------------- losses of the newer methods
+from deephash.losses import (  # noqa: E402
+    CNNHLoss,
+    CNNHPlusLoss,
+    DLBHCLoss,
+    DNNHLoss,
+    TripletHashLoss,
+    class_cross_entropy,
+)
+from deephash.methods.mining import TripletMiner, relevance  # noqa: E402
+
+
+def log_softmax_at(row, k):
+    return row[k] - math.log(sum(math.exp(v) for v in row))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cnnh_by_hand(dtype):
+    u = torch.tensor([[0.0, 2.0], [-1.0, 1.0]], dtype=dtype)
+    targets = torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=dtype)
+    # t = (h + 1) / 2 = [[1, 0], [0, 1]]; per bit softplus(u) - t * u
+    per_bit = [softplus(0.0) - 0.0, softplus(2.0), softplus(-1.0), softplus(1.0) - 1.0]
+    got = CNNHLoss()(u, targets)
+    assert got.dtype == dtype
+    assert float(got) == pytest.approx(sum(per_bit) / 4, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cnnh_plus_by_hand(dtype):
+    u = torch.tensor([[0.0, 2.0], [-1.0, 1.0]], dtype=dtype)
+    targets = torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=dtype)
+    logits = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]], dtype=dtype)
+    labels = torch.tensor([0, 2])
+    hash_term = (softplus(0.0) + softplus(2.0) + softplus(-1.0) + softplus(1.0) - 1.0) / 4
+    ce = -(log_softmax_at([1.0, 0.0, 0.0], 0) + log_softmax_at([0.0, 0.0, 2.0], 2)) / 2
+    assert float(CNNHPlusLoss()(u, targets, logits, labels)) == pytest.approx(hash_term + ce, **tol(dtype))
+    assert float(CNNHPlusLoss(class_weight=0.5)(u, targets, logits, labels)) == \
+        pytest.approx(hash_term + 0.5 * ce, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dlbhc_and_class_cross_entropy_by_hand(dtype):
+    logits = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]], dtype=dtype)
+    ce = -(log_softmax_at([1.0, 0.0, 0.0], 1) + log_softmax_at([0.0, 0.0, 2.0], 2)) / 2
+    assert float(DLBHCLoss()(logits, torch.tensor([1, 2]))) == pytest.approx(ce, **tol(dtype))
+    # multi-hot: uniform target over the item's labels; an item without labels adds 0
+    multi = torch.tensor([[1, 1, 0], [0, 0, 0]])
+    flat = torch.zeros(2, 3, dtype=dtype)
+    assert float(class_cross_entropy(flat, multi)) == pytest.approx(math.log(3) / 2, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dnnh_by_hand(dtype):
+    a = torch.tensor([[0.0, 0.0], [0.0, 0.0]], dtype=dtype)
+    p = torch.tensor([[1.0, 0.0], [1.0, 1.0]], dtype=dtype)
+    n = torch.tensor([[1.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    # triplet 0: d+ = 1, d- = 2 -> max(0, 1 - 1) = 0; triplet 1: d+ = 2, d- = 1 -> 1 + 1 = 2
+    assert float(DNNHLoss()(a, p, n)) == pytest.approx(1.0, **tol(dtype))
+    assert float(DNNHLoss(margin=2.0)(a, p, n)) == pytest.approx((1.0 + 3.0) / 2, **tol(dtype))
+    # a shift of every code by the same constant changes nothing (the head emits F - 0.5)
+    assert float(DNNHLoss()(a - 0.5, p - 0.5, n - 0.5)) == pytest.approx(1.0, **tol(dtype))
+
+
+@pytest.mark.parametrize("make,args", [
+    (CNNHLoss, "targets"), (lambda: CNNHPlusLoss(0.7), "plus"), (DLBHCLoss, "classes"),
+    (lambda: DNNHLoss(margin=3.0), "triplets")])
+def test_new_losses_gradcheck_float64(make, args):
+    g = torch.Generator().manual_seed(1)
+    u = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    loss = make()
+    if args == "targets":
+        t = torch.where(torch.rand(5, 4, generator=g) < 0.5, -1.0, 1.0).double()
+        assert torch.autograd.gradcheck(lambda x: loss(x, t), (u,))
+    elif args == "plus":
+        t = torch.where(torch.rand(5, 4, generator=g) < 0.5, -1.0, 1.0).double()
+        z = torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+        y = torch.tensor([0, 1, 2, 1, 0])
+        assert torch.autograd.gradcheck(lambda x, zz: loss(x, t, zz, y), (u, z))
+    elif args == "classes":
+        assert torch.autograd.gradcheck(lambda x: loss(x, torch.tensor([0, 1, 2, 3, 1])), (u,))
+    else:
+        p = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+        n = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda a, b, c: loss(a, b, c), (u, p, n))
+
+
+def test_new_loss_input_errors():
+    u = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="only -1 and \\+1"):
+        CNNHLoss()(u, torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="outputs' shape"):
+        CNNHLoss()(u, torch.ones(2, 4))
+    with pytest.raises(TypeError, match="floating-point"):
+        CNNHLoss()(u, torch.ones(2, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="class ids must be in"):
+        DLBHCLoss()(u, torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="3 columns"):
+        DLBHCLoss()(u, torch.tensor([[1, 0], [0, 1]]))
+    with pytest.raises(ValueError, match="one row per output"):
+        DLBHCLoss()(u, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="anchor's shape"):
+        DNNHLoss()(u, u, torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="margin"):
+        DNNHLoss(margin=0.0)
+    with pytest.raises(ValueError, match="triplets_per_anchor"):
+        DNNHLoss(triplets_per_anchor=0)
+    with pytest.raises(ValueError, match="class_weight"):
+        CNNHPlusLoss(class_weight=-1.0)
+
+    class Graded(TripletHashLoss):
+        consumes = frozenset({"graded_triplets"})
+
+        def compute_loss(self, a, p, n, gains):
+            return (gains * (a - p).pow(2).sum(1)).mean()
+
+    with pytest.raises(ValueError, match="needs gains"):
+        Graded()(u, u, u)
+    with pytest.raises(ValueError, match=r"gains must have shape \(2,\)"):
+        Graded()(u, u, u, torch.ones(3))
+    # no triplets: loss 0, still differentiable
+    empty = torch.zeros(0, 3, requires_grad=True)
+    out = DNNHLoss()(empty, empty, empty)
+    out.backward()
+    assert float(out.detach()) == 0.0
+
+
+def test_miner_follows_the_rule():
+    labels = torch.tensor([0, 0, 1, 1, 2])
+    ids = torch.arange(5)
+    miner = TripletMiner(per_anchor=50, seed=3)
+    t, gains = miner.mine(labels, ids, labels, ids)
+    assert gains is None and t.shape[1] == 3
+    a, p, n = t.unbind(1)
+    # anchor 4 (class 2) has no positive: no triplet; the others 50 each
+    assert sorted(set(a.tolist())) == [0, 1, 2, 3] and t.shape[0] == 200
+    assert bool((labels[a] == labels[p]).all()) and bool((a != p).all())
+    assert bool((labels[a] != labels[n]).all())
+    # every admissible negative gets drawn (uniform draws, 50 per anchor)
+    assert set(n[a == 0].tolist()) == {2, 3, 4}
+    # seeded: the same seed repeats the draws, another seed does not
+    again, _ = TripletMiner(per_anchor=50, seed=3).mine(labels, ids, labels, ids)
+    other, _ = TripletMiner(per_anchor=50, seed=4).mine(labels, ids, labels, ids)
+    assert torch.equal(t, again) and not torch.equal(t, other)
+
+
+def test_miner_graded_gains_from_shared_labels():
+    # anchor 0 shares 2 labels with item 1, 1 label with item 2, none with item 3
+    y = torch.tensor([[1, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.float32)
+    assert relevance(y[:1], y).tolist() == [[2, 2, 1, 0]]
+    t, gains = TripletMiner(per_anchor=40, seed=0, graded=True).mine(
+        y[:1], torch.tensor([0]), y, torch.arange(4))
+    r = relevance(y[:1], y)[0]
+    for (a, p, n), g in zip(t.tolist(), gains.tolist()):
+        assert a == 0 and p != 0 and r[p] > r[n]
+        assert g == 2.0 ** int(r[p]) - 2.0 ** int(r[n])
+    assert {(p, n) for _, p, n in t.tolist()} == {(1, 2), (1, 3), (2, 3)}
+    # nothing to rank (one class only): no triplets
+    same = torch.tensor([1, 1, 1])
+    t, _ = TripletMiner(seed=0).mine(same, torch.arange(3), same, torch.arange(3))
+    assert t.shape == (0, 3)
+    with pytest.raises(ValueError, match="per_anchor"):
+        TripletMiner(per_anchor=0)
+
+
+def test_heads_of_the_newer_methods():
+    from deephash.models.divide_encode import DivideEncodeHead, piecewise_threshold
+    from deephash.models.latent_head import LatentHead
+
+    s = torch.tensor([0.1, 0.45, 0.5, 0.55, 0.9], requires_grad=True)
+    g = piecewise_threshold(s, 0.1)
+    assert g.tolist() == pytest.approx([0.0, 0.45, 0.5, 0.55, 1.0])
+    g.sum().backward()
+    assert s.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+
+    torch.manual_seed(0)
+    head = DivideEncodeHead(12, 4, epsilon=0.2)
+    assert head.slice_width == 3
+    x = torch.randn(2, 12)
+    y = x.clone()
+    y[:, 3:6] += 5.0  # only slice 1 changes -> only bit 1 may change
+    with torch.no_grad():
+        ux, uy = head(x), head(y)
+    changed = (ux != uy).any(0).tolist()
+    assert changed[0] is False and changed[2] is False and changed[3] is False
+    assert float(ux.min()) >= -0.5 and float(ux.max()) <= 0.5
+    # widths that are not a multiple of bits go through a projection to bits * ceil(w / bits)
+    assert DivideEncodeHead(10, 4).slice_width == 3
+    with pytest.raises(ValueError, match="epsilon"):
+        DivideEncodeHead(8, 4, epsilon=0.5)
+
+    with torch.no_grad():
+        out = LatentHead(6, 5, classes=3)(torch.randn(4, 6))
+    assert out.logits.shape == (4, 3) and out.latent.shape == (4, 5)
+    assert torch.equal(out.u > 0, out.latent > 0.5)

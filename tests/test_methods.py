@@ -204,3 +204,273 @@ def test_bad_inputs_give_clear_errors(digits, tmp_path):
         M.method_class("NoSuchMethod")
     with pytest.raises(ValueError, match="random weights"):
         M.LSH(bits=16, backbone="mlp").fit(xt)
+
+
+def test_methods_declare_supervised():
+    assert M.LSH.supervised is False
+    for name in ("dpsh", "dsh", "dhn"):
+        assert M.method_class(name).supervised is True
+
+
+# ------------------------------------------------------------- CNNH's stage 1 (target codes)
+from deephash.methods._cnnh_targets import LabelSimilarity, objective, target_codes  # noqa: E402
+
+
+def dense_similarity(labels):
+    if labels.ndim == 1:
+        return np.where(labels[:, None] == labels[None, :], 1.0, -1.0)
+    return np.where(labels @ labels.T > 0, 1.0, -1.0)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_stage1_matches_the_dense_objective(multi):
+    rng = np.random.default_rng(0)
+    if multi:
+        labels = (rng.random((60, 5)) < 0.3).astype(np.uint8)
+        labels[0] = 0  # an item without labels is similar to nothing, itself included
+    else:
+        labels = rng.integers(0, 4, 60)
+    s = dense_similarity(labels.astype(np.float64))
+    sim = LabelSimilarity(labels)
+    h = rng.uniform(-1, 1, (60, 8))
+    np.testing.assert_allclose(sim.times(torch.from_numpy(h)).numpy(), s @ h, atol=1e-9)
+    dense = float(((s - h @ h.T / 8) ** 2).sum())
+    assert objective(sim, torch.from_numpy(h)) == pytest.approx(dense, rel=1e-12)
+    codes, relaxed, history = target_codes(labels, 8, seed=1, return_relaxed=True)
+    assert codes.dtype == np.float32 and set(np.unique(codes)) <= {-1.0, 1.0}
+    assert np.abs(relaxed).max() <= 1.0
+    assert all(b < a for a, b in zip(history, history[1:]))  # every iteration decreases it
+    final = float(((s - relaxed @ relaxed.T / 8) ** 2).sum())
+    assert final == pytest.approx(history[-1], rel=1e-9) and final < 0.8 * history[0]
+
+
+def test_stage1_codes_follow_the_classes():
+    labels = np.repeat(np.arange(2), 30)
+    codes = target_codes(labels, 16, seed=0)
+    # two classes: each class one code, the two codes complementary (H H^T / q = S exactly)
+    assert (codes[:30] == codes[0]).all() and (codes[30:] == codes[30]).all()
+    np.testing.assert_array_equal(codes[0], -codes[30])
+    # deterministic for a seed
+    np.testing.assert_array_equal(codes, target_codes(labels, 16, seed=0))
+
+
+def test_stage1_never_forms_n_by_n():
+    # 200,000 items: S would take 320 GB in float64
+    labels = np.random.default_rng(0).integers(0, 10, 200_000)
+    codes = target_codes(labels, 12, seed=0, iterations=1)
+    assert codes.shape == (200_000, 12)
+
+
+# ------------------------------------------------- CNNH, CNNH+, DLBHC and DNNH on the training layer
+from deephash import data, metrics  # noqa: E402
+
+NEW = ["cnnh", "cnnhplus", "dlbhc", "dnnh"]
+
+
+@pytest.fixture(scope="module")
+def split():
+    return data.digits()
+
+
+@pytest.fixture(scope="module")
+def lsh_map(split):
+    lsh = M.LSH(bits=32, seed=0).fit(split.train_x)
+    return metrics.mean_average_precision(lsh.encode(split.query_x), split.query_y,
+                                          lsh.encode(split.db_x), split.db_y).map
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_methods_learn_on_digits(split, lsh_map, name):
+    m = M.method_class(name)(bits=32, seed=0, epochs=15, progress=False)
+    m.fit(split.train_x, split.train_y)
+    got = metrics.mean_average_precision(m.encode(split.query_x), split.query_y,
+                                         m.encode(split.db_x), split.db_y).map
+    assert got >= 0.70 and got >= lsh_map + 0.20, (name, got, lsh_map)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_methods_save_load_and_seeds(split, tmp_path, name):
+    cls = M.method_class(name)
+    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
+    state = torch.get_rng_state()
+    a = cls(bits=24, seed=5, epochs=2, progress=False).fit(xt, yt)
+    b = cls(bits=24, seed=5, epochs=2, progress=False).fit(xt, yt)
+    c = cls(bits=24, seed=6, epochs=2, progress=False).fit(xt, yt)
+    assert torch.equal(state, torch.get_rng_state())  # the global torch RNG is left alone
+    codes = a.encode(xq)
+    assert codes.shape == (len(xq), 3) and codes.dtype == np.uint8
+    np.testing.assert_array_equal(codes, b.encode(xq))
+    assert not np.array_equal(codes, c.encode(xq))
+    a.save(tmp_path / "m.npz")
+    loaded = M.load(tmp_path / "m.npz")
+    assert type(loaded) is cls and loaded.params == a.params
+    np.testing.assert_array_equal(loaded.encode(xq), codes)
+    if name == "dlbhc":
+        np.testing.assert_array_equal(loaded.latent(xq), a.latent(xq))
+
+
+def test_dlbhc_codes_are_latent_above_half(split):
+    m = M.DLBHC(bits=16, seed=0, epochs=2, progress=False).fit(split.train_x, split.train_y)
+    z = m.latent(split.query_x)
+    assert z.shape == (len(split.query_x), 16) and z.dtype == np.float32
+    assert z.min() > 0 and z.max() < 1
+    np.testing.assert_array_equal(m.encode(split.query_x), deephash.pack_bits(z > 0.5))
+    np.testing.assert_array_equal(m.transform(split.query_x), z - 0.5)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_methods_take_multi_hot_labels(split, name):
+    rng = np.random.default_rng(0)
+    y = np.eye(10, dtype=np.uint8)[split.train_y[:200]]
+    y[rng.random(200) < 0.3, 0] = 1  # a second label for some items
+    m = M.method_class(name)(bits=16, seed=0, epochs=1, progress=False).fit(split.train_x[:200], y)
+    assert m.encode(split.query_x).shape == (len(split.query_x), 2)
+
+
+def test_new_methods_bad_inputs(split):
+    xt, yt = split.train_x[:100], split.train_y[:100]
+    with pytest.raises(ValueError, match="stage1_iterations"):
+        M.CNNH(bits=16, stage1_iterations=0)
+    with pytest.raises(ValueError, match="epsilon"):
+        M.DNNH(bits=16, epsilon=0.5)
+    with pytest.raises(ValueError, match="triplets_per_anchor"):
+        M.DNNH(bits=16, triplets_per_anchor=0)
+    with pytest.raises(ValueError, match="margin"):
+        M.DNNH(bits=16, margin=-1.0)
+    with pytest.raises(TypeError, match="unknown argument 'class_weight'"):
+        M.CNNH(bits=16, class_weight=1.0)
+    for cls in (M.CNNH, M.CNNHPlus, M.DLBHC, M.DNNH):
+        with pytest.raises(ValueError, match="required"):
+            cls(bits=16, epochs=1, progress=False).fit(xt)
+        with pytest.raises(ValueError, match="one entry per input"):
+            cls(bits=16, epochs=1, progress=False).fit(xt, yt[:-1])
+        with pytest.raises(ValueError, match=r"class ids \(n,\) or multi-hot"):
+            cls(bits=16, epochs=1, progress=False).fit(xt, yt[:, None, None])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        M.DLBHC(bits=16).latent(xt)
+    # one class only: a triplet method has nothing to rank
+    with pytest.raises(ValueError, match="no triplets"):
+        M.DNNH(bits=16, epochs=1, progress=False).fit(xt, np.zeros(len(xt), dtype=np.int64))
+
+
+def test_cli_trains_a_new_method(tmp_path, capsys):
+    from deephash.cli import main
+
+    out = tmp_path / "cnnh.model"
+    assert main(["train", "--method", "cnnh", "--bits", "16", "--out", str(out),
+                 "--param", "epochs=1", "--param", "progress=False"]) == 0
+    assert type(M.load(out)) is M.CNNH
+    assert "CNNH" in capsys.readouterr().out
+
+
+def test_cifar_protocol_accepts_the_new_names():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "bench" / "cifar_protocol.py"
+    spec = importlib.util.spec_from_file_location("cifar_protocol", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(ValueError, match="unknown method"):
+        bench.main(["--methods", "CNNH,NOPE", "--data", "/nonexistent"])
+    # known names get past method lookup to loading the (absent) data
+    with pytest.raises((FileNotFoundError, ValueError)) as e:
+        bench.main(["--methods", "cnnh,CNNHPlus,DLBHC,dnnh", "--data", "/nonexistent"])
+    assert "unknown method" not in str(e.value)
+    for name in ("CNNH", "CNNHPlus", "DNNH"):
+        assert set(bench.PUBLISHED[name]) == {12, 24, 32, 48}
+
+
+# ------------------------------------------- the training layer serves other kinds of methods
+from deephash.losses import HashLoss, TripletHashLoss  # noqa: E402
+
+
+class _BalanceLoss(HashLoss):
+    """Outputs only: push |u| to 1 and every bit's mean to 0 (an unsupervised toy)."""
+
+    def step_loss(self, inputs):
+        u = inputs.u
+        return (u.abs() - 1).pow(2).mean() + u.mean(0).pow(2).sum()
+
+
+class _Unsupervised(M.DeepHashingMethod):
+    name = "Toy"
+    supervised = False
+
+    def make_loss(self):
+        return _BalanceLoss()
+
+
+class _WeightedTriplets(TripletHashLoss):
+    """Triplets and pairs at once, with learned non-negative per-bit weights (a DRSCH-like toy)."""
+
+    consumes = frozenset({"triplets", "pairs"})
+
+    def __init__(self, bits):
+        super().__init__(triplets_per_anchor=2)
+        self.raw = torch.nn.Parameter(torch.zeros(bits))
+        self.seen = []
+
+    def step_loss(self, inputs):
+        self.seen.append((inputs.triplets is not None, inputs.ref_u is not None,
+                          inputs.ref_labels is not None))
+        return super().step_loss(inputs)
+
+    def compute_loss(self, a, p, n, gains):
+        w = torch.nn.functional.softplus(self.raw)
+        b = torch.tanh(a)
+        d = ((b - torch.tanh(p)).pow(2) * w).sum(1) - ((b - torch.tanh(n)).pow(2) * w).sum(1)
+        return (1.0 + d).clamp_min(0).mean() + 0.01 * (w - 1).pow(2).sum()
+
+
+class _Weighted(M.DeepHashingMethod):
+    name = "ToyWeighted"
+
+    def make_loss(self):
+        return _WeightedTriplets(self.bits)
+
+
+class _GradedLoss(TripletHashLoss):
+    consumes = frozenset({"graded_triplets"})
+
+    def compute_loss(self, a, p, n, gains):
+        d = (a - p).pow(2).sum(1) - (a - n).pow(2).sum(1)
+        return (gains * (1.0 + d).clamp_min(0)).mean()
+
+
+class _Graded(M.DeepHashingMethod):
+    name = "ToyGraded"
+
+    def make_loss(self):
+        return _GradedLoss()
+
+
+def test_unsupervised_method_ignores_labels(split):
+    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
+    a = _Unsupervised(bits=16, seed=0, epochs=2, progress=False).fit(xt).encode(xq)
+    b = _Unsupervised(bits=16, seed=0, epochs=2, progress=False).fit(xt, yt).encode(xq)
+    c = _Unsupervised(bits=16, seed=0, epochs=2, progress=False).fit(xt, "not labels").encode(xq)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_loss_with_learned_weights_gets_triplets_and_pairs_and_is_saved(split):
+    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
+    m = _Weighted(bits=16, seed=0, epochs=2, progress=False).fit(xt, yt)
+    assert m._loss.seen and all(m._loss.seen[-1])  # triplets, memory bank and its labels
+    w = m._loss.raw.detach().clone()
+    assert not torch.equal(w, torch.zeros(16))  # trained with the network
+    meta, arrays = m._state()
+    assert "loss/raw" in arrays
+    restored = _Weighted(bits=16, seed=0, epochs=2, progress=False)
+    restored._restore(meta, arrays)
+    assert torch.equal(restored._loss.raw.detach().cpu(), w.cpu())
+    np.testing.assert_array_equal(restored.encode(xq), m.encode(xq))
+
+
+def test_graded_triplets_from_multi_hot_labels(split):
+    rng = np.random.default_rng(1)
+    y = np.eye(10, dtype=np.uint8)[split.train_y[:300]]
+    y[np.arange(300), rng.integers(0, 10, 300)] = 1  # up to two labels: relevance 0, 1 or 2
+    m = _Graded(bits=16, seed=0, epochs=1, progress=False).fit(split.train_x[:300], y)
+    assert m.encode(split.query_x).shape == (len(split.query_x), 2)

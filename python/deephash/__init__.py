@@ -14,6 +14,7 @@ from .codes import pack_bits, unpack_bits
 from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex, load
 from .multi_index import MultiIndex
+from .rerank import rerank
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "MultiIndex",
     "SIMD_LEVELS",
     "pack_bits",
+    "rerank",
     "set_num_threads",
     "simd_level",
     "unpack_bits",

@@ -3,7 +3,8 @@
 Trains DPSH (supervised deep hashing) and LSH (random hyperplanes, the baseline) at several
 code lengths on scikit-learn's bundled 8x8 digits, indexes the database codes in a
 :class:`deephash.FlatIndex`, and reports tie-aware mAP@ALL, precision within Hamming radius 2 and
-query latency, plus three PNG plots (PR curve, precision@N, mAP vs bits).
+query latency, plus three PNG plots (PR curve, precision@N, mAP vs bits) and a picture of what
+the search returns (``retrieval_grid.png``: one row per query, its top 10 framed green or red).
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def run_demo(
 
     Parameters
     ----------
-    out : directory for ``pr_curve.png``, ``precision_at_n.png``, ``map_vs_bits.png`` and
-        ``demo_results.json`` (created if needed).
+    out : directory for ``pr_curve.png``, ``precision_at_n.png``, ``map_vs_bits.png``,
+        ``retrieval_grid.png`` and ``demo_results.json`` (created if needed).
     bits : code lengths (multiples of 8).
     methods : names among dpsh, dsh, dhn, lsh.
     seed : seeds the split and every model.
@@ -63,6 +64,7 @@ def run_demo(
     pr_curves: Dict[str, object] = {}
     pn_curves: Dict[str, object] = {}
     series: Dict[str, list] = {}
+    grid = None  # (label, query codes, db codes) of the run the retrieval grid shows
     t_all = time.perf_counter()
     for name in methods:
         for b in bits:
@@ -87,6 +89,9 @@ def run_demo(
                 q_codes, split.query_y, db_codes, split.db_y, ns=np.arange(10, 1001, 10)
             )
             series.setdefault(name.upper(), []).append((int(b), m.map))
+            # Show the first method's middle code length (DPSH 32 by default).
+            if name == methods[0] and int(b) == sorted(int(x) for x in bits)[len(bits) // 2]:
+                grid = (label, q_codes, db_codes)
             row = {
                 "method": name.upper(), "bits": int(b), "mAP": round(m.map, 4),
                 "P@r=2": round(r2.precision, 4), "empty@r=2": r2.n_empty,
@@ -107,8 +112,27 @@ def run_demo(
         plots.plot_precision_at_n(pn_curves, out / "precision_at_n.png", "Digits: precision@N"),
         plots.plot_map_vs_bits(series, out / "map_vs_bits.png", "Digits: mAP@ALL vs code length"),
     ]
+    if grid is not None:
+        written.append(_retrieval_grid(split, *grid, out / "retrieval_grid.png"))
     with open(out / "demo_results.json", "w") as f:
         json.dump(rows, f, indent=1)
     say(f"plots: {', '.join(written)}; table: {out / 'demo_results.json'}")
     say(f"total {time.perf_counter() - t_all:.1f} s")
     return rows
+
+
+def _retrieval_grid(split, label: str, q_codes: np.ndarray, db_codes: np.ndarray, path) -> str:
+    """The first query of each digit 0..7 and its top 10 (8x8 pixels shown at 48x48)."""
+    from . import plots
+
+    def images(x):
+        return (np.clip(x, 0, 1) * 255).round().astype(np.uint8).reshape(-1, 8, 8)
+
+    rows = [int(np.argmax(split.query_y == c)) for c in range(8) if np.any(split.query_y == c)]
+    return plots.retrieval_grid(
+        db_images=images(split.db_x), db_codes=db_codes, path=path,
+        query_codes=np.ascontiguousarray(q_codes[rows]), query_images=images(split.query_x[rows]),
+        query_titles=[f"digit {split.query_y[r]}" for r in rows],
+        query_labels=split.query_y[rows], db_labels=split.db_y, k=10, tile=48,
+        title=f"Digits, {label}: query | top 10 by Hamming distance (green: same digit, red: not)",
+    )

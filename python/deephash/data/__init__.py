@@ -10,6 +10,7 @@ from ._paths import cache_dir, data_root, find_data_file
 from .cifar10 import Cifar10, cifar10_protocol, load_cifar10
 from .digits import digits
 from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
+from .mosaics import cifar10_mosaics, compose_mosaics, digits_mosaics, mosaic_split
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
 from .text import (
     STC2_NAMES,
@@ -31,15 +32,19 @@ __all__ = [
     "TextDataset",
     "WikiCrossModal",
     "cache_dir",
+    "cifar10_mosaics",
     "cifar10_protocol",
+    "compose_mosaics",
     "data_root",
     "digits",
+    "digits_mosaics",
     "find_data_file",
     "load_cifar10",
     "load_image_folder",
     "load_image_folder_splits",
     "load_stc2",
     "load_wiki",
+    "mosaic_split",
     "stc2_split",
     "stc2_text_split",
     "stratified_split",

@@ -1,8 +1,11 @@
-"""Deep hashing losses (PyTorch): one class per method, pairwise term + quantisation term.
+"""Deep hashing losses (PyTorch): one class per method.
 
-``loss(u, labels)`` over the pairs of a batch, or ``loss(u, labels, ref_u, ref_labels)``
-against reference outputs; labels are int class ids (n,) or multi-hot (n, c), and a pair is
-similar when it shares at least one label.
+Each loss declares what it ``consumes`` (pairs, triplets, graded triplets, target codes, class
+labels, or nothing but the outputs; see :mod:`deephash.losses.base`) and the trainer supplies
+it. Pairwise losses: ``loss(u, labels)`` over the pairs of a batch, or
+``loss(u, labels, ref_u, ref_labels)`` against reference outputs; labels are int class ids (n,)
+or multi-hot (n, c), and a pair is similar when it shares at least one label. Triplet losses:
+``loss(anchor, positive, negative[, gains])``.
 """
 from __future__ import annotations
 
@@ -10,9 +13,37 @@ from ..models._torch import require_torch
 
 require_torch()
 
-from .base import PairwiseHashLoss, similarity_matrix  # noqa: E402
+from .base import (  # noqa: E402
+    CONSUMABLE,
+    HashLoss,
+    LossInputs,
+    PairwiseHashLoss,
+    class_cross_entropy,
+    similarity_matrix,
+)
+from .cnnh import CNNHLoss  # noqa: E402
+from .cnnh_plus import CNNHPlusLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
+from .dlbhc import DLBHCLoss  # noqa: E402
+from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
+from .triplet import TripletHashLoss  # noqa: E402
 
-__all__ = ["DHNLoss", "DPSHLoss", "DSHLoss", "PairwiseHashLoss", "log_cosh", "similarity_matrix"]
+__all__ = [
+    "CNNHLoss",
+    "CNNHPlusLoss",
+    "CONSUMABLE",
+    "DHNLoss",
+    "DLBHCLoss",
+    "DNNHLoss",
+    "DPSHLoss",
+    "DSHLoss",
+    "HashLoss",
+    "LossInputs",
+    "PairwiseHashLoss",
+    "TripletHashLoss",
+    "class_cross_entropy",
+    "log_cosh",
+    "similarity_matrix",
+]

@@ -1,17 +1,114 @@
-"""Base class of the pairwise hashing losses: input validation, similarity, reduction."""
+"""What every hashing loss shares: what it consumes, what the trainer hands it, input checks.
+
+A loss declares in ``consumes`` what it needs besides the network outputs; the trainer
+(:mod:`deephash.methods.trainer`) supplies exactly that in a :class:`LossInputs` and calls
+:meth:`HashLoss.step_loss`. The kinds, and the ``forward`` signature of each kind's base class:
+
+==================  =========================================================================
+``"pairs"``         labels -> similar/dissimilar pairs, within the batch or against a memory
+                    bank: ``PairwiseHashLoss.forward(u, labels, ref_u=None, ref_labels=None)``
+``"triplets"``      (anchor, similar, dissimilar) rows mined by the trainer:
+                    ``TripletHashLoss.forward(anchor, positive, negative, gains=None)``
+``"graded_triplets"`` triplets from graded relevance r = shared labels, with the gain
+                    2**r_pos - 2**r_neg of each (same forward, ``gains`` given)
+``"targets"``       a target code in {-1, +1} per training item (computed once before training
+                    by the method's ``make_targets``)
+``"classes"``       the class labels of the batch (softmax heads)
+(nothing)           outputs only: unsupervised losses
+==================  =========================================================================
+
+A loss may consume several kinds (``consumes = frozenset({"triplets", "pairs"})``) and may own
+trainable parameters (for example learned per-bit weights): the trainer optimises them with the
+network and the method saves them with the model.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from ..models._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
 
-__all__ = ["PairwiseHashLoss", "similarity_matrix"]
+__all__ = ["CONSUMABLE", "HashLoss", "LossInputs", "PairwiseHashLoss", "check_labels", "check_outputs",
+           "class_cross_entropy", "similarity_matrix"]
+
+#: The kinds of supervision a loss may declare in ``consumes``.
+CONSUMABLE = frozenset({"pairs", "triplets", "graded_triplets", "targets", "classes"})
+#: Kinds that need the training labels.
+LABELLED = frozenset({"pairs", "triplets", "graded_triplets", "classes"})
+#: Kinds that compare a batch with other items (and so can use a memory bank).
+RELATIONAL = frozenset({"pairs", "triplets", "graded_triplets"})
+
+
+@dataclass
+class LossInputs:
+    """What the trainer hands a loss for one optimisation step (fields it does not consume are None).
+
+    Attributes
+    ----------
+    u : float tensor (b, bits)
+        Code-layer outputs of the batch (with gradients); the code bit is ``u > 0``.
+    out : object
+        The head's whole output: ``u`` itself, or a :class:`deephash.models.HeadOutput` with
+        class logits or latent activations as well.
+    labels : tensor (b,) int64 or (b, c) float, or None
+        Labels of the batch.
+    ref_u : float tensor (m, bits) or None
+        Memory bank: the latest outputs of the training items seen so far (detached).
+    ref_labels : tensor (m,) or (m, c), or None
+        Their labels.
+    triplets : int64 tensor (t, 3) or None
+        (anchor row of ``u``, positive row, negative row); positives and negatives index
+        ``ref_u`` when a memory bank is used, else ``u``.
+    gains : float tensor (t,) or None
+        Graded triplets: 2**r_pos - 2**r_neg.
+    targets : float tensor (b, bits) or None
+        Target codes in {-1, +1} of the batch.
+    """
+
+    u: Any
+    out: Any = None
+    labels: Optional[Any] = None
+    ref_u: Optional[Any] = None
+    ref_labels: Optional[Any] = None
+    triplets: Optional[Any] = None
+    gains: Optional[Any] = None
+    targets: Optional[Any] = None
+
+    def pool(self):
+        """The rows that ``triplets[:, 1:]`` index: the memory bank, else the batch."""
+        return self.u if self.ref_u is None else self.ref_u
+
+
+class HashLoss(nn.Module):
+    """Base of every hashing loss: declares ``consumes`` and maps :class:`LossInputs` to ``forward``.
+
+    Subclasses set ``consumes`` (a frozenset of :data:`CONSUMABLE` kinds; empty for a loss
+    of the outputs alone) and implement ``step_loss`` unless a kind's base class does.
+    """
+
+    consumes: frozenset = frozenset()
+
+    def step_loss(self, inputs: LossInputs):  # pragma: no cover - abstract
+        """The 0-d training loss of one step."""
+        raise NotImplementedError
+
+
+def check_outputs(u, name: str = "u"):
+    """u must be a floating-point torch tensor (n, bits) with n, bits >= 1."""
+    if not isinstance(u, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(u).__name__}")
+    if not u.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {u.dtype}")
+    if u.ndim != 2 or u.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n, bits), got {tuple(u.shape)}")
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
-def _check_labels(labels, n: int, name: str):
+def check_labels(labels, n: int, name: str):
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor, got {type(labels).__name__}")
     if labels.dtype.is_complex or labels.dtype.is_floating_point and labels.ndim == 1:
@@ -41,7 +138,7 @@ def similarity_matrix(labels, ref_labels):
     return (labels.float() @ ref_labels.float().T) > 0
 
 
-class PairwiseHashLoss(nn.Module):
+class PairwiseHashLoss(HashLoss):
     """A loss over pairs (output i, reference j) plus a quantisation term on the outputs.
 
     ``loss(u, labels)`` uses all ordered pairs i != j of the batch; ``loss(u, labels, ref_u,
@@ -62,14 +159,16 @@ class PairwiseHashLoss(nn.Module):
     ref_labels : tensor (m,) or (m, c), optional (required with ``ref_u``)
     """
 
+    consumes = frozenset({"pairs"})
+
+    def step_loss(self, inputs: LossInputs):
+        if inputs.ref_u is None:
+            return self(inputs.u, inputs.labels)
+        return self(inputs.u, inputs.labels, inputs.ref_u, inputs.ref_labels)
+
     def forward(self, u, labels, ref_u=None, ref_labels=None):
-        if not isinstance(u, torch.Tensor):
-            raise TypeError(f"u must be a torch tensor, got {type(u).__name__}")
-        if not u.dtype.is_floating_point:
-            raise TypeError(f"u must be a floating-point tensor, got dtype {u.dtype}")
-        if u.ndim != 2 or u.shape[1] == 0:
-            raise ValueError(f"u must have shape (n, bits), got {tuple(u.shape)}")
-        _check_labels(labels, u.shape[0], "labels")
+        check_outputs(u)
+        check_labels(labels, u.shape[0], "labels")
         if (ref_u is None) != (ref_labels is None):
             raise ValueError("ref_u and ref_labels must be given together")
         out_dtype = u.dtype
@@ -87,7 +186,7 @@ class PairwiseHashLoss(nn.Module):
                 raise ValueError(
                     f"ref_u must have shape (m, {u.shape[1]}), got {tuple(ref_u.shape)}"
                 )
-            _check_labels(ref_labels, ref_u.shape[0], "ref_labels")
+            check_labels(ref_labels, ref_u.shape[0], "ref_labels")
             if ref_labels.ndim != labels.ndim or (
                 labels.ndim == 2 and ref_labels.shape[1] != labels.shape[1]
             ):
@@ -110,3 +209,23 @@ class PairwiseHashLoss(nn.Module):
     def compute_loss(self, u, v, s, mask):  # pragma: no cover - abstract
         """u (n, b), v (m, b), s (n, m) float {0, 1}, mask (n, m) bool or None -> 0-d tensor."""
         raise NotImplementedError
+
+
+def class_cross_entropy(logits, labels):
+    """Softmax cross-entropy: int class ids (n,), or multi-hot (n, c) as a uniform distribution
+    over the item's labels (items with no label contribute 0)."""
+    check_outputs(logits, "logits")
+    check_labels(labels, logits.shape[0], "labels")
+    work = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
+    z = logits.to(work)
+    if labels.ndim == 1:
+        if int(labels.min()) < 0 or int(labels.max()) >= z.shape[1]:
+            raise ValueError(f"class ids must be in [0, {z.shape[1]}), got "
+                             f"[{int(labels.min())}, {int(labels.max())}]")
+        return nn.functional.cross_entropy(z, labels.long())
+    if labels.shape[1] != z.shape[1]:
+        raise ValueError(f"multi-hot labels must have {z.shape[1]} columns (one per class), "
+                         f"got {labels.shape[1]}")
+    y = labels.to(work)
+    p = y / y.sum(1, keepdim=True).clamp_min(1.0)
+    return -(p * nn.functional.log_softmax(z, 1)).sum(1).mean()

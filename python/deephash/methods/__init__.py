@@ -1,41 +1,38 @@
 """Hashing methods with a scikit-learn-like surface.
 
-``m = deephash.methods.DPSH(bits=48, backbone="mlp", seed=0, epochs=30)``;
+``m = deephash.methods.DPSH(bits=48, backbone="mlp", seed=0, epochs=30)`` (likewise DSH, DHN,
+CNNH, CNNHPlus, DLBHC, DNNH, LSH; ``method_class(name)`` looks one up by name);
 ``m.fit(x, labels)`` returns m; ``m.encode(x)`` gives packed uint8 codes;
 ``m.save(path)`` / ``deephash.methods.load(path)``.
 
-DPSH, DSH and DHN need PyTorch (imported when they are fitted or loaded). The non-deep methods
-LSH, PCAH, SH and ITQ (``supervised = False``: ``fit(x)``, labels accepted and ignored) need
-only NumPy on input vectors; with a backbone (``"tfidf"`` or ``"minilm"`` for a list of str,
-``"hog"`` or ``"efficientnet_lite0"`` for images) they hash its frozen features.
+The deep methods need PyTorch (imported when they are fitted or loaded); the non-deep methods
+LSH, PCAH, SH and ITQ need only NumPy on input vectors (with a backbone such as ``"tfidf"``,
+``"minilm"`` or ``"hog"`` they hash its frozen features). Every method has ``supervised``
+(class attribute): unsupervised ones take ``fit(x)`` and ignore labels. The deep methods share one training loop
+(:mod:`deephash.methods.trainer`): a method composes a backbone, a head and a loss that
+declares what it consumes.
 """
 from __future__ import annotations
 
 from .base import HashingMethod
 from .config import TrainConfig
 from .deep import DeepHashingMethod
-from .dhn import DHN
-from .dpsh import DPSH
-from .dsh import DSH
 from .io import load, method_class
-from .itq import ITQ
-from .lsh import LSH
-from .pcah import PCAH
-from .projection import ProjectionHashing
-from .sh import SH
+from .registry import METHODS
 
-__all__ = [
-    "DHN",
-    "DPSH",
-    "DSH",
-    "DeepHashingMethod",
-    "HashingMethod",
-    "ITQ",
-    "LSH",
-    "PCAH",
-    "ProjectionHashing",
-    "SH",
-    "TrainConfig",
-    "load",
-    "method_class",
-]
+# Every registered method is an attribute of this package (``deephash.methods.DPSH``), imported
+# on first use from the registry, so adding a method needs no line here.
+_BY_CLASS = {cls_name: key for key, (_module, cls_name) in METHODS.items()}
+
+__all__ = ["DeepHashingMethod", "HashingMethod", "TrainConfig", "load", "method_class"]
+__all__ += sorted(_BY_CLASS)
+
+
+def __getattr__(name):
+    if name in _BY_CLASS:
+        return method_class(_BY_CLASS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

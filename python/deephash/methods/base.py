@@ -36,13 +36,21 @@ class HashingMethod:
     **hyperparameters
         The method's own hyperparameters (listed in its docstring), or TrainConfig fields.
 
-    Subclasses define ``name``, ``hyperparameter_defaults`` and implement ``fit``,
-    ``transform``, ``_state`` and ``_restore``.
+    Subclasses define ``name``, ``hyperparameter_defaults`` and ``supervised``, and implement
+    ``fit``, ``transform``, ``_state`` and ``_restore``.
+
+    Attributes
+    ----------
+    supervised : bool (class attribute)
+        True when ``fit`` needs labels. Unsupervised methods are fitted with ``fit(x)`` and
+        accept and ignore labels (scikit-learn's ``fit(x, y=None)``), so callers can treat every
+        method alike.
     """
 
     name = "base"
     hyperparameter_defaults: dict = {}
     default_backbone = "features"
+    supervised = True
 
     def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None,
                  **hyperparameters):
@@ -78,7 +86,8 @@ class HashingMethod:
 
     # -- the public surface -------------------------------------------------------------
     def fit(self, x, labels=None):  # pragma: no cover - abstract
-        """Trains on ``x`` with ``labels`` (int (n,) or multi-hot (n, c)); returns self."""
+        """Trains on ``x`` with ``labels`` (int (n,) or multi-hot (n, c); ignored when not
+        ``supervised``); returns self."""
         raise NotImplementedError
 
     def transform(self, x) -> np.ndarray:  # pragma: no cover - abstract

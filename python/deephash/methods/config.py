@@ -28,8 +28,9 @@ class TrainConfig:
         Learning rate of a fine-tuned pretrained backbone relative to ``lr``.
     memory_bank : bool or None
         Pair each batch with the latest outputs of the whole training set (as DPSH's reference
-        implementation does) rather than only with the rest of the batch: many more pairs per
-        step at the cost of an (n, bits) buffer. None (default) = on when only a head or an MLP
+        implementation does) rather than only with the rest of the batch: many more pairs (and,
+        for triplet losses, a larger pool to mine triplets from) per step at the cost of an
+        (n, bits) buffer. Losses that consume neither pairs nor triplets never use one. None (default) = on when only a head or an MLP
         trains (frozen features, vectors), off when an image backbone trains end to end, whose
         outputs drift too fast for stored ones to stay comparable (measured on digits with
         small_cnn: stale pairs gave near-constant codes).

@@ -1,38 +1,67 @@
-"""Training and encoding shared by the deep pairwise hashing methods (DPSH, DSH, DHN)."""
+"""The deep hashing methods' common part: build the network, train it through the one loop, encode.
+
+A deep method is a composition (see :mod:`deephash.methods.trainer`): a backbone
+(:mod:`deephash.models`), a head (``make_head``; by default :class:`deephash.models.HashHead`),
+a loss (``make_loss``) that declares what it consumes, and, for losses that learn target codes,
+``make_targets``. A new method is one subclass naming these, one loss class and a registry line.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
+from .trainer import TrainingNetwork, progress, train_network
 
 __all__ = ["DeepHashingMethod"]
 
 
-def _progress(iterable=None, **kw):
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, **kw)
+def _n_classes(y) -> int:
+    if y is None:
+        return 0
+    return int(y.max()) + 1 if y.ndim == 1 else int(y.shape[1])
 
 
 class DeepHashingMethod(HashingMethod):
-    """A backbone, a hash head and a pairwise loss, trained with Adam.
+    """A backbone, a head and a loss, trained with Adam by :func:`~deephash.methods.trainer.train_network`.
 
-    Training: outputs ``u = head(backbone(x))``; each step pairs a batch with the latest outputs
-    of the whole training set (``TrainConfig.memory_bank``) or with itself, and minimises the
-    method's loss. A pretrained backbone is frozen unless ``TrainConfig.finetune``: its features
-    are computed once (cached on disk) and only the head trains. Encoding: ``sign(u)``.
+    Training: outputs ``u = head(backbone(x))``; the loop supplies the loss what it consumes
+    (pairs or triplets against a memory bank of the training set's latest outputs
+    (``TrainConfig.memory_bank``) or within the batch, target codes, class labels). A
+    pretrained backbone is frozen unless ``TrainConfig.finetune``: its features are computed
+    once (cached on disk) and only the head trains. Encoding: ``u > 0``.
+
+    Subclasses define ``name``, ``hyperparameter_defaults``, ``make_loss`` and, where they
+    differ from the defaults, ``head_activation``, ``make_head``, ``make_targets`` and
+    ``supervised``.
     """
 
     default_backbone = "mlp"
     head_activation = None
+    supervised = True
 
+    # -- what a method composes ----------------------------------------------------------
     def make_loss(self):  # pragma: no cover - abstract
+        """The loss module (a :class:`deephash.losses.HashLoss`)."""
         raise NotImplementedError
+
+    def make_head(self, in_dim: int, hidden, standardize: bool):
+        """The head on ``in_dim`` backbone features (``self._n_classes`` is set when it is called).
+
+        Default: :class:`deephash.models.HashHead` with the method's ``head_activation``.
+        """
+        from ..models import HashHead
+
+        return HashHead(in_dim, self.bits, activation=self.head_activation, hidden=hidden,
+                        standardize=standardize)
+
+    def make_targets(self, x, labels) -> np.ndarray:  # pragma: no cover - abstract
+        """Target codes for losses that consume "targets": float32 (n, bits) in {-1, +1}."""
+        raise NotImplementedError(f"{type(self).__name__} makes no target codes")
 
     # -- building ------------------------------------------------------------------------
     def _build(self, x_shape, torch):
-        from ..models import HashHead, build_backbone, normalize_spec
+        from ..models import build_backbone, normalize_spec
 
         spec = normalize_spec(self.backbone)
         # Initialise under a private seeded RNG so the global torch RNG is neither used nor changed.
@@ -45,8 +74,7 @@ class DeepHashingMethod(HashingMethod):
             hidden = [256] if self._frozen else []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + 1)
-            head = HashHead(backbone.out_dim, self.bits, activation=self.head_activation,
-                            hidden=hidden, standardize=self._frozen)
+            head = self.make_head(backbone.out_dim, hidden, self._frozen)
         self._spec = spec
         self._info = info
         self._backbone = backbone
@@ -75,6 +103,42 @@ class DeepHashingMethod(HashingMethod):
             progress=self.config.progress, desc=desc,
         )
 
+    def _training_network(self, x, device, rng, torch) -> TrainingNetwork:
+        """How the training items reach the head: cached frozen features, or the whole network."""
+        from ..models import images_to_tensor
+
+        cfg = self.config
+        backbone, head = self._backbone, self._head
+        if self._frozen:
+            feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
+            head.fit_input(feats)
+            head.to(device)
+            return TrainingNetwork(lambda idx_np, idx: head(feats[idx]), [head],
+                                   [{"params": head.parameters(), "lr": cfg.lr}], True)
+        images = self._info.input_kind == "images"
+        x_dev = None if images else torch.from_numpy(x).to(device)
+
+        def forward(idx_np, idx):
+            if images:
+                xb = images_to_tensor(x[idx_np], torch).to(device)
+                if cfg.flip:
+                    flip = torch.from_numpy(rng.random(len(idx_np)) < 0.5).to(device)
+                    xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+            else:
+                xb = x_dev[idx]
+            return head(backbone(xb))
+
+        for m in (backbone, head):
+            m.to(device)
+        if self._info.pretrained:
+            groups = [{"params": backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_scale},
+                      {"params": head.parameters(), "lr": cfg.lr}]
+        else:
+            groups = [{"params": list(backbone.parameters()) + list(head.parameters()),
+                       "lr": cfg.lr}]
+        # an image backbone trained end to end drifts too fast for stored outputs (see TrainConfig)
+        return TrainingNetwork(forward, [backbone, head], groups, not images)
+
     # -- training ------------------------------------------------------------------------
     def fit(self, x, labels=None):
         """Trains the network.
@@ -84,112 +148,47 @@ class DeepHashingMethod(HashingMethod):
         x : numpy.ndarray
             Feature vectors (n, d) for the "features"/"mlp" backbones; images (n, H, W[, C]),
             uint8 or float in [0, 1], for image backbones.
-        labels : numpy.ndarray
+        labels : numpy.ndarray or None
             int class ids (n,) or multi-hot (n, c); a pair is similar when it shares a label.
+            Required by supervised methods; unsupervised ones (``supervised = False``) ignore it.
 
         Returns
         -------
         self
         """
-        from ..models import images_to_tensor, resolve_device
+        from ..models import resolve_device
         from ..models._torch import require_torch
 
         torch = require_torch()
         x = as_inputs(x, self._input_kind())
-        y = as_labels(labels, x.shape[0])
+        y = as_labels(labels, x.shape[0]) if self.supervised else None
         if x.shape[0] < 2:
             raise ValueError(f"training needs at least 2 inputs, got {x.shape[0]}")
         cfg = self.config
         device = resolve_device(cfg.device)
+        self._n_classes = _n_classes(y)
         self._build(x.shape, torch)
         self._input_shape = tuple(int(v) for v in x.shape[1:])
-        backbone, head = self._backbone, self._head
-        if self._info.input_kind == "vectors" and hasattr(backbone, "standardize"):
-            backbone.standardize.fit(torch.from_numpy(x))
+        if self._info.input_kind == "vectors" and hasattr(self._backbone, "standardize"):
+            self._backbone.standardize.fit(torch.from_numpy(x))
         n = x.shape[0]
-        y_t = torch.from_numpy(y.astype(np.int64) if y.ndim == 1 else y.astype(np.float32)).to(device)
+        y_t = None
+        if y is not None:
+            y_t = torch.from_numpy(y.astype(np.int64) if y.ndim == 1 else y.astype(np.float32))
+            y_t = y_t.to(device)
         rng = np.random.default_rng(self.seed)
-
-        if self._frozen:
-            feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
-            head.fit_input(feats)
-            modules = [head]
-
-            def forward(idx):
-                return head(feats[idx])
-        else:
-            modules = [backbone, head]
-            images = self._info.input_kind == "images"
-            x_dev = None if images else torch.from_numpy(x).to(device)
-
-            def forward(idx, augment=False):
-                if images:
-                    xb = images_to_tensor(x[idx], torch).to(device)
-                    if augment and cfg.flip:
-                        flip = torch.from_numpy(rng.random(len(idx)) < 0.5).to(device)
-                        xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-                else:
-                    xb = x_dev[idx]
-                return head(backbone(xb))
-
-        for m in modules:
-            m.to(device)
+        net = self._training_network(x, device, rng, torch)
         loss_fn = self.make_loss().to(device)
-        if self._frozen:
-            groups = [{"params": head.parameters(), "lr": cfg.lr}]
-        elif self._info.pretrained:
-            groups = [{"params": backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_scale},
-                      {"params": head.parameters(), "lr": cfg.lr}]
-        else:
-            groups = [{"params": list(backbone.parameters()) + list(head.parameters()), "lr": cfg.lr}]
-        opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-        use_bank = cfg.memory_bank
-        if use_bank is None:
-            use_bank = self._frozen or self._info.input_kind == "vectors"
-        bank = seen = None
-        if use_bank:
-            # Filled as training visits the items; pairs use only the entries written so far
-            # (an initial pass would give stale outputs from eval-mode batch norm).
-            bank = torch.zeros(n, self.bits, device=device)
-            seen = torch.zeros(n, dtype=torch.bool, device=device)
-        bs = min(cfg.batch_size, n)
-        epochs = range(cfg.epochs)
-        bar = _progress(epochs, desc=f"{self.name} {self.bits} bits", unit="epoch", leave=False) \
-            if cfg.progress else None
-        try:
-            for _ in (bar if bar is not None else epochs):
-                for m in modules:
-                    m.train()
-                perm = rng.permutation(n)
-                total, steps = 0.0, 0
-                for start in range(0, n, bs):
-                    idx_np = perm[start:start + bs]
-                    if bank is None and idx_np.size < 2:
-                        continue  # a pair needs two outputs
-                    idx = torch.from_numpy(idx_np).to(device)
-                    u = forward(idx) if self._frozen else forward(idx, augment=True)
-                    if bank is not None:
-                        bank[idx] = u.detach().float()
-                        if not bool(seen.all()):
-                            seen[idx] = True
-                            loss = loss_fn(u, y_t[idx], bank[seen], y_t[seen])
-                        else:
-                            loss = loss_fn(u, y_t[idx], bank, y_t)
-                    else:
-                        loss = loss_fn(u, y_t[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach())
-                    steps += 1
-                if bar is not None and steps:
-                    bar.set_postfix(loss=f"{total / steps:.4f}")
-        finally:
-            if bar is not None:
-                bar.close()
-        for m in modules:
-            m.eval()
+        targets = None
+        if "targets" in loss_fn.consumes:
+            t = np.asarray(self.make_targets(x, y), dtype=np.float32)
+            if t.shape != (n, self.bits):
+                raise ValueError(f"make_targets must return ({n}, {self.bits}), got {t.shape}")
+            targets = torch.from_numpy(t).to(device)
+        train_network(net, loss_fn, n=n, bits=self.bits, cfg=cfg, rng=rng, seed=self.seed,
+                      device=device, labels=y_t, targets=targets,
+                      desc=f"{self.name} {self.bits} bits")
+        self._loss = loss_fn
         self._fitted = True
         return self
 
@@ -197,8 +196,8 @@ class DeepHashingMethod(HashingMethod):
         return next(self._head.parameters()).device
 
     # -- encoding ------------------------------------------------------------------------
-    def transform(self, x) -> np.ndarray:
-        """Real outputs of the hash layer, float32 (n, bits); codes are ``outputs > 0``."""
+    def _head_outputs(self, x, pick, width: int, desc: str) -> np.ndarray:
+        """``pick(head output)`` for every row of ``x``, float32 (n, width), in inference mode."""
         from ..models import images_to_tensor
         from ..models._torch import require_torch
 
@@ -211,37 +210,39 @@ class DeepHashingMethod(HashingMethod):
                 f"got {tuple(x.shape[1:])}"
             )
         device = self._device()
-        if self._frozen:
-            src = self._features(x, device, f"{self.name} features")
-        else:
-            src = x
+        src = self._features(x, device, f"{self.name} features") if self._frozen else x
         images = self._info.input_kind == "images" and not self._frozen
         step = self.config.feature_batch_size if images else 4096
         n = x.shape[0]
-        out = np.empty((n, self.bits), dtype=np.float32)
-        starts = range(0, n, step)
-        bar = _progress(total=n, desc=f"{self.name} encode", unit="item", leave=False) \
+        out = np.empty((n, width), dtype=np.float32)
+        bar = progress(total=n, desc=desc, unit="item", leave=False) \
             if self.config.progress else None
         self._head.eval()
         self._backbone.eval()
         try:
             with torch.inference_mode():
-                for start in starts:
+                for start in range(0, n, step):
                     chunk = src[start:start + step]
                     if images:
                         t = images_to_tensor(chunk, torch).to(device)
-                        u = self._head(self._backbone(t))
+                        o = self._head(self._backbone(t))
                     elif self._frozen:
-                        u = self._head(torch.from_numpy(chunk).to(device))
+                        o = self._head(torch.from_numpy(chunk).to(device))
                     else:
-                        u = self._head(self._backbone(torch.from_numpy(chunk).to(device)))
-                    out[start:start + step] = u.float().cpu().numpy()
+                        o = self._head(self._backbone(torch.from_numpy(chunk).to(device)))
+                    out[start:start + step] = pick(o).float().cpu().numpy()
                     if bar is not None:
                         bar.update(len(chunk))
         finally:
             if bar is not None:
                 bar.close()
         return out
+
+    def transform(self, x) -> np.ndarray:
+        """Real outputs of the code layer, float32 (n, bits); codes are ``outputs > 0``."""
+        from ..models import code_outputs
+
+        return self._head_outputs(x, code_outputs, self.bits, f"{self.name} encode")
 
     # -- persistence ---------------------------------------------------------------------
     def _state(self):
@@ -250,11 +251,15 @@ class DeepHashingMethod(HashingMethod):
             "input_kind": self._info.input_kind,
             "input_shape": list(self._input_shape),
             "frozen": self._frozen,
+            "n_classes": self._n_classes,
         }
         arrays = {"head/" + k: v.detach().cpu().numpy() for k, v in self._head.state_dict().items()}
         if not self._frozen:
             arrays.update({"backbone/" + k: v.detach().cpu().numpy()
                            for k, v in self._backbone.state_dict().items()})
+        # a loss's own trained state (e.g. learned per-bit weights) is part of the model
+        arrays.update({"loss/" + k: v.detach().cpu().numpy()
+                       for k, v in self._loss.state_dict().items()})
         return meta, arrays
 
     def _restore(self, meta, arrays):
@@ -263,6 +268,7 @@ class DeepHashingMethod(HashingMethod):
 
         torch = require_torch()
         shape = (1,) + tuple(meta["input_shape"])
+        self._n_classes = int(meta.get("n_classes", 0))
         self._build(shape, torch)
         self._frozen = bool(meta["frozen"])
         self._input_shape = tuple(meta["input_shape"])
@@ -274,7 +280,10 @@ class DeepHashingMethod(HashingMethod):
         self._head.load_state_dict(sub("head/"), strict=True)
         if not self._frozen:
             self._backbone.load_state_dict(sub("backbone/"), strict=True)
+        self._loss = self.make_loss()
+        self._loss.load_state_dict(sub("loss/"), strict=True)
         device = resolve_device(self.config.device)
         self._head.to(device).eval()
         self._backbone.to(device).eval()
+        self._loss.to(device)
         self._fitted = True

@@ -21,6 +21,10 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "pcah": ("pcah", "PCAH"),
     "itq": ("itq", "ITQ"),
     "sh": ("sh", "SH"),
+    "cnnh": ("cnnh", "CNNH"),
+    "cnnhplus": ("cnnh_plus", "CNNHPlus"),
+    "dlbhc": ("dlbhc", "DLBHC"),
+    "dnnh": ("dnnh", "DNNH"),
 }
 
 

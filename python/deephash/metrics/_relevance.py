@@ -1,7 +1,8 @@
 """Validation of codes and labels for the metrics, and the relevance relation.
 
 Labels are either integer class ids of shape (n,) or multi-hot rows of shape (n, c); a query and
-a database item are relevant to each other when they share at least one label.
+a database item are relevant to each other when they share at least one label. Graded relevance
+(the grade) is the number of labels they share: 0 or 1 for class ids, 0..c for multi-hot rows.
 """
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 
 from .._validate import as_codes, describe
 
-__all__ = ["check_pair", "relevance"]
+__all__ = ["check_pair", "grade_levels", "grade_totals", "grades", "labels_array", "relevance"]
 
 
-def _labels(labels, n: int, name: str, codes_name: str) -> np.ndarray:
+def labels_array(labels, n: int, name: str, codes_name: str) -> np.ndarray:
+    """Validates labels: n class ids (int64) or n multi-hot rows (bool)."""
     mod = type(labels).__module__
     if mod.startswith("torch") and hasattr(labels, "detach"):
         labels = labels.detach().cpu().numpy()
@@ -55,8 +57,8 @@ def check_pair(query_codes, query_labels, db_codes, db_labels):
     q = as_codes(query_codes, bits, "query_codes")
     if db.shape[0] == 0:
         raise ValueError("db_codes is empty")
-    ql = _labels(query_labels, q.shape[0], "query_labels", "query_codes")
-    dl = _labels(db_labels, db.shape[0], "db_labels", "db_codes")
+    ql = labels_array(query_labels, q.shape[0], "query_labels", "query_codes")
+    dl = labels_array(db_labels, db.shape[0], "db_labels", "db_codes")
     if ql.ndim != dl.ndim or (ql.ndim == 2 and ql.shape[1] != dl.shape[1]):
         raise ValueError(
             "query_labels and db_labels must be of the same kind (both class ids (n,) or both "
@@ -70,3 +72,40 @@ def relevance(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
     if query_labels.ndim == 1:
         return query_labels[:, None] == db_labels[None, :]
     return (query_labels.astype(np.float32) @ db_labels.T.astype(np.float32)) > 0
+
+
+def grades(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
+    """uint8 (nq, n): the number of labels query i and database item j share."""
+    if query_labels.ndim == 1:
+        return (query_labels[:, None] == db_labels[None, :]).view(np.uint8)
+    # float32 sums of 0/1 products are exact integers (c < 2**24).
+    shared = query_labels.astype(np.float32) @ db_labels.T.astype(np.float32)
+    return shared.astype(np.uint8) if query_labels.shape[1] < 256 else shared.astype(np.int32)
+
+
+def grade_levels(query_labels: np.ndarray, db_labels: np.ndarray) -> int:
+    """L: every grade lies in 0..L-1 (a bound from the label counts, no pairwise work)."""
+    if query_labels.ndim == 1:
+        return 2
+    most = min(int(query_labels.sum(axis=1).max(initial=0)), int(db_labels.sum(axis=1).max(initial=0)))
+    return most + 1
+
+
+def grade_totals(ql, dl, levels: int) -> np.ndarray:
+    """int64 (nq, levels): database items of each grade, per query."""
+    nq, n = ql.shape[0], dl.shape[0]
+    out = np.zeros((nq, levels), np.int64)
+    if ql.ndim == 1:
+        # Class sizes, looked up per query: no pairwise work.
+        classes, sizes = np.unique(dl, return_counts=True)
+        pos = np.minimum(np.searchsorted(classes, ql), max(classes.shape[0] - 1, 0))
+        out[:, 1] = np.where(classes[pos] == ql, sizes[pos], 0) if classes.size else 0
+    else:
+        block = max(1, (1 << 24) // max(n, 1))
+        for s in range(0, nq, block):
+            e = min(s + block, nq)
+            g = grades(ql[s:e], dl)
+            for lev in range(1, levels):
+                out[s:e, lev] = np.count_nonzero(g == lev, axis=1)
+    out[:, 0] = n - out[:, 1:].sum(axis=1)
+    return out

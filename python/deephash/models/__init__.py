@@ -18,7 +18,7 @@ require_torch()
 from .backbones import BACKBONES, BackboneInfo, build_backbone, normalize_spec  # noqa: E402
 from .extract import extract_features  # noqa: E402
 from .feature_cache import FeatureCache, default_cache_dir, row_keys  # noqa: E402
-from .hash_head import HashHead  # noqa: E402
+from .hash_head import HashHead, HeadOutput, code_outputs  # noqa: E402
 from .image_input import image_shape, images_to_tensor  # noqa: E402
 
 __all__ = [
@@ -26,7 +26,9 @@ __all__ = [
     "BackboneInfo",
     "FeatureCache",
     "HashHead",
+    "HeadOutput",
     "build_backbone",
+    "code_outputs",
     "default_cache_dir",
     "extract_features",
     "image_shape",

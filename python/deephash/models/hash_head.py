@@ -1,13 +1,38 @@
 """The hash layer: features -> ``bits`` real outputs (sign gives the code)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ._torch import require_torch
 from .standardize import Standardize
 
 torch = require_torch()
 nn = torch.nn
 
-__all__ = ["HashHead"]
+__all__ = ["HashHead", "HeadOutput", "code_outputs"]
+
+
+class HeadOutput(NamedTuple):
+    """What a head with more than codes returns: ``u`` is always the code layer.
+
+    Attributes
+    ----------
+    u : tensor (n, bits)
+        Code-layer outputs; the code bit is ``u > 0``.
+    logits : tensor (n, classes) or None
+        Class scores of a classification head (CNNH+, DLBHC).
+    latent : tensor (n, bits) or None
+        Real-valued latent activations used for re-ranking (DLBHC's sigmoid layer).
+    """
+
+    u: object
+    logits: object = None
+    latent: object = None
+
+
+def code_outputs(out):
+    """The code layer of a head's output (a tensor, or a :class:`HeadOutput`'s ``u``)."""
+    return out.u if isinstance(out, HeadOutput) else out
 
 
 class HashHead(nn.Module):
@@ -26,11 +51,16 @@ class HashHead(nn.Module):
         that the trainable part is not merely linear in the pretrained features).
     standardize : bool
         Standardise the features first (statistics set by ``fit_input``, kept in state_dict).
+    classes : int
+        When > 0, a softmax class layer of this many units beside the hash layer, on the same
+        last hidden layer (CNNH+'s output layer of bits + classes units); the forward pass then
+        returns a :class:`HeadOutput` ``(u, logits)``.
 
     Input: (n, in_dim). Output: (n, bits); the code is ``outputs > 0``.
     """
 
-    def __init__(self, in_dim: int, bits: int, activation=None, hidden=(), standardize=False):
+    def __init__(self, in_dim: int, bits: int, activation=None, hidden=(), standardize=False,
+                 classes: int = 0):
         super().__init__()
         if activation not in (None, "tanh"):
             raise ValueError(f"activation must be None or 'tanh', got {activation!r}")
@@ -46,6 +76,8 @@ class HashHead(nn.Module):
         self.hidden = nn.Sequential(*layers)
         self.linear = nn.Linear(prev, int(bits))
         self.activation = activation
+        # created after the hash layer so that heads without classes initialise as before
+        self.classifier = nn.Linear(prev, int(classes)) if classes else None
 
     def fit_input(self, features) -> "HashHead":
         """Sets the standardisation statistics from training features (n, in_dim)."""
@@ -56,5 +88,9 @@ class HashHead(nn.Module):
     def forward(self, x):
         if self.standardize is not None:
             x = self.standardize(x)
-        u = self.linear(self.hidden(x))
-        return torch.tanh(u) if self.activation == "tanh" else u
+        h = self.hidden(x)
+        u = self.linear(h)
+        u = torch.tanh(u) if self.activation == "tanh" else u
+        if self.classifier is None:
+            return u
+        return HeadOutput(u, logits=self.classifier(h))

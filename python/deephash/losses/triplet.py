@@ -1,0 +1,81 @@
+"""Base class of the triplet losses: (anchor, similar, dissimilar) rows, optionally graded."""
+from __future__ import annotations
+
+from .base import HashLoss, LossInputs, check_outputs, torch
+
+__all__ = ["TripletHashLoss"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+class TripletHashLoss(HashLoss):
+    """A loss over triplets of outputs: the anchor should be nearer the positive than the negative.
+
+    The trainer mines the triplets (:class:`deephash.methods.mining.TripletMiner`) and calls
+    ``loss(anchor, positive, negative, gains)`` with the rows gathered; subclasses implement
+    :meth:`compute_loss`. This class validates shapes and dtypes, computes in at least float32
+    and returns a 0-d tensor of ``anchor``'s dtype. With no triplets the loss is 0 (and still
+    part of the graph, so a step with nothing to rank changes nothing).
+
+    Set ``consumes = frozenset({"graded_triplets"})`` in a subclass to receive the gains
+    2**r_pos - 2**r_neg of graded relevance (r = number of shared labels); a graded loss called
+    without gains raises ValueError.
+
+    Parameters
+    ----------
+    triplets_per_anchor : int, default 4
+        How many triplets the trainer mines per anchor and step.
+
+    Parameters of forward
+    ---------------------
+    anchor, positive, negative : float tensors (t, bits)
+    gains : float tensor (t,), optional
+    """
+
+    consumes = frozenset({"triplets"})
+
+    def __init__(self, triplets_per_anchor: int = 4):
+        super().__init__()
+        if isinstance(triplets_per_anchor, bool) or not isinstance(triplets_per_anchor, int) \
+                or triplets_per_anchor <= 0:
+            raise ValueError(f"triplets_per_anchor must be a positive int, got {triplets_per_anchor!r}")
+        self.triplets_per_anchor = int(triplets_per_anchor)
+
+    def step_loss(self, inputs: LossInputs):
+        t = inputs.triplets
+        pool = inputs.pool()
+        return self(inputs.u[t[:, 0]], pool[t[:, 1]], pool[t[:, 2]], inputs.gains)
+
+    @property
+    def graded(self) -> bool:
+        return "graded_triplets" in self.consumes
+
+    def forward(self, anchor, positive, negative, gains=None):
+        check_outputs(anchor, "anchor")
+        for name, v in (("positive", positive), ("negative", negative)):
+            check_outputs(v, name)
+            if v.shape != anchor.shape:
+                raise ValueError(
+                    f"{name} must have the anchor's shape {tuple(anchor.shape)}, got {tuple(v.shape)}"
+                )
+        if gains is None and self.graded:
+            raise ValueError(
+                f"{type(self).__name__} ranks by graded relevance and needs gains (t,); got none "
+                "(was it given labels to rank?)"
+            )
+        if gains is not None:
+            if not isinstance(gains, torch.Tensor) or not gains.dtype.is_floating_point:
+                raise TypeError("gains must be a floating-point torch tensor (t,)")
+            if gains.shape != (anchor.shape[0],):
+                raise ValueError(f"gains must have shape ({anchor.shape[0]},), got {tuple(gains.shape)}")
+        out_dtype = anchor.dtype
+        work = torch.float32 if anchor.dtype in _LOW_PRECISION else anchor.dtype
+        if anchor.shape[0] == 0:
+            return (anchor.sum() * 0).to(out_dtype)
+        a, p, n = anchor.to(work), positive.to(work), negative.to(work)
+        g = None if gains is None else gains.to(work)
+        return self.compute_loss(a, p, n, g).to(out_dtype)
+
+    def compute_loss(self, anchor, positive, negative, gains):  # pragma: no cover - abstract
+        """(t, bits) x 3 (and gains (t,) or None) -> 0-d tensor."""
+        raise NotImplementedError
