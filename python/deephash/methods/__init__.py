@@ -5,12 +5,12 @@ CNNH, CNNHPlus, DLBHC, DNNH, LSH; ``method_class(name)`` looks one up by name);
 ``m.fit(x, labels)`` returns m; ``m.encode(x)`` gives packed uint8 codes;
 ``m.save(path)`` / ``deephash.methods.load(path)``.
 
-The deep methods need PyTorch (imported when they are fitted or loaded); the non-deep methods
-LSH, PCAH, SH and ITQ need only NumPy on input vectors (with a backbone such as ``"tfidf"``,
-``"minilm"`` or ``"hog"`` they hash its frozen features). Every method has ``supervised``
-(class attribute): unsupervised ones take ``fit(x)`` and ignore labels. The deep methods share one training loop
-(:mod:`deephash.methods.trainer`): a method composes a backbone, a head and a loss that
-declares what it consumes.
+The deep methods need PyTorch (imported when they are fitted or loaded); the non-deep
+methods LSH, PCAH, SH and ITQ need only NumPy on input vectors (with a backbone such as
+``"tfidf"``, ``"minilm"`` or ``"hog"`` they hash its frozen features). Every method has
+``supervised`` (class attribute): unsupervised ones take ``fit(x)`` and ignore labels. The
+deep methods share one training loop (:mod:`deephash.methods.trainer`): a method composes a
+backbone, a head and a loss that declares what it consumes.
 """
 from __future__ import annotations
 

@@ -25,6 +25,10 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "cnnhplus": ("cnnh_plus", "CNNHPlus"),
     "dlbhc": ("dlbhc", "DLBHC"),
     "dnnh": ("dnnh", "DNNH"),
+    "dh": ("dh", "DH"),
+    "sdh": ("sdh", "SDH"),
+    "semantichashing": ("semantic_hashing", "SemanticHashing"),
+    "textcnnhash": ("text_cnn_hash", "TextCNNHash"),
 }
 
 

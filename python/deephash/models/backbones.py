@@ -18,6 +18,8 @@ BACKBONES = {
     "tfidf": ("texts", {"min_df": 2, "max_df": 1.0, "sublinear_tf": True, "max_features": None,
                         "svd": None}),
     "minilm": ("texts", {}),
+    "text_cnn": ("texts", {"width": 512, "kernel": 3, "max_len": 64}),
+    "bow": ("texts", {"n_features": 2000}),
 }
 
 # Backbones fitted on the training inputs rather than built as a module: the non-deep methods
@@ -115,6 +117,15 @@ def build_backbone(spec, x_shape):
         from .text import MINILM_TAG, MiniLM
 
         return MiniLM(), BackboneInfo(spec, "texts", True, cache_tag=MINILM_TAG)
+    if name == "text_cnn":
+        from .text_cnn import TextCNN
+
+        module = TextCNN(spec["width"], spec["kernel"], spec["max_len"])
+        return module, BackboneInfo(spec, "texts", False)
+    if name == "bow":
+        from .text_cnn import BagOfWords
+
+        return BagOfWords(spec["n_features"]), BackboneInfo(spec, "texts", False)
     if name == "features":
         from .mlp import FeatureBackbone
 
