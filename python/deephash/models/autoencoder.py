@@ -13,7 +13,11 @@ __all__ = ["AutoencoderHead"]
 class AutoencoderHead(nn.Module):
     """Word counts -> code layer -> reconstructed word distribution.
 
-    Encoder: ``log(1 + counts)`` -> sigmoid hidden layers ``hidden`` -> ``bits`` code units z.
+    Encoder: ``log(1 + counts)``, rows scaled to unit length -> ReLU hidden layers ``hidden`` ->
+    ``bits`` code units z. (The paper's hidden units are logistic, made to work by layer-wise
+    RBM pretraining; trained from a random start, a stack of logistic layers passed almost no
+    signal from the sparse counts — every text got the same code in a measured run — so the
+    hidden layers here are ReLU.)
     In training, Gaussian noise of standard deviation ``noise`` is added to z before the
     logistic (the paper's noise injection, which drives the code units to saturate so that the
     codes ``sigmoid(z) > 0.5``, i.e. ``z > 0``, lose little by being made binary); the decoder
@@ -37,19 +41,19 @@ class AutoencoderHead(nn.Module):
     bit is ``z > 0``. In eval mode ``u`` alone is needed, the rest is computed anyway.
     """
 
-    def __init__(self, in_dim: int, bits: int, hidden=(500, 500), noise: float = 4.0, seed: int = 0):
+    def __init__(self, in_dim: int, bits: int, hidden=(500, 500), noise: float = 1.0, seed: int = 0):
         super().__init__()
         if not noise >= 0:
             raise ValueError(f"noise must be >= 0, got {noise}")
         sizes = [int(in_dim)] + [int(h) for h in hidden]
         enc = []
         for a, b in zip(sizes[:-1], sizes[1:]):
-            enc += [nn.Linear(a, b), nn.Sigmoid()]
+            enc += [nn.Linear(a, b), nn.ReLU()]
         self.encoder = nn.Sequential(*enc, nn.Linear(sizes[-1], int(bits)))
         rev = [int(bits)] + sizes[::-1]
         dec = []
         for a, b in zip(rev[:-2], rev[1:-1]):
-            dec += [nn.Linear(a, b), nn.Sigmoid()]
+            dec += [nn.Linear(a, b), nn.ReLU()]
         self.decoder = nn.Sequential(*dec, nn.Linear(rev[-2], rev[-1]))
         self.noise = float(noise)
         self._gen = torch.Generator().manual_seed(int(seed))
@@ -58,7 +62,8 @@ class AutoencoderHead(nn.Module):
         return self
 
     def forward(self, counts):
-        z = self.encoder(torch.log1p(counts))
+        x = torch.log1p(counts)
+        z = self.encoder(x / x.norm(dim=1, keepdim=True).clamp_min(1e-12))
         zn = z
         if self.training and self.noise > 0:
             eps = torch.randn(z.shape, generator=self._gen) * self.noise
