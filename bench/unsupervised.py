@@ -20,6 +20,9 @@ Usage::
 
     PYTHONPATH=python python bench/unsupervised.py --data stc2 --backbones tfidf,minilm
     PYTHONPATH=python python bench/unsupervised.py --data cifar10 --bits 12,24,32,48
+    PYTHONPATH=python python bench/unsupervised.py --data cifar10 --methods DH,SDH --epochs 20
+
+Any registered method runs by name (``--methods``); the deep ones take ``--epochs``.
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--bits", default=None, help="default 16,32,64 (texts), 12,24,32,48 (CIFAR-10)")
     p.add_argument("--backbones", default=None, help="default tfidf,minilm (texts), hog (CIFAR-10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="deep methods (DH, SDH, ...): epochs")
     p.add_argument("--path", default=None, help="data directory (default ../shared/data)")
     p.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/deephash/features)")
     p.add_argument("--json", default=None, help="write the records here")
@@ -94,7 +98,8 @@ def main(argv=None):
             for name in methods:
                 cls = M.method_class(name)
                 for bits in bits_list:
-                    model = cls(bits=bits, backbone=backbone, seed=args.seed, **common)
+                    extra = {} if args.epochs is None else {"epochs": args.epochs}
+                    model = cls(bits=bits, backbone=backbone, seed=args.seed, **common, **extra)
                     rec = {"data": split.name, "backbone": backbone, "method": cls.name,
                            "bits": bits, **evaluate(model, split), "seed": args.seed}
                     ref = REFERENCE_ITQ_TFIDF.get(set_name, {}).get(bits) \
