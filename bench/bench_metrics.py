@@ -5,6 +5,8 @@
     PYTHONPATH=python python bench/bench_metrics.py --ties      # tie handling on CIFAR-10 + LSH
     PYTHONPATH=python python bench/bench_metrics.py --graded --bits 48 --repeats 3
         # multi-label metrics (ACG/NDCG/weighted mAP), weights=, ranking_map, rerank, mosaics
+    PYTHONPATH=python python bench/bench_metrics.py --mosaics-lsh --bits 12 24 32 48
+        # baseline on the multi-label CIFAR-10 mosaics: LSH on 8x8-pooled pixels
 
 Codes are drawn around one random center per class (10 classes, 15% bit noise), so that the
 relevance structure and tie counts resemble trained codes; timings are best of --repeats.
@@ -49,8 +51,12 @@ def main(argv=None):
     p.add_argument("--graded", action="store_true",
                    help="multi-label metrics, weighted-Hamming mAP, ranking_map + rerank, and the "
                         "CIFAR-10 mosaics build, each beside mAP@ALL in one run (medians)")
+    p.add_argument("--mosaics-lsh", action="store_true",
+                   help="LSH baseline on the CIFAR-10 mosaics: mAP, weighted mAP, NDCG@100, ACG@100")
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    if args.mosaics_lsh:
+        return _mosaics_lsh(args)
     if args.graded:
         return _graded(args, rng)
     if args.ranking:
@@ -197,6 +203,33 @@ def _graded(args, rng):
               f"{split!r} (64x64x3 uint8) {t_build:.2f} s (medians of {args.repeats})")
     except FileNotFoundError as e:
         print(f"cifar10_mosaics not timed: {e}")
+
+def _mosaics_lsh(args):
+    """The multi-label table's baseline row: LSH on average-pooled mosaic pixels."""
+    from deephash import data, methods
+
+    split = data.cifar10_mosaics(seed=args.seed)
+
+    def pooled(x):  # (m, 64, 64, 3) -> (m, 192): 8x8 blocks averaged, in [0, 1]
+        return x.reshape(x.shape[0], 8, 8, 8, 8, 3).mean(axis=(2, 4), dtype=np.float32).reshape(
+            x.shape[0], -1) / 255.0
+
+    print(f"{split!r}; LSH (centred, seed {args.seed}) on 8x8-pooled pixels (192 dims); "
+          "each cell: tie-aware / by id")
+    print("| bits | mAP@ALL | weighted mAP@ALL | NDCG@100 | ACG@100 |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    args_q = (split.query_y,)
+    for bits in args.bits:
+        lsh = methods.LSH(bits=bits, seed=args.seed, progress=False).fit(pooled(split.train_x))
+        q, db = lsh.encode(pooled(split.query_x)), lsh.encode(pooled(split.db_x))
+        cells = []
+        for fn, kw in ((metrics.mean_average_precision, {}), (metrics.weighted_map, {}),
+                       (metrics.ndcg_at_k, {"k": 100}), (metrics.acg_at_k, {"k": 100})):
+            a = float(fn(q, *args_q, db, split.db_y, ties="average", **kw))
+            b = float(fn(q, *args_q, db, split.db_y, ties="id", **kw))
+            cells.append(f"{a:.4f} / {b:.4f}")
+        print(f"| {bits} | " + " | ".join(cells) + " |")
+
 
 if __name__ == "__main__":
     main()

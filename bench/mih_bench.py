@@ -74,8 +74,8 @@ def bench_clustered(args, faiss, rng):
     notes.append("")
     med, ratios = per_query_interleaved(variants, args.repeats)
     st = mi.stats()
-    notes[-1] = (f"m={mi.m}; exact: {exact}; hashed {st['hashed_queries']}, "
-                 f"scanned {st['linear_queries']}")
+    notes[-1] = (f"m={mi.m}; exact: {exact}; hashed {st.hashed_queries}, "
+                 f"scanned {st.linear_queries}")
     for j, name in enumerate(names):
         speed = f"{1 / ratios[j]:8.1f}x" if faiss is not None else ""
         print(f"  {name:<56} {med[j] * 1e3:9.3f} ms  {speed}  {notes[j]}")

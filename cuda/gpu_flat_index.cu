@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "deephash/errors.hpp"
+#include "deephash/limits.hpp"
 #include "gpu_common.cuh"
 #include "gpu_flat_index.hpp"
 #include "kernels.hpp"
@@ -258,8 +259,7 @@ size_t max_k(int device) {
 
 GpuFlatIndex::GpuFlatIndex(size_t bits, int device)
     : bits_(bits), device_(device), nw_(static_cast<int>((bits / 8 + 3) / 4)) {
-  if (bits == 0 || bits % 8 != 0)
-    throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
+  check_bits(bits);
   std::string reason;
   const int n = device_count(&reason);
   if (n == 0) throw CudaError(reason);
@@ -274,9 +274,18 @@ GpuFlatIndex::~GpuFlatIndex() {
   free_device(ids_, device_);
 }
 
-size_t GpuFlatIndex::memory_bytes() const { return capacity_ * (static_cast<size_t>(nw_) * 4 + 8); }
+size_t GpuFlatIndex::size() const {
+  ReadLock lock(mu_);
+  return size_;
+}
+
+size_t GpuFlatIndex::memory_bytes() const {
+  ReadLock lock(mu_);
+  return capacity_ * (static_cast<size_t>(nw_) * 4 + 8);
+}
 
 void GpuFlatIndex::reserve(size_t n) {
+  WriteLock lock(mu_);
   DeviceGuard g(device_);
   ensure_capacity(n, 0);
   DH_CUDA(cudaStreamSynchronize(nullptr));
@@ -307,6 +316,7 @@ void GpuFlatIndex::adopt_storage(void* codes, void* ids, size_t cap) {
 
 void GpuFlatIndex::add(const uint8_t* codes, size_t n, const int64_t* ids, Loc loc, uintptr_t stream) {
   if (n == 0) return;
+  WriteLock lock(mu_);
   if (size_ + n > 0xFFFFFFFEull)
     throw InvalidArgument("a GpuFlatIndex holds at most 2^32 - 2 codes (positions are 32-bit)");
   DeviceGuard g(device_);
@@ -359,6 +369,7 @@ void GpuFlatIndex::add(const uint8_t* codes, size_t n, const int64_t* ids, Loc l
 }
 
 size_t GpuFlatIndex::remove(const int64_t* ids, size_t n, uintptr_t stream) {
+  WriteLock lock(mu_);
   if (n == 0 || size_ == 0) return 0;
   DeviceGuard g(device_);
   const cudaStream_t s = as_stream(stream);
@@ -401,19 +412,23 @@ size_t GpuFlatIndex::remove(const int64_t* ids, size_t n, uintptr_t stream) {
   return removed;
 }
 
-void GpuFlatIndex::copy_out(uint8_t* codes, int64_t* ids, uintptr_t stream) const {
+void GpuFlatIndex::copy_out(std::vector<uint8_t>* codes, std::vector<int64_t>* ids, uintptr_t stream) const {
+  ReadLock lock(mu_);
+  codes->resize(size_ * code_size());
+  ids->resize(size_);
   if (size_ == 0) return;
   DeviceGuard g(device_);
   const cudaStream_t s = as_stream(stream);
-  DH_CUDA(cudaMemcpy2DAsync(codes, code_size(), codes_, static_cast<size_t>(nw_) * 4, code_size(), size_,
+  DH_CUDA(cudaMemcpy2DAsync(codes->data(), code_size(), codes_, static_cast<size_t>(nw_) * 4, code_size(), size_,
                             cudaMemcpyDeviceToHost, s));
-  DH_CUDA(cudaMemcpyAsync(ids, ids_, size_ * 8, cudaMemcpyDeviceToHost, s));
+  DH_CUDA(cudaMemcpyAsync(ids->data(), ids_, size_ * 8, cudaMemcpyDeviceToHost, s));
   DH_CUDA(cudaStreamSynchronize(s));
 }
 
 void GpuFlatIndex::search(const uint8_t* queries, size_t nq, size_t k, const QuantWeights& w, int32_t* distances,
                           float* fdistances, int64_t* ids, Loc loc, uintptr_t stream) const {
   if (nq == 0) return;
+  ReadLock lock(mu_);
   DeviceGuard g(device_);
   const size_t kmax = max_k(device_);
   if (k == 0 || k > kmax)
@@ -519,6 +534,7 @@ void GpuFlatIndex::search(const uint8_t* queries, size_t nq, size_t k, const Qua
 
 DeviceRange GpuFlatIndex::range_search(const uint8_t* queries, size_t nq, const int32_t* radius, size_t nradius,
                                        const QuantWeights& w, Loc loc, uintptr_t stream) const {
+  ReadLock lock(mu_);
   DeviceGuard g(device_);
   const bool weighted = w.rows > 0;
   if (weighted && w.rows != 1 && w.rows != nq) throw InvalidArgument("weights must have 1 or nq rows");

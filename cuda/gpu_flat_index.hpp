@@ -9,12 +9,18 @@
 // rank in the CPU FlatIndex tie order (distance, id, insertion position), so a single 64-bit key
 // (distance << 32 | position) orders candidates exactly like the CPU index: results are identical.
 // A consequence: codes()/ids() come back in id order, not insertion order.
+//
+// Thread safety: as the CPU indexes (deephash/flat_index.hpp): searches, range searches and
+// copy_out share a reader-writer lock; add, remove and reserve take it exclusively, so every
+// search sees one consistent state of the stored codes.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "deephash/rw_lock.hpp"
 
 namespace deephash {
 namespace gpu {
@@ -75,7 +81,7 @@ class GpuFlatIndex {
 
   size_t bits() const { return bits_; }
   size_t code_size() const { return bits_ / 8; }
-  size_t size() const { return size_; }
+  size_t size() const;
   int device() const { return device_; }
   // Device bytes held for codes and ids (capacity included).
   size_t memory_bytes() const;
@@ -86,8 +92,9 @@ class GpuFlatIndex {
   void add(const uint8_t* codes, size_t n, const int64_t* ids, Loc loc, uintptr_t stream);
   // Removes every code whose id is listed (host ids); returns how many codes were removed.
   size_t remove(const int64_t* ids, size_t n, uintptr_t stream);
-  // Copies codes (size * code_size bytes) and ids (size) to host buffers, in storage (id) order.
-  void copy_out(uint8_t* codes, int64_t* ids, uintptr_t stream) const;
+  // Copies the codes (size() * code_size bytes) and ids (size()) into host vectors, in storage
+  // (id) order: one consistent state, sized under the same lock as the copy.
+  void copy_out(std::vector<uint8_t>* codes, std::vector<int64_t>* ids, uintptr_t stream) const;
 
   // k nearest codes of nq queries. queries, distances and ids are all in `loc`. Unweighted:
   // int32 distances in `distances`; weighted: float32 distances in `fdistances`. Rows sorted by
@@ -101,7 +108,7 @@ class GpuFlatIndex {
                            const QuantWeights& w, Loc loc, uintptr_t stream) const;
 
  private:
-  void ensure_capacity(size_t n, uintptr_t stream);
+  void ensure_capacity(size_t n, uintptr_t stream);  // caller holds the lock exclusively
   void adopt_storage(void* codes, void* ids, size_t cap);
 
   size_t bits_;
@@ -112,6 +119,7 @@ class GpuFlatIndex {
   int64_t max_id_ = 0;  // largest id stored (ids are sorted: the last one)
   uint32_t* codes_ = nullptr;
   int64_t* ids_ = nullptr;
+  mutable RwLock mu_;  // search, range_search, copy_out: shared; add, remove, reserve: exclusive
 };
 
 }  // namespace gpu

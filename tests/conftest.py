@@ -2,12 +2,30 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# One hypothesis profile for every test (CI included): derandomised, so a run is reproducible and
+# a failure shows up on every run; HYPOTHESIS_PROFILE=explore searches with fresh randomness.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 import deephash
 from deephash import _core
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``cuda`` marker implies the skip: such tests run only where a CUDA device is usable."""
+    if deephash.cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
 
 _ORDER = ["scalar", "avx2", "avx512"]
 SUPPORTED_LEVELS = _ORDER[: _ORDER.index(_core.detected_simd_level()) + 1]

@@ -99,8 +99,8 @@ def test_user_errors(tmp_path, capsys):
     _codes_file(tmp_path / "db.npz", rng, 30)
     rc, _, err = _run(["index", "--codes", tmp_path / "missing.npz", "--out", tmp_path / "x.dhx"], capsys)
     _assert_user_error(rc, err, "codes file not found")
-    rc, _, err = _run(["train", "--method", "dpsh", "--bits", "12", "--out", tmp_path / "m"], capsys)
-    assert rc == 2 and "multiple of 8" in err and "Traceback" not in err
+    rc, _, err = _run(["train", "--method", "dpsh", "--bits", "0", "--out", tmp_path / "m"], capsys)
+    assert rc == 2 and "positive integer" in err and "Traceback" not in err
     rc, _, err = _run(["train", "--method", "nosuchmethod", "--bits", "16", "--out", tmp_path / "m"], capsys)
     _assert_user_error(rc, err, "unknown method 'nosuchmethod'")
     rc, _, err = _run(["train", "--method", "lsh", "--bits", "16", "--data", "nosuchdata",
@@ -211,8 +211,8 @@ def test_train_encode_pipeline(tmp_path, capsys):
     _assert_user_error(rc, err, "no_such_option")
 
 
+@pytest.mark.slow
 def test_demo(tmp_path, capsys):
-    pytest.importorskip("torch")
     rc, out, err = _run(["demo", "--out", tmp_path, "--bits", "16", "32", "--epochs", "12"], capsys)
     assert rc == 0, err
     rows = json.loads((tmp_path / "demo_results.json").read_text())
@@ -226,3 +226,36 @@ def test_demo(tmp_path, capsys):
     for name in ("pr_curve.png", "precision_at_n.png", "map_vs_bits.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
     assert "mAP" in out and "P@r=2" in out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("progress=false", ("progress", False)), ("flip=True", ("flip", True)),
+    ("head_hidden=None", ("head_hidden", None)), ("epochs=30", ("epochs", 30)),
+    ("lr=3e-4", ("lr", 3e-4)), ("optimizer=adam", ("optimizer", "adam")),
+])
+def test_param_values(text, expected):
+    assert cli._param(text) == expected
+
+
+def test_internal_error_is_reported_as_a_bug(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("invariant broken")
+
+    monkeypatch.setattr(cli, "cmd_bench", broken)
+    rc, out, err = _run(["bench"], capsys)
+    assert rc == 1 and "Traceback" not in err
+    assert "internal error: RuntimeError: invariant broken at test_cli.py:" in err
+    assert "DEEPHASH_DEBUG=1" in err
+    monkeypatch.setenv("DEEPHASH_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="invariant broken"):
+        cli.main(["bench"])
+
+
+def test_train_accepts_12_bits(tmp_path, capsys):
+    out = tmp_path / "lsh12.model"
+    rc, _, err = _run(["train", "--method", "lsh", "--bits", "12", "--data", "digits", "--out", out], capsys)
+    assert rc == 0, err
+    from deephash import methods
+
+    model = methods.load(out)
+    assert model.bits == 12 and model.code_bits == 16

@@ -131,7 +131,6 @@ def assert_same(a, b):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("bits", WIDTHS)
 def test_knn_equals_flat_random(bits):
     rng = np.random.default_rng(bits)
@@ -145,7 +144,6 @@ def test_knn_equals_flat_random(bits):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("k", [1, 2, 31, 128, 129, 512, 2048, 4096])
 def test_knn_large_k(k):
     rng = np.random.default_rng(k)
@@ -156,7 +154,6 @@ def test_knn_large_k(k):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("bits", [32, 64, 128, 256, 512, 1024])
 def test_knn_many_slices_and_queries(bits):
     # Enough codes and queries for many slices per query and several query tiles.
@@ -169,7 +166,6 @@ def test_knn_many_slices_and_queries(bits):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_single_query_large_index():
     rng = np.random.default_rng(5)
     db = random_codes(rng, 2_000_000, 64)
@@ -180,7 +176,6 @@ def test_single_query_large_index():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("bits", [8, 64, 200])
 def test_knn_adversarial(bits):
     rng = np.random.default_rng(99)
@@ -209,7 +204,6 @@ def test_knn_adversarial(bits):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_add_remove_sequence_equals_flat():
     rng = np.random.default_rng(17)
     bits = 72
@@ -233,7 +227,6 @@ def test_add_remove_sequence_equals_flat():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("bits", WIDTHS)
 def test_range_equals_flat(bits):
     rng = np.random.default_rng(100 + bits)
@@ -248,7 +241,6 @@ def test_range_equals_flat(bits):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_range_all_equal_no_cap():
     db = np.full((100_000, 8), 7, np.uint8)
     cpu, g = both(64, db)
@@ -279,7 +271,6 @@ def weighted_oracle(q, db, ids, w, k):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("bits", [8, 64, 72, 256, 1024])
 def test_weighted_search(bits):
     rng = np.random.default_rng(7 + bits)
@@ -317,7 +308,6 @@ def test_weighted_search(bits):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_weighted_range_search():
     bits = 64
     rng = np.random.default_rng(23)
@@ -340,7 +330,6 @@ def test_weighted_range_search():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_torch_cuda_in_torch_cuda_out():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
@@ -367,7 +356,6 @@ def test_torch_cuda_in_torch_cuda_out():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_to_gpu_to_cpu_save_load(tmp_path):
     rng = np.random.default_rng(4)
     db = random_codes(rng, 5000, 256)
@@ -387,7 +375,6 @@ def test_to_gpu_to_cpu_save_load(tmp_path):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not HAVE_CUDA, reason="needs a CUDA device")
 def test_gpu_validation():
     g = deephash.GpuFlatIndex(64)
     g.add(np.zeros((4, 8), np.uint8))

@@ -159,6 +159,14 @@ def test_hamming_distances(bits):
     np.testing.assert_array_equal(metrics.hamming_distances(q, db), _dist(q, db))
 
 
+def test_hamming_distances_rejects_unpacked_codes():
+    q = np.zeros((2, 8), dtype=np.uint8)
+    with pytest.raises(TypeError, match="query_codes must be a numpy array of packed uint8 codes.*float"):
+        metrics.hamming_distances(q.astype(np.float32), q)
+    with pytest.raises(TypeError, match="db_codes .* got list"):
+        metrics.hamming_distances(q, [[0] * 8])
+
+
 @pytest.mark.parametrize("multi_hot", [False, True])
 @pytest.mark.parametrize("bits", [8, 16, 40])
 def test_histograms_and_radius(bits, multi_hot):

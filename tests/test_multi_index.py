@@ -7,19 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deephash
+from conftest import clustered_codes as _clustered
+from conftest import random_codes
 from deephash import _core
 
 WIDTHS = [32, 64, 72, 128, 256]
 
 
-def random_codes(rng, n, bits):
-    return rng.integers(0, 256, (n, bits // 8), dtype=np.uint8)
-
-
-def clustered_codes(rng, n, bits, centres=20, p=0.08):
-    c = rng.integers(0, 2, (centres, bits), dtype=np.uint8)
-    x = c[rng.integers(0, centres, n)] ^ (rng.random((n, bits)) < p)
-    return np.packbits(x, axis=1, bitorder="little")
+def clustered_codes(rng, n, bits):
+    return _clustered(rng, n, bits, centres=20, flip=0.08)
 
 
 def adversarial_codes(rng, n, bits):
@@ -64,32 +60,32 @@ def queries_for(rng, codes, bits, nq=24):
 
 @pytest.mark.parametrize("bits", WIDTHS)
 @pytest.mark.parametrize("kind", sorted(DATA))
-def test_equals_flat(bits, kind):
+def test_equals_flat(bits, kind, level):
     rng = np.random.default_rng(bits * 7 + len(kind))
     codes = DATA[kind](rng, 1500, bits)
     flat, mi = pair(bits, codes)
     q = queries_for(rng, codes, bits)
     assert_same(flat, mi, q)
     # The hashing path answered (no silent fallback to the scan in forced mode).
-    assert mi.stats()["hashed_queries"] > 0
+    assert mi.stats().hashed_queries > 0
     assert mi.m == _core.MultiIndex.auto_m(bits, len(mi))
 
 
 @pytest.mark.parametrize("strategy", ["auto", "linear", "hashing"])
-def test_strategies_agree(strategy):
+def test_strategies_agree(strategy, level):
     rng = np.random.default_rng(3)
     codes = clustered_codes(rng, 4000, 64)
     flat, mi = pair(64, codes, strategy=strategy)
     assert_same(flat, mi, queries_for(rng, codes, 64))
     stats = mi.stats()
     if strategy == "linear":
-        assert stats["hashed_queries"] == 0
+        assert stats.hashed_queries == 0
     if strategy == "hashing":
-        assert stats["hashed_queries"] > 0
+        assert stats.hashed_queries > 0
 
 
 @pytest.mark.parametrize("m", [2, 3, 5, 8, 64])
-def test_fixed_m(m):
+def test_fixed_m(m, level):
     rng = np.random.default_rng(m)
     codes = clustered_codes(rng, 1000, 64)
     flat, mi = pair(64, codes, m=m)
@@ -97,7 +93,7 @@ def test_fixed_m(m):
     assert_same(flat, mi, queries_for(rng, codes, 64, 12), ks=(1, 10))
 
 
-def test_uneven_substrings_and_wide_codes():
+def test_uneven_substrings_and_wide_codes(level):
     # 72 = 5 substrings of 15/15/14/14/14 bits; 256 bits with m=9 gives 29/28-bit substrings
     # (hashed tables).
     rng = np.random.default_rng(11)
@@ -107,7 +103,7 @@ def test_uneven_substrings_and_wide_codes():
         assert_same(flat, mi, queries_for(rng, codes, bits, 16), ks=(1, 25))
 
 
-def test_adds_and_removes_between_searches():
+def test_adds_and_removes_between_searches(level):
     rng = np.random.default_rng(5)
     bits = 64
     flat, mi = deephash.FlatIndex(bits), deephash.MultiIndex(bits)
@@ -129,7 +125,7 @@ def test_adds_and_removes_between_searches():
         q = queries_for(rng, np.asarray(flat.codes), bits, 16)
         assert_same(flat, mi, q, ks=(1, 12), radii=(0, 9))
     # The tail (codes added since the last table build) was exercised.
-    assert mi.stats()["indexed"] <= len(mi)
+    assert mi.stats().indexed <= len(mi)
 
 
 def test_remove_everything_then_add():
@@ -218,14 +214,14 @@ def test_threads_agree():
     assert_same(flat, mi, q, ks=(10,), radii=(6,))
 
 
-def test_fallback_on_uniform_data_is_exact():
+def test_fallback_on_uniform_data_is_exact(level):
     # Uniformly random codes with a large k: hashing is hopeless, the scan answers.
     rng = np.random.default_rng(14)
     codes = random_codes(rng, 60_000, 64)
     flat, mi = pair(64, codes, strategy="auto")
     q = random_codes(rng, 30, 64)
     assert_same(flat, mi, q, ks=(500,), radii=(20,))
-    assert mi.stats()["linear_queries"] > 0
+    assert mi.stats().linear_queries > 0
 
 
 @pytest.mark.parametrize("bits, n", [(64, 200_000), (64, 1_000_000), (128, 100_000), (256, 500_000)])

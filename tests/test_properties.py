@@ -18,13 +18,15 @@ def problems(draw):
                                 min_size=n, max_size=n)), dtype=np.uint8).reshape(n, nbytes)
     q = np.array(draw(st.lists(st.lists(alphabet, min_size=nbytes, max_size=nbytes),
                                min_size=nq, max_size=nq)), dtype=np.uint8).reshape(nq, nbytes)
-    ids = np.array(draw(st.lists(st.integers(-5, 40), min_size=n, max_size=n)), dtype=np.int64)
+    # Negative ids are allowed, except -1 (it pads missing results; add() refuses it).
+    ids = np.array(draw(st.lists(st.integers(-5, 40).filter(lambda v: v != -1), min_size=n,
+                                 max_size=n)), dtype=np.int64)
     k = draw(st.integers(1, 70))
     radius = draw(st.integers(0, 8 * nbytes))
     return db, q, ids, k, radius
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=150)
 @given(problems())
 def test_flat_index_equals_oracle(problem):
     db, q, ids, k, radius = problem

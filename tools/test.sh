@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs the package with its test extras, builds and runs
-# the C++ core test, then runs the Python tests.
+# the C++ core tests (plain, then under ASan/UBSan and TSan), then runs the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q torch==2.13.0
@@ -11,6 +11,20 @@ cmake --build build/ctest -j "$(nproc)" >/dev/null
 ctest --test-dir build/ctest --output-on-failure
 # A C++ program linking the core both ways (installed + find_package, add_subdirectory).
 bash tools/cpp_example.sh build/ctest
+# The same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer at every SIMD level
+# (a capped level falls back to the best one the CPU has), then the concurrency stress test
+# under ThreadSanitizer. Separate build folders; only what each sanitizer needs is built.
+san_flags="-fno-omit-frame-pointer -fno-sanitize-recover=all"
+cmake -S cpp -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEEPHASH_BUILD_TESTS=ON \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined $san_flags" >/dev/null
+cmake --build build/asan -j "$(nproc)" >/dev/null
+for level in scalar avx2 avx512; do
+  DEEPHASH_SIMD=$level ctest --test-dir build/asan --output-on-failure
+done
+cmake -S cpp -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEEPHASH_BUILD_TESTS=ON \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread $san_flags" >/dev/null
+cmake --build build/tsan -j "$(nproc)" --target deephash_concurrency_test >/dev/null
+TSAN_OPTIONS="halt_on_error=1" build/tsan/deephash_concurrency_test 30
 # Run from tests/ so that `import deephash` is the installed package, not the source folder.
 python3 -m pytest -q -p no:cacheprovider tests "$@"
 # The oldest NumPy the package declares (pyproject: numpy>=2.0), on the numpy-only tests.

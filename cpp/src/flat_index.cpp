@@ -14,6 +14,7 @@
 #include "deephash/errors.hpp"
 #include "deephash/hamming.hpp"
 #include "deephash/index_io.hpp"
+#include "deephash/limits.hpp"
 #include "deephash/parallel.hpp"
 
 namespace deephash {
@@ -125,26 +126,54 @@ void scan_range(const HammingKernels& kern, const CodeStore& store, const uint8_
 
 }  // namespace
 
-FlatIndex::FlatIndex(size_t bits) : bits_(bits), store_(bits / 8) {
-  if (bits == 0 || bits % 8 != 0)
-    throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
+FlatIndex::FlatIndex(size_t bits) : bits_(bits), store_(bits / 8) { check_bits(bits); }
+
+size_t FlatIndex::size() const {
+  ReadLock lock(mu_);
+  return store_.size();
+}
+
+size_t FlatIndex::memory_bytes() const {
+  ReadLock lock(mu_);
+  return store_.memory_bytes();
+}
+
+CodeStore::Snapshot FlatIndex::snapshot() const {
+  ReadLock lock(mu_);
+  return store_.snapshot();
+}
+
+void FlatIndex::reserve(size_t n) {
+  WriteLock lock(mu_);
+  store_.reserve(n);
 }
 
 void FlatIndex::add(const uint8_t* codes, size_t n, const int64_t* ids) {
+  WriteLock lock(mu_);
   if (ids == nullptr)
     store_.append_consecutive(codes, static_cast<int64_t>(store_.size()), n);
   else
     store_.append(codes, ids, n);
 }
 
-size_t FlatIndex::remove(const int64_t* ids, size_t n) { return store_.remove(ids, n); }
+size_t FlatIndex::remove(const int64_t* ids, size_t n) {
+  WriteLock lock(mu_);
+  return store_.remove(ids, n);
+}
 
 void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances,
                        int64_t* ids) const {
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
+  ReadLock lock(mu_);
   const HammingKernels& kern = hamming_kernels();
-  const size_t n = size();
+  const size_t n = store_.size();
+  // Selection and scratch are sized by the k that can be filled; the rest of a row is padding.
+  const size_t kk = std::min(k, n);
+  if (kk == 0) {
+    pad_rows(distances, ids, nq, k, 0);
+    return;
+  }
   const Plan plan = make_plan(nq, n, code_size());
   const size_t block = block_codes(code_size());
 
@@ -152,23 +181,24 @@ void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* dis
     // Each task owns whole queries and writes their final rows.
     parallel_for(plan.groups, plan.threads, [&](size_t g) {
       const size_t q0 = g * plan.group, gq = std::min(plan.group, nq - q0);
-      std::vector<CountingTopK> heaps(gq, CountingTopK(k, static_cast<int32_t>(bits_)));
+      std::vector<CountingTopK> heaps(gq, CountingTopK(kk, static_cast<int32_t>(bits_)));
       Scratch s(block);
       scan_knn(kern, store_, queries, q0, gq, 0, n, heaps.data(), s);
       for (size_t qi = 0; qi < gq; ++qi) {
         heaps[qi].write_sorted(distances + (q0 + qi) * k, ids + (q0 + qi) * k, kMissingDistance);
-        positions_to_ids(ids + (q0 + qi) * k, k);
+        positions_to_ids(ids + (q0 + qi) * k, kk);
       }
     });
+    pad_rows(distances, ids, nq, k, kk);
     return;
   }
   // Few queries: split the database into parts, keep one heap per (query, part), merge.
   const size_t part = (n + plan.parts - 1) / plan.parts;
-  std::vector<CountingTopK> heaps(nq * plan.parts, CountingTopK(k, static_cast<int32_t>(bits_)));
+  std::vector<CountingTopK> heaps(nq * plan.parts, CountingTopK(kk, static_cast<int32_t>(bits_)));
   parallel_for(plan.groups * plan.parts, plan.threads, [&](size_t task) {
     const size_t g = task / plan.parts, p = task % plan.parts;
     const size_t q0 = g * plan.group, gq = std::min(plan.group, nq - q0);
-    std::vector<CountingTopK> local(gq, CountingTopK(k, static_cast<int32_t>(bits_)));
+    std::vector<CountingTopK> local(gq, CountingTopK(kk, static_cast<int32_t>(bits_)));
     Scratch s(block);
     scan_knn(kern, store_, queries, q0, gq, p * part, std::min(n, (p + 1) * part), local.data(), s);
     for (size_t qi = 0; qi < gq; ++qi) heaps[(q0 + qi) * plan.parts + p] = std::move(local[qi]);
@@ -177,8 +207,9 @@ void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* dis
     CountingTopK& first = heaps[q * plan.parts];
     for (size_t p = 1; p < plan.parts; ++p) first.merge(heaps[q * plan.parts + p]);
     first.write_sorted(distances + q * k, ids + q * k, kMissingDistance);
-    positions_to_ids(ids + q * k, k);
+    positions_to_ids(ids + q * k, kk);
   }
+  pad_rows(distances, ids, nq, k, kk);
 }
 
 void FlatIndex::positions_to_ids(int64_t* row, size_t k) const {
@@ -190,8 +221,9 @@ void FlatIndex::positions_to_ids(int64_t* row, size_t k) const {
 
 RangeResult FlatIndex::range_search(const uint8_t* queries, size_t nq, int32_t radius) const {
   if (radius < 0) throw InvalidArgument("radius must be >= 0, got " + std::to_string(radius));
+  ReadLock lock(mu_);
   const HammingKernels& kern = hamming_kernels();
-  const size_t n = size();
+  const size_t n = store_.size();
   const Plan plan = make_plan(nq, n, code_size());
   const size_t parts = plan.parts;
   const size_t part = parts > 0 ? (n + parts - 1) / parts : n;
@@ -231,13 +263,20 @@ RangeResult FlatIndex::range_search(const uint8_t* queries, size_t nq, int32_t r
 }
 
 void FlatIndex::save(const std::string& path) const {
-  IndexFileInfo info{IndexKind::flat, bits_, size(), 0};
-  write_index_file(path, info, codes(), ids());
+  ReadLock lock(mu_);
+  IndexFileInfo info{IndexKind::flat, bits_, store_.size(), 0};
+  write_index_file(path, info, store_.codes(), store_.ids());
 }
 
 FlatIndex FlatIndex::load(const std::string& path, bool mmap, bool verify) {
+  return load(IndexFile::open(path), mmap, verify);
+}
+
+FlatIndex FlatIndex::load(const IndexFile& file, bool mmap, bool verify) {
+  const std::string& path = file.path();
   CodeStore store;
-  IndexFileInfo info = read_index_file(path, mmap, verify, &store);
+  file.read_into(mmap, verify, &store);
+  const IndexFileInfo& info = file.info();
   if (info.kind != IndexKind::flat)
     throw FormatError("'" + path + "' does not hold a flat index");
   FlatIndex index(info.bits);

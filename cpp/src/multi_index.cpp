@@ -11,6 +11,7 @@
 #include "deephash/errors.hpp"
 #include "deephash/hamming.hpp"
 #include "deephash/index_io.hpp"
+#include "deephash/limits.hpp"
 #include "deephash/parallel.hpp"
 
 namespace deephash {
@@ -76,8 +77,7 @@ struct MultiIndex::QueryState {
 };
 
 MultiIndex::MultiIndex(size_t bits, size_t m) : bits_(bits), fixed_m_(m), store_(bits / 8) {
-  if (bits == 0 || bits % 8 != 0)
-    throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
+  check_bits(bits);
   check_m(bits, m);
   scan_ps_single_.store(60 + 16 * code_size(), std::memory_order_relaxed);
   scan_ps_batch_.store(20 + 10 * code_size(), std::memory_order_relaxed);
@@ -98,20 +98,25 @@ MultiIndex::MultiIndex(MultiIndex&& o) noexcept
 
 namespace {
 
-// Bytes of m tables over n codes of `bits` bits (entries plus direct offsets or hash slots).
+// Bytes of one table over n codes for substrings of len bits (entries plus direct offsets or
+// hash slots).
+double table_bytes(unsigned len, size_t n) {
+  double total = 4.0 * static_cast<double>(n);  // entries
+  if (SubstringTable::use_direct(len, n)) {
+    total += 4.0 * std::ldexp(1.0, static_cast<int>(len));
+  } else {
+    const double distinct = std::min(static_cast<double>(n), std::ldexp(1.0, static_cast<int>(len)));
+    total += 4.0 * distinct + 8.0 * std::exp2(std::ceil(std::log2(1.5 * distinct + 16)));
+  }
+  return total;
+}
+
+// Bytes of m tables over n codes of `bits` bits: substrings have only two lengths (base and
+// base + 1), so this is O(1) and choosing m stays linear in bits.
 double tables_bytes(size_t bits, size_t n, size_t m) {
   const size_t base = bits / m, extra = bits % m;
-  double total = 0;
-  for (size_t i = 0; i < m; ++i) {
-    const unsigned len = static_cast<unsigned>(base + (i < extra ? 1 : 0));
-    total += 4.0 * static_cast<double>(n);  // entries
-    if (SubstringTable::use_direct(len, n)) {
-      total += 4.0 * std::ldexp(1.0, static_cast<int>(len));
-    } else {
-      const double distinct = std::min(static_cast<double>(n), std::ldexp(1.0, static_cast<int>(len)));
-      total += 4.0 * distinct + 8.0 * std::exp2(std::ceil(std::log2(1.5 * distinct + 16)));
-    }
-  }
+  double total = static_cast<double>(m - extra) * table_bytes(static_cast<unsigned>(base), n);
+  if (extra > 0) total += static_cast<double>(extra) * table_bytes(static_cast<unsigned>(base + 1), n);
   return total;
 }
 
@@ -140,7 +145,43 @@ size_t MultiIndex::auto_m(size_t bits, size_t n) {
   return best;
 }
 
+size_t MultiIndex::size() const {
+  ReadLock lock(mu_);
+  return store_.size();
+}
+
+size_t MultiIndex::m() const {
+  ReadLock lock(mu_);
+  return tables_.size();
+}
+
+size_t MultiIndex::indexed() const {
+  ReadLock lock(mu_);
+  return indexed_;
+}
+
+MultiIndex::Strategy MultiIndex::strategy() const {
+  ReadLock lock(mu_);
+  return strategy_;
+}
+
+void MultiIndex::set_strategy(Strategy s) {
+  WriteLock lock(mu_);
+  strategy_ = s;
+}
+
+CodeStore::Snapshot MultiIndex::snapshot() const {
+  ReadLock lock(mu_);
+  return store_.snapshot();
+}
+
+void MultiIndex::reserve(size_t n) {
+  WriteLock lock(mu_);
+  store_.reserve(n);
+}
+
 size_t MultiIndex::memory_bytes() const {
+  ReadLock lock(mu_);
   size_t total = store_.memory_bytes();
   for (const auto& t : tables_) total += t.memory_bytes();
   return total;
@@ -174,7 +215,8 @@ void MultiIndex::build_tables(size_t m) {
     s.shift = start % 8;
     s.mask = (s.len == 64) ? ~0ull : ((uint64_t{1} << s.len) - 1);
     s.wide_load = s.byte + 8 <= code_size();
-    s.word_mask = s.mask << start;  // used for 64-bit codes
+    // Used for 64-bit codes only (where start < 64); a shift by 64 or more is undefined.
+    s.word_mask = start < 64 ? s.mask << start : 0;
     start += s.len;
   }
   tables_.resize(m);
@@ -189,16 +231,22 @@ void MultiIndex::build_tables(size_t m) {
   indexed_ = n;
 }
 
-void MultiIndex::rebuild() { build_tables(fixed_m_ ? fixed_m_ : auto_m(bits_, store_.size())); }
+void MultiIndex::rebuild() {
+  WriteLock lock(mu_);
+  rebuild_locked();
+}
+
+void MultiIndex::rebuild_locked() { build_tables(fixed_m_ ? fixed_m_ : auto_m(bits_, store_.size())); }
 
 void MultiIndex::maybe_rebuild() {
   const size_t n = store_.size();
   const size_t tail = n - indexed_;
-  if (tables_.empty() || tail > 256 + indexed_ / 16) rebuild();
+  if (tables_.empty() || tail > 256 + indexed_ / 16) rebuild_locked();
 }
 
 void MultiIndex::add(const uint8_t* codes, size_t n, const int64_t* ids) {
   if (n == 0) return;
+  WriteLock lock(mu_);
   if (ids)
     store_.append(codes, ids, n);
   else
@@ -207,6 +255,7 @@ void MultiIndex::add(const uint8_t* codes, size_t n, const int64_t* ids) {
 }
 
 size_t MultiIndex::remove(const int64_t* ids, size_t n) {
+  WriteLock lock(mu_);
   if (n == 0 || store_.size() == 0) return 0;
   const size_t old_n = store_.size();
   // New position of every old position (kRemoved for dropped ones), computed with the same
@@ -225,7 +274,8 @@ size_t MultiIndex::remove(const int64_t* ids, size_t n) {
   for (size_t p = 0; p < indexed_; ++p) kept_indexed += new_pos[p] != SubstringTable::kRemoved;
   parallel_for(tables_.size(), get_num_threads(), [&](size_t i) { tables_[i].remap(new_pos.data()); });
   indexed_ = kept_indexed;
-  if (store_.size() == 0 || (fixed_m_ == 0 && auto_m(bits_, store_.size()) != m())) rebuild();
+  if (store_.size() == 0 || (fixed_m_ == 0 && auto_m(bits_, store_.size()) != tables_.size()))
+    rebuild_locked();
   return removed;
 }
 
@@ -483,6 +533,16 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
                         int64_t* ids) const {
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
+  ReadLock lock(mu_);
+  // Selection is sized by the k that can be filled; the rest of each row is padding.
+  const size_t kk = std::min(k, store_.size());
+  if (kk > 0) search_rows(queries, nq, k, kk, distances, ids);
+  pad_rows(distances, ids, nq, k, kk);
+}
+
+// The first kk (<= size()) columns of each row of k columns. Caller holds the read lock.
+void MultiIndex::search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k,
+                             int32_t* distances, int64_t* ids) const {
   const size_t cs = code_size();
   const size_t n = store_.size();
   const int32_t maxd = static_cast<int32_t>(bits_);
@@ -503,7 +563,7 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
       const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic, batch);
       record(ok);
       if (ok) {
-        top.write_sorted(distances + i * k, ids + i * k, kMissingDistance);
+        top.write_sorted(distances + i * stride, ids + i * stride, kMissingDistance);
         done[i] = 1;
       } else {
         caps[i] = top.threshold();
@@ -541,8 +601,8 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
       scan_knn_group(qs.data(), gq, 0, n, tops.data(), gcaps.data(), true);
       for (size_t j = 0; j < gq; ++j) {
         const size_t i = rest[r0 + j];
-        tops[j].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
-        ids_from_positions(ids + i * k, k);
+        tops[j].write_sorted(distances + i * stride, ids + i * stride, kMissingDistance);
+        ids_from_positions(ids + i * stride, k);
       }
     });
     note_scan(nr >= 2, std::chrono::duration<double>(Clock::now() - t0).count(),
@@ -559,8 +619,8 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
       if (b < e) scan_knn(q, b, e, tops[t], caps[i], true);
     });
     for (size_t t = 1; t < parts; ++t) tops[0].merge(tops[t]);
-    tops[0].write_sorted(distances + i * k, ids + i * k, kMissingDistance);
-    ids_from_positions(ids + i * k, k);
+    tops[0].write_sorted(distances + i * stride, ids + i * stride, kMissingDistance);
+    ids_from_positions(ids + i * stride, k);
   }
   note_scan(false, std::chrono::duration<double>(Clock::now() - t0).count(),
             static_cast<double>(nr) * static_cast<double>(n), nthreads);
@@ -568,6 +628,7 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
 
 RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t radius) const {
   if (radius < 0) throw InvalidArgument("radius must be >= 0");
+  ReadLock lock(mu_);
   const size_t cs = code_size();
   std::vector<std::vector<Neighbor<int32_t>>> per_query(nq);
   auto one = [&](size_t i) {
@@ -607,6 +668,7 @@ RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t 
 }
 
 void MultiIndex::save(const std::string& path) const {
+  ReadLock lock(mu_);
   IndexFileInfo info;
   info.kind = IndexKind::multi_index;
   info.bits = bits_;
@@ -616,8 +678,14 @@ void MultiIndex::save(const std::string& path) const {
 }
 
 MultiIndex MultiIndex::load(const std::string& path, bool mmap, bool verify) {
+  return load(IndexFile::open(path), mmap, verify);
+}
+
+MultiIndex MultiIndex::load(const IndexFile& file, bool mmap, bool verify) {
+  const std::string& path = file.path();
   CodeStore store;
-  IndexFileInfo info = read_index_file(path, mmap, verify, &store);
+  file.read_into(mmap, verify, &store);
+  const IndexFileInfo& info = file.info();
   if (info.kind != IndexKind::multi_index)
     throw FormatError("'" + path + "' does not hold a multi-index");
   const size_t bits = static_cast<size_t>(info.bits);
@@ -627,7 +695,7 @@ MultiIndex MultiIndex::load(const std::string& path, bool mmap, bool verify) {
                       std::to_string(m) + ")");
   MultiIndex index(bits, m);
   index.store_ = std::move(store);
-  index.rebuild();
+  index.rebuild_locked();  // not shared yet
   return index;
 }
 

@@ -9,6 +9,8 @@
 // a fresh pool (the parent's worker threads do not exist there).
 #include "deephash/parallel.hpp"
 
+#include "deephash/limits.hpp"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -27,7 +29,7 @@ namespace {
 
 int default_threads() noexcept {
   unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+  return hw == 0 ? 1 : static_cast<int>(std::min<unsigned>(hw, kMaxThreads));
 }
 
 std::atomic<int> g_threads{0};  // 0 = default
@@ -167,7 +169,9 @@ int get_num_threads() noexcept {
   return n > 0 ? n : default_threads();
 }
 
-void set_num_threads(int n) noexcept { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+void set_num_threads(int n) noexcept {
+  g_threads.store(n > 0 ? std::min(n, kMaxThreads) : 0, std::memory_order_relaxed);
+}
 
 void parallel_for(size_t ntasks, int nthreads, const std::function<void(size_t)>& fn) {
   if (ntasks == 0) return;

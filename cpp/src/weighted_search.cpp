@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "deephash/errors.hpp"
+#include "deephash/limits.hpp"
 #include "deephash/parallel.hpp"
 #include "deephash/weighted.hpp"
 
@@ -50,11 +51,6 @@ struct Scanner {
     }
   }
 };
-
-void check_bits(size_t bits) {
-  if (bits == 0 || bits % 8 != 0)
-    throw InvalidArgument("bits must be a positive multiple of 8, got " + std::to_string(bits));
-}
 
 }  // namespace
 
@@ -242,6 +238,11 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
   const size_t nb = bits / 8;
+  // Selection is sized by the k that can be filled; the rest of each row is padding.
+  const size_t stride = k;
+  k = std::min(k, n);
+  pad_rows(distances, out_ids, nq, stride, k, std::numeric_limits<float>::infinity());
+  if (k == 0) return;
   const WeightedKernels& K = weighted_kernels();
   // Plans: one shared, or one per query (validated here, before any scan starts).
   std::vector<WeightedPlan> plans(per_query ? nq : 1);
@@ -273,7 +274,7 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     if (b < e) scan_group(K, codes, ids, nb, mine.data(), gq, b, e, by_pos);
     if (parts == 1)
       for (size_t j = 0; j < gq; ++j)
-        mine[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k, ids, by_pos);
+        mine[j].write(k, distances + (q0 + j) * stride, out_ids + (q0 + j) * stride, ids, by_pos);
   });
   if (parts == 1) return;
   for (size_t g = 0; g < groups; ++g) {
@@ -281,7 +282,7 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     auto& first = sels[g * parts];
     for (size_t j = 0; j < first.size(); ++j) {
       for (size_t p = 1; p < parts; ++p) first[j].merge(sels[g * parts + p][j]);
-      first[j].write(k, distances + (q0 + j) * k, out_ids + (q0 + j) * k, ids, by_pos);
+      first[j].write(k, distances + (q0 + j) * stride, out_ids + (q0 + j) * stride, ids, by_pos);
     }
   }
 }

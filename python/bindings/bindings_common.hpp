@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "deephash/code_store.hpp"
 #include "deephash/errors.hpp"
+#include "deephash/index_io.hpp"
+#include "deephash/limits.hpp"
 #include "deephash/topk.hpp"
 
 namespace deephash_py {
@@ -39,21 +42,38 @@ py::tuple range_to_tuple(deephash::RangeResultT<Dist>&& r) {
                         vector_to_array(std::move(r.ids)));
 }
 
-// A read-only numpy view of memory owned by `owner` (kept alive by the view).
+// A read-only numpy view of a snapshot of an index's storage. The array keeps the snapshot's
+// buffer alive (a capsule holding its shared owner), so it stays valid and unchanged whatever
+// the index does afterwards (add, remove, the unmapping of a loaded file: copy-on-write).
 template <typename T>
-py::array readonly_view(std::vector<py::ssize_t> shape, const T* data, py::handle owner) {
+py::array snapshot_view(std::vector<py::ssize_t> shape, const T* data,
+                        const deephash::CodeStore::Snapshot& snap) {
+  auto* keep = new std::shared_ptr<const void>(snap.owner);
+  py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
   py::array_t<T> a(std::move(shape), data, owner);
   py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   return a;
 }
 
+// The snapshot of an index, taken with the GIL released: the index lock may be held by a
+// mutation running in another thread, which must not wait for the GIL meanwhile.
+template <typename Index>
+deephash::CodeStore::Snapshot snapshot_of(const Index& self) {
+  py::gil_scoped_release release;
+  return self.snapshot();
+}
+
 // The methods every CPU index shares (FlatIndex, MultiIndex): add, remove, search, range_search,
-// save, load and the views of the stored codes and ids. The GIL is released around the work.
+// save, load and the views of the stored codes and ids. The GIL is released around every call
+// that takes the index lock (see rw_lock.hpp), and never taken again while it is held.
 template <typename Index, typename Class>
 void bind_index_common(Class& cls) {
   cls.def_property_readonly("bits", &Index::bits)
-      .def_property_readonly("size", &Index::size)
-      .def("memory_bytes", &Index::memory_bytes)
+      .def_property_readonly("size", [](const Index& self) {
+        py::gil_scoped_release release;
+        return self.size();
+      })
+      .def("memory_bytes", &Index::memory_bytes, py::call_guard<py::gil_scoped_release>())
       .def("add", [](Index& self, const CodesArray& codes, const py::object& ids) {
         const size_t n = rows_of(codes, self.code_size());
         if (ids.is_none()) {
@@ -72,6 +92,7 @@ void bind_index_common(Class& cls) {
       })
       .def("search", [](const Index& self, const CodesArray& queries, size_t k) {
         const size_t nq = rows_of(queries, self.code_size());
+        deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
         py::array_t<int32_t> dist({static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)});
         py::array_t<int64_t> ids({static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)});
         {
@@ -93,19 +114,19 @@ void bind_index_common(Class& cls) {
         py::gil_scoped_release release;
         self.save(path);
       })
-      .def_static("load", [](const std::string& path, bool mmap) {
+      .def_static("load", [](const deephash::IndexFile& file, bool mmap) {
         py::gil_scoped_release release;
-        return Index::load(path, mmap);
+        return Index::load(file, mmap);
       })
-      .def("codes", [](py::object self_obj) {
-        const auto& self = self_obj.cast<const Index&>();
-        return readonly_view<uint8_t>({static_cast<py::ssize_t>(self.size()),
-                                       static_cast<py::ssize_t>(self.code_size())},
-                                      self.codes(), self_obj);
+      .def("codes", [](const Index& self) {
+        const deephash::CodeStore::Snapshot snap = snapshot_of(self);
+        return snapshot_view<uint8_t>(
+            {static_cast<py::ssize_t>(snap.size), static_cast<py::ssize_t>(self.code_size())},
+            snap.codes, snap);
       })
-      .def("ids", [](py::object self_obj) {
-        const auto& self = self_obj.cast<const Index&>();
-        return readonly_view<int64_t>({static_cast<py::ssize_t>(self.size())}, self.ids(), self_obj);
+      .def("ids", [](const Index& self) {
+        const deephash::CodeStore::Snapshot snap = snapshot_of(self);
+        return snapshot_view<int64_t>({static_cast<py::ssize_t>(snap.size)}, snap.ids, snap);
       });
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "deephash/errors.hpp"
+#include "deephash/limits.hpp"
 #include "gpu_flat_index.hpp"
 #include "deephash/weighted.hpp"
 
@@ -155,9 +156,12 @@ PYBIND11_MODULE(_cuda, m) {
   py::class_<GpuFlatIndex>(m, "GpuFlatIndex")
       .def(py::init<size_t, int>(), py::arg("bits"), py::arg("device"))
       .def_property_readonly("bits", &GpuFlatIndex::bits)
-      .def_property_readonly("size", &GpuFlatIndex::size)
+      .def_property_readonly("size", [](const GpuFlatIndex& self) {
+        py::gil_scoped_release release;  // the index lock may be held by a mutation
+        return self.size();
+      })
       .def_property_readonly("device", &GpuFlatIndex::device)
-      .def("memory_bytes", &GpuFlatIndex::memory_bytes)
+      .def("memory_bytes", &GpuFlatIndex::memory_bytes, py::call_guard<py::gil_scoped_release>())
       .def("reserve", [](GpuFlatIndex& self, size_t n) {
         py::gil_scoped_release release;
         self.reserve(n);
@@ -190,16 +194,22 @@ PYBIND11_MODULE(_cuda, m) {
         return self.remove(ids.data(), static_cast<size_t>(ids.size()), 0);
       })
       .def("copy_out", [](const GpuFlatIndex& self) {
-        py::array_t<uint8_t> codes({ss(self.size()), ss(self.code_size())});
-        py::array_t<int64_t> ids({ss(self.size())});
+        std::vector<uint8_t> codes;
+        std::vector<int64_t> ids;
         {
           py::gil_scoped_release release;
-          self.copy_out(codes.mutable_data(), ids.mutable_data(), 0);
+          self.copy_out(&codes, &ids, 0);
         }
-        return py::make_tuple(codes, ids);
+        const size_t n = ids.size();
+        py::array_t<uint8_t> c({ss(n), ss(self.code_size())});
+        py::array_t<int64_t> i({ss(n)});
+        std::copy(codes.begin(), codes.end(), c.mutable_data());
+        std::copy(ids.begin(), ids.end(), i.mutable_data());
+        return py::make_tuple(c, i);
       })
       .def("search_host", [](const GpuFlatIndex& self, const CodesArray& queries, size_t k, const py::object& weights) {
         const size_t nq = rows_of(queries, self.code_size());
+        deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
         Quant w = quantize(weights, self.bits());
         const bool weighted = !w.scale.empty();
         py::array dist = weighted ? py::array(py::array_t<float>({ss(nq), ss(k)})) : py::array(py::array_t<int32_t>({ss(nq), ss(k)}));
@@ -215,6 +225,7 @@ PYBIND11_MODULE(_cuda, m) {
       })
       .def("search_device", [](const GpuFlatIndex& self, uintptr_t qptr, size_t nq, size_t k, const py::object& weights,
                                uintptr_t stream) {
+        deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
         Quant w = quantize(weights, self.bits());
         const bool weighted = !w.scale.empty();
         const int dev = self.device();

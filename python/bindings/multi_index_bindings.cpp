@@ -36,11 +36,13 @@ py::tuple weighted_search(const Index& self, const CodesArray& queries, size_t k
                           const WeightsArray& w) {
   const size_t nq = rows_of(queries, self.code_size());
   const bool pq = per_query_weights(w, self.bits(), nq);
+  deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
   py::array_t<float> dist({nq, k});
   py::array_t<int64_t> ids({nq, k});
   {
     py::gil_scoped_release release;
-    deephash::weighted_search(self.codes(), self.ids(), self.size(), self.bits(), queries.data(), nq,
+    const deephash::ReadLock lock = self.read_lock();
+    deephash::weighted_search(self.codes(), self.ids(), self.store().size(), self.bits(), queries.data(), nq,
                               k, w.data(), pq, dist.mutable_data(), ids.mutable_data(),
                               self.store().ids_increasing());
   }
@@ -55,7 +57,8 @@ py::tuple weighted_range_search(const Index& self, const CodesArray& queries, fl
   deephash::RangeResultT<float> r;
   {
     py::gil_scoped_release release;
-    r = deephash::weighted_range_search(self.codes(), self.ids(), self.size(), self.bits(),
+    const deephash::ReadLock lock = self.read_lock();
+    r = deephash::weighted_range_search(self.codes(), self.ids(), self.store().size(), self.bits(),
                                         queries.data(), nq, radius, w.data(), pq);
   }
   return range_to_tuple(std::move(r));
@@ -66,18 +69,35 @@ py::tuple weighted_range_search(const Index& self, const CodesArray& queries, fl
 void register_multi_index(py::module_& m) {
   py::class_<MultiIndex> cls(m, "MultiIndex");
   cls.def(py::init<size_t, size_t>(), py::arg("bits"), py::arg("m") = 0)
-      .def_property_readonly("m", &MultiIndex::m)
+      .def_property_readonly("m", [](const MultiIndex& self) {
+        py::gil_scoped_release release;
+        return self.m();
+      })
       .def_property_readonly("fixed_m", &MultiIndex::fixed_m)
-      .def_property_readonly("indexed", &MultiIndex::indexed)
+      .def_property_readonly("indexed", [](const MultiIndex& self) {
+        py::gil_scoped_release release;
+        return self.indexed();
+      })
       .def_property_readonly("hashed_queries", &MultiIndex::hashed_queries)
       .def_property_readonly("linear_queries", &MultiIndex::linear_queries)
       .def_property(
-          "strategy", [](const MultiIndex& self) { return std::string(strategy_name(self.strategy())); },
+          "strategy",
+          [](const MultiIndex& self) {
+            MultiIndex::Strategy s;
+            {
+              py::gil_scoped_release release;
+              s = self.strategy();
+            }
+            return std::string(strategy_name(s));
+          },
           [](MultiIndex& self, const std::string& s) {
-            if (s == "auto") self.set_strategy(MultiIndex::Strategy::automatic);
-            else if (s == "hashing") self.set_strategy(MultiIndex::Strategy::hashing);
-            else if (s == "linear") self.set_strategy(MultiIndex::Strategy::linear);
+            MultiIndex::Strategy v;
+            if (s == "auto") v = MultiIndex::Strategy::automatic;
+            else if (s == "hashing") v = MultiIndex::Strategy::hashing;
+            else if (s == "linear") v = MultiIndex::Strategy::linear;
             else throw deephash::InvalidArgument("strategy must be 'auto', 'hashing' or 'linear', got '" + s + "'");
+            py::gil_scoped_release release;
+            self.set_strategy(v);
           })
       .def_static("auto_m", &MultiIndex::auto_m)
       .def("rebuild", [](MultiIndex& self) {

@@ -9,10 +9,11 @@ import os as _os
 import warnings as _warnings
 
 from . import _core
-from ._core import FormatError, IoError
+from ._core import FormatError
 from .codes import pack_bits, unpack_bits
 from .gpu_index import GpuFlatIndex, cuda_available
-from .index import BinaryIndex, FlatIndex, load
+from .index import BinaryIndex, FlatIndex
+from .loading import load
 from .multi_index import MultiIndex
 from .rerank import rerank
 
@@ -22,7 +23,6 @@ __all__ = [
     "BinaryIndex",
     "FlatIndex",
     "FormatError",
-    "IoError",
     "GpuFlatIndex",
     "cuda_available",
     "get_num_threads",
@@ -57,10 +57,27 @@ def simd_level() -> str:
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the number of threads searches use (n <= 0 restores the default: all cores)."""
+    """Sets the number of threads searches use (n <= 0 restores the default: all cores).
+
+    Parameters
+    ----------
+    n : int
+        At most ``deephash._core.MAX_THREADS`` (1024): worker threads live until the process
+        exits.
+    """
     import operator
 
-    _core.set_num_threads(operator.index(n))
+    from ._validate import describe
+
+    if isinstance(n, bool):
+        raise TypeError(f"n must be an int, got {describe(n)}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n must be an int, got {describe(n)}") from None
+    if n > _core.MAX_THREADS:
+        raise ValueError(f"n must be at most {_core.MAX_THREADS} threads, got {n}")
+    _core.set_num_threads(max(n, 0))
 
 
 def get_num_threads() -> int:

@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
 
 import numpy as np
 
+from . import _core
+
 __all__ = [
+    "MAX_BITS",
+    "PADDING_ID",
     "as_codes",
     "as_ids",
+    "as_path",
     "check_bits",
+    "check_bool",
     "check_k",
     "check_radius",
     "describe",
 ]
+
+#: Longest code an index accepts, in bits (1 KiB per code): the compiled core's one limit
+#: (``kMaxBits`` in ``cpp/include/deephash/limits.hpp``), which its constructors and loader enforce.
+MAX_BITS = _core.MAX_BITS
+
+#: The id that pads a result row when the index holds fewer than k codes; never a stored id.
+PADDING_ID = -1
 
 
 def describe(x) -> str:
@@ -32,16 +46,37 @@ def describe(x) -> str:
 
 
 def check_bits(bits) -> int:
-    """Code length: a positive multiple of 8."""
+    """Code length: a positive multiple of 8, at most :data:`MAX_BITS`."""
     if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
         raise TypeError(f"bits must be an int, got {describe(bits)}")
     bits = int(bits)
-    if bits <= 0 or bits % 8 != 0:
-        raise ValueError(f"bits must be a positive multiple of 8, got {bits}")
+    if bits <= 0 or bits % 8 != 0 or bits > MAX_BITS:
+        raise ValueError(f"bits must be a positive multiple of 8 and at most {MAX_BITS}, got {bits}")
     return bits
 
 
-def _to_numpy(x, name: str) -> np.ndarray:
+def check_bool(value, name: str) -> bool:
+    """A flag: True or False (a numpy bool too); a truthy string or number is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe(value)} {value!r}")
+    return bool(value)
+
+
+def as_path(path, name: str = "path") -> bytes:
+    """A file path (str, bytes or os.PathLike) as the bytes the OS receives.
+
+    A NUL byte is refused with ValueError (the OS would silently cut the path there), as
+    Python's ``open`` does.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {describe(path)}")
+    raw = os.fsencode(os.fspath(path))
+    if b"\0" in raw:
+        raise ValueError(f"{name} must not contain a NUL byte (embedded null byte), got {path!r}")
+    return raw
+
+
+def _to_numpy(x, name: str, expected: str = "a numpy array of uint8 codes") -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
     mod = type(x).__module__
@@ -52,7 +87,7 @@ def _to_numpy(x, name: str) -> np.ndarray:
                 "call .cpu() or use deephash.GpuFlatIndex"
             )
         return x.detach().numpy()
-    raise TypeError(f"{name} must be a numpy array of uint8 codes, got {describe(x)}")
+    raise TypeError(f"{name} must be {expected}, got {describe(x)}")
 
 
 def as_codes(x, bits: int, name: str = "codes") -> np.ndarray:
@@ -88,9 +123,18 @@ def as_codes(x, bits: int, name: str = "codes") -> np.ndarray:
     return arr
 
 
-def as_ids(ids, n: int, name: str = "ids") -> np.ndarray:
-    """Validates ids: n integers, returned as a contiguous int64 array."""
-    arr = _to_numpy(ids, name) if not isinstance(ids, (list, tuple, range)) else np.asarray(ids)
+def as_ids(ids, n: int, name: str = "ids", *, stored: bool = False) -> np.ndarray:
+    """Validates ids: n integers (n < 0: any number), returned as a contiguous int64 array.
+
+    A single int is one id. ``stored``: the ids are to be stored in an index (``add``), so
+    :data:`PADDING_ID` (-1), which marks missing results, is refused.
+    """
+    if isinstance(ids, (list, tuple, range)) or (
+        isinstance(ids, (numbers.Integral, np.integer)) and not isinstance(ids, bool)
+    ):
+        arr = np.asarray(ids)
+    else:
+        arr = _to_numpy(ids, name, "a numpy array (or list) of int64 ids")
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.size == 0:
@@ -103,7 +147,14 @@ def as_ids(ids, n: int, name: str = "ids") -> np.ndarray:
         raise ValueError(f"{name} must have one entry per code ({n}), got {arr.shape[0]}")
     if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{name} must fit in int64")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if stored and arr.size and (arr == PADDING_ID).any():
+        where = int(np.flatnonzero(arr == PADDING_ID)[0])
+        raise ValueError(
+            f"{name} must not contain {PADDING_ID}, the id that pads missing results "
+            f"(found at position {where})"
+        )
+    return arr
 
 
 def check_k(k, name: str = "k") -> int:

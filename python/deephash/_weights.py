@@ -25,7 +25,7 @@ def as_weights(weights, bits: int, nq: int) -> np.ndarray:
         except (TypeError, ValueError):
             raise TypeError(f"weights must be float numbers, got {describe(weights)}") from None
     else:
-        arr = _to_numpy(weights, "weights")
+        arr = _to_numpy(weights, "weights", "a float32 array of bit weights")
         if not np.issubdtype(arr.dtype, np.floating):
             raise TypeError(f"weights must be a float32 array, got dtype {arr.dtype}")
     if arr.ndim == 1:

@@ -10,7 +10,10 @@ import argparse
 import ast
 import os
 import sys
+import tarfile
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import List, Optional
 
@@ -53,6 +56,9 @@ def _param(text: str):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"hyperparameters are key=value, got {text!r}")
     key, value = text.split("=", 1)
+    lowered = value.strip().lower()
+    if lowered in ("true", "false", "none"):  # shell spellings of Python's True/False/None
+        return key.strip(), {"true": True, "false": False, "none": None}[lowered]
     try:
         value = ast.literal_eval(value)
     except (ValueError, SyntaxError):
@@ -146,7 +152,10 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
             raise CliError(f"{p}: 'labels' has {y.shape[0]} entries for {x.shape[0]} rows of 'x'")
         classes = [str(c) for c in np.unique(y)]
     else:
-        folder = data.load_image_folder(p)
+        try:
+            folder = data.load_image_folder(p)
+        except (tarfile.TarError, EOFError, zlib.error) as e:  # a corrupt or truncated archive
+            raise CliError(f"{p} is not a readable image folder or tar archive: {e}") from None
         x, y, classes = folder.images, folder.labels, folder.classes
     counts = np.bincount(np.unique(y, return_inverse=True)[1])
     nq = n_query or max(1, int(counts.min()) // 10)
@@ -165,6 +174,31 @@ def _part(split, part: str):
     return (np.concatenate([split.query_x, split.db_x]), np.concatenate([split.query_y, split.db_y]))
 
 
+def load_pairs(spec: str, data_path=None):
+    """Paired image-text data for the cross-modal methods: ``wiki`` (the Wikipedia set, its
+    original split) or a ``.npz`` with ``image_x``, ``text_x``, ``labels`` and ``is_test`` (bool,
+    True for query pairs). Returns (image_x, text_x, labels, is_test)."""
+    from . import data
+
+    if spec.lower() == "wiki":
+        w = data.load_wiki(data_path)
+        return w.image_features, w.text_features, w.labels, w.is_test
+    p = Path(spec).expanduser()
+    if p.suffix != ".npz" or not p.exists():
+        raise CliError(f"cross-modal methods take paired data: --data wiki or a .npz with image_x, "
+                       f"text_x, labels, is_test; got {spec!r}")
+    with np.load(p, allow_pickle=False) as z:
+        keys = ("image_x", "text_x", "labels", "is_test")
+        missing = [k for k in keys if k not in z.files]
+        if missing:
+            raise CliError(f"{p} lacks {', '.join(missing)} (a paired set needs {', '.join(keys)})")
+        img, txt, y, is_test = (z[k] for k in keys)
+    if not len(img) == len(txt) == len(y) == len(is_test):
+        raise CliError(f"{p}: image_x, text_x, labels and is_test must have the same rows, got "
+                       f"{len(img)}, {len(txt)}, {len(y)}, {len(is_test)}")
+    return img, txt, y, is_test.astype(bool)
+
+
 def save_codes(path, codes: np.ndarray, labels: Optional[np.ndarray] = None) -> None:
     """Writes a codes file: ``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits``, ``labels``."""
     arrays = {"codes": codes, "bits": np.int64(codes.shape[1] * 8)}
@@ -176,16 +210,31 @@ def save_codes(path, codes: np.ndarray, labels: Optional[np.ndarray] = None) -> 
         np.savez(f, **arrays)
 
 
+def _np_load(p: Path, what: str):
+    """``np.load`` of a user's file (the format read from its content, not its suffix)."""
+    try:
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CliError(f"{p} is not a readable {what} ({e})") from None
+
+
+def _np_array(path, what: str) -> np.ndarray:
+    """One array from a ``.npy`` file; a ``.npz`` archive is a :class:`CliError`."""
+    p = _existing(path, what)
+    loaded = _np_load(p, f"{what} (.npy)")
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise CliError(f"{p} is a .npz archive; a .npy array was expected")
+    return loaded
+
+
 def read_codes(path, labels_path=None):
     """Reads codes (and labels, when present) from ``.npz`` (see :func:`save_codes`) or ``.npy``."""
     p = _existing(path, "codes file")
-    if p.suffix == ".npy":
-        codes, labels = np.load(p, allow_pickle=False), None
+    z = _np_load(p, ".npz/.npy codes file")
+    if isinstance(z, np.ndarray):
+        codes, labels = z, None
     else:
-        try:
-            z = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise CliError(f"{p} is not a .npz/.npy codes file ({e})") from None
         with z:
             if "codes" not in z.files:
                 raise CliError(f"{p} holds no 'codes' array (found: {', '.join(z.files)})")
@@ -197,7 +246,7 @@ def read_codes(path, labels_path=None):
             f"shape {codes.shape}"
         )
     if labels_path is not None:
-        labels = np.load(_existing(labels_path, "labels file"), allow_pickle=False)
+        labels = _np_array(labels_path, "labels file")
     return np.ascontiguousarray(codes), labels
 
 
@@ -232,16 +281,22 @@ def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params
 # ----------------------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
-    split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
     model = make_method(args.method, args.bits, args.backbone, args.seed, dict(args.param or []))
+    if getattr(model, "cross_modal", False):  # trains on image-text pairs
+        img, txt, y, is_test = load_pairs(args.data, args.data_path)
+        fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
+    else:
+        split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
+                           args.train_per_class)
+        fit_args, name = (split.train_x, split.train_y), split.name
     t0 = time.perf_counter()
-    model.fit(split.train_x, split.train_y)
+    model.fit(*fit_args)
     dt = time.perf_counter() - t0
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    print(f"trained {args.method.upper()} ({args.bits} bits) on {len(split.train_y)} items of "
-          f"{split.name} in {dt:.1f} s -> {out}")
+    print(f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
+          f"{name} in {dt:.1f} s -> {out}")
     return 0
 
 
@@ -249,7 +304,7 @@ def cmd_encode(args) -> int:
     methods = _methods_module()
     model = methods.load(_existing(args.model, "model file"))
     if args.input is not None:
-        x = np.load(_existing(args.input, "input file"), allow_pickle=False)
+        x = _np_array(args.input, "input file")
         labels = None
     else:
         split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
@@ -279,9 +334,9 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from . import index as index_mod
+    from .loading import load as load_index
 
-    idx = index_mod.load(_existing(args.index, "index file"))
+    idx = load_index(_existing(args.index, "index file"))
     queries, _ = read_codes(args.queries)
     if queries.shape[1] * 8 != idx.bits:
         raise CliError(f"queries have {queries.shape[1] * 8} bits, the index holds {idx.bits}-bit codes")
@@ -337,9 +392,40 @@ def evaluate_codes(qc, ql, dc, dl, topk=None, ties="average", radius=2, ns=None)
     return m, pr, curve, pn
 
 
+def cmd_eval_cross_modal(args) -> int:
+    """``eval --cross-modal MODEL``: image->text and text->image mAP on the test pairs, against
+    the other modality's test items and against train+test (database in data order)."""
+    from . import metrics
+
+    model = _methods_module().load(_existing(args.cross_modal, "model file"))
+    if not getattr(model, "cross_modal", False):
+        raise CliError(f"{args.cross_modal} holds a {model.name} model, which encodes one modality; "
+                       "--cross-modal needs a DCMH, CCAITQ or SCM model")
+    img, txt, y, is_test = load_pairs(args.data or "wiki", args.data_path)
+    ci, ct = model.encode_image(img), model.encode_text(txt)
+    at = "ALL" if args.topk is None else str(args.topk)
+    rows = []
+    for db_name, db in (("test", is_test), ("train+test", np.ones_like(is_test))):
+        r = {t: metrics.cross_modal_map(ci[is_test], ct[is_test], y[is_test], ci[db], ct[db], y[db],
+                                        topk=args.topk, ties=t) for t in ("average", "id")}
+        for direction, field in (("image->text", "image_to_text"), ("text->image", "text_to_image")):
+            rows.append({
+                "direction": direction, "database": db_name, "bits": model.bits,
+                "queries": int(is_test.sum()), "db size": int(db.sum()),
+                f"mAP@{at} (average)": f"{getattr(r['average'], field).map:.4f}",
+                f"mAP@{at} (id)": f"{getattr(r['id'], field).map:.4f}",
+            })
+    print_table(rows)
+    return 0
+
+
 def cmd_eval(args) -> int:
     from . import plots
 
+    if args.cross_modal:
+        return cmd_eval_cross_modal(args)
+    if not args.queries or not args.database:
+        raise CliError("give --queries and --database code files (or --cross-modal MODEL)")
     if len(args.queries) != len(args.database):
         raise CliError(
             f"give one --database file per --queries file ({len(args.queries)} vs {len(args.database)})"
@@ -428,6 +514,8 @@ examples (no download needed; --data defaults to the bundled digits):
   deephash index --codes db.npz --out db.dhx
   deephash search --index db.dhx --queries q.npz -k 10
   deephash eval --queries q.npz --database db.npz --out plots/
+  deephash train --method dcmh --bits 32 --data wiki --out dcmh32.model
+  deephash eval --cross-modal dcmh32.model --data wiki
 """
 
 
@@ -443,7 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a hashing method and save the model")
     p.add_argument("--method", required=True, help=f"one of {', '.join(method_names())}")
-    p.add_argument("--bits", type=_bits, required=True, help="code length, a multiple of 8")
+    p.add_argument("--bits", type=_positive, required=True,
+                   help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)")
     p.add_argument("--backbone", default=None, help="backbone name (default: the method's)")
     p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
                    help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30")
@@ -478,8 +567,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval metrics of query codes against database codes")
-    p.add_argument("--queries", nargs="+", required=True, help="query codes file(s) with labels")
-    p.add_argument("--database", nargs="+", required=True, help="database codes file(s), one per query file")
+    p.add_argument("--queries", nargs="+", help="query codes file(s) with labels")
+    p.add_argument("--database", nargs="+", help="database codes file(s), one per query file")
+    p.add_argument("--cross-modal", default=None, metavar="MODEL",
+                   help="a saved cross-modal model (DCMH, CCAITQ, SCM): image->text and text->image "
+                        "mAP of --data's test pairs (instead of --queries/--database)")
+    p.add_argument("--data", default=None, help="with --cross-modal: wiki (default) or a paired .npz")
+    p.add_argument("--data-path", default=None, help="where the data files are")
     p.add_argument("--name", nargs="+", default=None,
                    help="run names (default: file stems); 'METHOD-BITS' names group the mAP-vs-bits plot")
     p.add_argument("--query-labels", default=None, help=".npy labels overriding those in the file")
@@ -507,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the command line; returns the exit status (0 ok, 2 user error)."""
+    """Runs the command line; returns the exit status (0 ok, 1 internal error, 2 user error)."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # `deephash bench ...` passes everything after "bench" through untouched (even --help).
@@ -520,17 +614,31 @@ def main(argv: Optional[List[str]] = None) -> int:
             return int(e.code or 0)
     try:
         return args.func(args)
-    except (CliError, FileNotFoundError, ValueError, TypeError, OSError) as e:
+    except (CliError, ValueError, TypeError, OSError, MemoryError) as e:
         if os.environ.get("DEEPHASH_DEBUG"):
             raise
         msg = str(e) if not isinstance(e, OSError) or not e.filename else (
             f"{e.strerror or e}: {e.filename}"
         )
+        if isinstance(e, MemoryError):  # e.g. numpy cannot allocate the (nq, k) result
+            msg = f"out of memory: {msg or 'allocation failed'}"
+        msg = "; ".join(line.strip() for line in msg.splitlines() if line.strip()).replace(":;", ":")
         print(f"deephash {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # not the user's mistake: a bug in deephash or a library it uses
+        if os.environ.get("DEEPHASH_DEBUG"):
+            raise
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+        print(f"deephash {args.command}: internal error: {type(e).__name__}: {e}{where}\n"
+              "This is a bug in deephash; run again with DEEPHASH_DEBUG=1 for the traceback and "
+              "report it.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,8 @@
 """Packing binary codes: bit j of a code is bit (j % 8) of byte j // 8."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._validate import describe
@@ -61,6 +63,8 @@ def unpack_bits(codes, bits: int | None = None) -> np.ndarray:
         raise ValueError(f"codes must be 2-D (n, nbytes), got shape {codes.shape}")
     if bits is None:
         bits = codes.shape[1] * 8
+    if isinstance(bits, bool) or not isinstance(bits, (numbers.Integral, np.integer)):
+        raise TypeError(f"bits must be an int or None, got {describe(bits)}")
     if bits != codes.shape[1] * 8:
         raise ValueError(
             f"bits must equal 8 * bytes per code ({codes.shape[1] * 8}), got {bits}"

@@ -19,7 +19,8 @@ import numpy as np
 
 from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
 from ._weights import as_weights, check_weighted_radius
-from .index import BinaryIndex
+from .index import BinaryIndex, FlatIndex
+from .loading import load
 
 __all__ = ["GpuFlatIndex", "cuda_available", "cuda_unavailable_reason"]
 
@@ -176,7 +177,7 @@ class GpuFlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
     device : int
         CUDA device ordinal.
 
@@ -191,6 +192,10 @@ class GpuFlatIndex(BinaryIndex):
     and :meth:`save` give them in id order rather than insertion order; search results are
     unaffected. Each code occupies ``ceil(bits / 32) * 4 + 8`` bytes of device memory.
     At most 2**32 - 2 codes; ``k`` up to :attr:`max_k` (24,576 on an H100).
+
+    Thread safety: as the CPU indexes, searches run concurrently and each ``add`` / ``remove``
+    runs alone (a reader-writer lock in the C++ index), so every result comes from one
+    consistent state. ``codes`` and ``ids`` are host copies taken under that lock.
     """
 
     def __init__(self, bits: int, device: int = 0):
@@ -240,7 +245,7 @@ class GpuFlatIndex(BinaryIndex):
             n = codes.shape[0]
         else:
             n = dev.n
-        id_arr = None if ids is None else as_ids(_host(ids), n)
+        id_arr = None if ids is None else as_ids(_host(ids), n, stored=True)
         if len(self) + n > 2**32 - 2:
             raise ValueError(f"a GpuFlatIndex holds at most 2**32 - 2 codes, got {len(self)} + {n}")
         if dev is None:
@@ -320,7 +325,6 @@ class GpuFlatIndex(BinaryIndex):
     # -- conversion and persistence ---------------------------------------------------------
     def to_cpu(self):
         """A :class:`deephash.FlatIndex` with the same codes and ids (in id order)."""
-        from .index import FlatIndex
 
         codes, ids = self._impl.copy_out()
         index = FlatIndex(self.bits)
@@ -344,8 +348,6 @@ class GpuFlatIndex(BinaryIndex):
     @classmethod
     def load(cls, path, device: int = 0) -> "GpuFlatIndex":
         """Loads a saved flat index onto a GPU."""
-        from .index import load
-
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
         return cls.from_cpu(load(path, mmap=True), device)

@@ -1,14 +1,13 @@
 """CPU indexes over packed binary codes, and loading saved indexes."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import _core
-from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
+from ._validate import as_codes, as_ids, as_path, check_bits, check_k, check_radius
+from ._weights import as_weights, check_weighted_radius
 
-__all__ = ["BinaryIndex", "FlatIndex", "load"]
+__all__ = ["BinaryIndex", "FlatIndex"]
 
 
 class BinaryIndex:
@@ -16,9 +15,23 @@ class BinaryIndex:
 
     Subclasses hold a compiled implementation in ``self._impl`` exposing ``add``,
     ``remove``, ``search``, ``range_search``, ``save``, ``size`` and ``bits``.
+
+    Thread safety: any number of threads may search at once while others call ``add``,
+    ``remove`` or ``save``; a reader-writer lock in the compiled index runs each ``add`` /
+    ``remove`` alone, so every search sees one consistent state (before or after each
+    mutation, never a mixture). The GIL is released while waiting for the lock.
     """
 
     _impl = None
+    #: The compiled class behind this kind (``_core.FlatIndex``, ...); set by each subclass.
+    _core_class = None
+
+    @classmethod
+    def _from_impl(cls, impl):
+        """Wraps an existing compiled index (from ``load``, ``to_cpu``, ...) without copying it."""
+        self = cls.__new__(cls)
+        self._impl = impl
+        return self
 
     @property
     def bits(self) -> int:
@@ -49,13 +62,14 @@ class BinaryIndex:
         codes : uint8 array (n, bits // 8), C-contiguous (see :func:`deephash.pack_bits`).
         ids : int64 array (n,), optional
             Defaults to ``len(self), len(self) + 1, ...``. Ids need not be unique: entries with
-            equal distance and equal id are returned in insertion order.
+            equal distance and equal id are returned in insertion order. -1 is refused: it pads
+            the rows of search results that have fewer than k neighbours.
         """
         codes = as_codes(codes, self.bits)
         if ids is None:
             self._impl.add(codes, None)
         else:
-            self._impl.add(codes, as_ids(ids, codes.shape[0]))
+            self._impl.add(codes, as_ids(ids, codes.shape[0], stored=True))
 
     def remove(self, ids) -> int:
         """Removes every code whose id is in ``ids``; returns how many codes were removed."""
@@ -84,12 +98,17 @@ class BinaryIndex:
         ids : int64 array (nq, k)
             Each row sorted by (distance, id) ascending. When the index holds fewer than k
             codes, rows are padded with id -1 and distance 2**31 - 1 (``inf`` with weights).
+            Work beyond the output is sized by ``min(k, len(self))``.
+
+        Raises
+        ------
+        ValueError
+            ``nq * k`` exceeds ``deephash._core.MAX_RESULT_ENTRIES`` (2**28): search fewer
+            queries at a time.
         """
         queries = as_codes(queries, self.bits, "queries")
         k = check_k(k)
         if weights is not None:
-            from ._weights import as_weights
-
             w = as_weights(weights, self.bits, queries.shape[0])
             return _core.weighted_search(self._impl, queries, k, w)
         return self._impl.search(queries, k)
@@ -114,8 +133,6 @@ class BinaryIndex:
         """
         queries = as_codes(queries, self.bits, "queries")
         if weights is not None:
-            from ._weights import as_weights, check_weighted_radius
-
             r = check_weighted_radius(radius)
             w = as_weights(weights, self.bits, queries.shape[0])
             return _core.weighted_range_search(self._impl, queries, r, w)
@@ -123,21 +140,46 @@ class BinaryIndex:
         return self._impl.range_search(queries, radius)
 
     def save(self, path) -> None:
-        """Saves the index atomically (temporary file, fsync, rename)."""
-        self._impl.save(os.fspath(path))
+        """Saves the index atomically (temporary file, fsync, rename).
+
+        A crash (even ``kill -9``) during the save leaves the previous file whole. The
+        temporary, ``PATH.tmp-<pid>-<n>`` beside the target, is locked (flock) while it is
+        written; one left by a killed process is removed by the next save of the same path.
+        A symbolic link at ``path`` is followed and its target replaced (the link stays).
+
+        Raises
+        ------
+        OSError
+            The file cannot be written, or ``path`` is a directory, a device, a FIFO or a
+            socket (only regular files are replaced).
+        ValueError
+            ``path`` contains a NUL byte.
+        """
+        self._impl.save(as_path(path))
 
     @property
     def codes(self) -> np.ndarray:
-        """Read-only view of the stored codes (n, bits // 8) in storage order."""
+        """Read-only, zero-copy snapshot of the stored codes: uint8 (n, bits // 8), storage order.
+
+        The array keeps the buffer it shows alive and never changes: a later ``add``, ``remove``
+        or the first change to a memory-mapped index moves the index to a new buffer when this
+        one is still viewed (copy-on-write), so ``index.add(index.codes[:n])`` is safe. While a
+        view is alive a ``remove`` copies the kept codes instead of compacting in place; use
+        ``np.array(index.codes)`` for a copy that does not hold the buffer.
+        """
         return self._impl.codes()
 
     @property
     def ids(self) -> np.ndarray:
-        """Read-only view of the stored ids (n,) in storage order."""
+        """Read-only, zero-copy snapshot of the stored ids: int64 (n,), storage order.
+
+        Same lifetime rules as :attr:`codes`.
+        """
         return self._impl.ids()
 
     def to_gpu(self, device: int = 0):
         """A :class:`deephash.GpuFlatIndex` copy of this index on CUDA device ``device``."""
+        # The one import back from gpu_index (which builds on this module); done on use.
         from .gpu_index import GpuFlatIndex
 
         return GpuFlatIndex.from_cpu(self, device)
@@ -153,7 +195,7 @@ class FlatIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most ``MAX_BITS`` (8192).
 
     Examples
     --------
@@ -164,50 +206,7 @@ class FlatIndex(BinaryIndex):
     >>> distances, ids = index.search(codes[:5], k=10)
     """
 
+    _core_class = _core.FlatIndex
+
     def __init__(self, bits: int):
         self._impl = _core.FlatIndex(check_bits(bits))
-
-    @classmethod
-    def _from_impl(cls, impl) -> "FlatIndex":
-        self = cls.__new__(cls)
-        self._impl = impl
-        return self
-
-
-_LOADERS = {}
-
-
-def _register_loader(kind: str, fn) -> None:
-    """Lets another index kind (multi-index, ...) plug into :func:`load`."""
-    _LOADERS[kind] = fn
-
-
-_register_loader("flat", lambda path, mmap: FlatIndex._from_impl(_core.FlatIndex.load(path, mmap)))
-
-
-def load(path, mmap: bool = False):
-    """Loads an index saved with ``index.save(path)``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    mmap : bool
-        Map the codes read-only instead of copying them into memory (the first ``add`` or
-        ``remove`` copies them).
-
-    Raises
-    ------
-    ValueError
-        The file is not a deephash index, or is truncated or corrupted.
-    OSError
-        The file cannot be read.
-    """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    kind = _core.read_index_kind(path)
-    if kind not in _LOADERS:
-        raise ValueError(f"{path!r} holds a {kind!r} index, which this build cannot load")
-    return _LOADERS[kind](path, bool(mmap))

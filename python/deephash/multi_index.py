@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 from . import _core
 from ._validate import check_bits, describe
-from .index import BinaryIndex, _register_loader
+from .index import BinaryIndex
 
-__all__ = ["MultiIndex"]
+__all__ = ["MultiIndex", "MultiIndexStats"]
 
 _STRATEGIES = ("auto", "hashing", "linear")
+
+
+class MultiIndexStats(NamedTuple):
+    """What :meth:`MultiIndex.stats` reports."""
+
+    m: int               #: substrings (hash tables) in use
+    indexed: int         #: codes in the hash tables
+    hashed_queries: int  #: queries answered by probing the tables
+    linear_queries: int  #: queries answered by the linear scan (the fallback)
 
 
 class MultiIndex(BinaryIndex):
@@ -26,7 +36,7 @@ class MultiIndex(BinaryIndex):
     Parameters
     ----------
     bits : int
-        Code length, a positive multiple of 8.
+        Code length, a positive multiple of 8, at most 8192 (``deephash._core.MAX_BITS``).
     m : int, optional
         Number of substrings, ``ceil(bits / 32) <= m <= bits``. By default it is chosen from the
         number of codes (about ``bits / log2(n)``) and re-tuned as the index grows or shrinks.
@@ -49,6 +59,8 @@ class MultiIndex(BinaryIndex):
     >>> distances, ids = index.search(codes[:5], k=10)
     """
 
+    _core_class = _core.MultiIndex
+
     def __init__(self, bits: int, m=None):
         bits = check_bits(bits)
         if m is None:
@@ -64,12 +76,6 @@ class MultiIndex(BinaryIndex):
                     f"32 bits), got {m}"
                 )
         self._impl = _core.MultiIndex(bits, m)
-
-    @classmethod
-    def _from_impl(cls, impl) -> "MultiIndex":
-        self = cls.__new__(cls)
-        self._impl = impl
-        return self
 
     @property
     def m(self) -> int:
@@ -95,14 +101,7 @@ class MultiIndex(BinaryIndex):
         """Rebuilds the hash tables now (re-tuning ``m`` unless it was given)."""
         self._impl.rebuild()
 
-    def stats(self) -> dict:
-        """Counters: queries answered by hashing and by the linear scan, ``m``, indexed codes."""
-        return {
-            "m": self.m,
-            "indexed": int(self._impl.indexed),
-            "hashed_queries": int(self._impl.hashed_queries),
-            "linear_queries": int(self._impl.linear_queries),
-        }
-
-
-_register_loader("multi_index", lambda path, mmap: MultiIndex._from_impl(_core.MultiIndex.load(path, mmap)))
+    def stats(self) -> "MultiIndexStats":
+        """Counters: ``m``, indexed codes, queries answered by hashing and by the linear scan."""
+        return MultiIndexStats(self.m, int(self._impl.indexed), int(self._impl.hashed_queries),
+                               int(self._impl.linear_queries))

@@ -8,6 +8,7 @@
 #include <vector>
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #define __global__
@@ -21,6 +22,9 @@
 struct dim3 { unsigned x = 1, y = 1, z = 1; dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {} };
 struct uint4 { unsigned x, y, z, w; };
 struct uint2 { unsigned x, y; };
+// One emulated device shared by every host thread: the allocation table and the launch state
+// (shared memory, barriers, block dimensions) are global, so both are serialised.
+inline std::mutex g_alloc_mu, g_launch_mu;
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 inline std::barrier<>* g_barrier = nullptr;
@@ -59,6 +63,7 @@ inline const char* cudaGetErrorString(cudaError_t) { return "emu"; }
 template <typename K, typename... A>
 void emu_launch(K kernel, dim3 grid, dim3 block, size_t smem_bytes, cudaStream_t, A... args) {
   if (smem_bytes > sizeof(smem)) { fprintf(stderr, "smem too big %zu\n", smem_bytes); abort(); }
+  std::lock_guard<std::mutex> lock(g_launch_mu);
   blockDim = block; gridDim = grid;
   for (unsigned by = 0; by < grid.y; ++by)
     for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -97,6 +102,7 @@ struct cudaPointerAttributes { cudaMemoryType type; int device; };
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; };
 inline std::vector<std::pair<char*, size_t>> g_allocs;
 inline cudaError_t cudaMalloc(void** p, size_t n) {
+  std::lock_guard<std::mutex> lock(g_alloc_mu);
   *p = aligned_alloc(256, (n + 255) / 256 * 256);
   std::memset(*p, 0xAB, n);
   g_allocs.push_back({(char*)*p, n});
@@ -104,6 +110,7 @@ inline cudaError_t cudaMalloc(void** p, size_t n) {
 }
 inline cudaError_t cudaFree(void* p) {
   if (!p) return 0;
+  std::lock_guard<std::mutex> lock(g_alloc_mu);
   for (size_t i = 0; i < g_allocs.size(); ++i) if (g_allocs[i].first == p) { g_allocs.erase(g_allocs.begin() + i); free(p); return 0; }
   fprintf(stderr, "cudaFree of unknown pointer\n"); abort();
 }
@@ -126,12 +133,14 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
 }
 inline cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* a, const void* p) {
   a->type = cudaMemoryTypeUnregistered; a->device = -1;
+  std::lock_guard<std::mutex> lock(g_alloc_mu);
   for (auto& al : g_allocs) if ((const char*)p >= al.first && (const char*)p < al.first + al.second) { a->type = cudaMemoryTypeDevice; a->device = 0; }
   return 0;
 }
 // Kernels without barriers or shuffles: every thread in turn, on this thread.
 template <typename K, typename... A>
 void emu_launch_seq(K kernel, dim3 grid, dim3 block, size_t, cudaStream_t, A... args) {
+  std::lock_guard<std::mutex> lock(g_launch_mu);
   blockDim = block; gridDim = grid;
   for (unsigned by = 0; by < grid.y; ++by)
     for (unsigned bx = 0; bx < grid.x; ++bx)

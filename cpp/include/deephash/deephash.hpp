@@ -1,6 +1,8 @@
 // Umbrella header of the deephash C++ core.
 #pragma once
 #include "deephash/errors.hpp"
+#include "deephash/limits.hpp"
+#include "deephash/rw_lock.hpp"
 #include "deephash/simd.hpp"
 #include "deephash/hamming.hpp"
 #include "deephash/parallel.hpp"

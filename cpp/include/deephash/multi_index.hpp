@@ -16,6 +16,11 @@
 // Dynamic: codes added after the last table build form a tail that is scanned linearly; the
 // tables are rebuilt (and m re-tuned, unless fixed) when the tail grows past 1/16 of the
 // indexed codes. Removal renumbers table entries in place.
+//
+// Thread safety: as FlatIndex (flat_index.hpp): searches, saves and snapshots share a
+// reader-writer lock; add, remove, reserve, rebuild and set_strategy take it exclusively, so
+// every search sees the tables and codes of one state. The adaptive state that searches update
+// (cost model, fallback streak, counters) is atomic and affects speed only, never results.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -24,45 +29,54 @@
 #include <vector>
 
 #include "deephash/code_store.hpp"
+#include "deephash/rw_lock.hpp"
 #include "deephash/substring_table.hpp"
 #include "deephash/topk.hpp"
 
 namespace deephash {
+
+class IndexFile;  // index_io.hpp
 
 class MultiIndex {
  public:
   // How searches choose between hashing and the linear scan (results are the same).
   enum class Strategy : int { automatic = 0, hashing = 1, linear = 2 };
 
-  // bits: a positive multiple of 8. m: number of substrings, 0 = chosen from the data size
-  // (about bits / log2(n)); otherwise ceil(bits / 32) <= m <= bits.
+  // bits: a positive multiple of 8 up to kMaxBits (limits.hpp). m: number of substrings,
+  // 0 = chosen from the data size (about bits / log2(n)); otherwise ceil(bits / 32) <= m <= bits.
   explicit MultiIndex(size_t bits, size_t m = 0);
 
   MultiIndex(const MultiIndex&) = delete;
   MultiIndex& operator=(const MultiIndex&) = delete;
+  // Moving is not synchronised: no other thread may use either index meanwhile.
   MultiIndex(MultiIndex&& o) noexcept;
   MultiIndex& operator=(MultiIndex&&) = delete;
 
   size_t bits() const { return bits_; }
   size_t code_size() const { return bits_ / 8; }
-  size_t size() const { return store_.size(); }
+  size_t size() const;
+  // The stored codes and ids now, valid as long as the snapshot lives (see code_store.hpp).
+  CodeStore::Snapshot snapshot() const;
+  // Direct access to the storage: only while holding read_lock() (or with no concurrent
+  // mutation); the pointers change on add/remove.
+  ReadLock read_lock() const { return ReadLock(mu_); }
+  const CodeStore& store() const { return store_; }
   const uint8_t* codes() const { return store_.codes(); }
   const int64_t* ids() const { return store_.ids(); }
-  const CodeStore& store() const { return store_; }
   // Substrings in use (0 while no table is built), and the fixed m given (0 = automatic).
-  size_t m() const { return tables_.size(); }
+  size_t m() const;
   size_t fixed_m() const { return fixed_m_; }
   // Codes covered by the tables (the rest, the tail, is scanned linearly).
-  size_t indexed() const { return indexed_; }
+  size_t indexed() const;
   // Bytes held by codes, ids and tables.
   size_t memory_bytes() const;
 
-  Strategy strategy() const { return strategy_; }
-  void set_strategy(Strategy s) { strategy_ = s; }
+  Strategy strategy() const;
+  void set_strategy(Strategy s);
 
   void add(const uint8_t* codes, size_t n, const int64_t* ids);
   size_t remove(const int64_t* ids, size_t n);
-  void reserve(size_t n) { store_.reserve(n); }
+  void reserve(size_t n);
   // Rebuilds every table now (re-tuning m unless fixed).
   void rebuild();
 
@@ -72,8 +86,10 @@ class MultiIndex {
 
   void save(const std::string& path) const;
   static MultiIndex load(const std::string& path, bool mmap = false, bool verify = true);
+  // From a file already opened: deephash.load() reads the kind and the content from one open.
+  static MultiIndex load(const IndexFile& file, bool mmap = false, bool verify = true);
 
-  // m chosen for n codes of `bits` bits.
+  // m chosen for n codes of `bits` bits (time linear in bits).
   static size_t auto_m(size_t bits, size_t n);
 
   // Counters of the searches run so far (for benchmarks and tests): queries answered by
@@ -94,7 +110,10 @@ class MultiIndex {
   struct QueryState;
 
   void build_tables(size_t m);
+  void rebuild_locked();
   void maybe_rebuild();
+  void search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances,
+                   int64_t* ids) const;
   uint32_t substring(const uint8_t* code, const Substring& s) const;
 
   // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
@@ -143,6 +162,8 @@ class MultiIndex {
   // queries and for batches (initial guesses: VPOPCNTDQ scans, memory-bound vs cache-blocked).
   mutable std::atomic<uint64_t> scan_ps_single_{200};
   mutable std::atomic<uint64_t> scan_ps_batch_{100};
+  // searches, save, snapshot: shared; add, remove, reserve, rebuild, set_strategy: exclusive
+  mutable RwLock mu_;
 };
 
 }  // namespace deephash

@@ -7,7 +7,7 @@ namespace deephash {
 
 // Threads used by searches; default = hardware cores (std::thread::hardware_concurrency).
 int get_num_threads() noexcept;
-// n <= 0 restores the default.
+// n <= 0 restores the default; n above kMaxThreads (limits.hpp) is capped to it.
 void set_num_threads(int n) noexcept;
 
 // Runs fn(task) for task in [0, ntasks) on up to `nthreads` threads (the calling thread is one

@@ -43,6 +43,20 @@ void write_best(std::vector<Neighbor<Dist>>& cands, size_t k, Dist* dist, int64_
   }
 }
 
+// Pads columns [from, k) of nq rows of k entries with (missing, -1): searches select only
+// min(k, size) neighbours and leave the rest of each row to this.
+template <typename Dist>
+void pad_rows(Dist* dist, int64_t* ids, size_t nq, size_t k, size_t from, Dist missing) {
+  if (from >= k) return;
+  for (size_t q = 0; q < nq; ++q) {
+    std::fill(dist + q * k + from, dist + (q + 1) * k, missing);
+    std::fill(ids + q * k + from, ids + (q + 1) * k, kMissingId);
+  }
+}
+inline void pad_rows(int32_t* dist, int64_t* ids, size_t nq, size_t k, size_t from) {
+  pad_rows<int32_t>(dist, ids, nq, k, from, kMissingDistance);
+}
+
 // The k best neighbours for small integer distances in [0, max_dist] (Hamming distances).
 //
 // A histogram of the buffered distances keeps the threshold exact after every push: it is the

@@ -23,22 +23,28 @@ from .base import (  # noqa: E402
 )
 from .cnnh import CNNHLoss  # noqa: E402
 from .cnnh_plus import CNNHPlusLoss  # noqa: E402
+from .dcmh import DCMHLoss  # noqa: E402
 from .dhn import DHNLoss, log_cosh  # noqa: E402
 from .dlbhc import DLBHCLoss  # noqa: E402
 from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
+from .drsch import DRSCHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
+from .dsrh import DSRHLoss  # noqa: E402
 from .triplet import TripletHashLoss  # noqa: E402
 
 __all__ = [
     "CNNHLoss",
     "CNNHPlusLoss",
     "CONSUMABLE",
+    "DCMHLoss",
     "DHNLoss",
     "DLBHCLoss",
     "DNNHLoss",
     "DPSHLoss",
+    "DRSCHLoss",
     "DSHLoss",
+    "DSRHLoss",
     "HashLoss",
     "LossInputs",
     "PairwiseHashLoss",

@@ -104,7 +104,10 @@ class HashingMethod:
 
         Bit j of a code is ``transform(x)[:, j] > 0``; bits from ``bits`` to ``code_bits`` are 0.
         """
-        u = self.transform(x)
+        return self._pack(self.transform(x))
+
+    def _pack(self, u: np.ndarray) -> np.ndarray:
+        """Packs real outputs (n, bits) into codes ``u > 0``, zero-padded to ``code_bits``."""
         if u.shape[1] != self.code_bits:
             u = np.concatenate([u, np.zeros((u.shape[0], self.code_bits - u.shape[1]), u.dtype)], 1)
         return pack_bits(u)

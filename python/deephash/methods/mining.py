@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["TripletMiner", "relevance"]
+__all__ = ["TripletMiner", "check_rankable", "relevance"]
 
 
 def relevance(labels, ref_labels):
@@ -117,3 +117,42 @@ class TripletMiner:
         gains = (2.0 ** r_pos.double() - 2.0 ** r[anchors, neg].double()).float().to(device)
         return triplets, gains
 
+
+def check_rankable(labels, graded: bool = False) -> None:
+    """Raises ValueError when the labels give the triplet rule above nothing to draw.
+
+    A triplet needs an anchor a, a positive j != a with r(a, j) >= 1 and a negative k with
+    r(a, k) < r(a, j) (plain triplets: r capped at 1). Checked on the distinct label rows
+    (with their counts), a block of anchors at a time, stopping at the first that works.
+
+    Parameters
+    ----------
+    labels : tensor (n,) int class ids or (n, c) multi-hot
+    graded : bool
+        Graded relevance (shared-label counts) instead of similar / dissimilar.
+    """
+    import torch
+
+    if labels.ndim == 1:
+        rows, counts = torch.unique(labels, return_counts=True)
+    else:
+        rows, counts = torch.unique(labels, dim=0, return_counts=True)
+    p = rows.shape[0]
+    for start in range(0, p, 1024):
+        stop = min(start + 1024, p)
+        r = relevance(rows[start:stop], rows)
+        if not graded:
+            r = r.clamp_max(1)
+        pos_ok = r > 0
+        own = torch.arange(start, stop, device=r.device)
+        # an anchor's own label row is a positive only through another item with that row
+        pos_ok[own - start, own] &= counts[start:stop] >= 2
+        best_pos = torch.where(pos_ok, r, torch.full_like(r, -1)).max(1).values
+        if bool((best_pos > r.min(1).values).any()):
+            return
+    kind = "graded (shared-label counts)" if graded else "similar / dissimilar"
+    raise ValueError(
+        f"the labels give nothing to rank, no triplets ({kind}): some item needs another item "
+        f"sharing a label with it and a third that is less relevant to it; got {labels.shape[0]} items "
+        f"with {p} distinct label {'value' if labels.ndim == 1 else 'row'}(s)"
+    )

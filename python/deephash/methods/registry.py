@@ -29,6 +29,11 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "sdh": ("sdh", "SDH"),
     "semantichashing": ("semantic_hashing", "SemanticHashing"),
     "textcnnhash": ("text_cnn_hash", "TextCNNHash"),
+    "drsch": ("drsch", "DRSCH"),
+    "dsrh": ("dsrh", "DSRH"),
+    "dcmh": ("dcmh", "DCMH"),
+    "ccaitq": ("cca_itq", "CCAITQ"),
+    "scm": ("scm", "SCM"),
 }
 
 

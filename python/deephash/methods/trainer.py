@@ -74,7 +74,7 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
     from ..losses.base import LABELLED, RELATIONAL, LossInputs
     from ..models._torch import require_torch
     from ..models.hash_head import code_outputs
-    from .mining import TripletMiner
+    from .mining import TripletMiner, check_rankable
 
     torch = require_torch()
     consumes = loss_fn.consumes
@@ -88,6 +88,7 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
     miner = None
     if graded or "triplets" in consumes:
         miner = TripletMiner(getattr(loss_fn, "triplets_per_anchor", 4), seed=seed, graded=graded)
+        check_rankable(labels, graded)  # fail before training, not with a silently idle loop
 
     groups = list(net.groups)
     own = [p for p in loss_fn.parameters() if p.requires_grad]

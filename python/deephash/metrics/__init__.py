@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ._histograms import DistanceHistograms, distance_histograms, hamming_distances
 from .average_precision import MeanAveragePrecision, mean_average_precision
+from .cross_modal import CrossModalMAP, cross_modal_map
 from .given_ranking import ranking_map, ranking_precision_at_n
 from .graded import GradedScore, acg_at_k, ndcg_at_k, weighted_map
 from .precision import (
@@ -23,6 +24,7 @@ from .precision import (
 )
 
 __all__ = [
+    "CrossModalMAP",
     "DistanceHistograms",
     "GradedScore",
     "MeanAveragePrecision",
@@ -30,6 +32,7 @@ __all__ = [
     "PrecisionRecallCurve",
     "RadiusPrecision",
     "acg_at_k",
+    "cross_modal_map",
     "distance_histograms",
     "hamming_distances",
     "mean_average_precision",

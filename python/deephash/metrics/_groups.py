@@ -5,8 +5,9 @@ A tie group is the set of database items at one distance from the query; groups 
 of increasing distance. ``counts[i, g, l]`` is the number of items of query i's g-th group whose
 grade (shared labels, see :func:`._relevance.grades`) is l. With plain Hamming distances the
 groups are the distances 0..bits (empty groups included; they contribute nothing); with weighted
-distances they are the distinct distances of each query's row, found by sorting, and rows are
-padded with empty groups to a common width.
+distances they are the distinct distances of each query's row, found by sorting, with runs of
+groups that hold no relevant item merged into one (see below), and rows are padded with empty
+groups to a common width.
 """
 from __future__ import annotations
 

@@ -89,8 +89,13 @@ def hamming_distances(query_codes, db_codes) -> np.ndarray:
     -------
     int32 array (nq, n)
     """
-    q = np.ascontiguousarray(query_codes, dtype=np.uint8)
-    db = np.ascontiguousarray(db_codes, dtype=np.uint8)
+    for name, c in (("query_codes", query_codes), ("db_codes", db_codes)):
+        if not isinstance(c, np.ndarray) or c.dtype != np.uint8:
+            got = f"dtype {c.dtype}" if isinstance(c, np.ndarray) else type(c).__name__
+            raise TypeError(f"{name} must be a numpy array of packed uint8 codes "
+                            f"(deephash.pack_bits), got {got}")
+    q = np.ascontiguousarray(query_codes)
+    db = np.ascontiguousarray(db_codes)
     if q.ndim != 2 or db.ndim != 2 or q.shape[1] != db.shape[1]:
         raise ValueError(
             f"codes must be 2-D with the same width, got shapes {q.shape} and {db.shape}"
@@ -134,8 +139,8 @@ def _histograms(q, ql, db, dl, bits) -> DistanceHistograms:
         m = e - s
         dist = _block_distances(qw[s:e], dw, bits)
         key = dist + (np.arange(m, dtype=np.int32) * nb)[:, None]
-        total[s:e] = np.bincount(key.ravel(), minlength=m * nb).reshape(m, nb)
         if ql.ndim == 1:
+            total[s:e] = np.bincount(key.ravel(), minlength=m * nb).reshape(m, nb)
             qlab = ql[s:e]
             pos = np.searchsorted(classes, qlab)
             pos_ok = (pos < classes.shape[0]) & (classes[np.minimum(pos, len(classes) - 1)] == qlab)
@@ -145,6 +150,11 @@ def _histograms(q, ql, db, dl, bits) -> DistanceHistograms:
                 h = np.bincount(block.ravel(), minlength=m * nb).reshape(m, nb)
                 rel[s + rows] = h[rows]
         else:
-            r = relevance(ql[s:e], dl)
-            rel[s:e] = np.bincount(key[r], minlength=m * nb).reshape(m, nb)
+            # One bincount over (distance, relevant) keys gives both histograms (cheaper than a
+            # second bincount over the relevant keys gathered by a mask).
+            key *= 2
+            key += relevance(ql[s:e], dl)
+            both = np.bincount(key.ravel(), minlength=2 * m * nb).reshape(m, nb, 2)
+            total[s:e] = both[:, :, 0] + both[:, :, 1]
+            rel[s:e] = both[:, :, 1]
     return DistanceHistograms(total, rel)

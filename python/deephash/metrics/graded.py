@@ -69,7 +69,7 @@ def _score(per_query: np.ndarray, k: int, ties: str, n_relevant: np.ndarray) -> 
 
 
 def _group_stats(counts: np.ndarray, k: int):
-    """Per group (m, G): items, items before the group, and the share of the group within k."""
+    """Per group (m, G): its items, the items before it, and how many of its items fall within k."""
     total = level_sum(counts)
     before = np.cumsum(total, axis=1) - total
     inside = np.clip(k - before, 0, total)
