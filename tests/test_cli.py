@@ -101,8 +101,8 @@ def test_user_errors(tmp_path, capsys):
     _assert_user_error(rc, err, "codes file not found")
     rc, _, err = _run(["train", "--method", "dpsh", "--bits", "0", "--out", tmp_path / "m"], capsys)
     assert rc == 2 and "positive integer" in err and "Traceback" not in err
-    rc, _, err = _run(["train", "--method", "sdh", "--bits", "16", "--out", tmp_path / "m"], capsys)
-    _assert_user_error(rc, err, "unknown method 'sdh'")
+    rc, _, err = _run(["train", "--method", "nosuchmethod", "--bits", "16", "--out", tmp_path / "m"], capsys)
+    _assert_user_error(rc, err, "unknown method 'nosuchmethod'")
     rc, _, err = _run(["train", "--method", "lsh", "--bits", "16", "--data", "nosuchdata",
                        "--out", tmp_path / "m"], capsys)
     _assert_user_error(rc, err, "unknown data set 'nosuchdata'")

@@ -201,7 +201,7 @@ def test_bad_inputs_give_clear_errors(digits, tmp_path):
     with pytest.raises(ValueError, match="not a deephash model"):
         M.load(junk)
     with pytest.raises(ValueError, match="unknown method"):
-        M.method_class("ITQ")
+        M.method_class("NoSuchMethod")
     with pytest.raises(ValueError, match="random weights"):
         M.LSH(bits=16, backbone="mlp").fit(xt)
 

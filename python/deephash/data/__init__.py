@@ -13,7 +13,15 @@ from .digits import digits
 from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
 from .mosaics import cifar10_mosaics, compose_mosaics, digits_mosaics, mosaic_split
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
-from .text import STC2_NAMES, TextDataset, load_stc2, stc2_split, tfidf_features
+from .text import (
+    STC2_NAMES,
+    TextDataset,
+    load_stc2,
+    stc2_split,
+    stc2_text_split,
+    text_query_split,
+    tfidf_features,
+)
 from .wiki import WikiCrossModal, load_wiki
 
 __all__ = [
@@ -39,7 +47,9 @@ __all__ = [
     "load_wiki",
     "mosaic_split",
     "stc2_split",
+    "stc2_text_split",
     "stratified_split",
     "take_split",
+    "text_query_split",
     "tfidf_features",
 ]

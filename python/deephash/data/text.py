@@ -7,7 +7,8 @@ import numpy as np
 
 from ._paths import find_data_file
 
-__all__ = ["STC2_NAMES", "TextDataset", "load_stc2", "stc2_split", "tfidf_features"]
+__all__ = ["STC2_NAMES", "TextDataset", "load_stc2", "stc2_split", "stc2_text_split", "text_query_split",
+           "tfidf_features"]
 
 STC2_NAMES = ("SearchSnippets", "StackOverflow")
 
@@ -124,4 +125,79 @@ def stc2_split(
     return RetrievalSplit(
         q, ds.labels[idx.query], t, ds.labels[idx.train], db, ds.labels[idx.database],
         tuple(str(i) for i in range(ds.n_classes)), idx, f"{name}/tfidf{q.shape[1]}",
+    )
+
+
+def text_query_split(labels, query_fraction: float = 0.1, seed: int = 0):
+    """Query / database positions: a fraction of each class as queries, the rest the database.
+
+    The rule of the STC2 hashing papers: for each class in label order, ``round(query_fraction
+    * size)`` items (at least one) are drawn without replacement by one
+    ``numpy.random.default_rng(seed)`` (``rng.choice`` per class, in turn); every other item is
+    in the database, which is also the training set of unsupervised methods.
+
+    Parameters
+    ----------
+    labels : int array (n,)
+    query_fraction : float in (0, 1)
+    seed : int
+
+    Returns
+    -------
+    SplitIndices
+        ``query``: int64, class by class in draw order; ``database`` = ``train``: int64, the
+        remaining positions in increasing order.
+    """
+    from .splits import SplitIndices
+
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be 1-D class ids, got dtype {labels.dtype} shape {labels.shape}")
+    if isinstance(query_fraction, bool) or not isinstance(query_fraction, (int, float)) \
+            or not 0 < query_fraction < 1:
+        raise ValueError(f"query_fraction must be a number in (0, 1), got {query_fraction!r}")
+    rng = np.random.default_rng(seed)
+    query = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        nq = max(1, int(round(query_fraction * members.size)))
+        if nq >= members.size:
+            raise ValueError(
+                f"class {int(c)} has {members.size} items: too few for {nq} queries and a database"
+            )
+        query.append(rng.choice(members, nq, replace=False))
+    query = np.concatenate(query).astype(np.int64) if query else np.zeros(0, np.int64)
+    mask = np.ones(labels.size, dtype=bool)
+    mask[query] = False
+    database = np.flatnonzero(mask).astype(np.int64)
+    return SplitIndices(query, database, database)
+
+
+def stc2_text_split(name: str = "SearchSnippets", query_fraction: float = 0.1, seed: int = 0,
+                    path=None):
+    """A retrieval split of an STC2 text set that keeps the texts themselves.
+
+    As the STC2 hashing papers evaluate: 10% of each class as queries
+    (:func:`text_query_split`), every other text in the database, which is also the training
+    set (unsupervised methods fit on it, as the papers do). Text backbones (``"tfidf"``,
+    ``"minilm"``) take the texts directly; compare :func:`stc2_split`, which gives TF-IDF + LSA
+    vectors on a smaller stratified protocol.
+
+    Returns
+    -------
+    RetrievalSplit
+        ``query_x``, ``train_x``, ``db_x``: 1-D object arrays of str; labels int64 (m,);
+        ``train_x is db_x``.
+    """
+    from .splits import RetrievalSplit
+
+    ds = load_stc2(name, path)
+    idx = text_query_split(ds.labels, query_fraction, seed)
+    texts = np.empty(len(ds.texts), dtype=object)
+    texts[:] = ds.texts
+    db = texts[idx.database]
+    return RetrievalSplit(
+        texts[idx.query], ds.labels[idx.query], db, ds.labels[idx.database], db,
+        ds.labels[idx.database], tuple(str(i) for i in range(ds.n_classes)), idx,
+        f"{name}/texts",
     )

@@ -5,11 +5,12 @@ CNNH, CNNHPlus, DLBHC, DNNH, LSH, and the cross-modal DCMH, CCAITQ, SCM; ``metho
 ``m.fit(x, labels)`` returns m; ``m.encode(x)`` gives packed uint8 codes;
 ``m.save(path)`` / ``deephash.methods.load(path)``.
 
-The deep methods need PyTorch (imported when they are fitted or loaded); LSH on input
-vectors needs only NumPy. Every method has ``supervised`` (class attribute): unsupervised ones
-take ``fit(x)`` and ignore labels. The deep methods share one training loop
-(:mod:`deephash.methods.trainer`): a method composes a backbone, a head and a loss that
-declares what it consumes.
+The deep methods need PyTorch (imported when they are fitted or loaded); the non-deep
+methods LSH, PCAH, SH and ITQ need only NumPy on input vectors (with a backbone such as
+``"tfidf"``, ``"minilm"`` or ``"hog"`` they hash its frozen features). Every method has
+``supervised`` (class attribute): unsupervised ones take ``fit(x)`` and ignore labels. The
+deep methods share one training loop (:mod:`deephash.methods.trainer`): a method composes a
+backbone, a head and a loss that declares what it consumes.
 
 Cross-modal methods (DCMH, CCAITQ, SCM) fit on paired rows, ``m.fit(image_x, text_x, labels)``,
 and encode each modality into one shared code space: ``m.encode_image(x)``, ``m.encode_text(x)``.

@@ -169,10 +169,13 @@ class DeepHashingMethod(HashingMethod):
             return TrainingNetwork(lambda idx_np, idx: head(feats[idx]), [head],
                                    [{"params": head.parameters(), "lr": cfg.lr}], True)
         images = self._info.input_kind == "images"
-        x_dev = None if images else torch.from_numpy(x).to(device)
+        texts = self._info.input_kind == "texts"  # text backbones take the strings themselves
+        x_dev = None if images or texts else torch.from_numpy(x).to(device)
 
         def forward(idx_np, idx):
-            if images:
+            if texts:
+                xb = list(x[idx_np])
+            elif images:
                 xb = images_to_tensor(x[idx_np], torch).to(device)
                 if cfg.flip:
                     flip = torch.from_numpy(rng.random(len(idx_np)) < 0.5).to(device)
@@ -200,7 +203,8 @@ class DeepHashingMethod(HashingMethod):
         ----------
         x : numpy.ndarray
             Feature vectors (n, d) for the "features"/"mlp" backbones; images (n, H, W[, C]),
-            uint8 or float in [0, 1], for image backbones.
+            uint8 or float in [0, 1], for image backbones; a list of str for text backbones
+            ("minilm", "text_cnn", "bow").
         labels : numpy.ndarray or None
             int class ids (n,) or multi-hot (n, c); a pair is similar when it shares a label.
             Required by supervised methods; unsupervised ones (``supervised = False``) ignore it.
@@ -271,7 +275,8 @@ class DeepHashingMethod(HashingMethod):
             return self._partial_outputs(x, pick, width, desc, device, torch)
         src = self._features(x, device, f"{self.name} features") if self._frozen else x
         images = self._info.input_kind == "images" and not self._frozen
-        step = self.config.feature_batch_size if images else 4096
+        texts = self._info.input_kind == "texts" and not self._frozen
+        step = self.config.feature_batch_size if images or texts else 4096
         n = x.shape[0]
         out = np.empty((n, width), dtype=np.float32)
         bar = progress(total=n, desc=desc, unit="item", leave=False) \
@@ -285,6 +290,8 @@ class DeepHashingMethod(HashingMethod):
                     if images:
                         t = images_to_tensor(chunk, torch).to(device)
                         o = self._head(self._backbone(t))
+                    elif texts:
+                        o = self._head(self._backbone(list(chunk)))
                     elif self._frozen:
                         o = self._head(torch.from_numpy(chunk).to(device))
                     else:

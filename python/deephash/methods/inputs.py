@@ -5,7 +5,7 @@ import numpy as np
 
 from .._validate import describe
 
-__all__ = ["as_inputs", "as_labels"]
+__all__ = ["as_inputs", "as_labels", "as_texts"]
 
 
 def _to_numpy(x, name):
@@ -21,15 +21,44 @@ def _to_numpy(x, name):
     raise TypeError(f"{name} must be a numpy array, got {describe(x)}")
 
 
+def as_texts(x, name: str = "x") -> np.ndarray:
+    """Checks a batch of texts: a list, tuple or 1-D array of str -> 1-D object array of str.
+
+    Empty strings are texts like any other (text backbones encode them); anything else that is
+    not a str raises TypeError naming its position.
+    """
+    if isinstance(x, str):
+        raise TypeError(f"{name} must be a list of str (one text per item), got a single str")
+    if isinstance(x, np.ndarray):
+        if x.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D array of texts, got shape {x.shape}")
+        items = x.tolist()
+    elif isinstance(x, (list, tuple)):
+        items = x
+    else:
+        raise TypeError(f"{name} must be a list of str for this text backbone, got {describe(x)}")
+    out = np.empty(len(items), dtype=object)
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            raise TypeError(f"{name}[{i}] must be a str, got {describe(t)}")
+        out[i] = t
+    if out.shape[0] == 0:
+        raise ValueError(f"{name} is empty (no texts)")
+    return out
+
+
 def as_inputs(x, kind: str, name: str = "x") -> np.ndarray:
     """Checks training/encoding inputs.
 
     Parameters
     ----------
-    kind : {"vectors", "images"}
+    kind : {"vectors", "images", "texts"}
         Vectors: real (n, d) arrays, returned as float32. Images: (n, H, W) or (n, H, W, C) with
         C in {1, 3}, uint8 (0..255) or real (0..1), returned unchanged (uint8) or as float32.
+        Texts: a list of str, returned as a 1-D object array (see :func:`as_texts`).
     """
+    if kind == "texts":
+        return as_texts(x, name)
     x = _to_numpy(x, name)
     if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number) or np.issubdtype(
         x.dtype, np.complexfloating

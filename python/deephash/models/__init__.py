@@ -4,8 +4,10 @@ Needs PyTorch (``pip install 'deephash[torch]'``); ``import deephash`` alone doe
 
 Backbones by name: ``"features"`` (standardised input vectors, a linear hash), ``"mlp"``
 (fully connected layers on vectors), ``"small_cnn"`` (DSH's 3-conv network, from scratch),
-``"efficientnet_lite0"`` (ImageNet weights, offline), or any ``torch.nn.Module`` with an
-``out_dim`` attribute.
+``"efficientnet_lite0"`` (ImageNet weights, offline), ``"hog"`` (hand-crafted HOG + colour
+histogram, :mod:`.handcrafted`), the text backbones ``"minilm"`` (offline sentence embeddings)
+and ``"tfidf"`` (fitted on the training texts; non-deep methods only), see :mod:`.text`, or any
+``torch.nn.Module`` with an ``out_dim`` attribute.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import numpy as np
 from .._validate import describe
 from ._torch import require_torch
 
-__all__ = ["BACKBONES", "BackboneInfo", "build_backbone", "normalize_spec"]
+__all__ = ["BACKBONES", "FITTED_BACKBONES", "BackboneInfo", "build_backbone", "normalize_spec"]
 
 # name -> (input kind, default options)
 BACKBONES = {
@@ -14,7 +14,17 @@ BACKBONES = {
     "mlp": ("vectors", {"hidden": [256]}),
     "small_cnn": ("images", {"width": 500}),
     "efficientnet_lite0": ("images", {"resolution": 160}),
+    "hog": ("images", {"orientations": 9, "cell": 8, "block": 2, "color_bins": 4}),
+    "tfidf": ("texts", {"min_df": 2, "max_df": 1.0, "sublinear_tf": True, "max_features": None,
+                        "svd": None}),
+    "minilm": ("texts", {}),
+    "text_cnn": ("texts", {"width": 512, "kernel": 3, "max_len": 64}),
+    "bow": ("texts", {"n_features": 2000}),
 }
+
+# Backbones fitted on the training inputs rather than built as a module: the non-deep methods
+# use them through deephash.methods.frozen_features.
+FITTED_BACKBONES = {"tfidf"}
 
 
 class BackboneInfo:
@@ -25,8 +35,8 @@ class BackboneInfo:
     spec : dict or None
         ``{"name": ..., **options}`` for built-in backbones (saved with the model); None for a
         user module.
-    input_kind : {"vectors", "images"}
-        Vectors are float (n, d); images are (n, H, W[, C]).
+    input_kind : {"vectors", "images", "texts"}
+        Vectors are float (n, d); images are (n, H, W[, C]); texts a 1-D object array of str.
     pretrained : bool
         True when the backbone comes with weights, so frozen-feature training makes sense.
     cache_tag : str or None
@@ -98,6 +108,24 @@ def build_backbone(spec, x_shape):
         kind = getattr(spec, "input_kind", "images")
         return spec, BackboneInfo(None, kind, bool(getattr(spec, "pretrained", False)))
     name = spec["name"]
+    if name in FITTED_BACKBONES:
+        raise ValueError(
+            f"backbone {name!r} is fitted on the training inputs, not built as a network; the "
+            "non-deep methods (LSH, PCAH, SH, ITQ) take it"
+        )
+    if name == "minilm":
+        from .text import MINILM_TAG, MiniLM
+
+        return MiniLM(), BackboneInfo(spec, "texts", True, cache_tag=MINILM_TAG)
+    if name == "text_cnn":
+        from .text_cnn import TextCNN
+
+        module = TextCNN(spec["width"], spec["kernel"], spec["max_len"])
+        return module, BackboneInfo(spec, "texts", False)
+    if name == "bow":
+        from .text_cnn import BagOfWords
+
+        return BagOfWords(spec["n_features"]), BackboneInfo(spec, "texts", False)
     if name == "features":
         from .mlp import FeatureBackbone
 
@@ -118,5 +146,12 @@ def build_backbone(spec, x_shape):
 
         module = EfficientNetLite0(spec["resolution"], pretrained=True)
         tag = f"efficientnet_lite0-r{module.resolution}-{WEIGHTS_TAG}"
+        return module, BackboneInfo(spec, "images", True, cache_tag=tag)
+    if name == "hog":
+        from .handcrafted import HOGColor
+
+        opts = {k: spec[k] for k in ("orientations", "cell", "block", "color_bins")}
+        module = HOGColor(in_shape, **opts)
+        tag = "hog-o{orientations}-c{cell}-b{block}-h{color_bins}".format(**opts)
         return module, BackboneInfo(spec, "images", True, cache_tag=tag)
     raise AssertionError(f"unhandled backbone {name}")  # normalize_spec rejects unknown names

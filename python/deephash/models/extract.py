@@ -13,16 +13,18 @@ __all__ = ["extract_features"]
 def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_size: int = 128,
                      device=None, progress: bool = True, flush_rows: int = 4096,
                      desc: str = "features") -> np.ndarray:
-    """Features of a frozen backbone for image arrays, reusing and filling the on-disk cache.
+    """Features of a frozen backbone for image arrays or texts, reusing and filling the on-disk cache.
 
     Parameters
     ----------
     module : torch.nn.Module or callable
         The backbone (or the part below a cut); run in eval mode in inference mode. It takes
-        (b, C, H, W) float in [0, 1] and returns (b, ...) rows of any shape and dtype, stored as
-        they come (a callable that is not a module is run as is).
+        (b, C, H, W) float in [0, 1], or a list of str when its ``input_kind`` is ``"texts"``,
+        and returns (b, ...) rows of any shape and dtype, stored as they come (a callable that
+        is not a module is run as is).
     x : numpy.ndarray
-        Images (n, H, W) or (n, H, W, C), uint8 or float in [0, 1].
+        Images (n, H, W) or (n, H, W, C), uint8 or float in [0, 1]; or a 1-D object array of
+        str for a text backbone.
     tag : str or None
         Cache tag of the backbone configuration; None (or ``cache_dir=None``) disables caching.
     cache_dir : str, Path or None
@@ -51,8 +53,16 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     if todo.size == 0:
         return feats
     if device is None:
-        device = next(module.parameters()).device
+        # Parameter-free backbones (hand-crafted, lazily loaded) say where they are by a buffer;
+        # a plain callable runs on the CPU.
+        tensor = None
+        if isinstance(module, torch.nn.Module):
+            tensor = next(module.parameters(), None)
+            if tensor is None:
+                tensor = next(module.buffers(), None)
+        device = tensor.device if tensor is not None else "cpu"
     is_module = isinstance(module, torch.nn.Module)
+    texts = getattr(module, "input_kind", "images") == "texts"
     was_training = module.training if is_module else False
     if is_module:
         module.eval()
@@ -61,12 +71,13 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=int(todo.size), desc=desc, unit="img", leave=False)
+        bar = tqdm(total=int(todo.size), desc=desc, unit="text" if texts else "img", leave=False)
     try:
         with torch.inference_mode():
             for start in range(0, todo.size, batch_size):
                 idx = todo[start:start + batch_size]
-                xb = images_to_tensor(x[idx], torch).to(device)
+                # Text backbones take the strings themselves (they tokenise on their device).
+                xb = list(x[idx]) if texts else images_to_tensor(x[idx], torch).to(device)
                 rows = module(xb).cpu().numpy()
                 if feats is None:
                     feats = np.zeros((n,) + rows.shape[1:], dtype=rows.dtype)

@@ -37,7 +37,17 @@ def default_cache_dir() -> Path:
 
 
 def row_keys(x: np.ndarray) -> np.ndarray:
-    """uint8 array (n, 16): the BLAKE2b digest of each row's bytes, dtype and row shape."""
+    """uint8 array (n, 16): the BLAKE2b digest of each row's bytes, dtype and row shape.
+
+    A 1-D object array of texts is keyed by each text's UTF-8 bytes.
+    """
+    if x.dtype == object:
+        out = np.empty((x.shape[0], KEY_BYTES), dtype=np.uint8)
+        for i, t in enumerate(x):
+            h = hashlib.blake2b(b"text:", digest_size=KEY_BYTES)
+            h.update(str(t).encode("utf-8", "surrogatepass"))
+            out[i] = np.frombuffer(h.digest(), dtype=np.uint8)
+        return out
     x = np.ascontiguousarray(x)
     prefix = f"{x.dtype.str}{x.shape[1:]}".encode()
     flat = x.reshape(x.shape[0], -1).view(np.uint8) if x.size else x.reshape(x.shape[0], 0)

@@ -1,0 +1,31 @@
+"""SDH: supervised deep hashing (Liong et al., CVPR 2015)."""
+from __future__ import annotations
+
+from .deep import DeepHashingMethod
+
+__all__ = ["SDH"]
+
+
+class SDH(DeepHashingMethod):
+    """DH plus a discriminative term: similar pairs close, dissimilar pairs far (labels needed).
+
+    Loss (:class:`deephash.losses.SDHLoss`): DH's terms plus ``discriminative / 2 * (mean
+    squared distance of similar pairs - alpha * that of dissimilar pairs)`` over the batch
+    against a memory bank of the training outputs. tanh code layer, codes ``u > 0``.
+
+    Hyperparameters
+    ---------------
+    balance, independence : float, default 1.0
+    discriminative : float, default 1.0
+    alpha : float, default 1.0
+    """
+
+    name = "SDH"
+    head_activation = "tanh"
+    hyperparameter_defaults = {"balance": 1.0, "independence": 1.0, "discriminative": 1.0,
+                               "alpha": 1.0}
+
+    def make_loss(self):
+        from ..losses.sdh import SDHLoss
+
+        return SDHLoss(**self.params)

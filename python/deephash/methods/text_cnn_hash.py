@@ -1,0 +1,79 @@
+"""Convolutional text hashing (Xu, Wang, Liu, Tian, Zhang & Hao, IJCAI 2015)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .deep import DeepHashingMethod
+
+__all__ = ["TextCNNHash", "spectral_target_codes"]
+
+
+def spectral_target_codes(texts, bits: int, neighbors: int = 10, min_df: int = 2, seed: int = 0):
+    """Binary codes from the texts' similarity structure: the first stage of Xu et al.
+
+    TF-IDF vectors (``min_df``, sublinear tf, fitted on these texts) -> symmetric k-nearest-
+    neighbour graph under cosine similarity -> Laplacian eigenmaps (scikit-learn's
+    SpectralEmbedding on the graph, ``bits`` dimensions, the trivial one dropped) -> each
+    dimension thresholded at its median (so every bit is balanced).
+
+    Returns
+    -------
+    numpy.ndarray, float32 (n, bits) in {-1, +1}
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.manifold import SpectralEmbedding
+    from sklearn.neighbors import kneighbors_graph
+
+    texts = [str(t) for t in texts]
+    n = len(texts)
+    if n <= bits + 1:
+        raise ValueError(f"{bits} target bits need more than {bits + 1} training texts, got {n}")
+    try:
+        tfidf = TfidfVectorizer(min_df=min_df, sublinear_tf=True).fit_transform(texts)
+    except ValueError as e:
+        raise ValueError(f"no vocabulary for the target codes: {e}") from None
+    k = min(int(neighbors), n - 1)
+    graph = kneighbors_graph(tfidf, k, metric="cosine", mode="connectivity", include_self=False)
+    graph = ((graph + graph.T) > 0).astype(np.float64)
+    with warnings.catch_warnings():
+        # A graph with several components still embeds (each component on its own); the
+        # medians below keep the bits balanced either way.
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        emb = SpectralEmbedding(n_components=bits, affinity="precomputed",
+                                random_state=seed).fit_transform(graph)
+    return np.where(emb > np.median(emb, axis=0), 1.0, -1.0).astype(np.float32)
+
+
+class TextCNNHash(DeepHashingMethod):
+    """Two stages, as in the paper: target codes from the texts' similarity graph, then a
+    convolutional network that learns to predict them; unseen texts are encoded by the network.
+
+    Stage 1 (:func:`spectral_target_codes`): Laplacian eigenmaps of a cosine kNN graph over
+    TF-IDF vectors, thresholded at the median. Stage 2: the ``"text_cnn"`` backbone (frozen
+    MiniLM word-piece embeddings, a trained convolution, max pooling over time) and a linear
+    hash layer, trained with the logistic loss against the target bits
+    (:class:`deephash.losses.TargetCodeLoss`). Unsupervised: labels are ignored.
+
+    Hyperparameters
+    ---------------
+    neighbors : int, default 10
+        k of the kNN graph.
+    target_min_df : int, default 2
+        TF-IDF ``min_df`` of the graph's vectors.
+    """
+
+    name = "TextCNNHash"
+    supervised = False
+    default_backbone = "text_cnn"
+    hyperparameter_defaults = {"neighbors": 10, "target_min_df": 2}
+
+    def make_targets(self, x, labels):
+        return spectral_target_codes(x, self.bits, self.params["neighbors"],
+                                     self.params["target_min_df"], self.seed)
+
+    def make_loss(self):
+        from ..losses.text_cnn_hash import TargetCodeLoss
+
+        return TargetCodeLoss()

@@ -1,0 +1,71 @@
+"""Semantic Hashing's network (Salakhutdinov & Hinton, 2009): an autoencoder with a binary code layer."""
+from __future__ import annotations
+
+from ._torch import require_torch
+from .hash_head import HeadOutput
+
+torch = require_torch()
+nn = torch.nn
+
+__all__ = ["AutoencoderHead"]
+
+
+class AutoencoderHead(nn.Module):
+    """Word counts -> code layer -> reconstructed word distribution.
+
+    Encoder: ``log(1 + counts)``, rows scaled to unit length -> ReLU hidden layers ``hidden`` ->
+    ``bits`` code units z. (The paper's hidden units are logistic, made to work by layer-wise
+    RBM pretraining; trained from a random start, a stack of logistic layers passed almost no
+    signal from the sparse counts — every text got the same code in a measured run — so the
+    hidden layers here are ReLU.)
+    In training, Gaussian noise of standard deviation ``noise`` is added to z before the
+    logistic (the paper's noise injection, which drives the code units to saturate so that the
+    codes ``sigmoid(z) > 0.5``, i.e. ``z > 0``, lose little by being made binary); the decoder
+    mirrors the encoder and ends in ``in_dim`` word scores (a softmax over words).
+
+    Parameters
+    ----------
+    in_dim : int
+        Vocabulary size (word-count input).
+    bits : int
+    hidden : sequence of int
+        Encoder widths; the decoder uses them in reverse.
+    noise : float
+        Standard deviation of the training noise.
+    seed : int
+        Seeds the noise (its own generator: training is reproducible and leaves torch's global
+        RNG alone).
+
+    Output: :class:`deephash.models.HeadOutput` ``(u=z, logits=word scores (n, in_dim),
+    latent=the input counts)``: the loss compares the reconstruction with the counts; the code
+    bit is ``z > 0``. In eval mode ``u`` alone is needed, the rest is computed anyway.
+    """
+
+    def __init__(self, in_dim: int, bits: int, hidden=(500, 500), noise: float = 1.0, seed: int = 0):
+        super().__init__()
+        if not noise >= 0:
+            raise ValueError(f"noise must be >= 0, got {noise}")
+        sizes = [int(in_dim)] + [int(h) for h in hidden]
+        enc = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            enc += [nn.Linear(a, b), nn.ReLU()]
+        self.encoder = nn.Sequential(*enc, nn.Linear(sizes[-1], int(bits)))
+        rev = [int(bits)] + sizes[::-1]
+        dec = []
+        for a, b in zip(rev[:-2], rev[1:-1]):
+            dec += [nn.Linear(a, b), nn.ReLU()]
+        self.decoder = nn.Sequential(*dec, nn.Linear(rev[-2], rev[-1]))
+        self.noise = float(noise)
+        self._gen = torch.Generator().manual_seed(int(seed))
+
+    def fit_input(self, features) -> "AutoencoderHead":
+        return self
+
+    def forward(self, counts):
+        x = torch.log1p(counts)
+        z = self.encoder(x / x.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        zn = z
+        if self.training and self.noise > 0:
+            eps = torch.randn(z.shape, generator=self._gen) * self.noise
+            zn = z + eps.to(z.device, z.dtype)
+        return HeadOutput(z, logits=self.decoder(torch.sigmoid(zn)), latent=counts)

@@ -1,0 +1,124 @@
+"""DH, SDH, SemanticHashing and TextCNNHash: quality over LSH, determinism, persistence, text inputs."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+sklearn_datasets = pytest.importorskip("sklearn.datasets")
+
+import deephash.methods as M  # noqa: E402
+from deephash import data, metrics  # noqa: E402
+from deephash.losses.dh import DHLoss  # noqa: E402
+from deephash.losses.sdh import SDHLoss  # noqa: E402
+from deephash.losses.text_cnn_hash import TargetCodeLoss  # noqa: E402
+from deephash.methods.text_cnn_hash import spectral_target_codes  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tie_map(m, xq, yq, xdb, ydb):
+    return metrics.mean_average_precision(m.encode(xq), yq, m.encode(xdb), ydb).map
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = sklearn_datasets.load_digits(return_X_y=True)
+    perm = np.random.default_rng(0).permutation(len(x))
+    x, y = x[perm].astype(np.float32), y[perm]
+    return x[300:], y[300:], x[:300], y[:300]
+
+
+@pytest.fixture(scope="module")
+def snippets():
+    """A few hundred SearchSnippets texts: 60 per class for the database, 8 per class as queries."""
+    ds = data.load_stc2("SearchSnippets")
+    rng = np.random.default_rng(0)
+    db, q = [], []
+    for c in range(ds.n_classes):
+        members = rng.permutation(np.flatnonzero(ds.labels == c))
+        q.extend(members[:8])
+        db.extend(members[8:68])
+    texts = np.asarray(ds.texts, dtype=object)
+    return list(texts[db]), ds.labels[db], list(texts[q]), ds.labels[q]
+
+
+def test_dh_loss_values():
+    u = torch.tensor([[0.5, -1.0], [-0.5, 1.0]])
+    # quantisation 0.5 * mean((sign(u) - u)^2) = 0.5 * (0.25 + 0 + 0.25 + 0) / 4 = 0.0625;
+    # per-bit variances 0.25 and 1 -> -0.5 * 1 * 0.625; covariance [[.25, -.5], [-.5, 1]] vs I:
+    # mean squared difference (0.5625 + 0.25 + 0.25 + 0) / 4 = 0.265625 -> + 0.5 * 2 * that.
+    loss = DHLoss(balance=1.0, independence=2.0)(u)
+    assert float(loss) == pytest.approx(0.0625 - 0.3125 + 0.265625)
+    # SDH on the same batch: one dissimilar pair each way, d = mean_k (u_ik - u_jk)^2 = 2.5.
+    sdh = SDHLoss(balance=1.0, independence=2.0, discriminative=2.0, alpha=0.5)
+    assert float(sdh(u, torch.tensor([0, 1]))) == pytest.approx(float(loss) - 0.5 * 2.5)
+    assert float(sdh(u, torch.tensor([0, 0]))) == pytest.approx(float(loss) + 2.5)
+    with pytest.raises(ValueError, match="at least 2"):
+        DHLoss()(u[:1])
+
+
+def test_target_code_loss():
+    u = torch.tensor([[0.0, 2.0]])
+    t = torch.tensor([[1.0, -1.0]])
+    expect = (np.log(2) + np.log1p(np.exp(2.0))) / 2
+    assert float(TargetCodeLoss()(u, t)) == pytest.approx(expect)
+
+
+def test_dh_beats_lsh_and_sdh_beats_dh(digits, tmp_path):
+    xt, yt, xq, yq = digits
+    lsh = M.LSH(bits=16, seed=0).fit(xt)
+    dh = M.DH(bits=16, seed=0, epochs=20, progress=False).fit(xt, yt)  # labels ignored
+    assert M.DH.supervised is False and M.SDH.supervised is True
+    sdh = M.SDH(bits=16, seed=0, epochs=20, progress=False).fit(xt, yt)
+    maps = [tie_map(m, xq, yq, xt, yt) for m in (lsh, dh, sdh)]
+    assert maps[1] > maps[0] + 0.05 and maps[2] > maps[1] + 0.05
+    again = M.DH(bits=16, seed=0, epochs=20, progress=False).fit(xt)
+    np.testing.assert_array_equal(again.encode(xq), dh.encode(xq))
+    dh.save(tmp_path / "dh.npz")
+    np.testing.assert_array_equal(M.load(tmp_path / "dh.npz").encode(xq), dh.encode(xq))
+
+
+def test_spectral_target_codes_are_balanced(snippets):
+    xt, yt, _, _ = snippets
+    t = spectral_target_codes(xt, 8, neighbors=10, min_df=2, seed=0)
+    assert t.shape == (len(xt), 8) and set(np.unique(t)) == {-1.0, 1.0}
+    np.testing.assert_allclose(t.mean(0), 0, atol=0.02)
+    # The leading dimension separates topics: its bit agrees within classes more than chance.
+    same = yt[:, None] == yt[None, :]
+    agree = (t[:, None, 0] == t[None, :, 0])
+    assert agree[same].mean() > agree[~same].mean() + 0.1
+    np.testing.assert_array_equal(spectral_target_codes(xt, 8, seed=0), t)
+
+
+TEXT_FAST = {
+    "TextCNNHash": dict(backbone={"name": "text_cnn", "width": 64}, epochs=15, lr=3e-3),
+    "SemanticHashing": dict(epochs=20, batch_size=32),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TEXT_FAST))
+def test_text_deep_methods(snippets, tmp_path, name):
+    xt, yt, xq, yq = snippets
+    m = M.method_class(name)(bits=16, seed=0, progress=False, **TEXT_FAST[name]).fit(xt)
+    assert m.supervised is False
+    if name == "TextCNNHash":
+        lsh = M.LSH(bits=16, seed=0, backbone="tfidf").fit(xt)
+        assert tie_map(m, xq, yq, xt, yt) > tie_map(lsh, xq, yq, xt, yt) + 0.02
+    else:
+        # On 480 texts Semantic Hashing does not beat LSH (measured: .147 vs .144 on tfidf, .153
+        # on its own word counts: a known shortfall); what is checked is that the codes tell
+        # texts apart at all (logistic hidden layers from a random start gave one code for
+        # every text; the ReLU network gives 16 distinct codes here).
+        assert len({c.tobytes() for c in m.encode(xt)}) >= 8
+    odd = ["", "zzqxv wvvkq unknownwordz", "   "]
+    codes = m.encode(xq + odd)
+    m.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(M.load(tmp_path / "m.npz").encode(xq + odd), codes)
+    with pytest.raises(TypeError, match=r"x\[1\] must be a str"):
+        m.encode(["fine", 7])
