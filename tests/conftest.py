@@ -113,3 +113,50 @@ def clustered_codes(rng, n, bits, centres=10, flip=0.1):
     which = rng.integers(0, centres, size=n)
     noise = (rng.random((n, bits)) < flip).astype(np.uint8)
     return np.packbits(c[which] ^ noise, axis=1, bitorder="little")
+
+
+# -- shared by the method tests ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny networks: one torch thread avoids oversubscription on a shared CI machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits, shuffled with seed 0: (train x, train y, query x, query y), 300 queries."""
+    from sklearn import datasets
+
+    x, y = datasets.load_digits(return_X_y=True)
+    perm = np.random.default_rng(0).permutation(len(x))
+    x, y = x[perm].astype(np.float32), y[perm]
+    return x[300:], y[300:], x[:300], y[:300]
+
+
+@pytest.fixture(scope="session")
+def snippets():
+    """A few hundred SearchSnippets texts: 60 per class for the database, 8 per class as queries."""
+    from deephash import data
+
+    ds = data.load_stc2("SearchSnippets")
+    rng = np.random.default_rng(0)
+    db, q = [], []
+    for c in range(ds.n_classes):
+        members = rng.permutation(np.flatnonzero(ds.labels == c))
+        q.extend(members[:8])
+        db.extend(members[8:68])
+    texts = np.asarray(ds.texts, dtype=object)
+    return list(texts[db]), ds.labels[db], list(texts[q]), ds.labels[q]
+
+
+def tie_map(model, xq, yq, xdb, ydb) -> float:
+    """Tie-aware mAP@ALL of a fitted model's codes (queries against the database)."""
+    from deephash import metrics
+
+    return metrics.mean_average_precision(model.encode(xq), yq, model.encode(xdb), ydb).map

@@ -9,14 +9,7 @@ import deephash.methods as M  # noqa: E402
 from deephash import metrics  # noqa: E402
 from deephash.losses import DCMHLoss  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks: one thread avoids oversubscription on a shared CI machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def paired_set(n, seed, n_classes=4, d_image=16, d_text=6, noise=1.0):

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
 import deephash  # noqa: E402
 import deephash.methods as M  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def hamming_map(q_codes, q_labels, db_codes, db_labels):
@@ -24,23 +25,6 @@ def hamming_map(q_codes, q_labels, db_codes, db_labels):
         hits = np.cumsum(rel)
         aps.append(float((hits / np.arange(1, rel.size + 1) * rel).sum() / rel.sum()))
     return float(np.mean(aps))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks: one thread avoids oversubscription on a shared CI machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = sklearn_datasets.load_digits(return_X_y=True)
-    perm = np.random.default_rng(0).permutation(len(x))
-    x, y = x[perm].astype(np.float32), y[perm]
-    return x[300:], y[300:], x[:300], y[:300]
 
 
 FAST = dict(epochs=15, progress=False)

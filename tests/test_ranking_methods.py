@@ -11,16 +11,9 @@ import deephash.data
 import deephash.methods as M
 from deephash.metrics import mean_average_precision, ndcg_at_k
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 FAST = {"epochs": 12, "progress": False}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks: one thread avoids oversubscription on a shared CI machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -3,40 +3,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
 import deephash.methods as M  # noqa: E402
-from deephash import data, metrics  # noqa: E402
 from deephash.methods._itq import quantization_error  # noqa: E402
 from deephash.methods.projection import pca_projection, project_linear  # noqa: E402
+from conftest import tie_map  # noqa: E402
 
 UNSUPERVISED = ("PCAH", "SH", "ITQ")
-
-
-def tie_map(m, xq, yq, xdb, ydb):
-    return metrics.mean_average_precision(m.encode(xq), yq, m.encode(xdb), ydb).map
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = sklearn_datasets.load_digits(return_X_y=True)
-    perm = np.random.default_rng(0).permutation(len(x))
-    x, y = x[perm].astype(np.float32), y[perm]
-    return x[300:], y[300:], x[:300], y[:300]
-
-
-@pytest.fixture(scope="module")
-def snippets():
-    """A few hundred SearchSnippets texts: 60 per class for the database, 8 per class as queries."""
-    ds = data.load_stc2("SearchSnippets")
-    rng = np.random.default_rng(0)
-    db, q = [], []
-    for c in range(ds.n_classes):
-        members = rng.permutation(np.flatnonzero(ds.labels == c))
-        q.extend(members[:8])
-        db.extend(members[8:68])
-    texts = np.asarray(ds.texts, dtype=object)
-    return list(texts[db]), ds.labels[db], list(texts[q]), ds.labels[q]
 
 
 @pytest.mark.parametrize("name", UNSUPERVISED)
