@@ -77,8 +77,20 @@ def test_codes_do_not_depend_on_the_cache(tmp_path):
     np.testing.assert_array_equal(back.encode(x), m.encode(x))
 
 
+# Every deep image method of the registry but DPSH (tested above); the non-deep, text and
+# cross-modal methods have no image backbone to cut.
+IMAGE_DEEP = ("dsh", "dhn", "cnnh", "cnnhplus", "dlbhc", "dnnh", "drsch", "dsrh", "dh", "sdh")
+
+
+def test_image_deep_list_covers_the_registry():
+    from deephash.methods.deep import DeepHashingMethod
+
+    deep = {k for k in METHODS if issubclass(method_class(k), DeepHashingMethod)}
+    assert set(IMAGE_DEEP) | {"dpsh", "semantichashing", "textcnnhash"} == deep
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [k for k in METHODS if k not in ("lsh", "dpsh")])
+@pytest.mark.parametrize("name", IMAGE_DEEP)
 def test_every_deep_method_trains_partially(name, tmp_path):
     x, y = data(8)
     m = partial_model(method_class(name), tmp_path=tmp_path, bits=8).fit(x, y)
