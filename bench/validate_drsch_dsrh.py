@@ -48,7 +48,8 @@ def main(bits=32, epochs=15):
         w = m.bit_weights
         cells = []
         for b in (12, 24, 48):
-            cells.append(f"{b} bits {float(mean_average_precision(m.encode(xv, bits=b), yv, m.encode(xt, bits=b), yt)):.3f}")
+            score = mean_average_precision(m.encode(xv, bits=b), yv, m.encode(xt, bits=b), yt)
+            cells.append(f"{b} bits {float(score):.3f}")
         print(f"DRSCH 48 bits weight_lr_scale={scale:<4} weights {w.min():.2f}-{w.max():.2f}  " + "  ".join(cells))
     for frac, alpha in itertools.product(fracs, (0.1, 1.0)):
         kw = {"bits": bits, "seed": 0, "epochs": epochs, "progress": False, "alpha": alpha,

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+import deephash
+from deephash import _core
+
 # One hypothesis profile for every test (CI included): derandomised, so a run is reproducible and
 # a failure shows up on every run; HYPOTHESIS_PROFILE=explore searches with fresh randomness.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-import deephash
-from deephash import _core
 
 
 def pytest_collection_modifyitems(config, items):

@@ -28,7 +28,6 @@ tests/test_fuzz.py runs both targets for a few seconds with a derandomised hypot
 from __future__ import annotations
 
 import argparse
-import os
 import struct
 import sys
 import tempfile

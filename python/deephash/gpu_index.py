@@ -8,7 +8,8 @@ Array types: numpy inputs (or torch CPU tensors) give numpy outputs; CUDA inputs
 tensors, CuPy arrays, anything with ``__cuda_array_interface__``, or DLPack CUDA arrays through
 torch) are read in place, without a copy, and give outputs on the same device (torch tensors for
 torch and DLPack input, CuPy arrays for CuPy and other ``__cuda_array_interface__`` input when
-CuPy is installed, torch tensors otherwise). Work runs on the caller's current stream (torch / CuPy) and is complete when a call returns.
+CuPy is installed, torch tensors otherwise). Work runs on the caller's current stream (torch /
+CuPy) and is complete when a call returns.
 """
 from __future__ import annotations
 

@@ -36,10 +36,10 @@ class TrainConfig:
         Pair each batch with the latest outputs of the whole training set (as DPSH's reference
         implementation does) rather than only with the rest of the batch: many more pairs (and,
         for triplet losses, a larger pool to mine triplets from) per step at the cost of an
-        (n, bits) buffer. Losses that consume neither pairs nor triplets never use one. None (default) = on when only a head or an MLP
-        trains (frozen features, vectors), off when an image backbone trains end to end, whose
-        outputs drift too fast for stored ones to stay comparable (measured on digits with
-        small_cnn: stale pairs gave near-constant codes).
+        (n, bits) buffer. Losses that consume neither pairs nor triplets never use one. None
+        (default) = on when only a head or an MLP trains (frozen features, vectors), off when an
+        image backbone trains end to end, whose outputs drift too fast for stored ones to stay
+        comparable (measured on digits with small_cnn: stale pairs gave near-constant codes).
     head_hidden : sequence of int or None
         Hidden layer widths of the hash head. None = one layer of 256 on frozen pretrained
         features (which the head also standardises), none otherwise (an "mlp" backbone has its
