@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ._torch import require_torch
-from .standardize import Standardize
+from .hash_head import HeadBase
 
 torch = require_torch()
 nn = torch.nn
@@ -22,7 +22,7 @@ def piecewise_threshold(s, epsilon: float):
     return torch.where(s < lo, torch.zeros_like(s), torch.where(s > hi, torch.ones_like(s), s))
 
 
-class DivideEncodeHead(nn.Module):
+class DivideEncodeHead(HeadBase):
     """features -> [standardise] -> hidden ReLU layers -> ``bits`` slices -> one unit per slice.
 
     The divide-and-encode module splits the feature vector into ``bits`` equal slices and maps
@@ -45,40 +45,18 @@ class DivideEncodeHead(nn.Module):
 
     def __init__(self, in_dim: int, bits: int, epsilon: float = 0.1, hidden=(),
                  standardize=False):
-        super().__init__()
         if not 0 < epsilon < 0.5:
             raise ValueError(f"epsilon must be in (0, 0.5), got {epsilon}")
-        hidden = [int(h) for h in hidden]
-        if any(h <= 0 for h in hidden):
-            raise ValueError(f"hidden sizes must be positive, got {hidden}")
+        super().__init__(in_dim, hidden, standardize, width_multiple=int(bits))
         self.epsilon = float(epsilon)
         self.bits = int(bits)
-        self.standardize = Standardize(int(in_dim)) if standardize else None
-        layers = []
-        prev = int(in_dim)
-        for h in hidden:
-            layers += [nn.Linear(prev, h), nn.ReLU()]
-            prev = h
-        if prev % self.bits:
-            width = self.bits * -(-prev // self.bits)
-            layers += [nn.Linear(prev, width), nn.ReLU()]
-            prev = width
-        self.hidden = nn.Sequential(*layers)
-        self.slice_width = prev // self.bits
+        self.slice_width = self.trunk_dim // self.bits
         # one (slice_width -> 1) unit per bit, initialised like nn.Linear(slice_width, 1)
         bound = 1.0 / math.sqrt(self.slice_width)
         self.weight = nn.Parameter(torch.empty(self.bits, self.slice_width).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(self.bits).uniform_(-bound, bound))
 
-    def fit_input(self, features) -> DivideEncodeHead:
-        """Sets the standardisation statistics from training features (n, in_dim)."""
-        if self.standardize is not None:
-            self.standardize.fit(features)
-        return self
-
     def forward(self, x):
-        if self.standardize is not None:
-            x = self.standardize(x)
-        f = self.hidden(x).reshape(x.shape[0], self.bits, self.slice_width)
+        f = self.trunk(x).reshape(x.shape[0], self.bits, self.slice_width)
         s = torch.sigmoid((f * self.weight).sum(2) + self.bias)
         return piecewise_threshold(s, self.epsilon) - 0.5

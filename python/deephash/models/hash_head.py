@@ -9,7 +9,7 @@ from .standardize import Standardize
 torch = require_torch()
 nn = torch.nn
 
-__all__ = ["HashHead", "HeadOutput", "code_outputs"]
+__all__ = ["HashHead", "HeadBase", "HeadOutput", "code_outputs"]
 
 
 class HeadOutput(NamedTuple):
@@ -35,7 +35,53 @@ def code_outputs(out):
     return out.u if isinstance(out, HeadOutput) else out
 
 
-class HashHead(nn.Module):
+class HeadBase(nn.Module):
+    """The trunk every hash head starts with: optional standardisation, then ReLU hidden layers.
+
+    Parameters
+    ----------
+    in_dim : int
+    hidden : sequence of int
+        Hidden layer widths.
+    standardize : bool
+        Standardise the input features (statistics set by :meth:`fit_input`).
+    width_multiple : int
+        Make the trunk's output width a multiple of this (one more ReLU layer when the last
+        width is not), e.g. for heads that split the features into one slice per bit.
+    """
+
+    def __init__(self, in_dim: int, hidden=(), standardize=False, width_multiple: int = 1):
+        super().__init__()
+        hidden = [int(h) for h in hidden]
+        if any(h <= 0 for h in hidden):
+            raise ValueError(f"hidden sizes must be positive, got {hidden}")
+        self.standardize = Standardize(int(in_dim)) if standardize else None
+        layers = []
+        prev = int(in_dim)
+        for h in hidden:
+            layers += [nn.Linear(prev, h), nn.ReLU()]
+            prev = h
+        if prev % width_multiple:
+            width = width_multiple * -(-prev // width_multiple)
+            layers += [nn.Linear(prev, width), nn.ReLU()]
+            prev = width
+        self.hidden = nn.Sequential(*layers)
+        self.trunk_dim = prev
+
+    def fit_input(self, features):
+        """Sets the standardisation statistics from training features (n, in_dim)."""
+        if self.standardize is not None:
+            self.standardize.fit(features)
+        return self
+
+    def trunk(self, x):
+        """(n, in_dim) -> (n, trunk_dim): standardisation and hidden layers."""
+        if self.standardize is not None:
+            x = self.standardize(x)
+        return self.hidden(x)
+
+
+class HashHead(HeadBase):
     """Optional standardisation and hidden ReLU layers, then a linear layer to ``bits`` outputs.
 
     Parameters
@@ -61,34 +107,17 @@ class HashHead(nn.Module):
 
     def __init__(self, in_dim: int, bits: int, activation=None, hidden=(), standardize=False,
                  classes: int = 0):
-        super().__init__()
         if activation not in (None, "tanh"):
             raise ValueError(f"activation must be None or 'tanh', got {activation!r}")
-        hidden = [int(h) for h in hidden]
-        if any(h <= 0 for h in hidden):
-            raise ValueError(f"hidden sizes must be positive, got {hidden}")
-        self.standardize = Standardize(int(in_dim)) if standardize else None
-        layers = []
-        prev = int(in_dim)
-        for h in hidden:
-            layers += [nn.Linear(prev, h), nn.ReLU()]
-            prev = h
-        self.hidden = nn.Sequential(*layers)
+        super().__init__(in_dim, hidden, standardize)
+        prev = self.trunk_dim
         self.linear = nn.Linear(prev, int(bits))
         self.activation = activation
         # created after the hash layer so that heads without classes initialise as before
         self.classifier = nn.Linear(prev, int(classes)) if classes else None
 
-    def fit_input(self, features) -> "HashHead":
-        """Sets the standardisation statistics from training features (n, in_dim)."""
-        if self.standardize is not None:
-            self.standardize.fit(features)
-        return self
-
     def forward(self, x):
-        if self.standardize is not None:
-            x = self.standardize(x)
-        h = self.hidden(x)
+        h = self.trunk(x)
         u = self.linear(h)
         u = torch.tanh(u) if self.activation == "tanh" else u
         if self.classifier is None:

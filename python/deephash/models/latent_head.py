@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from ._torch import require_torch
-from .hash_head import HeadOutput
-from .standardize import Standardize
+from .hash_head import HeadBase, HeadOutput
 
 torch = require_torch()
 nn = torch.nn
@@ -11,7 +10,7 @@ nn = torch.nn
 __all__ = ["LatentHead"]
 
 
-class LatentHead(nn.Module):
+class LatentHead(HeadBase):
     """features -> [standardise] -> hidden ReLU layers -> latent = sigmoid(Linear) -> Linear -> logits.
 
     Lin et al. (CVPR 2015 workshops) insert the latent layer between the network's features and
@@ -36,30 +35,12 @@ class LatentHead(nn.Module):
     """
 
     def __init__(self, in_dim: int, bits: int, classes: int, hidden=(), standardize=False):
-        super().__init__()
         if int(classes) < 1:
             raise ValueError(f"classes must be >= 1, got {classes}")
-        hidden = [int(h) for h in hidden]
-        if any(h <= 0 for h in hidden):
-            raise ValueError(f"hidden sizes must be positive, got {hidden}")
-        self.standardize = Standardize(int(in_dim)) if standardize else None
-        layers = []
-        prev = int(in_dim)
-        for h in hidden:
-            layers += [nn.Linear(prev, h), nn.ReLU()]
-            prev = h
-        self.hidden = nn.Sequential(*layers)
-        self.latent = nn.Linear(prev, int(bits))
+        super().__init__(in_dim, hidden, standardize)
+        self.latent = nn.Linear(self.trunk_dim, int(bits))
         self.classifier = nn.Linear(int(bits), int(classes))
 
-    def fit_input(self, features) -> LatentHead:
-        """Sets the standardisation statistics from training features (n, in_dim)."""
-        if self.standardize is not None:
-            self.standardize.fit(features)
-        return self
-
     def forward(self, x):
-        if self.standardize is not None:
-            x = self.standardize(x)
-        latent = torch.sigmoid(self.latent(self.hidden(x)))
+        latent = torch.sigmoid(self.latent(self.trunk(x)))
         return HeadOutput(latent - 0.5, logits=self.classifier(latent), latent=latent)
