@@ -65,16 +65,9 @@ def set_num_threads(n: int) -> None:
         At most ``deephash._core.MAX_THREADS`` (1024): worker threads live until the process
         exits.
     """
-    import operator
+    from ._validate import as_int
 
-    from ._validate import describe
-
-    if isinstance(n, bool):
-        raise TypeError(f"n must be an int, got {describe(n)}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"n must be an int, got {describe(n)}") from None
+    n = as_int(n, "n")
     if n > _core.MAX_THREADS:
         raise ValueError(f"n must be at most {_core.MAX_THREADS} threads, got {n}")
     _core.set_num_threads(max(n, 0))

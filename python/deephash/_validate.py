@@ -19,6 +19,7 @@ __all__ = [
     "PADDING_ID",
     "as_codes",
     "as_ids",
+    "as_int",
     "as_path",
     "check_bits",
     "check_bool",
@@ -157,14 +158,19 @@ def as_ids(ids, n: int, name: str = "ids", *, stored: bool = False) -> np.ndarra
     return arr
 
 
+def as_int(value, name: str) -> int:
+    """An int (numpy integers too; not bool, not float) or TypeError naming ``name``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {describe(value)}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {describe(value)}") from None
+
+
 def check_k(k, name: str = "k") -> int:
     """Number of neighbours (or any count named `name`): a positive int below 2**31."""
-    if isinstance(k, bool):
-        raise TypeError(f"{name} must be an int, got {describe(k)}")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {describe(k)}") from None
+    k = as_int(k, name)
     if k <= 0:
         raise ValueError(f"{name} must be >= 1, got {k}")
     if k > 2**31 - 1:
