@@ -59,10 +59,10 @@ PUBLISHED = {  # mAP@ALL on this protocol as published (ImageNet-pretrained nets
 }
 
 
-RECIPE_DEFAULTS = {  # (epochs, lr) when not given
-    "frozen": (30, 3e-4),
-    "partial": (15, 1e-3),
-    "full": (15, 1e-3),
+RECIPE_DEFAULTS = {  # (epochs, lr, batch size) when not given; partial: chosen on --split validation
+    "frozen": (30, 3e-4, 128),
+    "partial": (4, 1e-3, 32),
+    "full": (15, 1e-3, 128),
 }
 
 
@@ -84,16 +84,22 @@ def parse_args(argv=None):
     p.add_argument("--feature-shift", type=int, default=0,
                    help="partial: random shift of cached activation maps, in cells (default 0)")
     p.add_argument("--resolution", type=int, default=160, help="EfficientNet input size")
-    p.add_argument("--epochs", type=int, default=None, help="default: 30 frozen, 15 otherwise")
+    p.add_argument("--epochs", type=int, default=None, help="default: 30 frozen, 4 partial, 15 full")
     p.add_argument("--lr", type=float, default=None,
                    help="head learning rate; default 3e-4 frozen, 1e-3 otherwise (backbone 0.1x)")
     p.add_argument("--backbone-lr-scale", type=float, default=0.1)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
+                   help="cosine: every learning rate decays to 0 over the run")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="default: 128 frozen and full, 32 partial")
     p.add_argument("--finetune", action="store_true", help="same as --recipe full")
     p.add_argument("--flip", action="store_true",
                    help="random horizontal flips (full: per batch; partial: cached flipped views)")
     p.add_argument("--head-hidden", default=None,
                    help="hash head hidden widths, e.g. 256 or 512,256 ('' for none; default auto)")
+    p.add_argument("--memory-bank", default=None, choices=["on", "off"],
+                   help="pairs against stored outputs of the whole training set (default: the "
+                        "method's own choice: on for frozen features, off when convolutions train)")
     p.add_argument("--device", default=None)
     p.add_argument("--data", default=None, help="cifar10-jpeg.tar.xz or its directory")
     p.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/deephash/features)")
@@ -173,6 +179,7 @@ def main(argv=None):
     bits_list = [int(b) for b in args.bits.split(",")]
     epochs = args.epochs or RECIPE_DEFAULTS[args.recipe][0]
     lr = args.lr or RECIPE_DEFAULTS[args.recipe][1]
+    args.batch_size = args.batch_size or RECIPE_DEFAULTS[args.recipe][2]
     device = str(resolve_device(args.device))
     records, done = [], set()
     if args.json and os.path.exists(args.json):
@@ -219,8 +226,10 @@ def main(argv=None):
                    "split": args.split,
                    "recipe": dict(recipe, epochs=epochs, lr=lr,
                                   backbone_lr_scale=args.backbone_lr_scale,
-                                  head_hidden=args.head_hidden) if deep else {"mode": "frozen",
-                                                                              "resolution": args.resolution}}
+                                  head_hidden=args.head_hidden,
+                                  **({} if args.lr_schedule == "constant" else {"lr_schedule": args.lr_schedule}),
+                                  **({} if args.memory_bank is None else {"memory_bank": args.memory_bank}))
+                   if deep else {"mode": "frozen", "resolution": args.resolution}}
             if record_key(rec) in done:
                 print(f"{cls.name:8} {bits:>4}  (already in {args.json}, skipped)", flush=True)
                 continue
@@ -231,9 +240,10 @@ def main(argv=None):
                     [int(h) for h in args.head_hidden.split(",") if h.strip()]
                 model = cls(bits=bits, backbone=backbone, seed=args.seed, epochs=epochs, lr=lr,
                             finetune=args.recipe == "full", flip=args.flip, head_hidden=hidden,
-                            backbone_lr_scale=args.backbone_lr_scale,
+                            backbone_lr_scale=args.backbone_lr_scale, lr_schedule=args.lr_schedule,
                             train_from_block=args.train_from_block if args.recipe == "partial" else None,
                             feature_shift=args.feature_shift if args.recipe == "partial" else 0,
+                            memory_bank=None if args.memory_bank is None else args.memory_bank == "on",
                             **common)
             t = time.perf_counter()
             model.fit(split.train_x, split.train_y)

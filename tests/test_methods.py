@@ -458,3 +458,27 @@ def test_graded_triplets_from_multi_hot_labels(split):
     y[np.arange(300), rng.integers(0, 10, 300)] = 1  # up to two labels: relevance 0, 1 or 2
     m = _Graded(bits=16, seed=0, epochs=1, progress=False).fit(split.train_x[:300], y)
     assert m.encode(split.query_x).shape == (len(split.query_x), 2)
+
+
+def test_cosine_schedule_decays_every_group_to_zero_and_changes_training(digits):
+    from deephash.methods.config import TrainConfig
+    from deephash.methods.trainer import _lr_schedule
+
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
+    w = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.Adam([{"params": [w], "lr": 1.0}, {"params": [], "lr": 0.1}], lr=1.0)
+    set_lr = _lr_schedule(opt, TrainConfig(lr_schedule="cosine"), total_steps=4)
+    seen = []
+    for _ in range(4):
+        set_lr()
+        seen.append([g["lr"] for g in opt.param_groups])
+    np.testing.assert_allclose(seen, [[1.0, 0.1], [0.853553, 0.0853553], [0.5, 0.05], [0.146447, 0.0146447]],
+                               rtol=1e-5)
+    _lr_schedule(opt, TrainConfig(), total_steps=4)()  # constant: leaves the rates alone
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.146447, rel=1e-5)
+    xt, yt, xq, _ = digits
+    const = M.DPSH(bits=16, seed=0, epochs=3, progress=False).fit(xt, yt)
+    cos = M.DPSH(bits=16, seed=0, epochs=3, progress=False, lr_schedule="cosine").fit(xt, yt)
+    assert not np.array_equal(const.encode(xq), cos.encode(xq))
+    assert cos.config.lr_schedule == "cosine"

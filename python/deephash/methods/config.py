@@ -21,6 +21,10 @@ class TrainConfig:
         Adam learning rate of the hash head (and of backbones trained from scratch).
     weight_decay : float
         L2 weight decay (Adam's, coupled).
+    lr_schedule : {"constant", "cosine"}
+        "constant" (default): every step at ``lr``. "cosine": each parameter group's rate decays
+        from its initial value to 0 over the whole run, step by step (half a cosine) -- short
+        fine-tuning runs (a few epochs) end better converged.
     finetune : bool
         Train a pretrained backbone too (a GPU job) instead of freezing it and training the head
         on cached features (the CPU way). Backbones without pretrained weights always train.
@@ -69,6 +73,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-5
+    lr_schedule: str = "constant"
     finetune: bool = False
     train_from_block: int | None = None
     backbone_lr_scale: float = 0.1
@@ -94,6 +99,8 @@ class TrainConfig:
         if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
                 or not self.weight_decay >= 0:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"TrainConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.head_hidden is not None:
             if isinstance(self.head_hidden, (str, bytes)) or not all(
                 isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.head_hidden

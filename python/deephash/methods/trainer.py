@@ -14,6 +14,7 @@ from the method's ``make_targets``; a data-parallel run executes this same loop 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, List
 
@@ -49,6 +50,22 @@ class TrainingNetwork:
     modules: List = field(default_factory=list)
     groups: List = field(default_factory=list)
     bank_default: bool = True
+
+
+def _lr_schedule(opt, cfg, total_steps: int):
+    """A function to call before each optimiser step that sets the step's learning rates."""
+    if cfg.lr_schedule == "constant":
+        return lambda: None
+    base = [g["lr"] for g in opt.param_groups]
+    step = [0]
+
+    def set_lr():  # half a cosine from each group's rate down to 0 at the last step
+        f = 0.5 * (1.0 + math.cos(math.pi * min(step[0], total_steps) / total_steps))
+        for g, lr in zip(opt.param_groups, base):
+            g["lr"] = lr * f
+        step[0] += 1
+
+    return set_lr
 
 
 def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng, seed: int,
@@ -107,6 +124,7 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
         bank = torch.zeros(n, bits, device=device)
         seen = torch.zeros(n, dtype=torch.bool, device=device)
     bs = min(cfg.batch_size, n)
+    set_lr = _lr_schedule(opt, cfg, cfg.epochs * -(-n // bs))
     epochs = range(cfg.epochs)
     bar = progress(epochs, desc=desc, unit="epoch", leave=False) if cfg.progress else None
     try:
@@ -143,6 +161,7 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
                     if inputs.triplets.shape[0] == 0 and "pairs" not in consumes:
                         continue  # nothing to rank in this batch
                 loss = loss_fn.step_loss(inputs)
+                set_lr()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
