@@ -12,6 +12,8 @@ import pytest
 
 import deephash
 from deephash import cli, metrics
+from deephash.codes import save_codes
+from deephash.data import load_split
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -23,7 +25,7 @@ def _codes_file(path, rng, n, bits=32, n_classes=4, centers=None):
         centers = rng.integers(0, 2, (n_classes, bits))
     noise = rng.random((n, bits)) < 0.15
     codes = deephash.pack_bits(centers[labels] ^ noise)
-    cli.save_codes(path, codes, labels)
+    save_codes(path, codes, labels)
     return codes, labels, centers
 
 
@@ -113,10 +115,10 @@ def test_user_errors(tmp_path, capsys):
     rc, _, err = _run(["eval", "--queries", tmp_path / "q.npz", "--database", tmp_path / "db.npz",
                        tmp_path / "db.npz"], capsys)
     _assert_user_error(rc, err, "one --database file per --queries file")
-    cli.save_codes(tmp_path / "q64.npz", np.zeros((3, 8), np.uint8), np.zeros(3, int))
+    save_codes(tmp_path / "q64.npz", np.zeros((3, 8), np.uint8), np.zeros(3, int))
     rc, _, err = _run(["eval", "--queries", tmp_path / "q64.npz", "--database", tmp_path / "db.npz"], capsys)
     _assert_user_error(rc, err, "64-bit codes")
-    cli.save_codes(tmp_path / "nolab.npz", np.zeros((3, 4), np.uint8))
+    save_codes(tmp_path / "nolab.npz", np.zeros((3, 4), np.uint8))
     rc, _, err = _run(["eval", "--queries", tmp_path / "nolab.npz", "--database", tmp_path / "db.npz"],
                       capsys)
     _assert_user_error(rc, err, "holds no labels")
@@ -132,13 +134,13 @@ def test_data_specs(tmp_path, capsys, monkeypatch):
     x = rng.standard_normal((90, 6)).astype(np.float32)
     y = np.repeat(np.arange(3), 30)
     np.savez(tmp_path / "xy.npz", x=x, labels=y)
-    split = cli.load_split(str(tmp_path / "xy.npz"), seed=0, n_query=5, n_train=10)
+    split = load_split(str(tmp_path / "xy.npz"), seed=0, n_query=5, n_train=10)
     assert split.query_x.shape == (15, 6) and split.train_x.shape == (30, 6)
     assert split.db_x.shape == (75, 6) and np.all(np.bincount(split.query_y) == 5)
     six = {"query_x": x[:4], "query_y": y[:4], "train_x": x[4:50], "train_y": y[4:50],
            "db_x": x[4:], "db_y": y[4:]}
     np.savez(tmp_path / "six.npz", **six)
-    split = cli.load_split(str(tmp_path / "six.npz"))
+    split = load_split(str(tmp_path / "six.npz"))
     np.testing.assert_array_equal(split.db_x, x[4:])
     assert split.classes == ("0", "1", "2")
     np.savez(tmp_path / "bad.npz", x=x, labels=y[:-1])
@@ -152,7 +154,7 @@ def test_data_specs(tmp_path, capsys, monkeypatch):
         for i in range(10):
             Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).save(
                 tmp_path / "imgs" / c / f"{i}.png")
-    split = cli.load_split(str(tmp_path / "imgs"), n_query=2, n_train=3)
+    split = load_split(str(tmp_path / "imgs"), n_query=2, n_train=3)
     assert split.query_x.shape == (4, 4, 4, 3) and split.db_x.shape == (16, 4, 4, 3)
     assert split.classes == ("a", "b")
     assert any(f.name.endswith("-images.npy") for f in (tmp_path / "cache" / "data").iterdir())

@@ -375,9 +375,10 @@ def test_data_parallel_training_is_reproducible_and_matches_one_process(ray_loca
     pytest.importorskip("torch", reason="training needs PyTorch")
     from deephash import cli
     from deephash import methods as M
+    from deephash.data import load_split
     from deephash.distributed.train import fit_data_parallel
 
-    split = cli.load_split("digits", 1)  # the split `deephash train --seed 1` trains on
+    split = load_split("digits", 1)  # the split `deephash train --seed 1` trains on
     xt, yt, xq = split.train_x, split.train_y, split.query_x
 
     def dpsh(**kw):

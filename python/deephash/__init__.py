@@ -15,6 +15,7 @@ from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex
 from .loading import load
 from .multi_index import MultiIndex
+from ._validate import as_int as _as_int
 from .rerank import rerank
 
 __version__ = "0.1.0"
@@ -65,9 +66,7 @@ def set_num_threads(n: int) -> None:
         At most ``deephash._core.MAX_THREADS`` (1024): worker threads live until the process
         exits.
     """
-    from ._validate import as_int
-
-    n = as_int(n, "n")
+    n = _as_int(n, "n")
     if n > _core.MAX_THREADS:
         raise ValueError(f"n must be at most {_core.MAX_THREADS} threads, got {n}")
     _core.set_num_threads(max(n, 0))

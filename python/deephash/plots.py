@@ -6,10 +6,15 @@ write one figure; :func:`retrieval_grid` shows what a search returns, image by i
 """
 from __future__ import annotations
 
+import operator
 import os
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ._validate import as_codes, check_k, describe
+from .index import FlatIndex
+from .metrics._relevance import labels_array
 
 __all__ = [
     "plot_map_vs_bits",
@@ -110,8 +115,6 @@ _NEUTRAL = (200, 200, 200)
 
 
 def _grid_images(x, name: str, n=None) -> np.ndarray:
-    from ._validate import describe
-
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a uint8 numpy array (n, H, W) or (n, H, W, 3), got {describe(x)}")
     if x.dtype != np.uint8:
@@ -195,12 +198,6 @@ def retrieval_grid(
         The path written. The PNG is ``retrieval_grid_size(nq, k, tile)`` pixels:
         width ``4 + (tile + 6) + 12 + k * (tile + 10)``, height ``20 + nq * (tile + 24)``.
     """
-    import operator
-
-    from ._validate import as_codes, check_k, describe
-    from .index import FlatIndex
-    from .metrics._relevance import labels_array
-
     db_images = _grid_images(db_images, "db_images")
     db_arr = db_codes if isinstance(db_codes, np.ndarray) else np.asarray(db_codes)
     if db_arr.ndim != 2 or db_arr.shape[1] == 0:

@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ._validate import as_codes, as_ids, check_k, check_radius, describe
+from .index import BinaryIndex
 
 __all__ = ["rerank"]
 
@@ -29,12 +30,6 @@ def _vectors(x, name: str) -> np.ndarray:
     if x.size and not np.all(np.isfinite(x)):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return x
-
-
-def _index_types():
-    from .index import BinaryIndex
-
-    return (BinaryIndex,)
 
 
 def _row_lookup(index, n_rows: int, db_ids) -> Optional[Tuple[np.ndarray, np.ndarray]]:
@@ -130,7 +125,7 @@ def rerank(
             f"and {dbv.shape[1]}"
         )
     nq = qv.shape[0]
-    if not isinstance(index, _index_types()):
+    if not isinstance(index, BinaryIndex):
         raise TypeError(f"index must be a deephash index (FlatIndex, MultiIndex), got {describe(index)}")
     query_codes = as_codes(query_codes, index.bits, "query_codes")
     if query_codes.shape[0] != nq:

@@ -9,7 +9,7 @@ or multi-hot (n, c), and a pair is similar when it shares at least one label. Tr
 """
 from __future__ import annotations
 
-from ..models._torch import require_torch
+from .._torch import require_torch
 
 require_torch()
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..models._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models._torch import require_torch
+from .._torch import require_torch
 
 __all__ = ["LabelSimilarity", "target_codes"]
 

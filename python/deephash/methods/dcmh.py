@@ -85,7 +85,7 @@ class DCMH(CrossModalMethod):
 
     def _fit(self, image_x, text_x, labels):
         from ..models import resolve_device
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         torch = require_torch()
         cfg = self.config
@@ -150,7 +150,7 @@ class DCMH(CrossModalMethod):
         self._nets_ = nets
 
     def _transform(self, modality, x):
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         return self._nets_[modality].transform(x, require_torch())
 
@@ -165,7 +165,7 @@ class DCMH(CrossModalMethod):
         return meta, arrays
 
     def _restore(self, meta, arrays):
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         torch = require_torch()
         self._restore_shapes(meta)

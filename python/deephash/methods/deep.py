@@ -214,7 +214,7 @@ class DeepHashingMethod(HashingMethod):
         self
         """
         from ..models import resolve_device
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         if self.config.num_workers > 1:  # data-parallel over Ray workers, each running this fit
             from ..distributed.train import fit_data_parallel
@@ -260,7 +260,7 @@ class DeepHashingMethod(HashingMethod):
     def _head_outputs(self, x, pick, width: int, desc: str) -> np.ndarray:
         """``pick(head output)`` for every row of ``x``, float32 (n, width), in inference mode."""
         from ..models import images_to_tensor
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         self._check_fitted()
         torch = require_torch()
@@ -359,7 +359,7 @@ class DeepHashingMethod(HashingMethod):
 
     def _restore(self, meta, arrays):
         from ..models import resolve_device
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         torch = require_torch()
         shape = (1,) + tuple(meta["input_shape"])

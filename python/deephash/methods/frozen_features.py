@@ -72,7 +72,7 @@ class FrozenFeatures:
         if self.identity:
             return
         from ..models import build_backbone, normalize_spec
-        from ..models._torch import require_torch
+        from .._torch import require_torch
         from ..models.backbones import FITTED_BACKBONES
 
         torch = require_torch()

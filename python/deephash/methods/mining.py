@@ -62,7 +62,7 @@ class TripletMiner:
         if isinstance(per_anchor, bool) or not isinstance(per_anchor, numbers.Integral) \
                 or per_anchor <= 0:
             raise ValueError(f"per_anchor must be a positive int, got {per_anchor!r}")
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         self._torch = require_torch()
         self.per_anchor = int(per_anchor)

@@ -72,7 +72,7 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
     targets : float tensor (n, bits) on ``device``, or None
     """
     from ..losses.base import LABELLED, RELATIONAL, LossInputs
-    from ..models._torch import require_torch
+    from .._torch import require_torch
     from ..models.hash_head import code_outputs
     from .mining import TripletMiner, check_rankable
 

@@ -11,7 +11,7 @@ and ``"tfidf"`` (fitted on the training texts; non-deep methods only), see :mod:
 """
 from __future__ import annotations
 
-from ._torch import require_torch, resolve_device
+from .._torch import require_torch, resolve_device
 
 require_torch()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import describe
-from ._torch import require_torch
+from .._torch import require_torch
 
 __all__ = ["BACKBONES", "FITTED_BACKBONES", "BackboneInfo", "build_backbone", "normalize_spec"]
 

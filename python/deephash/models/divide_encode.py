@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .hash_head import HeadBase
 
 torch = require_torch()

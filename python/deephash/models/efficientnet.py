@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 with ImageNet weights, loaded offline, as a feature extractor (1280-d)."""
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn

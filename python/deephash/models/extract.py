@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .feature_cache import FeatureCache, row_keys
 from .image_input import images_to_tensor
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn

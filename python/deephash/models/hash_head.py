@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .standardize import Standardize
 
 torch = require_torch()

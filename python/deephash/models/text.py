@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
