@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
-from deephash.data import load_wiki  # noqa: E402
+import deephash.methods as M
+from deephash import metrics
+from deephash.data import load_wiki
 
 # (gamma, eta): the paper's (1, 1), and around the setting a first 32-bit, 20-epoch pass favoured
 GRID = [(1.0, 1.0), (1.0, 0.0), (100.0, 0.0), (100.0, 0.1), (100.0, 1.0), (300.0, 0.1),

@@ -34,10 +34,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-import deephash  # noqa: E402
-import deephash.methods as M  # noqa: E402
-from deephash import metrics, plots  # noqa: E402
-from deephash.data import load_cifar10  # noqa: E402
+import deephash
+import deephash.methods as M
+from deephash import metrics, plots
+from deephash.data import load_cifar10
 
 # Words per class (CIFAR-10's alphabetical class order): used to fill the training captions.
 TRAIN_WORDS = {

@@ -5,9 +5,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
-from deephash.losses import DCMHLoss  # noqa: E402
+import deephash.methods as M
+from deephash import metrics
+from deephash.losses import DCMHLoss
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -4,12 +4,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import deephash.methods as M  # noqa: E402
-from deephash.losses.dh import DHLoss  # noqa: E402
-from deephash.losses.sdh import SDHLoss  # noqa: E402
-from deephash.losses.text_cnn_hash import TargetCodeLoss  # noqa: E402
-from deephash.methods.text_cnn_hash import spectral_target_codes  # noqa: E402
-from conftest import tie_map  # noqa: E402
+import deephash.methods as M
+from deephash.losses.dh import DHLoss
+from deephash.losses.sdh import SDHLoss
+from deephash.losses.text_cnn_hash import TargetCodeLoss
+from deephash.methods.text_cnn_hash import spectral_target_codes
+from conftest import tie_map
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deephash.losses import DHNLoss, DPSHLoss, DSHLoss, log_cosh, similarity_matrix  # noqa: E402
+from deephash.losses import DHNLoss, DPSHLoss, DSHLoss, log_cosh, similarity_matrix
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
 
@@ -161,7 +161,7 @@ def test_loss_decreases_when_codes_agree_with_labels():
 
 
 # ---------------------------------------------------------------- losses of the newer methods
-from deephash.losses import (  # noqa: E402
+from deephash.losses import (
     CNNHLoss,
     CNNHPlusLoss,
     DLBHCLoss,
@@ -169,7 +169,7 @@ from deephash.losses import (  # noqa: E402
     TripletHashLoss,
     class_cross_entropy,
 )
-from deephash.methods.mining import TripletMiner, relevance  # noqa: E402
+from deephash.methods.mining import TripletMiner, relevance
 
 
 def log_softmax_at(row, k):

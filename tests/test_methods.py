@@ -4,8 +4,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import deephash  # noqa: E402
-import deephash.methods as M  # noqa: E402
+import deephash
+import deephash.methods as M
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -197,7 +197,7 @@ def test_methods_declare_supervised():
 
 
 # ------------------------------------------------------------- CNNH's stage 1 (target codes)
-from deephash.methods._cnnh_targets import LabelSimilarity, objective, target_codes  # noqa: E402
+from deephash.methods._cnnh_targets import LabelSimilarity, objective, target_codes
 
 
 def dense_similarity(labels):
@@ -246,7 +246,7 @@ def test_stage1_never_forms_n_by_n():
 
 
 # ------------------------------------------------- CNNH, CNNH+, DLBHC and DNNH on the training layer
-from deephash import data, metrics  # noqa: E402
+from deephash import data, metrics
 
 NEW = ["cnnh", "cnnhplus", "dlbhc", "dnnh"]
 
@@ -366,7 +366,7 @@ def test_cifar_protocol_accepts_the_new_names():
 
 
 # ------------------------------------------- the training layer serves other kinds of methods
-from deephash.losses import HashLoss, TripletHashLoss  # noqa: E402
+from deephash.losses import HashLoss, TripletHashLoss
 
 
 class _BalanceLoss(HashLoss):

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deephash.models import (  # noqa: E402
+from deephash.models import (
     FeatureCache, HashHead, build_backbone, extract_features, images_to_tensor, normalize_spec,
     row_keys,
 )

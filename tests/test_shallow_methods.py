@@ -4,10 +4,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-import deephash.methods as M  # noqa: E402
-from deephash.methods._itq import quantization_error  # noqa: E402
-from deephash.methods.projection import pca_projection, project_linear  # noqa: E402
-from conftest import tie_map  # noqa: E402
+import deephash.methods as M
+from deephash.methods._itq import quantization_error
+from deephash.methods.projection import pca_projection, project_linear
+from conftest import tie_map
 
 UNSUPERVISED = ("PCAH", "SH", "ITQ")
 

@@ -6,10 +6,10 @@ pytest.importorskip("torch")
 pytest.importorskip("skimage")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
-import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
-from deephash.models import build_backbone, normalize_spec  # noqa: E402
-from deephash.models.handcrafted import hog_color_descriptor  # noqa: E402
+import deephash.methods as M
+from deephash import metrics
+from deephash.models import build_backbone, normalize_spec
+from deephash.models.handcrafted import hog_color_descriptor
 
 
 def test_hog_descriptor_known_values():
