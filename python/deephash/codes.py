@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._npfile import existing, np_array, np_load
+from ._typing import PathLike
 from ._validate import describe
 
 __all__ = ["pack_bits", "read_codes", "save_codes", "unpack_bits"]
@@ -81,7 +82,7 @@ def unpack_bits(codes: ArrayLike, bits: Optional[int] = None) -> NDArray[np.uint
     return np.unpackbits(codes, axis=1, count=bits, bitorder="little")
 
 
-def save_codes(path, codes: NDArray[np.uint8], labels: Optional[ArrayLike] = None) -> None:
+def save_codes(path: PathLike, codes: NDArray[np.uint8], labels: Optional[ArrayLike] = None) -> None:
     """Writes a codes file: ``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits``, ``labels``.
 
     The parent folder is created when missing.
@@ -95,7 +96,9 @@ def save_codes(path, codes: NDArray[np.uint8], labels: Optional[ArrayLike] = Non
         np.savez(f, **arrays)
 
 
-def read_codes(path, labels_path=None) -> Tuple[NDArray[np.uint8], Optional[np.ndarray]]:
+def read_codes(
+    path: PathLike, labels_path: Optional[PathLike] = None
+) -> Tuple[NDArray[np.uint8], Optional[np.ndarray]]:
     """Reads a codes file written by :func:`save_codes`, or a ``.npy`` of packed codes.
 
     Parameters

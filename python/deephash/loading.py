@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+from typing import Union
 
 from . import _core
+from ._typing import PathLike
 from ._validate import MAX_BITS, as_path, check_bool
 from .index import FlatIndex
 from .multi_index import MultiIndex
@@ -14,7 +16,7 @@ __all__ = ["INDEX_KINDS", "load"]
 INDEX_KINDS = {"flat": FlatIndex, "multi_index": MultiIndex}
 
 
-def load(path, mmap: bool = False):
+def load(path: PathLike, mmap: bool = False) -> Union[FlatIndex, MultiIndex]:
     """Loads an index saved with ``index.save(path)``.
 
     Parameters

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from . import _core
 from ._validate import check_bits, describe
@@ -61,7 +61,7 @@ class MultiIndex(BinaryIndex):
 
     _core_class = _core.MultiIndex
 
-    def __init__(self, bits: int, m=None):
+    def __init__(self, bits: int, m: Optional[int] = None) -> None:
         bits = check_bits(bits)
         if m is None:
             m = 0
@@ -101,7 +101,7 @@ class MultiIndex(BinaryIndex):
         """Rebuilds the hash tables now (re-tuning ``m`` unless it was given)."""
         self._impl.rebuild()
 
-    def stats(self) -> "MultiIndexStats":
+    def stats(self) -> MultiIndexStats:
         """Counters: ``m``, indexed codes, queries answered by hashing and by the linear scan."""
         return MultiIndexStats(self.m, int(self._impl.indexed), int(self._impl.hashed_queries),
                                int(self._impl.linear_queries))

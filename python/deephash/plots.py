@@ -12,8 +12,10 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._typing import ArrayLike, PathLike
 from ._validate import as_codes, check_k, describe
 from .index import FlatIndex
+from .metrics import PrecisionAtN, PrecisionRecallCurve
 from .metrics._relevance import labels_array
 
 __all__ = [
@@ -43,7 +45,9 @@ def _save(fig, ax, path) -> str:
     return path
 
 
-def plot_pr_curves(curves: Mapping[str, "object"], path, title: str = "Precision-recall (Hamming radius)") -> str:
+def plot_pr_curves(
+    curves: Mapping[str, PrecisionRecallCurve], path: PathLike, title: str = "Precision-recall (Hamming radius)",
+) -> str:
     """Precision against recall, one point per Hamming radius.
 
     Parameters
@@ -62,7 +66,7 @@ def plot_pr_curves(curves: Mapping[str, "object"], path, title: str = "Precision
     return _save(fig, ax, path)
 
 
-def plot_precision_at_n(curves: Mapping[str, "object"], path, title: str = "Precision@N") -> str:
+def plot_precision_at_n(curves: Mapping[str, PrecisionAtN], path: PathLike, title: str = "Precision@N") -> str:
     """Precision of the first N items of the Hamming ranking.
 
     Parameters
@@ -80,7 +84,7 @@ def plot_precision_at_n(curves: Mapping[str, "object"], path, title: str = "Prec
 
 
 def plot_map_vs_bits(
-    series: Mapping[str, Sequence[Tuple[int, float]]], path, title: str = "mAP vs code length"
+    series: Mapping[str, Sequence[Tuple[int, float]]], path: PathLike, title: str = "mAP vs code length"
 ) -> str:
     """mAP against code length.
 
@@ -150,16 +154,16 @@ def retrieval_grid_size(n_queries: int, k: int, tile: int = 64) -> Tuple[int, in
 
 
 def retrieval_grid(
-    db_images,
-    db_codes,
-    path,
-    query_codes,
-    query_images=None,
-    query_titles=None,
-    query_labels=None,
-    db_labels=None,
+    db_images: ArrayLike,
+    db_codes: ArrayLike,
+    path: PathLike,
+    query_codes: ArrayLike,
+    query_images: Optional[ArrayLike] = None,
+    query_titles: Optional[Sequence[str]] = None,
+    query_labels: Optional[ArrayLike] = None,
+    db_labels: Optional[ArrayLike] = None,
     k: int = 10,
-    weights=None,
+    weights: Optional[ArrayLike] = None,
     tile: int = 64,
     title: Optional[str] = None,
 ) -> str:

@@ -8,6 +8,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ._typing import ArrayLike, Ids, NDArray
 from ._validate import as_codes, as_ids, check_k, check_radius, describe
 from .index import BinaryIndex
 
@@ -59,16 +60,16 @@ def _row_lookup(index, n_rows: int, db_ids) -> Optional[Tuple[np.ndarray, np.nda
 
 
 def rerank(
-    index,
-    query_codes,
-    query_vectors,
-    db_vectors,
+    index: BinaryIndex,
+    query_codes: ArrayLike,
+    query_vectors: ArrayLike,
+    db_vectors: ArrayLike,
     k: int,
     shortlist: Optional[int] = None,
     radius: Optional[int] = None,
-    db_ids=None,
-    weights=None,
-):
+    db_ids: Optional[ArrayLike] = None,
+    weights: Optional[ArrayLike] = None,
+) -> Tuple[NDArray[np.float32], Ids]:
     """Exact k nearest neighbours by Euclidean distance within a Hamming shortlist.
 
     Step 1 (coarse): the index returns each query's candidates -- its ``shortlist`` nearest

@@ -4,10 +4,11 @@ from __future__ import annotations
 import tarfile
 import zlib
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
+from .._typing import PathLike
 from .cifar10 import cifar10_protocol
 from .digits import digits
 from .image_folder import load_image_folder
@@ -27,7 +28,9 @@ def _per_class(n_query: int, n_train: int) -> dict:
     return kw
 
 
-def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_train: int = 0) -> RetrievalSplit:
+def load_split(
+    spec: str, seed: int = 0, data_path: Optional[PathLike] = None, n_query: int = 0, n_train: int = 0
+) -> RetrievalSplit:
     """Resolves a data set name or file to a :class:`RetrievalSplit`.
 
     ``digits`` (bundled with scikit-learn), ``cifar10`` / ``cifar10:1k`` / ``cifar10:10k``
@@ -110,7 +113,9 @@ def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_tra
     return take_split(x, y, idx, classes, p.stem)
 
 
-def load_pairs(spec: str, data_path=None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_pairs(
+    spec: str, data_path: Optional[PathLike] = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Paired image-text data for the cross-modal methods.
 
     ``wiki`` (the Wikipedia set, its original split) or a ``.npz`` with ``image_x``, ``text_x``,

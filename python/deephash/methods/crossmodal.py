@@ -12,8 +12,11 @@ adds the state of the shallow methods (CCA-ITQ, SCM), whose encoders are affine 
 """
 from __future__ import annotations
 
+from typing import NoReturn, Optional
+
 import numpy as np
 
+from .._typing import ArrayLike, Codes, NDArray
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
 
@@ -135,7 +138,7 @@ class CrossModalMethod(HashingMethod):
     # -- the public surface --------------------------------------------------------------
     supervised = True
 
-    def fit(self, image_x, text_x, labels=None):
+    def fit(self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None) -> CrossModalMethod:
         """Trains on paired rows.
 
         Parameters
@@ -162,19 +165,19 @@ class CrossModalMethod(HashingMethod):
         self._fitted = True
         return self
 
-    def transform_image(self, x) -> np.ndarray:
+    def transform_image(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real outputs of the image encoder, float32 (n, bits); the code bit is ``output > 0``."""
         return self._transform_checked("image", x)
 
-    def transform_text(self, x) -> np.ndarray:
+    def transform_text(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real outputs of the text encoder, float32 (n, bits); the code bit is ``output > 0``."""
         return self._transform_checked("text", x)
 
-    def encode_image(self, x) -> np.ndarray:
+    def encode_image(self, x: ArrayLike) -> Codes:
         """Packed codes of images: C-contiguous uint8 (n, code_bits // 8), in the shared space."""
         return self._pack(self.transform_image(x))
 
-    def encode_text(self, x) -> np.ndarray:
+    def encode_text(self, x: ArrayLike) -> Codes:
         """Packed codes of texts: C-contiguous uint8 (n, code_bits // 8), in the shared space."""
         return self._pack(self.transform_text(x))
 
@@ -184,15 +187,15 @@ class CrossModalMethod(HashingMethod):
         self._check_shape(modality, x)
         return np.ascontiguousarray(self._transform(modality, x), dtype=np.float32)
 
-    def transform(self, x):
+    def transform(self, x: ArrayLike) -> NoReturn:
         raise TypeError(f"{type(self).__name__} has one encoder per modality: use "
                         "transform_image(x) / transform_text(x)")
 
-    def encode(self, x):
+    def encode(self, x: ArrayLike) -> NoReturn:
         raise TypeError(f"{type(self).__name__} has one encoder per modality: use "
                         "encode_image(x) / encode_text(x)")
 
-    def fit_encode(self, x, labels=None):
+    def fit_encode(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> NoReturn:
         raise TypeError(f"{type(self).__name__} trains on pairs: use fit(image_x, text_x, labels), "
                         "then encode_image / encode_text")
 

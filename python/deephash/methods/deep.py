@@ -7,8 +7,11 @@ a loss (``make_loss``) that declares what it consumes, and, for losses that lear
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+from .._typing import ArrayLike, NDArray
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
 from .trainer import TrainingNetwork, progress, train_network
@@ -196,7 +199,7 @@ class DeepHashingMethod(HashingMethod):
         return TrainingNetwork(forward, [backbone, head], groups, not images)
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, x, labels=None):
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> DeepHashingMethod:
         """Trains the network.
 
         Parameters
@@ -332,7 +335,7 @@ class DeepHashingMethod(HashingMethod):
                 bar.close()
         return out
 
-    def transform(self, x) -> np.ndarray:
+    def transform(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real outputs of the code layer, float32 (n, bits); codes are ``outputs > 0``."""
         from ..models import code_outputs
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numbers
+from typing import Optional
 
 import numpy as np
 
+from .._typing import ArrayLike, Codes
 from .._validate import describe
 from ..codes import pack_bits
 from .deep import DeepHashingMethod
@@ -86,7 +88,7 @@ class DRSCH(DeepHashingMethod):
             )
         return int(bits)
 
-    def encode(self, x, bits=None) -> np.ndarray:
+    def encode(self, x: ArrayLike, bits: Optional[int] = None) -> Codes:
         """Packed codes of ``x``: all ``self.bits`` bits, or the ``bits`` heaviest ones.
 
         Parameters

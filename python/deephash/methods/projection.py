@@ -7,8 +7,11 @@ validation, encoding and persistence are here, once.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+from .._typing import ArrayLike, NDArray
 from .base import HashingMethod
 from .frozen_features import FrozenFeatures
 from .inputs import as_inputs
@@ -97,7 +100,7 @@ class ProjectionHashing(HashingMethod):
             self._features = FrozenFeatures(self.backbone, self.seed, self.config, self.name)
         return self._features
 
-    def fit(self, x, labels=None):
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> ProjectionHashing:
         """Learns the projection from the training inputs ``x``; ``labels`` are ignored.
 
         Parameters
@@ -117,7 +120,7 @@ class ProjectionHashing(HashingMethod):
         self._fitted = True
         return self
 
-    def transform(self, x) -> np.ndarray:
+    def transform(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real values whose signs are the code bits, float32 (n, bits)."""
         self._check_fitted()
         ext = self._extractor()

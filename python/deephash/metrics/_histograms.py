@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._typing import ArrayLike, NDArray
 from ._relevance import check_pair, relevance
 
 __all__ = ["DistanceHistograms", "distance_histograms", "hamming_distances"]
@@ -77,7 +78,7 @@ def _block_distances(q_words: np.ndarray, db_words: np.ndarray, bits: int) -> np
     return out
 
 
-def hamming_distances(query_codes, db_codes) -> np.ndarray:
+def hamming_distances(query_codes: NDArray[np.uint8], db_codes: NDArray[np.uint8]) -> NDArray[np.int32]:
     """Dense Hamming distance matrix (for small inputs and tests).
 
     Parameters
@@ -103,7 +104,9 @@ def hamming_distances(query_codes, db_codes) -> np.ndarray:
     return _block_distances(_words(q), _words(db), q.shape[1] * 8).astype(np.int32)
 
 
-def distance_histograms(query_codes, query_labels, db_codes, db_labels) -> DistanceHistograms:
+def distance_histograms(
+    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike,
+) -> DistanceHistograms:
     """Counts database items (all, and relevant) at each Hamming distance from each query.
 
     Parameters

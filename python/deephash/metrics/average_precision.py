@@ -5,6 +5,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .._typing import ArrayLike
 from .._validate import check_k
 from ._groups import tie_group_counts
 from ._histograms import _histograms
@@ -58,7 +59,8 @@ def check_ties(ties) -> str:
 
 
 def mean_average_precision(
-    query_codes, query_labels, db_codes, db_labels, topk=None, ties: str = "average", weights=None
+    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike,
+    topk: Optional[int] = None, ties: str = "average", weights: Optional[ArrayLike] = None,
 ) -> MeanAveragePrecision:
     """Mean average precision (mAP) of ranking the database by Hamming distance to each query.
 

@@ -7,10 +7,11 @@ group, no sampling), ``ties="id"`` ranks by (distance, database position).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .._typing import ArrayLike
 from .._validate import check_k
 from ._groups import level_sum, tie_group_counts
 from ._ranking import ranked_relevance
@@ -89,7 +90,8 @@ def _ideal_dcg(level_totals: np.ndarray, k: int, D: np.ndarray) -> np.ndarray:
 
 
 def acg_at_k(
-    query_codes, query_labels, db_codes, db_labels, k: int = 100, ties: str = "average", weights=None
+    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike, k: int = 100,
+    ties: str = "average", weights: Optional[ArrayLike] = None,
 ) -> GradedScore:
     """Average cumulative gain: the mean grade of the first k items of each query's ranking.
 
@@ -136,7 +138,8 @@ def acg_at_k(
 
 
 def ndcg_at_k(
-    query_codes, query_labels, db_codes, db_labels, k: int = 100, ties: str = "average", weights=None
+    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike, k: int = 100,
+    ties: str = "average", weights: Optional[ArrayLike] = None,
 ) -> GradedScore:
     """Normalised discounted cumulative gain of the first k items of each query's ranking.
 
@@ -183,7 +186,8 @@ def ndcg_at_k(
 
 
 def weighted_map(
-    query_codes, query_labels, db_codes, db_labels, topk=None, ties: str = "average", weights=None
+    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike,
+    topk: Optional[int] = None, ties: str = "average", weights: Optional[ArrayLike] = None,
 ) -> MeanAveragePrecision:
     """DSRH's weighted mean average precision: AP with ACG@p in place of precision@p.
 
