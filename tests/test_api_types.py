@@ -1,5 +1,6 @@
 """The public entry points are annotated (numpy.typing), the annotations resolve, and the stubs
 of the compiled modules name what the modules hold."""
+
 from __future__ import annotations
 
 import ast
@@ -61,7 +62,7 @@ def _params_from_doc(fn):
     lines = (getattr(fn, "__doc__", None) or "").splitlines()
     if not lines or "(" not in lines[0] or "(*args, **kwargs)" in lines[0]:
         return None  # no signature line, or overloads (checked by the tests that call them)
-    inner = lines[0][lines[0].index("(") + 1: lines[0].rindex(")")]
+    inner = lines[0][lines[0].index("(") + 1 : lines[0].rindex(")")]
     depth, names, token = 0, [], ""
     for ch in inner + ",":
         if ch in "[(":

@@ -1,4 +1,5 @@
 """DH, SDH, SemanticHashing and TextCNNHash: quality over LSH, determinism, persistence, text inputs."""
+
 import numpy as np
 import pytest
 
@@ -57,7 +58,7 @@ def test_spectral_target_codes_are_balanced(snippets):
     np.testing.assert_allclose(t.mean(0), 0, atol=0.02)
     # The leading dimension separates topics: its bit agrees within classes more than chance.
     same = yt[:, None] == yt[None, :]
-    agree = (t[:, None, 0] == t[None, :, 0])
+    agree = t[:, None, 0] == t[None, :, 0]
     assert agree[same].mean() > agree[~same].mean() + 0.1
     np.testing.assert_array_equal(spectral_target_codes(xt, 8, seed=0), t)
 

@@ -1,4 +1,5 @@
 """deephash's modules import one way: no cycle between its top-level modules and subpackages."""
+
 from __future__ import annotations
 
 from pathlib import Path

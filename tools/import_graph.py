@@ -6,6 +6,7 @@ subpackage it reaches; ``deephash/__init__.py`` (which re-exports) and compiled 
 (leaves) are not nodes. ``python tools/import_graph.py [PACKAGE_DIR]`` prints the edges and the
 cycles; tests/test_import_graph.py checks that there are none.
 """
+
 from __future__ import annotations
 
 import ast

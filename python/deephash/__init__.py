@@ -3,6 +3,7 @@
 The index layer needs only numpy; the trainers (``deephash.methods``) need PyTorch
 (``pip install deephash[torch]``).
 """
+
 from __future__ import annotations
 
 import os as _os
@@ -45,7 +46,10 @@ if _os.environ.get("DEEPHASH_SIMD") is not None and _os.environ["DEEPHASH_SIMD"]
     # The core ignores a value it does not know; say so rather than run at a level nobody chose.
     _warnings.warn(
         f"DEEPHASH_SIMD={_os.environ['DEEPHASH_SIMD']!r} is not one of {', '.join(SIMD_LEVELS)}; "
-        f"ignored (running at {_core.simd_level()})", RuntimeWarning, stacklevel=2)
+        f"ignored (running at {_core.simd_level()})",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 def simd_level() -> str:

@@ -89,10 +89,14 @@ class MultiIndex:
     def ids(self) -> npt.NDArray[np.int64]: ...
 
 def weighted_search(
-    index: "FlatIndex | MultiIndex", queries: npt.NDArray[np.uint8], k: int,
+    index: "FlatIndex | MultiIndex",
+    queries: npt.NDArray[np.uint8],
+    k: int,
     weights: npt.NDArray[np.float32],
 ) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
 def weighted_range_search(
-    index: "FlatIndex | MultiIndex", queries: npt.NDArray[np.uint8], radius: float,
+    index: "FlatIndex | MultiIndex",
+    queries: npt.NDArray[np.uint8],
+    radius: float,
     weights: npt.NDArray[np.float32],
 ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...

@@ -48,7 +48,15 @@ class GpuFlatIndex:
         self, qptr: int, nq: int, k: int, weights: _Weights, stream: int, /
     ) -> Tuple[DeviceArray, DeviceArray]: ...
     def range_search(
-        self, qptr: int, host_queries: Optional[npt.NDArray[np.uint8]], nq: int, radius: float,
-        weights: _Weights, stream: int, to_host: bool, /,
-    ) -> Union[Tuple[npt.NDArray[np.int64], _Distances, npt.NDArray[np.int64]],
-               Tuple[DeviceArray, DeviceArray, DeviceArray]]: ...
+        self,
+        qptr: int,
+        host_queries: Optional[npt.NDArray[np.uint8]],
+        nq: int,
+        radius: float,
+        weights: _Weights,
+        stream: int,
+        to_host: bool,
+        /,
+    ) -> Union[
+        Tuple[npt.NDArray[np.int64], _Distances, npt.NDArray[np.int64]], Tuple[DeviceArray, DeviceArray, DeviceArray]
+    ]: ...

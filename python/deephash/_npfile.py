@@ -1,4 +1,5 @@
 """Reading users' numpy files with clear errors (shared by the codes-file format and the CLI)."""
+
 from __future__ import annotations
 
 import errno

@@ -1,4 +1,5 @@
 """Type aliases of the public API (numpy.typing), shared by the annotations of its modules."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,17 @@ from typing import Any, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ArrayLike", "Codes", "DeviceArrayLike", "Distances", "Ids", "NDArray", "PathLike", "RangeResult",
-           "SearchResult"]
+__all__ = [
+    "ArrayLike",
+    "Codes",
+    "DeviceArrayLike",
+    "Distances",
+    "Ids",
+    "NDArray",
+    "PathLike",
+    "RangeResult",
+    "SearchResult",
+]
 
 #: A file path: str, bytes or ``os.PathLike``.
 PathLike = Union[str, bytes, os.PathLike]

@@ -4,6 +4,7 @@ Mistakes in user input (a missing file, an unknown method, bits not a multiple o
 the wrong length, ...) print one line ``deephash <command>: error: ...`` and exit with status 2;
 set ``DEEPHASH_DEBUG=1`` to see the traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,7 @@ class CliError(Exception):
 
 
 # ----------------------------------------------------------------------------- argument types
+
 
 def _bits(text: str) -> int:
     try:
@@ -73,6 +75,7 @@ def _param(text: str):
 
 # ----------------------------------------------------------------------------- data and files
 
+
 def _part(split, part: str):
     if part == "query":
         return split.query_x, split.query_y
@@ -85,13 +88,12 @@ def _part(split, part: str):
 
 # ----------------------------------------------------------------------------- methods
 
+
 def _methods_module():
     try:
         from . import methods
     except ImportError as e:
-        raise CliError(
-            f"training needs PyTorch and the trainers (pip install 'deephash[torch]'): {e}"
-        ) from None
+        raise CliError(f"training needs PyTorch and the trainers (pip install 'deephash[torch]'): {e}") from None
     return methods
 
 
@@ -113,6 +115,7 @@ def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params
 
 # ----------------------------------------------------------------------------- commands
 
+
 def cmd_train(args) -> int:
     params = dict(args.param or [])
     if args.workers is not None:  # data-parallel training on Ray (TrainConfig.num_workers)
@@ -123,8 +126,7 @@ def cmd_train(args) -> int:
         img, txt, y, is_test = load_pairs(args.data, args.data_path)
         fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
-                           args.train_per_class)
+        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
         fit_args, name = (split.train_x, split.train_y), split.name
     t0 = time.perf_counter()
     model.fit(*fit_args)
@@ -132,8 +134,10 @@ def cmd_train(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    print(f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
-          f"{name} in {dt:.1f} s -> {out}")
+    print(
+        f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
+        f"{name} in {dt:.1f} s -> {out}"
+    )
     return 0
 
 
@@ -144,8 +148,7 @@ def cmd_encode(args) -> int:
         x = _np_array(args.input, "input file")
         labels = None
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
-                           args.train_per_class)
+        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
         x, labels = _part(split, args.part)
     t0 = time.perf_counter()
     codes = model.encode(x)
@@ -162,8 +165,9 @@ def _distributed():
 
         from .distributed import cli_support
     except ImportError:
-        raise CliError("--shards, --workers and sharded indexes need Ray: "
-                       "pip install 'deephash[distributed]'") from None
+        raise CliError(
+            "--shards, --workers and sharded indexes need Ray: pip install 'deephash[distributed]'"
+        ) from None
     return cli_support
 
 
@@ -199,11 +203,10 @@ def cmd_search(args) -> int:
     dt = time.perf_counter() - t0
     nq = queries.shape[0]
     what = f"radius {args.radius}" if args.radius is not None else f"k={args.k}"
-    print(f"{nq} queries ({what}) against {len(idx)} codes: {dt * 1e3:.2f} ms "
-          f"({dt / max(nq, 1) * 1e6:.1f} us/query)")
+    print(f"{nq} queries ({what}) against {len(idx)} codes: {dt * 1e3:.2f} ms ({dt / max(nq, 1) * 1e6:.1f} us/query)")
     for i in range(min(nq, args.show)):
         if args.radius is not None:
-            row_ids, row_d = ids[lims[i]:lims[i + 1]], dist[lims[i]:lims[i + 1]]
+            row_ids, row_d = ids[lims[i] : lims[i + 1]], dist[lims[i] : lims[i + 1]]
         else:
             row_ids, row_d = ids[i], dist[i]
         pairs = " ".join(f"{j}:{d}" for j, d in zip(row_ids[:10].tolist(), row_d[:10].tolist()))
@@ -224,8 +227,10 @@ def cmd_eval_cross_modal(args) -> int:
     the other modality's test items and against train+test (database in data order)."""
     model = _methods_module().load(_existing(args.cross_modal, "model file"))
     if not getattr(model, "cross_modal", False):
-        raise CliError(f"{args.cross_modal} holds a {model.name} model, which encodes one modality; "
-                       "--cross-modal needs a DCMH, CCAITQ or SCM model")
+        raise CliError(
+            f"{args.cross_modal} holds a {model.name} model, which encodes one modality; "
+            "--cross-modal needs a DCMH, CCAITQ or SCM model"
+        )
     img, txt, y, is_test = load_pairs(args.data or "wiki", args.data_path)
     print_table(cross_modal_rows(model, img, txt, y, is_test, topk=args.topk))
     return 0
@@ -237,9 +242,7 @@ def cmd_eval(args) -> int:
     if not args.queries or not args.database:
         raise CliError("give --queries and --database code files (or --cross-modal MODEL)")
     if len(args.queries) != len(args.database):
-        raise CliError(
-            f"give one --database file per --queries file ({len(args.queries)} vs {len(args.database)})"
-        )
+        raise CliError(f"give one --database file per --queries file ({len(args.queries)} vs {len(args.database)})")
     names = args.name or []
     if names and len(names) != len(args.queries):
         raise CliError(f"give one --name per --queries file ({len(names)} vs {len(args.queries)})")
@@ -258,13 +261,18 @@ def cmd_eval(args) -> int:
         result = evaluate_codes(qc, ql, dc, dl, args.topk, args.ties, args.radius)
         dt = time.perf_counter() - t0
         at = "ALL" if args.topk is None else str(args.topk)
-        rows.append({
-            "run": name, "bits": bits, "queries": len(qc), "database": len(dc),
-            f"mAP@{at} ({args.ties})": f"{result.map.map:.4f}",
-            f"P@r={args.radius}": f"{result.at_radius.precision:.4f}",
-            "empty": result.at_radius.n_empty,
-            "eval s": f"{dt:.2f}",
-        })
+        rows.append(
+            {
+                "run": name,
+                "bits": bits,
+                "queries": len(qc),
+                "database": len(dc),
+                f"mAP@{at} ({args.ties})": f"{result.map.map:.4f}",
+                f"P@r={args.radius}": f"{result.at_radius.precision:.4f}",
+                "empty": result.at_radius.n_empty,
+                "eval s": f"{dt:.2f}",
+            }
+        )
         # 'METHOD-BITS' names share one line of the mAP-vs-bits plot.
         group = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
         curves.add(name, group, bits, result)
@@ -299,13 +307,18 @@ def cmd_demo(args) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
+
 def _data_args(p) -> None:
-    p.add_argument("--data", default="digits",
-                   help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
-                        "wiki-image, wiki-text, a .npz file "
-                        "(x + labels), or an image folder / tar of one")
-    p.add_argument("--data-path", default=None,
-                   help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)")
+    p.add_argument(
+        "--data",
+        default="digits",
+        help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
+        "wiki-image, wiki-text, a .npz file "
+        "(x + labels), or an image folder / tar of one",
+    )
+    p.add_argument(
+        "--data-path", default=None, help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)"
+    )
     p.add_argument("--query-per-class", type=_positive, default=0, metavar="N")
     p.add_argument("--train-per-class", type=_positive, default=0, metavar="N")
     p.add_argument("--seed", type=int, default=0, help="seeds the split and the training (default 0)")
@@ -337,36 +350,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a hashing method and save the model")
     p.add_argument("--method", required=True, help=f"one of {', '.join(method_names())}")
-    p.add_argument("--bits", type=_positive, required=True,
-                   help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)")
+    p.add_argument(
+        "--bits",
+        type=_positive,
+        required=True,
+        help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)",
+    )
     p.add_argument("--backbone", default=None, help="backbone name (default: the method's)")
-    p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
-                   help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30")
+    p.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        metavar="KEY=VALUE",
+        help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30",
+    )
     p.add_argument("--out", required=True, help="model file to write")
-    p.add_argument("--workers", type=_positive, default=None,
-                   help="train data-parallel over this many Ray workers (needs deephash[distributed])")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="train data-parallel over this many Ray workers (needs deephash[distributed])",
+    )
     _data_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("encode", help="encode data into packed binary codes (.npz)")
     p.add_argument("--model", required=True)
     p.add_argument("--input", default=None, help="a .npy array of inputs (instead of --data)")
-    p.add_argument("--part", choices=PARTS, default="database",
-                   help="which part of the data split to encode (default database)")
+    p.add_argument(
+        "--part", choices=PARTS, default="database", help="which part of the data split to encode (default database)"
+    )
     p.add_argument("--out", required=True, help="codes file to write (.npz: codes, bits, labels)")
     _data_args(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("index", help="build an index from codes and save it")
     p.add_argument("--codes", required=True, help=".npz from `deephash encode`, or .npy of uint8 codes")
-    p.add_argument("--kind", choices=("flat", "multi"), default="flat",
-                   help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
-                        "clustered codes (default flat)")
+    p.add_argument(
+        "--kind",
+        choices=("flat", "multi"),
+        default="flat",
+        help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
+        "clustered codes (default flat)",
+    )
     p.add_argument("--out", required=True, help="index file to write (a folder with --shards)")
-    p.add_argument("--shards", type=_positive, default=None,
-                   help="build a sharded index over this many Ray actors (needs deephash[distributed])")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address for --shards (default: start a local Ray)")
+    p.add_argument(
+        "--shards",
+        type=_positive,
+        default=None,
+        help="build a sharded index over this many Ray actors (needs deephash[distributed])",
+    )
+    p.add_argument("--address", default=None, help="Ray cluster address for --shards (default: start a local Ray)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search a saved index with query codes")
@@ -376,20 +410,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=int, default=None, help="range search within this Hamming radius")
     p.add_argument("--show", type=int, default=3, help="queries whose results are printed")
     p.add_argument("--out", default=None, help="write distances/ids to this .npz")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address for a sharded index (default: start a local Ray)")
+    p.add_argument(
+        "--address", default=None, help="Ray cluster address for a sharded index (default: start a local Ray)"
+    )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval metrics of query codes against database codes")
     p.add_argument("--queries", nargs="+", help="query codes file(s) with labels")
     p.add_argument("--database", nargs="+", help="database codes file(s), one per query file")
-    p.add_argument("--cross-modal", default=None, metavar="MODEL",
-                   help="a saved cross-modal model (DCMH, CCAITQ, SCM): image->text and text->image "
-                        "mAP of --data's test pairs (instead of --queries/--database)")
+    p.add_argument(
+        "--cross-modal",
+        default=None,
+        metavar="MODEL",
+        help="a saved cross-modal model (DCMH, CCAITQ, SCM): image->text and text->image "
+        "mAP of --data's test pairs (instead of --queries/--database)",
+    )
     p.add_argument("--data", default=None, help="with --cross-modal: wiki (default) or a paired .npz")
     p.add_argument("--data-path", default=None, help="where the data files are")
-    p.add_argument("--name", nargs="+", default=None,
-                   help="run names (default: file stems); 'METHOD-BITS' names group the mAP-vs-bits plot")
+    p.add_argument(
+        "--name",
+        nargs="+",
+        default=None,
+        help="run names (default: file stems); 'METHOD-BITS' names group the mAP-vs-bits plot",
+    )
     p.add_argument("--query-labels", default=None, help=".npy labels overriding those in the file")
     p.add_argument("--db-labels", default=None, help=".npy labels overriding those in the file")
     p.add_argument("--topk", type=_positive, default=None, help="mAP@K instead of mAP@ALL")
@@ -399,8 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash._bench)",
-                       add_help=False)
+    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash._bench)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
@@ -431,9 +473,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CliError, ValueError, TypeError, OSError, MemoryError) as e:
         if os.environ.get("DEEPHASH_DEBUG"):
             raise
-        msg = str(e) if not isinstance(e, OSError) or not e.filename else (
-            f"{e.strerror or e}: {e.filename}"
-        )
+        msg = str(e) if not isinstance(e, OSError) or not e.filename else (f"{e.strerror or e}: {e.filename}")
         if isinstance(e, MemoryError):  # e.g. numpy cannot allocate the (nq, k) result
             msg = f"out of memory: {msg or 'allocation failed'}"
         msg = "; ".join(line.strip() for line in msg.splitlines() if line.strip()).replace(":;", ":")
@@ -449,9 +489,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
         where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
-        print(f"deephash {args.command}: internal error: {type(e).__name__}: {e}{where}\n"
-              "This is a bug in deephash; run again with DEEPHASH_DEBUG=1 for the traceback and "
-              "report it.", file=sys.stderr)
+        print(
+            f"deephash {args.command}: internal error: {type(e).__name__}: {e}{where}\n"
+            "This is a bug in deephash; run again with DEEPHASH_DEBUG=1 for the traceback and "
+            "report it.",
+            file=sys.stderr,
+        )
         return 1
 
 

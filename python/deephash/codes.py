@@ -4,6 +4,7 @@ The codes file (written by ``deephash encode``, read by ``index``, ``search`` an
 ``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits`` and, optionally, ``labels``; a plain
 ``.npy`` of packed codes is read too.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -45,9 +46,11 @@ def pack_bits(x: ArrayLike) -> NDArray[np.uint8]:
         x = (x > 0).numpy()
     else:
         x = np.asarray(x)
-        if x.dtype == object or not (
-            np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_
-        ) or np.issubdtype(x.dtype, np.complexfloating):
+        if (
+            x.dtype == object
+            or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_)
+            or np.issubdtype(x.dtype, np.complexfloating)
+        ):
             raise TypeError(f"pack_bits takes real or binary values, got dtype {x.dtype}")
     if x.ndim == 1:
         x = x.reshape(1, -1)
@@ -76,9 +79,7 @@ def unpack_bits(codes: ArrayLike, bits: Optional[int] = None) -> NDArray[np.uint
     if isinstance(bits, bool) or not isinstance(bits, (numbers.Integral, np.integer)):
         raise TypeError(f"bits must be an int or None, got {describe(bits)}")
     if bits != codes.shape[1] * 8:
-        raise ValueError(
-            f"bits must equal 8 * bytes per code ({codes.shape[1] * 8}), got {bits}"
-        )
+        raise ValueError(f"bits must equal 8 * bytes per code ({codes.shape[1] * 8}), got {bits}")
     return np.unpackbits(codes, axis=1, count=bits, bitorder="little")
 
 
@@ -131,8 +132,7 @@ def read_codes(
             labels = z["labels"] if "labels" in z.files else None
     if codes.dtype != np.uint8 or codes.ndim != 2:
         raise ValueError(
-            f"{p}: codes must be packed uint8 rows (n, bits // 8), got dtype {codes.dtype} "
-            f"shape {codes.shape}"
+            f"{p}: codes must be packed uint8 rows (n, bits // 8), got dtype {codes.dtype} shape {codes.shape}"
         )
     if labels_path is not None:
         labels = np_array(labels_path, "labels file")

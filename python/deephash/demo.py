@@ -6,6 +6,7 @@ code lengths on scikit-learn's bundled 8x8 digits, indexes the database codes in
 query latency, plus three PNG plots (PR curve, precision@N, mAP vs bits) and a picture of what
 the search returns (``retrieval_grid.png``: one row per query, its top 10 framed green or red).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,6 +54,7 @@ def run_demo(
     seed : seeds the split and every model.
     epochs : training epochs for the deep methods (default: each method's own default).
     """
+
     def say(*a):
         if verbose:
             print(*a, flush=True)
@@ -80,8 +82,7 @@ def run_demo(
             index = FlatIndex(int(b))
             index.add(db_codes)
             lat = _latency_us(index, q_codes)
-            result = evaluate_codes(q_codes, split.query_y, db_codes, split.db_y, radius=2,
-                                    ns=np.arange(10, 1001, 10))
+            result = evaluate_codes(q_codes, split.query_y, db_codes, split.db_y, radius=2, ns=np.arange(10, 1001, 10))
             m, r2 = result.map, result.at_radius
             label = f"{name.upper()} {b}"
             curves.add(label, name.upper(), int(b), result)
@@ -89,22 +90,27 @@ def run_demo(
             if name == methods[0] and int(b) == sorted(int(x) for x in bits)[len(bits) // 2]:
                 grid = (label, q_codes, db_codes)
             row = {
-                "method": name.upper(), "bits": int(b), "mAP": round(m.map, 4),
-                "P@r=2": round(r2.precision, 4), "empty@r=2": r2.n_empty,
-                "train s": round(t_fit, 2), "search us/query": round(lat, 2),
+                "method": name.upper(),
+                "bits": int(b),
+                "mAP": round(m.map, 4),
+                "P@r=2": round(r2.precision, 4),
+                "empty@r=2": r2.n_empty,
+                "train s": round(t_fit, 2),
+                "search us/query": round(lat, 2),
             }
             rows.append(row)
             say(f"  {label:>9}: mAP {m.map:.4f}  P@r=2 {r2.precision:.4f}  (fit {t_fit:.1f} s)")
     say("")
-    say(f"{len(split.query_y)} queries against {len(split.db_y)} database codes; mAP@ALL is "
+    say(
+        f"{len(split.query_y)} queries against {len(split.db_y)} database codes; mAP@ALL is "
         "tie-aware (expected AP over orders within equal distances); P@r=2 counts queries with "
-        "nothing within radius 2 as 0 ('empty'); search = FlatIndex k=10, batched, per query.")
+        "nothing within radius 2 as 0 ('empty'); search = FlatIndex k=10, batched, per query."
+    )
     if verbose:
-        print_table([
-            {k: (f"{v:.4f}" if k in ("mAP", "P@r=2") else v) for k, v in r.items()} for r in rows
-        ])
-    written = curves.plot(out, ("Digits: precision-recall (Hamming radius)", "Digits: precision@N",
-                                "Digits: mAP@ALL vs code length"))
+        print_table([{k: (f"{v:.4f}" if k in ("mAP", "P@r=2") else v) for k, v in r.items()} for r in rows])
+    written = curves.plot(
+        out, ("Digits: precision-recall (Hamming radius)", "Digits: precision@N", "Digits: mAP@ALL vs code length")
+    )
     if grid is not None:
         written.append(_retrieval_grid(split, *grid, out / "retrieval_grid.png"))
     with open(out / "demo_results.json", "w") as f:
@@ -122,9 +128,15 @@ def _retrieval_grid(split, label: str, q_codes: np.ndarray, db_codes: np.ndarray
 
     rows = [int(np.argmax(split.query_y == c)) for c in range(8) if np.any(split.query_y == c)]
     return plots.retrieval_grid(
-        db_images=images(split.db_x), db_codes=db_codes, path=path,
-        query_codes=np.ascontiguousarray(q_codes[rows]), query_images=images(split.query_x[rows]),
+        db_images=images(split.db_x),
+        db_codes=db_codes,
+        path=path,
+        query_codes=np.ascontiguousarray(q_codes[rows]),
+        query_images=images(split.query_x[rows]),
         query_titles=[f"digit {split.query_y[r]}" for r in rows],
-        query_labels=split.query_y[rows], db_labels=split.db_y, k=10, tile=48,
+        query_labels=split.query_y[rows],
+        db_labels=split.db_y,
+        k=10,
+        tile=48,
         title=f"Digits, {label}: query | top 10 by Hamming distance (green: same digit, red: not)",
     )

@@ -11,6 +11,7 @@ torch and DLPack input, CuPy arrays for CuPy and other ``__cuda_array_interface_
 CuPy is installed, torch tensors otherwise). Work runs on the caller's current stream (torch /
 CuPy) and is complete when a call returns.
 """
+
 from __future__ import annotations
 
 import numbers

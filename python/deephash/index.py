@@ -1,4 +1,5 @@
 """CPU indexes over packed binary codes, and loading saved indexes."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional, Union

@@ -1,4 +1,5 @@
 """``deephash.load``: reopens any saved index; the file's kind picks the class."""
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,6 @@ def load(path: PathLike, mmap: bool = False) -> Union[FlatIndex, MultiIndex]:
     if file.kind not in INDEX_KINDS:
         raise ValueError(f"{os.fsdecode(raw)!r} holds a {file.kind!r} index, which this build cannot load")
     if file.bits > MAX_BITS:  # the constructors' limit: a crafted file must not get around it
-        raise ValueError(
-            f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits"
-        )
+        raise ValueError(f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits")
     cls = INDEX_KINDS[file.kind]
     return cls._from_impl(cls._core_class.load(file, mmap))

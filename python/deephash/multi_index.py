@@ -1,4 +1,5 @@
 """Exact sublinear k-NN in Hamming space by multi-index hashing."""
+
 from __future__ import annotations
 
 import numbers
@@ -16,8 +17,8 @@ _STRATEGIES = ("auto", "hashing", "linear")
 class MultiIndexStats(NamedTuple):
     """What :meth:`MultiIndex.stats` reports."""
 
-    m: int               #: substrings (hash tables) in use
-    indexed: int         #: codes in the hash tables
+    m: int  #: substrings (hash tables) in use
+    indexed: int  #: codes in the hash tables
     hashed_queries: int  #: queries answered by probing the tables
     linear_queries: int  #: queries answered by the linear scan (the fallback)
 
@@ -72,8 +73,7 @@ class MultiIndex(BinaryIndex):
             lo = -(-bits // 32)
             if not lo <= m <= bits:
                 raise ValueError(
-                    f"m must be in [{lo}, {bits}] for {bits}-bit codes (substrings of at most "
-                    f"32 bits), got {m}"
+                    f"m must be in [{lo}, {bits}] for {bits}-bit codes (substrings of at most 32 bits), got {m}"
                 )
         self._impl = _core.MultiIndex(bits, m)
 
@@ -103,5 +103,6 @@ class MultiIndex(BinaryIndex):
 
     def stats(self) -> MultiIndexStats:
         """Counters: ``m``, indexed codes, queries answered by hashing and by the linear scan."""
-        return MultiIndexStats(self.m, int(self._impl.indexed), int(self._impl.hashed_queries),
-                               int(self._impl.linear_queries))
+        return MultiIndexStats(
+            self.m, int(self._impl.indexed), int(self._impl.hashed_queries), int(self._impl.linear_queries)
+        )

@@ -4,6 +4,7 @@ backend change).
 The metric plots take a mapping from a run's label (e.g. ``"DPSH 32"``) to metric results and
 write one figure; :func:`retrieval_grid` shows what a search returns, image by image.
 """
+
 from __future__ import annotations
 
 import operator
@@ -46,7 +47,9 @@ def _save(fig, ax, path) -> str:
 
 
 def plot_pr_curves(
-    curves: Mapping[str, PrecisionRecallCurve], path: PathLike, title: str = "Precision-recall (Hamming radius)",
+    curves: Mapping[str, PrecisionRecallCurve],
+    path: PathLike,
+    title: str = "Precision-recall (Hamming radius)",
 ) -> str:
     """Precision against recall, one point per Hamming radius.
 
@@ -141,7 +144,7 @@ def _fit_tile(img: np.ndarray, tile: int) -> np.ndarray:
     cols = np.minimum((np.arange(nw) / scale).astype(np.int64), w - 1)
     out = np.full((tile, tile, 3), 255, np.uint8)
     top, left = (tile - nh) // 2, (tile - nw) // 2
-    out[top:top + nh, left:left + nw] = img[rows][:, cols]
+    out[top : top + nh, left : left + nw] = img[rows][:, cols]
     return out
 
 
@@ -255,11 +258,11 @@ def retrieval_grid(
     texts = []  # (x centre, y top, text, colour)
 
     def put(x0, y0, img, colour):
-        canvas[y0:y0 + cell, x0:x0 + cell] = colour
+        canvas[y0 : y0 + cell, x0 : x0 + cell] = colour
         if img is not None:
-            canvas[y0 + _FRAME:y0 + _FRAME + tile, x0 + _FRAME:x0 + _FRAME + tile] = _fit_tile(img, tile)
+            canvas[y0 + _FRAME : y0 + _FRAME + tile, x0 + _FRAME : x0 + _FRAME + tile] = _fit_tile(img, tile)
         else:
-            canvas[y0 + _FRAME:y0 + _FRAME + tile, x0 + _FRAME:x0 + _FRAME + tile] = 245
+            canvas[y0 + _FRAME : y0 + _FRAME + tile, x0 + _FRAME : x0 + _FRAME + tile] = 245
 
     for i in range(nq):
         y0 = _HEADER + i * (cell + _BAND + _PAD)
@@ -279,8 +282,12 @@ def retrieval_grid(
             d = dist[i, j]
             label = f"{int(d)}" if weights is None else f"{float(d):.2f}"
             texts.append((x0 + cell / 2, y0 + cell + 1, label, "black", False))
-    return _save_canvas(canvas, texts, path, title or f"query | top {k} by Hamming distance"
-                        + ("" if relevant is None else " (green: relevant, red: not)"))
+    return _save_canvas(
+        canvas,
+        texts,
+        path,
+        title or f"query | top {k} by Hamming distance" + ("" if relevant is None else " (green: relevant, red: not)"),
+    )
 
 
 def _clip(text: str, tile: int) -> str:
@@ -314,8 +321,7 @@ def _save_canvas(canvas: np.ndarray, texts, path, title: str) -> str:
     ax.axis("off")
     ax.text(_PAD, 2, title, fontsize=8, va="top", ha="left")
     for x, y, text, colour, small in texts:
-        ax.text(x, y, text, fontsize=6 if small else 7, color=colour, ha="center", va="top",
-                linespacing=1.0)
+        ax.text(x, y, text, fontsize=6 if small else 7, color=colour, ha="center", va="top", linespacing=1.0)
     path = os.fspath(path)
     fig.savefig(path, dpi=_DPI)
     return path

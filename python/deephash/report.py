@@ -4,6 +4,7 @@
 the curves of several runs and draws the three standard plots, :func:`cross_modal_rows`
 tabulates both directions of a cross-modal model and :func:`print_table` prints rows aligned.
 """
+
 from __future__ import annotations
 
 import sys
@@ -83,8 +84,9 @@ class Curves:
         ]
 
 
-def cross_modal_rows(model, image_x: ArrayLike, text_x: ArrayLike, labels: ArrayLike, is_test: ArrayLike,
-                     topk: Optional[int] = None) -> List[dict]:
+def cross_modal_rows(
+    model, image_x: ArrayLike, text_x: ArrayLike, labels: ArrayLike, is_test: ArrayLike, topk: Optional[int] = None
+) -> List[dict]:
     """image->text and text->image mAP of a cross-modal model, one row per (direction, database).
 
     The queries are the test pairs (``is_test``); the database is the other modality's test items,
@@ -96,15 +98,24 @@ def cross_modal_rows(model, image_x: ArrayLike, text_x: ArrayLike, labels: Array
     at = "ALL" if topk is None else str(topk)
     rows = []
     for db_name, db in (("test", is_test), ("train+test", np.ones_like(is_test))):
-        r = {t: metrics.cross_modal_map(ci[is_test], ct[is_test], labels[is_test], ci[db], ct[db], labels[db],
-                                        topk=topk, ties=t) for t in ("average", "id")}
+        r = {
+            t: metrics.cross_modal_map(
+                ci[is_test], ct[is_test], labels[is_test], ci[db], ct[db], labels[db], topk=topk, ties=t
+            )
+            for t in ("average", "id")
+        }
         for direction, field in (("image->text", "image_to_text"), ("text->image", "text_to_image")):
-            rows.append({
-                "direction": direction, "database": db_name, "bits": model.bits,
-                "queries": int(is_test.sum()), "db size": int(db.sum()),
-                f"mAP@{at} (average)": f"{getattr(r['average'], field).map:.4f}",
-                f"mAP@{at} (id)": f"{getattr(r['id'], field).map:.4f}",
-            })
+            rows.append(
+                {
+                    "direction": direction,
+                    "database": db_name,
+                    "bits": model.bits,
+                    "queries": int(is_test.sum()),
+                    "db size": int(db.sum()),
+                    f"mAP@{at} (average)": f"{getattr(r['average'], field).map:.4f}",
+                    f"mAP@{at} (id)": f"{getattr(r['id'], field).map:.4f}",
+                }
+            )
     return rows
 
 

@@ -2,6 +2,7 @@
 distance between real-valued vectors (DLBHC's retrieval, Lin et al., CVPR 2015 workshops; it
 works with any method's real-valued outputs: latent layers, relaxed codes or features).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -122,17 +123,14 @@ def rerank(
     dbv = _vectors(db_vectors, "db_vectors")
     if dbv.shape[1] != qv.shape[1]:
         raise ValueError(
-            f"query_vectors and db_vectors must have the same dimension, got {qv.shape[1]} "
-            f"and {dbv.shape[1]}"
+            f"query_vectors and db_vectors must have the same dimension, got {qv.shape[1]} and {dbv.shape[1]}"
         )
     nq = qv.shape[0]
     if not isinstance(index, BinaryIndex):
         raise TypeError(f"index must be a deephash index (FlatIndex, MultiIndex), got {describe(index)}")
     query_codes = as_codes(query_codes, index.bits, "query_codes")
     if query_codes.shape[0] != nq:
-        raise ValueError(
-            f"query_vectors must have one row per query code ({query_codes.shape[0]}), got {nq}"
-        )
+        raise ValueError(f"query_vectors must have one row per query code ({query_codes.shape[0]}), got {nq}")
     lookup = _row_lookup(index, dbv.shape[0], db_ids)
     if radius is None:
         shortlist = 10 * k if shortlist is None else check_k(shortlist, "shortlist")

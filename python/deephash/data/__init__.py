@@ -5,6 +5,7 @@ relative to the current directory; decoded images are cached in the ``data`` fol
 deephash's cache root (``$DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash``, else
 ``~/.cache/deephash``). Nothing is downloaded.
 """
+
 from __future__ import annotations
 
 from ._paths import cache_dir, data_root, find_data_file

@@ -1,4 +1,5 @@
 """Data sets by name: what the ``--data`` option of the ``deephash`` command accepts."""
+
 from __future__ import annotations
 
 import tarfile
@@ -84,15 +85,16 @@ def load_split(
                 for a, b, part in ((0, 1, "query"), (2, 3, "train"), (4, 5, "db")):
                     if arrays[a].shape[0] != arrays[b].shape[0]:
                         raise ValueError(
-                            f"{p}: {part}_y has {arrays[b].shape[0]} labels for "
-                            f"{arrays[a].shape[0]} rows of {part}_x"
+                            f"{p}: {part}_y has {arrays[b].shape[0]} labels for {arrays[a].shape[0]} rows of {part}_x"
                         )
                 ys = arrays[1::2]
                 n_cls = ys[0].shape[1] if ys[0].ndim == 2 else int(max(a.max() for a in ys)) + 1
                 empty = np.zeros(0, np.int64)
                 return RetrievalSplit(
-                    *arrays, tuple(str(i) for i in range(n_cls)),
-                    SplitIndices(empty, empty, empty), p.stem,
+                    *arrays,
+                    tuple(str(i) for i in range(n_cls)),
+                    SplitIndices(empty, empty, empty),
+                    p.stem,
                 )
             if not {"x", "labels"} <= keys:
                 raise ValueError(f"{p} must hold arrays 'x' and 'labels' (or {', '.join(six)})")
@@ -135,8 +137,10 @@ def load_pairs(
         return w.image_features, w.text_features, w.labels, w.is_test
     p = Path(spec).expanduser()
     if p.suffix != ".npz" or not p.exists():
-        raise ValueError(f"cross-modal methods take paired data: --data wiki or a .npz with image_x, "
-                         f"text_x, labels, is_test; got {spec!r}")
+        raise ValueError(
+            f"cross-modal methods take paired data: --data wiki or a .npz with image_x, "
+            f"text_x, labels, is_test; got {spec!r}"
+        )
     with np.load(p, allow_pickle=False) as z:
         keys = ("image_x", "text_x", "labels", "is_test")
         missing = [k for k in keys if k not in z.files]
@@ -144,6 +148,8 @@ def load_pairs(
             raise ValueError(f"{p} lacks {', '.join(missing)} (a paired set needs {', '.join(keys)})")
         img, txt, y, is_test = (z[k] for k in keys)
     if not len(img) == len(txt) == len(y) == len(is_test):
-        raise ValueError(f"{p}: image_x, text_x, labels and is_test must have the same rows, got "
-                         f"{len(img)}, {len(txt)}, {len(y)}, {len(is_test)}")
+        raise ValueError(
+            f"{p}: image_x, text_x, labels and is_test must have the same rows, got "
+            f"{len(img)}, {len(txt)}, {len(y)}, {len(is_test)}"
+        )
     return img, txt, y, is_test.astype(bool)

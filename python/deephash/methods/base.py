@@ -1,4 +1,5 @@
 """The scikit-learn-like surface every hashing method shares: fit, transform, encode, save."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,7 @@ class HashingMethod:
     default_backbone = "features"
     supervised = True
 
-    def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None,
-                 **hyperparameters):
+    def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None, **hyperparameters):
         if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
             raise TypeError(f"bits must be an int, got {describe(bits)}")
         if not 1 <= bits <= 4096:

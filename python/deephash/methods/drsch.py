@@ -1,4 +1,5 @@
 """DRSCH: bit-scalable deep hashing with regularised similarity learning (Zhang et al., TIP 2015)."""
+
 from __future__ import annotations
 
 import numbers
@@ -64,8 +65,7 @@ class DRSCH(DeepHashingMethod):
         from ..losses import DRSCHLoss
 
         p = self.params
-        return DRSCHLoss(self.bits, margin=p["margin"], lam=p["lam"],
-                         weight_lr_scale=p["weight_lr_scale"])
+        return DRSCHLoss(self.bits, margin=p["margin"], lam=p["lam"], weight_lr_scale=p["weight_lr_scale"])
 
     @property
     def bit_weights(self) -> np.ndarray:

@@ -5,6 +5,7 @@ that map a feature vector to ``bits`` real values whose signs are the code. The 
 two functions, :meth:`ProjectionHashing._learn` and :meth:`ProjectionHashing._project`; fitting,
 validation, encoding and persistence are here, once.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -63,9 +64,7 @@ def pca_projection(f, k: int, seed: int, method: str):
         w = TruncatedSVD(n_components=k, random_state=seed).fit(f).components_.T.astype(np.float64)
     else:
         if k > d:
-            raise ValueError(
-                f"{method} with {k} bits needs features of at least {k} dimensions, got {d}"
-            )
+            raise ValueError(f"{method} with {k} bits needs features of at least {k} dimensions, got {d}")
         x = np.asarray(f, dtype=np.float64)
         xc = x - x.mean(0)
         vals, vecs = np.linalg.eigh(xc.T @ xc / max(x.shape[0] - 1, 1))
@@ -142,6 +141,7 @@ class ProjectionHashing(HashingMethod):
     def _restore(self, meta, arrays):
         self._input_shape = tuple(meta["input_shape"])
         self._extractor().restore(arrays, self._input_shape)
-        self._arrays = {k[len(_METHOD_PREFIX):]: np.array(v) for k, v in arrays.items()
-                        if k.startswith(_METHOD_PREFIX)}
+        self._arrays = {
+            k[len(_METHOD_PREFIX) :]: np.array(v) for k, v in arrays.items() if k.startswith(_METHOD_PREFIX)
+        }
         self._fitted = True

@@ -6,6 +6,7 @@ counts per query and distance: how many database items lie at distance d, and ho
 those are relevant. No ranking (sort) is needed, which is why this is faster than sorting
 (``FlatIndex.search`` with k = n) for whole-database metrics.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -93,19 +94,19 @@ def hamming_distances(query_codes: NDArray[np.uint8], db_codes: NDArray[np.uint8
     for name, c in (("query_codes", query_codes), ("db_codes", db_codes)):
         if not isinstance(c, np.ndarray) or c.dtype != np.uint8:
             got = f"dtype {c.dtype}" if isinstance(c, np.ndarray) else type(c).__name__
-            raise TypeError(f"{name} must be a numpy array of packed uint8 codes "
-                            f"(deephash.pack_bits), got {got}")
+            raise TypeError(f"{name} must be a numpy array of packed uint8 codes (deephash.pack_bits), got {got}")
     q = np.ascontiguousarray(query_codes)
     db = np.ascontiguousarray(db_codes)
     if q.ndim != 2 or db.ndim != 2 or q.shape[1] != db.shape[1]:
-        raise ValueError(
-            f"codes must be 2-D with the same width, got shapes {q.shape} and {db.shape}"
-        )
+        raise ValueError(f"codes must be 2-D with the same width, got shapes {q.shape} and {db.shape}")
     return _block_distances(_words(q), _words(db), q.shape[1] * 8).astype(np.int32)
 
 
 def distance_histograms(
-    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike,
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
 ) -> DistanceHistograms:
     """Counts database items (all, and relevant) at each Hamming distance from each query.
 
@@ -149,7 +150,7 @@ def _histograms(q, ql, db, dl, bits) -> DistanceHistograms:
             pos_ok = (pos < classes.shape[0]) & (classes[np.minimum(pos, len(classes) - 1)] == qlab)
             for c in np.unique(pos[pos_ok]):
                 rows = np.nonzero(pos_ok & (pos == c))[0]
-                block = key[rows, starts[c]:ends[c]]
+                block = key[rows, starts[c] : ends[c]]
                 h = np.bincount(block.ravel(), minlength=m * nb).reshape(m, nb)
                 rel[s + rows] = h[rows]
         else:

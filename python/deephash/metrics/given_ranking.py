@@ -4,6 +4,7 @@ of :func:`deephash.rerank` or any ``index.search`` result.
 The order is taken as given (no ties to resolve); -1 marks an empty slot (padding), which counts
 as a non-relevant item.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -66,7 +67,10 @@ def _ranked_relevance(ids: np.ndarray, ql: np.ndarray, dl: np.ndarray) -> np.nda
 
 
 def ranking_map(
-    ids: ArrayLike, query_labels: ArrayLike, db_labels: ArrayLike, topk: Optional[int] = None,
+    ids: ArrayLike,
+    query_labels: ArrayLike,
+    db_labels: ArrayLike,
+    topk: Optional[int] = None,
 ) -> MeanAveragePrecision:
     """Mean average precision of given rankings (e.g. mAP@k' of re-ranked shortlists).
 
@@ -104,7 +108,10 @@ def ranking_map(
 
 
 def ranking_precision_at_n(
-    ids: ArrayLike, query_labels: ArrayLike, db_labels: ArrayLike, ns: Optional[ArrayLike] = None,
+    ids: ArrayLike,
+    query_labels: ArrayLike,
+    db_labels: ArrayLike,
+    ns: Optional[ArrayLike] = None,
 ) -> PrecisionAtN:
     """Precision (and recall) of the first N entries of given rankings, for several N.
 

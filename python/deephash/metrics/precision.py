@@ -1,4 +1,5 @@
 """Precision within a Hamming radius, precision-recall over radii, and precision@N."""
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
@@ -142,7 +143,10 @@ def precision_at_radius(
 
 
 def precision_recall_curve(
-    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike,
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
 ) -> PrecisionRecallCurve:
     """Precision and recall of hash lookup at every Hamming radius 0..bits.
 
@@ -185,8 +189,12 @@ def _check_ns(ns, n_db: int) -> np.ndarray:
 
 
 def precision_at_n(
-    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike,
-    ns: Optional[ArrayLike] = None, ties: str = "average",
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    ns: Optional[ArrayLike] = None,
+    ties: str = "average",
 ) -> PrecisionAtN:
     """Precision (and recall) of the first N items of the Hamming ranking, for several N.
 

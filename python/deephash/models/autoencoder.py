@@ -1,4 +1,5 @@
 """Semantic Hashing's network (Salakhutdinov & Hinton, 2009): an autoencoder with a binary code layer."""
+
 from __future__ import annotations
 
 from .._torch import require_torch

@@ -1,4 +1,5 @@
 """DLBHC's head: a latent sigmoid layer of ``bits`` units, then a softmax classification layer."""
+
 from __future__ import annotations
 
 from .._torch import require_torch

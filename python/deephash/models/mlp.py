@@ -1,4 +1,5 @@
 """Backbones for inputs that already are feature vectors: identity ("features") and an MLP ("mlp")."""
+
 from __future__ import annotations
 
 from .._torch import require_torch

@@ -1,4 +1,5 @@
 """DSH's small convolutional network (Liu et al., CVPR 2016), trained from scratch."""
+
 from __future__ import annotations
 
 from .._torch import require_torch

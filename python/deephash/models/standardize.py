@@ -1,4 +1,5 @@
 """Per-dimension standardisation of feature vectors, with the statistics kept as module buffers."""
+
 from __future__ import annotations
 
 from .._torch import require_torch
