@@ -40,6 +40,7 @@ Usage::
 Prints one row per (method, bits) with mAP, training and encoding times, and writes a JSON
 list of the same records with ``--json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,38 +69,70 @@ RECIPE_DEFAULTS = {  # (epochs, lr, batch size) when not given; partial: chosen 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--methods", default="DPSH,DSH,DHN,LSH",
-                   help="comma-separated registered names (case-insensitive), e.g. CNNH,CNNHPlus,DLBHC,DNNH")
+    p.add_argument(
+        "--methods",
+        default="DPSH,DSH,DHN,LSH",
+        help="comma-separated registered names (case-insensitive), e.g. CNNH,CNNHPlus,DLBHC,DNNH",
+    )
     p.add_argument("--bits", default="12,24,32,48")
-    p.add_argument("--protocol", default="1k", choices=["1k", "10k"],
-                   help="1k: 1,000 queries / 5,000 train / 59,000 database; 10k: 10,000 test "
-                        "queries / 50,000 train = database")
-    p.add_argument("--split", default="test", choices=["test", "validation"],
-                   help="validation: a protocol carved from the training images only")
+    p.add_argument(
+        "--protocol",
+        default="1k",
+        choices=["1k", "10k"],
+        help="1k: 1,000 queries / 5,000 train / 59,000 database; 10k: 10,000 test queries / 50,000 train = database",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["test", "validation"],
+        help="validation: a protocol carved from the training images only",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--recipe", default=None, choices=sorted(RECIPE_DEFAULTS),
-                   help="frozen (default), partial (CPU fine-tuning above a cut) or full (GPU)")
-    p.add_argument("--train-from-block", type=int, default=11,
-                   help="partial: first trained EfficientNet-Lite0 block of 16 (default 11)")
-    p.add_argument("--feature-shift", type=int, default=0,
-                   help="partial: random shift of cached activation maps, in cells (default 0)")
+    p.add_argument(
+        "--recipe",
+        default=None,
+        choices=sorted(RECIPE_DEFAULTS),
+        help="frozen (default), partial (CPU fine-tuning above a cut) or full (GPU)",
+    )
+    p.add_argument(
+        "--train-from-block",
+        type=int,
+        default=11,
+        help="partial: first trained EfficientNet-Lite0 block of 16 (default 11)",
+    )
+    p.add_argument(
+        "--feature-shift",
+        type=int,
+        default=0,
+        help="partial: random shift of cached activation maps, in cells (default 0)",
+    )
     p.add_argument("--resolution", type=int, default=160, help="EfficientNet input size")
     p.add_argument("--epochs", type=int, default=None, help="default: 30 frozen, 4 partial, 15 full")
-    p.add_argument("--lr", type=float, default=None,
-                   help="head learning rate; default 3e-4 frozen, 1e-3 otherwise (backbone 0.1x)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="head learning rate; default 3e-4 frozen, 1e-3 otherwise (backbone 0.1x)"
+    )
     p.add_argument("--backbone-lr-scale", type=float, default=0.1)
-    p.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
-                   help="cosine: every learning rate decays to 0 over the run")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="default: 128 frozen and full, 32 partial")
+    p.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=["constant", "cosine"],
+        help="cosine: every learning rate decays to 0 over the run",
+    )
+    p.add_argument("--batch-size", type=int, default=None, help="default: 128 frozen and full, 32 partial")
     p.add_argument("--finetune", action="store_true", help="same as --recipe full")
-    p.add_argument("--flip", action="store_true",
-                   help="random horizontal flips (full: per batch; partial: cached flipped views)")
-    p.add_argument("--head-hidden", default=None,
-                   help="hash head hidden widths, e.g. 256 or 512,256 ('' for none; default auto)")
-    p.add_argument("--memory-bank", default=None, choices=["on", "off"],
-                   help="pairs against stored outputs of the whole training set (default: the "
-                        "method's own choice: on for frozen features, off when convolutions train)")
+    p.add_argument(
+        "--flip", action="store_true", help="random horizontal flips (full: per batch; partial: cached flipped views)"
+    )
+    p.add_argument(
+        "--head-hidden", default=None, help="hash head hidden widths, e.g. 256 or 512,256 ('' for none; default auto)"
+    )
+    p.add_argument(
+        "--memory-bank",
+        default=None,
+        choices=["on", "off"],
+        help="pairs against stored outputs of the whole training set (default: the "
+        "method's own choice: on for frozen features, off when convolutions train)",
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--data", default=None, help="cifar10-jpeg.tar.xz or its directory")
     p.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/deephash/features)")
@@ -143,17 +176,25 @@ def fill_activation_cache(split, backbone, cut, flip, cache_dir, batch_size, dev
     n = 0
     for part in parts:
         for s in range(0, len(part), 8192):  # bounded memory: 8,192 x 22 KB at 160 px, cut 11
-            chunk = part[s:s + 8192]
-            extract_features(below, chunk, tag=activation_tag(info.cache_tag, cut),
-                             cache_dir=cache_dir or default_cache_dir(), batch_size=batch_size,
-                             device=device, progress=progress, desc="activations")
+            chunk = part[s : s + 8192]
+            extract_features(
+                below,
+                chunk,
+                tag=activation_tag(info.cache_tag, cut),
+                cache_dir=cache_dir or default_cache_dir(),
+                batch_size=batch_size,
+                device=device,
+                progress=progress,
+                desc="activations",
+            )
             n += len(chunk)
     return time.perf_counter() - t, n
 
 
 def record_key(rec):
-    return json.dumps([rec["method"], rec["bits"], rec["protocol"], rec["seed"], rec.get("split"),
-                       rec.get("recipe")], sort_keys=True)
+    return json.dumps(
+        [rec["method"], rec["bits"], rec["protocol"], rec["seed"], rec.get("split"), rec.get("recipe")], sort_keys=True
+    )
 
 
 def write_grid(path, model_name, bits, split, qc, dc):
@@ -162,9 +203,17 @@ def write_grid(path, model_name, bits, split, qc, dc):
 
     # one query per class, the first of each in the (seeded) query order
     sel = np.array([int(np.flatnonzero(split.query_y == c)[0]) for c in np.unique(split.query_y)])
-    retrieval_grid(split.db_x, dc, path, qc[sel], query_images=split.query_x[sel],
-                   query_labels=split.query_y[sel], db_labels=split.db_y, k=10,
-                   title=f"{model_name} {bits} bits, {split.name}")
+    retrieval_grid(
+        split.db_x,
+        dc,
+        path,
+        qc[sel],
+        query_images=split.query_x[sel],
+        query_labels=split.query_y[sel],
+        db_labels=split.db_y,
+        k=10,
+        title=f"{model_name} {bits} bits, {split.name}",
+    )
 
 
 def main(argv=None):
@@ -192,12 +241,22 @@ def main(argv=None):
         split = validation_split(split, args.seed)
     print(f"{split}  (loaded in {time.perf_counter() - t0:.1f} s)  device {device}", flush=True)
     backbone = {"name": "efficientnet_lite0", "resolution": args.resolution}
-    recipe = {"mode": args.recipe, "resolution": args.resolution, "flip": args.flip,
-              "batch_size": args.batch_size, "train_from_block": None, "feature_shift": 0}
+    recipe = {
+        "mode": args.recipe,
+        "resolution": args.resolution,
+        "flip": args.flip,
+        "batch_size": args.batch_size,
+        "train_from_block": None,
+        "feature_shift": 0,
+    }
     if args.recipe == "partial":
         recipe.update(train_from_block=args.train_from_block, feature_shift=args.feature_shift)
-    common = dict(progress=not args.quiet, device=args.device, batch_size=args.batch_size,
-                  cache_dir=args.cache_dir if args.cache_dir else None)
+    common = dict(
+        progress=not args.quiet,
+        device=args.device,
+        batch_size=args.batch_size,
+        cache_dir=args.cache_dir if args.cache_dir else None,
+    )
 
     def save():
         if args.json:
@@ -208,43 +267,77 @@ def main(argv=None):
             os.replace(tmp, args.json)
 
     if args.recipe == "partial":
-        cache_s, n_img = fill_activation_cache(split, backbone, args.train_from_block, args.flip,
-                                               args.cache_dir, 128, device, not args.quiet)
-        print(f"activation cache: {n_img} images in {cache_s:.1f} s "
-              f"({n_img / cache_s:.0f} img/s, includes images already cached)", flush=True)
-        records.append({"method": "(cache)", "images": n_img, "seconds": round(cache_s, 1),
-                        "device": device, "recipe": recipe, "protocol": args.protocol,
-                        "split": args.split})
+        cache_s, n_img = fill_activation_cache(
+            split, backbone, args.train_from_block, args.flip, args.cache_dir, 128, device, not args.quiet
+        )
+        print(
+            f"activation cache: {n_img} images in {cache_s:.1f} s "
+            f"({n_img / cache_s:.0f} img/s, includes images already cached)",
+            flush=True,
+        )
+        records.append(
+            {
+                "method": "(cache)",
+                "images": n_img,
+                "seconds": round(cache_s, 1),
+                "device": device,
+                "recipe": recipe,
+                "protocol": args.protocol,
+                "split": args.split,
+            }
+        )
         save()
-    header = f"{'method':8} {'bits':>4} {'mAP(avg ties)':>13} {'mAP(id ties)':>12} {'published':>9} " \
-             f"{'train s':>8} {'encode s':>8}"
+    header = (
+        f"{'method':8} {'bits':>4} {'mAP(avg ties)':>13} {'mAP(id ties)':>12} {'published':>9} "
+        f"{'train s':>8} {'encode s':>8}"
+    )
     print(header, flush=True)
     for cls in classes:
         deep = issubclass(cls, M.DeepHashingMethod)
         for bits in bits_list:
-            rec = {"method": cls.name, "bits": bits, "protocol": args.protocol, "seed": args.seed,
-                   "split": args.split,
-                   "recipe": dict(recipe, epochs=epochs, lr=lr,
-                                  backbone_lr_scale=args.backbone_lr_scale,
-                                  head_hidden=args.head_hidden,
-                                  **({} if args.lr_schedule == "constant" else {"lr_schedule": args.lr_schedule}),
-                                  **({} if args.memory_bank is None else {"memory_bank": args.memory_bank}))
-                   if deep else {"mode": "frozen", "resolution": args.resolution}}
+            rec = {
+                "method": cls.name,
+                "bits": bits,
+                "protocol": args.protocol,
+                "seed": args.seed,
+                "split": args.split,
+                "recipe": dict(
+                    recipe,
+                    epochs=epochs,
+                    lr=lr,
+                    backbone_lr_scale=args.backbone_lr_scale,
+                    head_hidden=args.head_hidden,
+                    **({} if args.lr_schedule == "constant" else {"lr_schedule": args.lr_schedule}),
+                    **({} if args.memory_bank is None else {"memory_bank": args.memory_bank}),
+                )
+                if deep
+                else {"mode": "frozen", "resolution": args.resolution},
+            }
             if record_key(rec) in done:
                 print(f"{cls.name:8} {bits:>4}  (already in {args.json}, skipped)", flush=True)
                 continue
             if not deep:
                 model = cls(bits=bits, backbone=backbone, seed=args.seed, **common)
             else:
-                hidden = None if args.head_hidden is None else \
-                    [int(h) for h in args.head_hidden.split(",") if h.strip()]
-                model = cls(bits=bits, backbone=backbone, seed=args.seed, epochs=epochs, lr=lr,
-                            finetune=args.recipe == "full", flip=args.flip, head_hidden=hidden,
-                            backbone_lr_scale=args.backbone_lr_scale, lr_schedule=args.lr_schedule,
-                            train_from_block=args.train_from_block if args.recipe == "partial" else None,
-                            feature_shift=args.feature_shift if args.recipe == "partial" else 0,
-                            memory_bank=None if args.memory_bank is None else args.memory_bank == "on",
-                            **common)
+                hidden = (
+                    None if args.head_hidden is None else [int(h) for h in args.head_hidden.split(",") if h.strip()]
+                )
+                model = cls(
+                    bits=bits,
+                    backbone=backbone,
+                    seed=args.seed,
+                    epochs=epochs,
+                    lr=lr,
+                    finetune=args.recipe == "full",
+                    flip=args.flip,
+                    head_hidden=hidden,
+                    backbone_lr_scale=args.backbone_lr_scale,
+                    lr_schedule=args.lr_schedule,
+                    train_from_block=args.train_from_block if args.recipe == "partial" else None,
+                    feature_shift=args.feature_shift if args.recipe == "partial" else 0,
+                    memory_bank=None if args.memory_bank is None else args.memory_bank == "on",
+                    **common,
+                )
             t = time.perf_counter()
             model.fit(split.train_x, split.train_y)
             train_s = time.perf_counter() - t
@@ -254,11 +347,18 @@ def main(argv=None):
             enc_s = time.perf_counter() - t
             m_avg = float(mean_average_precision(qc, split.query_y, dc, split.db_y, ties="average").map)
             m_id = float(mean_average_precision(qc, split.query_y, dc, split.db_y, ties="id").map)
-            pub = PUBLISHED.get(cls.name, {}).get(bits) \
-                if (args.protocol, args.split) == ("1k", "test") else None
-            rec.update({"map_average_ties": round(m_avg, 4), "map_id_ties": round(m_id, 4),
-                        "published": pub, "train_s": round(train_s, 1), "encode_s": round(enc_s, 1),
-                        "device": device, "backbone": backbone})
+            pub = PUBLISHED.get(cls.name, {}).get(bits) if (args.protocol, args.split) == ("1k", "test") else None
+            rec.update(
+                {
+                    "map_average_ties": round(m_avg, 4),
+                    "map_id_ties": round(m_id, 4),
+                    "published": pub,
+                    "train_s": round(train_s, 1),
+                    "encode_s": round(enc_s, 1),
+                    "device": device,
+                    "backbone": backbone,
+                }
+            )
             if args.json and not args.no_grid:
                 stem = os.path.splitext(args.json)[0]
                 grid = f"{stem}_{cls.name}_{bits}_{args.split}.png"
@@ -266,8 +366,11 @@ def main(argv=None):
                 rec["grid"] = os.path.basename(grid)
             records.append(rec)
             done.add(record_key(rec))
-            print(f"{cls.name:8} {bits:>4} {m_avg:>13.4f} {m_id:>12.4f} "
-                  f"{'' if pub is None else f'{pub:.4f}':>9} {train_s:>8.1f} {enc_s:>8.1f}", flush=True)
+            print(
+                f"{cls.name:8} {bits:>4} {m_avg:>13.4f} {m_id:>12.4f} "
+                f"{'' if pub is None else f'{pub:.4f}':>9} {train_s:>8.1f} {enc_s:>8.1f}",
+                flush=True,
+            )
             save()
     print(f"total {time.perf_counter() - t0:.1f} s", flush=True)
     return records

@@ -11,6 +11,7 @@ ranking, tie-aware ("average") with the by-id figure beside it. Relevance: same 
 ``--validate`` splits the training pairs 80/20 (seeded) and reports validation mAP only: nothing
 is chosen on the test queries.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
-from deephash.data import load_wiki  # noqa: E402
+import deephash.methods as M
+from deephash import metrics
+from deephash.data import load_wiki
 
 # (gamma, eta): the paper's (1, 1), and around the setting a first 32-bit, 20-epoch pass favoured
-GRID = [(1.0, 1.0), (1.0, 0.0), (100.0, 0.0), (100.0, 0.1), (100.0, 1.0), (300.0, 0.1),
-        (1000.0, 0.1)]
+GRID = [(1.0, 1.0), (1.0, 0.0), (100.0, 0.0), (100.0, 0.1), (100.0, 1.0), (300.0, 0.1), (1000.0, 0.1)]
 
 
 def make(name, bits, seed, epochs, gamma=None, eta=None):
@@ -39,8 +39,9 @@ def make(name, bits, seed, epochs, gamma=None, eta=None):
 
 
 def both(m, xi, xt, y, qi, qt, qy, ties="average"):
-    r = metrics.cross_modal_map(m.encode_image(qi), m.encode_text(qt), qy, m.encode_image(xi),
-                                m.encode_text(xt), y, ties=ties)
+    r = metrics.cross_modal_map(
+        m.encode_image(qi), m.encode_text(qt), qy, m.encode_image(xi), m.encode_text(xt), y, ties=ties
+    )
     return r.image_to_text.map, r.text_to_image.map
 
 
@@ -60,16 +61,17 @@ def validate(w, args):
         for gamma, eta in GRID:
             m = make("DCMH", bits, 0, args.epochs, gamma, eta).fit(x[fi], t[fi], y[fi])
             i2t, t2i = both(m, x[va], t[va], y[va], x[va], t[va], y[va])
-            print(f"DCMH   {bits:3d} bits gamma={gamma:<6g} eta={eta:<5g} {i2t:.4f} {t2i:.4f}",
-                  flush=True)
+            print(f"DCMH   {bits:3d} bits gamma={gamma:<6g} eta={eta:<5g} {i2t:.4f} {t2i:.4f}", flush=True)
 
 
 def test_table(w, args):
     tr, te = ~w.is_test, w.is_test
     x, t, y = w.image_features, w.text_features, w.labels
     dbs = {"test": te, "train+test": np.ones_like(te)}
-    print("| method | bits | database | image->text (average) | image->text (id) "
-          "| text->image (average) | text->image (id) | fit s |")
+    print(
+        "| method | bits | database | image->text (average) | image->text (id) "
+        "| text->image (average) | text->image (id) | fit s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in args.methods:
         for bits in args.bits:
@@ -85,10 +87,11 @@ def test_table(w, args):
                     res[db].append((a[0], b[0], a[1], b[1]))
             for db in dbs:
                 v = np.array(res[db])
-                cells = [f"{mu:.3f} ± {sd:.3f}" if len(args.seeds) > 1 else f"{mu:.3f}"
-                         for mu, sd in zip(v.mean(0), v.std(0))]
-                print(f"| {name} | {bits} | {db} | " + " | ".join(cells)
-                      + f" | {np.median(fit_s):.1f} |", flush=True)
+                cells = [
+                    f"{mu:.3f} ± {sd:.3f}" if len(args.seeds) > 1 else f"{mu:.3f}"
+                    for mu, sd in zip(v.mean(0), v.std(0))
+                ]
+                print(f"| {name} | {bits} | {db} | " + " | ".join(cells) + f" | {np.median(fit_s):.1f} |", flush=True)
 
 
 def main(argv=None):

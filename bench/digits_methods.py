@@ -9,6 +9,7 @@ Usage::
 
     PYTHONPATH=python python bench/digits_methods.py --bits 32 --threads 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,11 @@ def main(argv=None):
     rows = []
     for name in names:
         cls = M.method_class(name)
-        model = cls(bits=args.bits, seed=args.seed, progress=False) if issubclass(
-            cls, M.DeepHashingMethod) else cls(bits=args.bits, seed=args.seed)
+        model = (
+            cls(bits=args.bits, seed=args.seed, progress=False)
+            if issubclass(cls, M.DeepHashingMethod)
+            else cls(bits=args.bits, seed=args.seed)
+        )
         t = time.perf_counter()
         model.fit(split.train_x, split.train_y if cls.supervised else None)
         fit_s = time.perf_counter() - t

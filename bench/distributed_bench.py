@@ -17,6 +17,7 @@ its quality) encodes CIFAR-10 test images in this process and with 1 and 2 Ray w
 per class, seeded) in one process with 2 threads, and data-parallel on 1 and 2 Ray workers with one
 thread each; mAP@ALL of 1,000 test queries against ``--database`` other test images.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,10 @@ def bench_index(args):
     t_flat_add, _ = _timed(lambda: flat.add(codes))
     sh = ShardedIndex(64, args.shards, threads_per_shard=max(1, args.threads // args.shards))
     t_sh_add, _ = _timed(lambda: sh.add(codes))
-    print(f"add {args.n} codes: FlatIndex {t_flat_add:.2f} s, ShardedIndex {t_sh_add:.2f} s "
-          f"(incl. transfer to the actors and the fsynced logs)")
+    print(
+        f"add {args.n} codes: FlatIndex {t_flat_add:.2f} s, ShardedIndex {t_sh_add:.2f} s "
+        f"(incl. transfer to the actors and the fsynced logs)"
+    )
     sh.search(queries[:10], args.k)  # warm-up
     flat.search(queries[:10], args.k)
     single, sharded = [], []
@@ -70,17 +73,21 @@ def bench_index(args):
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), "results differ"
     ms, mh = statistics.median(single), statistics.median(sharded)
     ratios = [b / a for a, b in zip(single, sharded)]
-    print(f"batch {args.nq} queries k={args.k}: FlatIndex {ms:.3f} s, ShardedIndex({args.shards}) "
-          f"{mh:.3f} s (medians of {args.rounds}); ratio of medians {mh / ms:.2f}x, median of the "
-          f"per-round ratios {statistics.median(ratios):.2f}x "
-          f"(rounds: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(single, sharded))} s)")
+    print(
+        f"batch {args.nq} queries k={args.k}: FlatIndex {ms:.3f} s, ShardedIndex({args.shards}) "
+        f"{mh:.3f} s (medians of {args.rounds}); ratio of medians {mh / ms:.2f}x, median of the "
+        f"per-round ratios {statistics.median(ratios):.2f}x "
+        f"(rounds: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(single, sharded))} s)"
+    )
     lat_l, lat_r = [], []
     for i in range(args.latency_reps):
         q = queries[i % args.nq : i % args.nq + 1]
         lat_l.append(_timed(lambda q=q: flat.search(q, args.k))[0])
         lat_r.append(_timed(lambda q=q: sh.search(q, args.k))[0])
-    print(f"single query k={args.k}: local {statistics.median(lat_l) * 1e3:.2f} ms, over Ray "
-          f"{statistics.median(lat_r) * 1e3:.2f} ms (medians of {args.latency_reps})")
+    print(
+        f"single query k={args.k}: local {statistics.median(lat_l) * 1e3:.2f} ms, over Ray "
+        f"{statistics.median(lat_r) * 1e3:.2f} ms (medians of {args.latency_reps})"
+    )
 
     # Pieces of the paper estimate: one core's scan rate, a 16-shard merge, the Ray round trip.
     deephash.set_num_threads(1)
@@ -122,8 +129,10 @@ def bench_overhead(args):
         sh.search(codes[:1], 100)
         one = statistics.median(_timed(lambda sh=sh: sh.search(codes[:1], 100))[0] for _ in range(args.reps))
         batch = statistics.median(_timed(lambda sh=sh: sh.search(codes, 100))[0] for _ in range(5))
-        print(f"{shards:2d} shards of {1000 // shards} codes: 1 query {one * 1e3:.2f} ms, "
-              f"1000 queries {batch * 1e3:.1f} ms (medians)")
+        print(
+            f"{shards:2d} shards of {1000 // shards} codes: 1 query {one * 1e3:.2f} ms, "
+            f"1000 queries {batch * 1e3:.1f} ms (medians)"
+        )
         sh.close()
     ray.shutdown()
 
@@ -150,8 +159,10 @@ def bench_encode(args):
     for w in args.workers:
         t, got = _timed(lambda w=w: encode(model, images, num_workers=w, batch_size=512))
         same = np.array_equal(got, expected) and np.array_equal(again, expected)
-        print(f"Ray, {w} worker(s) x 1 thread: {images.shape[0] / t:.0f} images/s "
-              f"(incl. start-up and shipping the model), codes identical: {same}")
+        print(
+            f"Ray, {w} worker(s) x 1 thread: {images.shape[0] / t:.0f} images/s "
+            f"(incl. start-up and shipping the model), codes identical: {same}"
+        )
     ray.shutdown()
 
 
@@ -167,17 +178,21 @@ def bench_train(args):
     rng = np.random.default_rng(0)
     train_pool = np.nonzero(~data.is_test)[0]
     test_pool = np.nonzero(data.is_test)[0]
-    train = np.concatenate([rng.choice(train_pool[data.labels[train_pool] == c], args.per_class,
-                                       replace=False) for c in range(10)])
+    train = np.concatenate(
+        [rng.choice(train_pool[data.labels[train_pool] == c], args.per_class, replace=False) for c in range(10)]
+    )
     test = rng.permutation(test_pool)
-    query, db = test[:1000], test[1000:1000 + args.database]
+    query, db = test[:1000], test[1000 : 1000 + args.database]
     xt, yt = data.images[train], data.labels[train]
 
     def dpsh(**kw):
         return M.DPSH(bits=32, backbone="small_cnn", seed=0, epochs=args.epochs, progress=False, **kw)
 
-    for name, threads, workers in (("one process, 2 threads", 2, 1), ("Ray, 1 worker x 1 thread", 1, 1),
-                                   ("Ray, 2 workers x 1 thread", 1, 2)):
+    for name, threads, workers in (
+        ("one process, 2 threads", 2, 1),
+        ("Ray, 1 worker x 1 thread", 1, 1),
+        ("Ray, 2 workers x 1 thread", 1, 2),
+    ):
         torch.set_num_threads(threads)
         if name.startswith("Ray"):
             from deephash.distributed.train import fit_data_parallel
@@ -190,8 +205,10 @@ def bench_train(args):
         ql, dl = data.labels[query], data.labels[db]
         m_avg = mean_average_precision(qc, ql, dc, dl).map
         m_id = mean_average_precision(qc, ql, dc, dl, ties="id").map
-        print(f"{name}: {args.epochs} epochs on {len(train)} images {t:.1f} s ({t / args.epochs:.1f} s/epoch "
-              f"incl. start-up), mAP@ALL {m_avg:.4f} (ties by id {m_id:.4f})")
+        print(
+            f"{name}: {args.epochs} epochs on {len(train)} images {t:.1f} s ({t / args.epochs:.1f} s/epoch "
+            f"incl. start-up), mAP@ALL {m_avg:.4f} (ties by id {m_id:.4f})"
+        )
     ray.shutdown()
 
 
@@ -217,8 +234,7 @@ def main():
     t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--database", type=int, default=5000)
     args = p.parse_args()
-    {"index": bench_index, "overhead": bench_overhead, "encode": bench_encode,
-     "train": bench_train}[args.what](args)
+    {"index": bench_index, "overhead": bench_overhead, "encode": bench_encode, "train": bench_train}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ The 1,000 training items of ``deephash.data.digits()`` are split (seed 0) into 8
 
     PYTHONPATH=python python bench/dnnh_validation.py
 """
+
 import itertools
 import time
 
@@ -25,4 +26,4 @@ for eps, k in itertools.product([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45], [4, 8])
     t = time.time()
     m = M.DNNH(bits=32, seed=0, progress=False, epsilon=eps, triplets_per_anchor=k).fit(x[tr], y[tr])
     v = mean_average_precision(m.encode(x[va]), y[va], m.encode(x[tr]), y[tr]).map
-    print(f"epsilon={eps} triplets_per_anchor={k} val mAP {v:.4f} ({time.time()-t:.0f}s)", flush=True)
+    print(f"epsilon={eps} triplets_per_anchor={k} val mAP {v:.4f} ({time.time() - t:.0f}s)", flush=True)

@@ -10,6 +10,7 @@ range over seeds.
 
     PYTHONPATH=python python bench/drsch_bit_scalable.py [--seeds 0 1 2] [--epochs 50]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ LENGTHS = (12, 24, 32, 48)
 
 
 def scores(q, db, d, weights=None):
-    return tuple(float(mean_average_precision(q, d.query_y, db, d.db_y, ties=t, weights=weights))
-                 for t in ("average", "id"))
+    return tuple(
+        float(mean_average_precision(q, d.query_y, db, d.db_y, ties=t, weights=weights)) for t in ("average", "id")
+    )
 
 
 def index_order_codes(m, x, b):
@@ -53,17 +55,18 @@ def main():
         for b in LENGTHS:
             q, db = big.encode(d.query_x, bits=b), big.encode(d.db_x, bits=b)
             w = big.search_weights(b)
-            rows.setdefault(("one 48-bit model, b heaviest bits", b), []).append(
-                scores(q, db, d) + scores(q, db, d, w))
+            rows.setdefault(("one 48-bit model, b heaviest bits", b), []).append(scores(q, db, d) + scores(q, db, d, w))
             qi, dbi = index_order_codes(big, d.query_x, b), index_order_codes(big, d.db_x, b)
             wi = np.zeros(qi.shape[1] * 8, np.float32)
             wi[:b] = big.bit_weights[:b]
             rows.setdefault(("one 48-bit model, first b bits by index", b), []).append(
-                scores(qi, dbi, d) + scores(qi, dbi, d, wi))
+                scores(qi, dbi, d) + scores(qi, dbi, d, wi)
+            )
             own = big if b == 48 else M.DRSCH(bits=b, **kw).fit(d.train_x, d.train_y)
             q, db = own.encode(d.query_x), own.encode(d.db_x)
             rows.setdefault(("trained at b bits", b), []).append(
-                scores(q, db, d) + scores(q, db, d, own.search_weights()))
+                scores(q, db, d) + scores(q, db, d, own.search_weights())
+            )
     print(f"seeds {args.seeds}, {args.epochs} epochs, {time.perf_counter() - t0:.0f} s")
     names = list(dict.fromkeys(k[0] for k in rows))
     print("| codes | ranking | " + " | ".join(f"{b} bits" for b in LENGTHS) + " |")
@@ -73,8 +76,9 @@ def main():
             cells = []
             for b in LENGTHS:
                 v = np.array(rows[(name, b)])
-                cells.append(f"{v[:, j].mean():.3f} ({v[:, j + 1].mean():.3f}) "
-                             f"[{v[:, j].min():.3f}-{v[:, j].max():.3f}]")
+                cells.append(
+                    f"{v[:, j].mean():.3f} ({v[:, j + 1].mean():.3f}) [{v[:, j].min():.3f}-{v[:, j].max():.3f}]"
+                )
             print(f"| {name} | {ranking} | " + " | ".join(cells) + " |")
 
 

@@ -11,6 +11,7 @@ Prints one line per run: what, n, bits, nq, k, milliseconds (median of --reps af
 for deephash and for PyTorch, and the speed-up. Needs numpy; the PyTorch rows need a CUDA build
 of torch (skipped with a note otherwise).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,8 +109,9 @@ def main(argv=None):
     dev = args.device
     print(f"# device: {_cuda.device_description(dev)}; deephash max_k = {_cuda.max_k(dev)}")
     print(f"# median of {args.reps} runs after a warm-up; times in ms; numpy in/out for deephash rows")
-    print(f"{'run':<34} {'n':>11} {'bits':>5} {'nq':>5} {'k':>5} {'deephash':>10} {'pytorch':>10} "
-          f"{'speed-up':>9}  check")
+    print(
+        f"{'run':<34} {'n':>11} {'bits':>5} {'nq':>5} {'k':>5} {'deephash':>10} {'pytorch':>10} {'speed-up':>9}  check"
+    )
     rng = np.random.default_rng(0)
     sync = (lambda: torch.cuda.synchronize(dev)) if torch else None
 

@@ -7,6 +7,7 @@ views) would show most: one query, k = 10, 1 thread.
 Prints one line per case: the median over --rounds rounds of the mean time of --calls calls.
 Run the builds alternately in one session and compare the ratios (the machine may be shared).
 """
+
 import argparse
 import statistics
 import time

@@ -13,6 +13,7 @@ Every time is the median of --repeats runs. Usage:
   PYTHONPATH=python python bench/mih_bench.py               # full size (10M codes)
   PYTHONPATH=python python bench/mih_bench.py --n 1000000 --nw 200000 --queries 200   # quick
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ def row(name, t, ref=None, unit="ms", extra=""):
 
 def bench_clustered(args, faiss, rng):
     bits = 64
-    print(f"\n== clustered {bits}-bit codes: n={args.n:,}, 10,000 centres, flip 0.1, k={args.k}, "
-          f"single queries, 1 thread, SIMD {deephash.simd_level()} ==")
+    print(
+        f"\n== clustered {bits}-bit codes: n={args.n:,}, 10,000 centres, flip 0.1, k={args.k}, "
+        f"single queries, 1 thread, SIMD {deephash.simd_level()} =="
+    )
     centres = np.packbits(rng.integers(0, 2, (10000, bits), dtype=np.uint8), axis=1, bitorder="little")
     codes = clustered_codes(rng, args.n, bits, centres)
     q = clustered_codes(rng, args.queries, bits, centres)
@@ -74,8 +77,7 @@ def bench_clustered(args, faiss, rng):
     notes.append("")
     med, ratios = per_query_interleaved(variants, args.repeats)
     st = mi.stats()
-    notes[-1] = (f"m={mi.m}; exact: {exact}; hashed {st.hashed_queries}, "
-                 f"scanned {st.linear_queries}")
+    notes[-1] = f"m={mi.m}; exact: {exact}; hashed {st.hashed_queries}, scanned {st.linear_queries}"
     for j, name in enumerate(names):
         speed = f"{1 / ratios[j]:8.1f}x" if faiss is not None else ""
         print(f"  {name:<56} {med[j] * 1e3:9.3f} ms  {speed}  {notes[j]}")
@@ -83,8 +85,10 @@ def bench_clustered(args, faiss, rng):
     j_flat = names.index("deephash FlatIndex")
     print(f"  MultiIndex vs deephash FlatIndex: {med[j_flat] / med[-1]:.1f}x faster")
     fm, mm = flat.memory_bytes(), mi.memory_bytes()
-    print(f"  build MultiIndex: {build:.2f} s; memory: FlatIndex {fm / 2**20:.1f} MiB, "
-          f"MultiIndex {mm / 2**20:.1f} MiB ({mm / fm:.2f}x)")
+    print(
+        f"  build MultiIndex: {build:.2f} s; memory: FlatIndex {fm / 2**20:.1f} MiB, "
+        f"MultiIndex {mm / 2**20:.1f} MiB ({mm / fm:.2f}x)"
+    )
     return exact
 
 
@@ -98,16 +102,20 @@ def bench_uniform(args, rng):
     mi = deephash.MultiIndex(bits)
     mi.add(codes)
     (t_flat, t_mi), (_, r) = per_query_interleaved(
-        [(lambda x: flat.search(x, args.k), q), (lambda x: mi.search(x, args.k), q)], args.repeats)
+        [(lambda x: flat.search(x, args.k), q), (lambda x: mi.search(x, args.k), q)], args.repeats
+    )
     row("deephash FlatIndex (single queries)", t_flat)
-    row("deephash MultiIndex (single queries)", t_mi,
-        extra=f"{r:.2f}x FlatIndex's time (median of per-round ratios)")
+    row("deephash MultiIndex (single queries)", t_mi, extra=f"{r:.2f}x FlatIndex's time (median of per-round ratios)")
     qb = random_codes(rng, args.batch, bits)
     (t_flat_b, t_mi_b), (_, r_b) = interleaved(
-        [lambda: flat.search(qb, args.k), lambda: mi.search(qb, args.k)], args.repeats)
+        [lambda: flat.search(qb, args.k), lambda: mi.search(qb, args.k)], args.repeats
+    )
     row(f"deephash FlatIndex ({args.batch} queries, one call)", t_flat_b)
-    row(f"deephash MultiIndex ({args.batch} queries, one call)", t_mi_b,
-        extra=f"{r_b:.2f}x FlatIndex's time (median of per-round ratios)")
+    row(
+        f"deephash MultiIndex ({args.batch} queries, one call)",
+        t_mi_b,
+        extra=f"{r_b:.2f}x FlatIndex's time (median of per-round ratios)",
+    )
     d1, i1 = flat.search(qb, args.k)
     d2, i2 = mi.search(qb, args.k)
     print(f"  exact: {bool((d1 == d2).all() and (i1 == i2).all())}; stats {mi.stats()}")
@@ -116,8 +124,7 @@ def bench_uniform(args, rng):
 def bench_weighted(args, faiss, rng):
     bits = 64
     n, nq, k = args.nw, args.wq, 100
-    print(f"\n== weighted search: uniformly random {bits}-bit codes, n={n:,}, {nq} queries, k={k}, "
-          f"1 thread ==")
+    print(f"\n== weighted search: uniformly random {bits}-bit codes, n={n:,}, {nq} queries, k={k}, 1 thread ==")
     codes = random_codes(rng, n, bits)
     q = random_codes(rng, nq, bits)
     flat = deephash.FlatIndex(bits)
@@ -132,16 +139,24 @@ def bench_weighted(args, faiss, rng):
         t_faiss = median_time(lambda: fi.search(q, k), args.repeats)
         row("faiss IndexBinaryFlat (unweighted)", t_faiss, unit="s")
     (t_u, t_w, t_wq, t_m), (_, r_w, r_wq, r_m) = interleaved(
-        [lambda: flat.search(q, k), lambda: flat.search(q, k, weights=w),
-         lambda: flat.search(q, k, weights=wq), lambda: flat.search(q, k, weights=mask)],
-        args.repeats)
+        [
+            lambda: flat.search(q, k),
+            lambda: flat.search(q, k, weights=w),
+            lambda: flat.search(q, k, weights=wq),
+            lambda: flat.search(q, k, weights=mask),
+        ],
+        args.repeats,
+    )
     row("deephash FlatIndex unweighted", t_u, t_faiss, unit="s")
-    row("deephash FlatIndex weighted (shared weights)", t_w, t_faiss, unit="s",
-        extra=f"{r_w:.2f}x unweighted (median of per-round ratios)")
-    row("deephash FlatIndex weighted (per-query weights)", t_wq, t_faiss, unit="s",
-        extra=f"{r_wq:.2f}x unweighted")
-    row("deephash FlatIndex weighted (0/1 mask)", t_m, t_faiss, unit="s",
-        extra=f"{r_m:.2f}x unweighted")
+    row(
+        "deephash FlatIndex weighted (shared weights)",
+        t_w,
+        t_faiss,
+        unit="s",
+        extra=f"{r_w:.2f}x unweighted (median of per-round ratios)",
+    )
+    row("deephash FlatIndex weighted (per-query weights)", t_wq, t_faiss, unit="s", extra=f"{r_wq:.2f}x unweighted")
+    row("deephash FlatIndex weighted (0/1 mask)", t_m, t_faiss, unit="s", extra=f"{r_m:.2f}x unweighted")
 
 
 def main(argv=None):
@@ -159,8 +174,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     faiss = faiss_module()
     rng = np.random.default_rng(args.seed)
-    print(f"deephash MultiIndex / weighted benchmark; SIMD {deephash.simd_level()}, threads 1, "
-          f"faiss {'yes' if faiss else 'not installed'}")
+    print(
+        f"deephash MultiIndex / weighted benchmark; SIMD {deephash.simd_level()}, threads 1, "
+        f"faiss {'yes' if faiss else 'not installed'}"
+    )
     with threads(1):
         if args.only in (None, "clustered"):
             bench_clustered(args, faiss, rng)

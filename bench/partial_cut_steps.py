@@ -18,9 +18,7 @@ from deephash.models.partial import BelowCut, maps_to_input
 # random pixels: only the time matters
 x = np.random.default_rng(0).integers(0, 256, size=(128, 32, 32, 3), dtype=np.uint8)
 y = torch.arange(128) % 10
-net, _ = build_backbone(
-    normalize_spec({"name": "efficientnet_lite0", "resolution": 160}), x.shape
-)
+net, _ = build_backbone(normalize_spec({"name": "efficientnet_lite0", "resolution": 160}), x.shape)
 for cut in (15, 14, 13, 11):
     net.eval()
     with torch.inference_mode():

@@ -13,6 +13,7 @@ Usage::
 
     PYTHONPATH=python python bench/partial_speed.py --images 512 --repeats 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,11 +55,13 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"resolution {args.resolution}, cut {args.cut}", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, resolution {args.resolution}, cut {args.cut}",
+        flush=True,
+    )
     data = load_cifar10()
-    x = data.images[np.random.default_rng(0).permutation(len(data.labels))[:args.images]]
-    y = torch.from_numpy(data.labels[:args.images])
+    x = data.images[np.random.default_rng(0).permutation(len(data.labels))[: args.images]]
+    y = torch.from_numpy(data.labels[: args.images])
     spec = normalize_spec({"name": "efficientnet_lite0", "resolution": args.resolution})
     net, _ = build_backbone(spec, x.shape)
     net.eval()
@@ -71,22 +74,19 @@ def main(argv=None):
         def run():
             with torch.inference_mode():
                 for s in range(0, len(x), bs):
-                    below(images_to_tensor(x[s:s + bs], torch))
+                    below(images_to_tensor(x[s : s + bs], torch))
+
         t = median_time(run, args.repeats)
         net.net.to(memory_format=torch.channels_last)
         return len(x) / t
 
     for bs in (64, 128):
-        print(f"activation caching, batch {bs:>3}, channels-last: {cache_rate(bs):7.1f} img/s",
-              flush=True)
-    print(f"activation caching, batch 128, contiguous:     {cache_rate(128, False):7.1f} img/s",
-          flush=True)
+        print(f"activation caching, batch {bs:>3}, channels-last: {cache_rate(bs):7.1f} img/s", flush=True)
+    print(f"activation caching, batch 128, contiguous:     {cache_rate(128, False):7.1f} img/s", flush=True)
 
     with torch.inference_mode():
-        acts = torch.cat([below(images_to_tensor(x[s:s + 128], torch))
-                          for s in range(0, len(x), 128)])
-        feats = torch.cat([net(images_to_tensor(x[s:s + 128], torch))
-                           for s in range(0, len(x), 128)])
+        acts = torch.cat([below(images_to_tensor(x[s : s + 128], torch)) for s in range(0, len(x), 128)])
+        feats = torch.cat([net(images_to_tensor(x[s : s + 128], torch)) for s in range(0, len(x), 128)])
     acts, feats = acts.clone(), feats.clone()  # normal tensors, usable by autograd
     head = HashHead(1280, 48)
     loss = DPSHLoss()
@@ -102,12 +102,15 @@ def main(argv=None):
             opt.zero_grad()
             lv.backward()
             opt.step()
+
         return run
 
     net.train()
     head.train()
-    partial = step(lambda: head(net.upper(maps_to_input(acts[:b]), args.cut)),
-                   net.upper_parameters(args.cut) + list(head.parameters()))
+    partial = step(
+        lambda: head(net.upper(maps_to_input(acts[:b]), args.cut)),
+        net.upper_parameters(args.cut) + list(head.parameters()),
+    )
     frozen_head = HashHead(1280, 48, hidden=[256], standardize=False)
     frozen = step(lambda: frozen_head(feats[:b]), list(frozen_head.parameters()))
     xb = images_to_tensor(x[:b], torch)
@@ -116,26 +119,32 @@ def main(argv=None):
     tp = median_time(partial, args.repeats)
     tf = median_time(frozen, args.repeats)
     tw = median_time(full, args.repeats)
-    print(f"training step, batch {b}: partial {tp * 1000:.0f} ms, frozen head {tf * 1000:.1f} ms, "
-          f"whole network {tw * 1000:.0f} ms", flush=True)
+    print(
+        f"training step, batch {b}: partial {tp * 1000:.0f} ms, frozen head {tf * 1000:.1f} ms, "
+        f"whole network {tw * 1000:.0f} ms",
+        flush=True,
+    )
     net.eval()
     head.eval()
 
     def encode_cached():
         with torch.inference_mode():
             for s in range(0, len(x), 128):
-                head(net.upper(maps_to_input(acts[s:s + 128]), args.cut))
+                head(net.upper(maps_to_input(acts[s : s + 128]), args.cut))
 
     def encode_pixels():
         with torch.inference_mode():
             for s in range(0, len(x), 128):
-                a = below(images_to_tensor(x[s:s + 128], torch))
+                a = below(images_to_tensor(x[s : s + 128], torch))
                 head(net.upper(maps_to_input(a), args.cut))
 
     tc = median_time(encode_cached, args.repeats) * 1000 / len(x)
     tpx = median_time(encode_pixels, args.repeats) * 1000 / len(x)
-    print(f"encoding per 1,000 images: from cached activations {tc:.1f} s, from pixels {tpx:.1f} s; "
-          f"59,000 images: {tc * 59:.0f} s / {tpx * 59:.0f} s", flush=True)
+    print(
+        f"encoding per 1,000 images: from cached activations {tc:.1f} s, from pixels {tpx:.1f} s; "
+        f"59,000 images: {tc * 59:.0f} s / {tpx * 59:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """pytest-benchmark microbenchmarks of the engine (benchmarks only; not part of the tests).
 
-    python -m pytest bench/test_micro.py --benchmark-only
+python -m pytest bench/test_micro.py --benchmark-only
 """
+
 import numpy as np
 import pytest
 

@@ -1,7 +1,8 @@
 """pytest-benchmark microbenchmarks of MultiIndex and weighted search (benchmarks only).
 
-    PYTHONPATH=python python -m pytest bench/test_micro_mih.py --benchmark-only
+PYTHONPATH=python python -m pytest bench/test_micro_mih.py --benchmark-only
 """
+
 import numpy as np
 import pytest
 
@@ -26,7 +27,7 @@ def test_mih_single_queries(benchmark, clustered):
     mi, _, q = clustered
     deephash.set_num_threads(1)
     benchmark.extra_info.update(simd=deephash.simd_level(), threads=1, m=mi.m)
-    benchmark(lambda: [mi.search(q[i:i + 1], 10) for i in range(q.shape[0])])
+    benchmark(lambda: [mi.search(q[i : i + 1], 10) for i in range(q.shape[0])])
     deephash.set_num_threads(0)
 
 
@@ -34,7 +35,7 @@ def test_flat_single_queries_same_data(benchmark, clustered):
     _, flat, q = clustered
     deephash.set_num_threads(1)
     benchmark.extra_info.update(simd=deephash.simd_level(), threads=1)
-    benchmark(lambda: [flat.search(q[i:i + 1], 10) for i in range(q.shape[0])])
+    benchmark(lambda: [flat.search(q[i : i + 1], 10) for i in range(q.shape[0])])
     deephash.set_num_threads(0)
 
 
@@ -55,9 +56,12 @@ def test_weighted_knn(benchmark, clustered, kind):
     _, flat, _ = clustered
     rng = np.random.default_rng(1)
     q = rng.integers(0, 256, (100, 8), dtype=np.uint8)
-    w = {"unweighted": None, "shared": rng.random(64).astype(np.float32),
-         "per-query": rng.random((100, 64)).astype(np.float32),
-         "mask": (rng.random(64) < 0.5).astype(np.float32)}[kind]
+    w = {
+        "unweighted": None,
+        "shared": rng.random(64).astype(np.float32),
+        "per-query": rng.random((100, 64)).astype(np.float32),
+        "mask": (rng.random(64) < 0.5).astype(np.float32),
+    }[kind]
     deephash.set_num_threads(1)
     benchmark.extra_info.update(simd=deephash.simd_level(), threads=1, weights=kind)
     benchmark(flat.search, q, 100, weights=w)

@@ -24,6 +24,7 @@ Usage::
 
 Any registered method runs by name (``--methods``); the deep ones take ``--epochs``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,13 @@ def evaluate(model, split):
     m_avg = float(mean_average_precision(qc, split.query_y, dc, split.db_y, ties="average").map)
     m_id = float(mean_average_precision(qc, split.query_y, dc, split.db_y, ties="id").map)
     p100 = float(precision_at_n(qc, split.query_y, dc, split.db_y, ns=[100]).precision[0])
-    return {"map_average_ties": round(m_avg, 4), "map_id_ties": round(m_id, 4),
-            "p_at_100": round(p100, 4), "fit_s": round(fit_s, 1), "encode_s": round(enc_s, 1)}
+    return {
+        "map_average_ties": round(m_avg, 4),
+        "map_id_ties": round(m_id, 4),
+        "p_at_100": round(p100, 4),
+        "fit_s": round(fit_s, 1),
+        "encode_s": round(enc_s, 1),
+    }
 
 
 def main(argv=None):
@@ -84,13 +90,15 @@ def main(argv=None):
     common = dict(progress=not args.quiet, cache_dir=args.cache_dir)
     t0 = time.perf_counter()
     if texts:
-        splits = [data.stc2_text_split(name, seed=args.seed, path=args.path)
-                  for name in args.sets.split(",")]
+        splits = [data.stc2_text_split(name, seed=args.seed, path=args.path) for name in args.sets.split(",")]
     else:
         splits = [data.cifar10_protocol("1k", seed=args.seed, path=args.path)]
     print(f"{', '.join(map(repr, splits))}  (loaded in {time.perf_counter() - t0:.1f} s)", flush=True)
-    print(f"{'data':15} {'backbone':8} {'method':6} {'bits':>4} {'mAP avg':>8} {'mAP id':>7} "
-          f"{'P@100':>6} {'ref':>5} {'fit s':>6} {'enc s':>6}", flush=True)
+    print(
+        f"{'data':15} {'backbone':8} {'method':6} {'bits':>4} {'mAP avg':>8} {'mAP id':>7} "
+        f"{'P@100':>6} {'ref':>5} {'fit s':>6} {'enc s':>6}",
+        flush=True,
+    )
     records = []
     for split in splits:
         set_name = split.name.split("/")[0]
@@ -100,16 +108,28 @@ def main(argv=None):
                 for bits in bits_list:
                     extra = {} if args.epochs is None else {"epochs": args.epochs}
                     model = cls(bits=bits, backbone=backbone, seed=args.seed, **common, **extra)
-                    rec = {"data": split.name, "backbone": backbone, "method": cls.name,
-                           "bits": bits, **evaluate(model, split), "seed": args.seed}
-                    ref = REFERENCE_ITQ_TFIDF.get(set_name, {}).get(bits) \
-                        if (cls.name, backbone) == ("ITQ", "tfidf") else None
+                    rec = {
+                        "data": split.name,
+                        "backbone": backbone,
+                        "method": cls.name,
+                        "bits": bits,
+                        **evaluate(model, split),
+                        "seed": args.seed,
+                    }
+                    ref = (
+                        REFERENCE_ITQ_TFIDF.get(set_name, {}).get(bits)
+                        if (cls.name, backbone) == ("ITQ", "tfidf")
+                        else None
+                    )
                     rec["reference"] = ref
                     records.append(rec)
-                    print(f"{set_name:15} {backbone:8} {cls.name:6} {bits:>4} "
-                          f"{rec['map_average_ties']:>8.4f} {rec['map_id_ties']:>7.4f} "
-                          f"{rec['p_at_100']:>6.3f} {'' if ref is None else f'{ref:.3f}':>5} "
-                          f"{rec['fit_s']:>6.1f} {rec['encode_s']:>6.1f}", flush=True)
+                    print(
+                        f"{set_name:15} {backbone:8} {cls.name:6} {bits:>4} "
+                        f"{rec['map_average_ties']:>8.4f} {rec['map_id_ties']:>7.4f} "
+                        f"{rec['p_at_100']:>6.3f} {'' if ref is None else f'{ref:.3f}':>5} "
+                        f"{rec['fit_s']:>6.1f} {rec['encode_s']:>6.1f}",
+                        flush=True,
+                    )
                     if args.json:
                         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
                         with open(args.json, "w") as f:

@@ -8,6 +8,7 @@ NDCG@100 of the 50 against the 200. The queries and database of either split are
 
     PYTHONPATH=python python bench/validate_drsch_dsrh.py
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,8 +39,9 @@ def main(bits=32, epochs=15):
     print(f"{bits} bits, {epochs} epochs; validation mAP@ALL (digits), NDCG@100 (mosaics)")
     fracs = (32, 16, 8, 2)
     for frac, lam in itertools.product(fracs, (0.1, 1.0)):
-        m = M.DRSCH(bits=bits, seed=0, epochs=epochs, progress=False, lam=lam,
-                    margin=bits / frac, weight_lr_scale=1.0).fit(xt, yt)
+        m = M.DRSCH(
+            bits=bits, seed=0, epochs=epochs, progress=False, lam=lam, margin=bits / frac, weight_lr_scale=1.0
+        ).fit(xt, yt)
         w = m.bit_weights
         wmap = float(mean_average_precision(m.encode(xv), yv, m.encode(xt), yt, weights=w))
         print(f"DRSCH margin=bits/{frac} lam={lam:<4} mAP {digits_map(m):.3f}  weighted {wmap:.3f}")
@@ -52,8 +54,7 @@ def main(bits=32, epochs=15):
             cells.append(f"{b} bits {float(score):.3f}")
         print(f"DRSCH 48 bits weight_lr_scale={scale:<4} weights {w.min():.2f}-{w.max():.2f}  " + "  ".join(cells))
     for frac, alpha in itertools.product(fracs, (0.1, 1.0)):
-        kw = {"bits": bits, "seed": 0, "epochs": epochs, "progress": False, "alpha": alpha,
-              "margin": bits / frac}
+        kw = {"bits": bits, "seed": 0, "epochs": epochs, "progress": False, "alpha": alpha, "margin": bits / frac}
         m = M.DSRH(**kw).fit(xt, yt)
         mm = M.DSRH(**kw).fit(mt, myt)
         ndcg = float(ndcg_at_k(mm.encode(mv), myv, mm.encode(mt), myt, k=100))

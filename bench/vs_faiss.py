@@ -5,6 +5,7 @@
 
 Every line names the SIMD level and thread count; times are medians of --repeats runs.
 """
+
 import sys
 
 from deephash._bench import main

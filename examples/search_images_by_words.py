@@ -22,6 +22,7 @@ What it does (CPU, offline):
 
     python examples/search_images_by_words.py --query "a small boat on the water" --out results/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-import deephash  # noqa: E402
-import deephash.methods as M  # noqa: E402
-from deephash import metrics, plots  # noqa: E402
-from deephash.data import load_cifar10  # noqa: E402
+import deephash
+import deephash.methods as M
+from deephash import metrics, plots
+from deephash.data import load_cifar10
 
 # Words per class (CIFAR-10's alphabetical class order): used to fill the training captions.
 TRAIN_WORDS = {
@@ -54,15 +55,26 @@ TRAIN_WORDS = {
 }
 # Never in a training caption: the held-out measurement with unseen words.
 UNSEEN_WORDS = {
-    "airplane": ["jet airliner"], "automobile": ["hatchback"], "bird": ["finch"],
-    "cat": ["kitten"], "deer": ["stag"], "dog": ["puppy"], "frog": ["tree frog"],
-    "horse": ["stallion"], "ship": ["ferry"], "truck": ["lorry"],
+    "airplane": ["jet airliner"],
+    "automobile": ["hatchback"],
+    "bird": ["finch"],
+    "cat": ["kitten"],
+    "deer": ["stag"],
+    "dog": ["puppy"],
+    "frog": ["tree frog"],
+    "horse": ["stallion"],
+    "ship": ["ferry"],
+    "truck": ["lorry"],
 }
 # "{a}" is the word with its article ("a plane", "an aircraft"), "{w}" the bare word.
-TRAIN_TEMPLATES = ["a photo of {a}.", "a picture of {a}.", "an image of {a}.",
-                   "{a} in a photo.", "a snapshot of {a}."]
-HELD_OUT_TEMPLATES = ["a blurry photo of the {w}.", "a close-up of {a}.", "this is {a}.",
-                      "a low resolution picture of {a}.", "i think i see {a} here."]
+TRAIN_TEMPLATES = ["a photo of {a}.", "a picture of {a}.", "an image of {a}.", "{a} in a photo.", "a snapshot of {a}."]
+HELD_OUT_TEMPLATES = [
+    "a blurry photo of the {w}.",
+    "a close-up of {a}.",
+    "this is {a}.",
+    "a low resolution picture of {a}.",
+    "i think i see {a} here.",
+]
 
 
 def fill(template, word):
@@ -78,8 +90,9 @@ def sentence_encoder():
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(get_model_path()), device="cpu")
-    return lambda texts: model.encode(list(texts), batch_size=64, convert_to_numpy=True,
-                                      normalize_embeddings=True).astype(np.float32)
+    return lambda texts: model.encode(
+        list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True
+    ).astype(np.float32)
 
 
 def captions(classes, words, templates, labels, rng):
@@ -112,8 +125,9 @@ def subset(labels, mask, per_class, rng):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Search CIFAR-10 images by words (DCMH)")
-    p.add_argument("--query", nargs="*", default=["a small boat on the water"],
-                   help="free-text queries (a grid row each)")
+    p.add_argument(
+        "--query", nargs="*", default=["a small boat on the water"], help="free-text queries (a grid row each)"
+    )
     p.add_argument("--out", default="search_by_words", help="directory for the grid and the model")
     p.add_argument("--bits", type=int, default=32)
     p.add_argument("--train-per-class", type=int, default=100)
@@ -122,8 +136,9 @@ def main(argv=None):
     p.add_argument("--top", type=int, default=16, help="images per grid")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-path", default=None, help="where cifar10-jpeg.tar.xz is")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's; 1 on a shared, loaded machine)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's; 1 on a shared, loaded machine)"
+    )
     args = p.parse_args(argv)
     if args.threads:
         import torch
@@ -140,23 +155,27 @@ def main(argv=None):
     y_train, y_db = cifar.labels[train], cifar.labels[db]
     embed = sentence_encoder()
     train_captions = captions(classes, TRAIN_WORDS, TRAIN_TEMPLATES, y_train, rng)
-    print(f"{len(train)} training images with synthetic captions, e.g. {train_captions[:3]}; "
-          f"{len(db)} database images")
+    print(f"{len(train)} training images with synthetic captions, e.g. {train_captions[:3]}; {len(db)} database images")
 
     t0 = time.perf_counter()
-    model = M.DCMH(bits=args.bits, image_backbone="efficientnet_lite0", text_backbone="mlp",
-                   seed=args.seed, epochs=args.epochs)
+    model = M.DCMH(
+        bits=args.bits, image_backbone="efficientnet_lite0", text_backbone="mlp", seed=args.seed, epochs=args.epochs
+    )
     model.fit(cifar.images[train], embed(train_captions), y_train)
-    print(f"DCMH {args.bits} bits trained in {time.perf_counter() - t0:.0f} s "
-          "(image features extracted once, then cached)")
+    print(
+        f"DCMH {args.bits} bits trained in {time.perf_counter() - t0:.0f} s "
+        "(image features extracted once, then cached)"
+    )
     model.save(out / "dcmh.model")
     db_codes = model.encode_image(cifar.images[db])
 
     print("text->image mAP@ALL of held-out captions against the database images:")
     print("| captions | queries | mAP (tie-aware) | mAP (by id) |")
     print("|---|---|---|---|")
-    for name, words in (("held-out templates, training words", TRAIN_WORDS),
-                        ("held-out templates, unseen words", UNSEEN_WORDS)):
+    for name, words in (
+        ("held-out templates, training words", TRAIN_WORDS),
+        ("held-out templates, unseen words", UNSEEN_WORDS),
+    ):
         texts, yq = caption_set(classes, words, HELD_OUT_TEMPLATES)
         q = model.encode_text(embed(texts))
         a = metrics.mean_average_precision(q, yq, db_codes, y_db).map
@@ -169,10 +188,17 @@ def main(argv=None):
     _, ids = index.search(query_codes, args.top)
     for query, row in zip(args.query, ids):
         print(f"{query!r}: top {args.top} classes {[classes[y_db[i]] for i in row]}")
-    path = plots.retrieval_grid(cifar.images[db], db_codes, out / "search_by_words.png",
-                                query_codes, query_titles=args.query, k=args.top,
-                                title=f"DCMH {args.bits} bits: text queries -> CIFAR-10 images")
+    path = plots.retrieval_grid(
+        cifar.images[db],
+        db_codes,
+        out / "search_by_words.png",
+        query_codes,
+        query_titles=args.query,
+        k=args.top,
+        title=f"DCMH {args.bits} bits: text queries -> CIFAR-10 images",
+    )
     print(f"grid -> {path}")
+
 
 if __name__ == "__main__":
     main()

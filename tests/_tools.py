@@ -1,4 +1,5 @@
 """Imports a script of tools/ (fuzz.py, crash_save.py) as a module, for the tests that drive it."""
+
 from __future__ import annotations
 
 import importlib.util

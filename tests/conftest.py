@@ -1,4 +1,5 @@
 """Shared fixtures: NumPy oracles, every SIMD level this machine supports, thread counts."""
+
 from __future__ import annotations
 
 import contextlib
@@ -26,6 +27,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
 
 _ORDER = ["scalar", "avx2", "avx512"]
 SUPPORTED_LEVELS = _ORDER[: _ORDER.index(_core.detected_simd_level()) + 1]
@@ -116,6 +118,7 @@ def clustered_codes(rng, n, bits, centres=10, flip=0.1):
 
 
 # -- shared by the method tests ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def torch_one_thread():

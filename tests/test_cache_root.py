@@ -1,4 +1,5 @@
 """One cache root (DEEPHASH_CACHE_DIR, else XDG_CACHE_HOME/deephash, else ~/.cache/deephash)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -39,18 +39,19 @@ def test_1d_input_gives_one_row():
 def test_torch_tensors():
     torch = pytest.importorskip("torch")
     t = torch.randn(5, 48, requires_grad=True)
-    np.testing.assert_array_equal(
-        deephash.pack_bits(t), np.packbits(t.detach().numpy() > 0, axis=1, bitorder="little")
-    )
+    np.testing.assert_array_equal(deephash.pack_bits(t), np.packbits(t.detach().numpy() > 0, axis=1, bitorder="little"))
 
 
-@pytest.mark.parametrize("bad,exc", [
-    (np.ones((3, 12)), ValueError),
-    (np.ones((2, 3, 8)), ValueError),
-    (np.ones((3, 0)), ValueError),
-    (np.array([["a"] * 8]), TypeError),
-    (np.ones((1, 8), dtype=complex), TypeError),
-])
+@pytest.mark.parametrize(
+    "bad,exc",
+    [
+        (np.ones((3, 12)), ValueError),
+        (np.ones((2, 3, 8)), ValueError),
+        (np.ones((3, 0)), ValueError),
+        (np.array([["a"] * 8]), TypeError),
+        (np.ones((1, 8), dtype=complex), TypeError),
+    ],
+)
 def test_pack_rejects(bad, exc):
     with pytest.raises(exc):
         deephash.pack_bits(bad)

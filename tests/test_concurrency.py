@@ -1,4 +1,5 @@
 """Searches from several Python threads at once give the sequential answers."""
+
 import threading
 
 import numpy as np
@@ -59,7 +60,8 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 print(os.waitstatus_to_exitcode(status))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"

@@ -6,6 +6,7 @@ after, so a call that starts when ``committed == lo`` and ends when the log hold
 states saw one of the states ``lo..hi``; every result must equal the brute-force answer of one
 of them (the contract: each search sees one consistent state).
 """
+
 import os
 import threading
 import time
@@ -59,7 +60,7 @@ def mutate(index, log, rng, deadline, errors):
                 v = log.begin(codes[~drop], ids[~drop])
                 assert index.remove(ids[drop]) == int(drop.sum())
             log.commit(v)
-    except Exception as e:  # noqa: BLE001 (surfaced by the test)
+    except Exception as e:  # any failure, surfaced by the test through `errors`
         errors.append(e)
 
 
@@ -87,7 +88,7 @@ def search(index, log, queries, seed, deadline, records, errors, tmp_path):
                 loaded = deephash.load(path)
                 out = (np.array(loaded.codes), np.array(loaded.ids))
             records.append((what, b, lo, log.since(lo), out))
-    except Exception as e:  # noqa: BLE001 (surfaced by the test)
+    except Exception as e:  # any failure, surfaced by the test through `errors`
         errors.append(e)
 
 
@@ -109,8 +110,7 @@ def consistent(what, q, state, out):
     return np.array_equal(out[0], codes) and np.array_equal(out[1], ids)
 
 
-@pytest.mark.parametrize("kind", ["flat", "multi-auto", "multi-hashing",
-                                  pytest.param("gpu", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("kind", ["flat", "multi-auto", "multi-hashing", pytest.param("gpu", marks=pytest.mark.cuda)])
 def test_searches_see_one_consistent_state(kind, tmp_path):
     rng = np.random.default_rng(14)
     codes = clustered_codes(rng, 5000, 64, centres=8)
@@ -130,9 +130,7 @@ def test_searches_see_one_consistent_state(kind, tmp_path):
     with num_threads(2):
         threads = [threading.Thread(target=mutate, args=(index, log, rng, deadline, errors))]
         threads += [
-            threading.Thread(
-                target=search, args=(index, log, queries, s, deadline, records, errors, tmp_path)
-            )
+            threading.Thread(target=search, args=(index, log, queries, s, deadline, records, errors, tmp_path))
             for s in range(4)
         ]
         for t in threads:
@@ -146,6 +144,8 @@ def test_searches_see_one_consistent_state(kind, tmp_path):
         for what, b, lo, versions, out in records
         if not any(consistent(what, queries[b], log.states[v], out) for v in reversed(versions))
     ]
-    print(f"\n{kind}: 4 searching threads x {SECONDS:g} s: {len(records)} calls, "
-          f"{len(log.states) - 1} mutations, {len(wrong)} wrong")
+    print(
+        f"\n{kind}: 4 searching threads x {SECONDS:g} s: {len(records)} calls, "
+        f"{len(log.states) - 1} mutations, {len(wrong)} wrong"
+    )
     assert not wrong, f"{len(wrong)} of {len(records)} results match no state: {wrong[:5]}"

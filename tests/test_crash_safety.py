@@ -1,5 +1,6 @@
 """Saves killed with SIGKILL at random (seeded) moments: the previous file stays whole, temporaries
 do not accumulate, and a process with a reused PID saves (see tools/crash_save.py)."""
+
 from __future__ import annotations
 
 import sys

@@ -1,13 +1,14 @@
 """Cross-modal hashing: DCMH's objective and training, CCA-ITQ, SCM, persistence, errors, eval."""
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
-from deephash.losses import DCMHLoss  # noqa: E402
+import deephash.methods as M
+from deephash import metrics
+from deephash.losses import DCMHLoss
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -45,6 +46,7 @@ def dcmh(pairs):
 
 # ----------------------------------------------------------------------------- the loss
 
+
 def test_dcmh_loss_gradient_is_the_papers():
     rng = np.random.default_rng(0)
     b, m, bits = 5, 7, 8
@@ -63,8 +65,7 @@ def test_dcmh_loss_gradient_is_the_papers():
     theta = 0.5 * un @ vn.T
     s = (yu.numpy()[:, None] == yv.numpy()[None, :]).astype(np.float64)
     colsum = rest.numpy() + un.sum(0)
-    grad = 0.5 * (1 / (1 + np.exp(-theta)) - s) @ vn + 2 * gamma * (un - codes.numpy()) + \
-        2 * eta * colsum[None, :]
+    grad = 0.5 * (1 / (1 + np.exp(-theta)) - s) @ vn + 2 * gamma * (un - codes.numpy()) + 2 * eta * colsum[None, :]
     np.testing.assert_allclose(u.grad.numpy(), grad / (b * m), rtol=1e-10, atol=1e-12)
 
 
@@ -103,6 +104,7 @@ def test_dcmh_loss_rejects_bad_shapes():
 
 # ----------------------------------------------------------------------------- DCMH training
 
+
 def test_alternating_optimisation_decreases_the_objective(dcmh):
     h = dcmh.history_
     assert len(h) == FAST["epochs"] + 1
@@ -129,8 +131,7 @@ def test_cross_modal_map_is_the_two_directions(dcmh, pairs):
     r = metrics.cross_modal_map(ci[:30], ct[:30], y[:30], ci, ct, y, ties="id")
     want = metrics.mean_average_precision(ci[:30], y[:30], ct, y, ties="id")
     np.testing.assert_array_equal(r.image_to_text.ap, want.ap)
-    assert r.text_to_image.map == metrics.mean_average_precision(ct[:30], y[:30], ci, y,
-                                                                 ties="id").map
+    assert r.text_to_image.map == metrics.mean_average_precision(ct[:30], y[:30], ci, y, ties="id").map
 
 
 def test_training_is_seeded(pairs, dcmh):
@@ -150,11 +151,15 @@ def test_multi_hot_labels_equal_class_ids(pairs, dcmh):
 
 # ----------------------------------------------------------------------------- persistence
 
-@pytest.mark.parametrize("make", [
-    lambda: M.DCMH(bits=12, seed=3, **FAST),
-    lambda: M.CCAITQ(bits=24, seed=2),
-    lambda: M.SCM(bits=16),
-])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: M.DCMH(bits=12, seed=3, **FAST),
+        lambda: M.CCAITQ(bits=24, seed=2),
+        lambda: M.SCM(bits=16),
+    ],
+)
 def test_save_load_gives_identical_codes(pairs, tmp_path, make):
     (xi, xt, y), (qi, qt, _) = pairs
     m = make().fit(xi, xt, y)
@@ -174,8 +179,9 @@ def test_image_backbone_from_the_registry(tmp_path):
     img[y == 0, :4] += 0.7
     img[y == 1, 4:] += 0.7
     txt = (np.eye(2)[y] + 0.1 * rng.standard_normal((48, 2))).astype(np.float32)
-    m = M.DCMH(bits=8, image_backbone="small_cnn", text_backbone="mlp", seed=0, epochs=4,
-               batch_size=16, progress=False).fit(img, txt, y)
+    m = M.DCMH(
+        bits=8, image_backbone="small_cnn", text_backbone="mlp", seed=0, epochs=4, batch_size=16, progress=False
+    ).fit(img, txt, y)
     ci, ct = m.encode_image(img), m.encode_text(txt)
     assert hamming(ci, ct).mean() < hamming(ci, ct[::-1]).mean()
     m.save(tmp_path / "cnn.dh")
@@ -183,6 +189,7 @@ def test_image_backbone_from_the_registry(tmp_path):
 
 
 # ----------------------------------------------------------------------------- baselines
+
 
 def test_ccaitq_is_cca_then_gaussian_map_then_one_itq_rotation(pairs):
     from sklearn.cross_decomposition import CCA
@@ -215,6 +222,7 @@ def test_shallow_baselines_hash_pairs_together(pairs):
 
 # ----------------------------------------------------------------------------- errors
 
+
 def test_bad_inputs_give_clear_errors(pairs, dcmh):
     (xi, xt, y), _ = pairs
     with pytest.raises(ValueError, match="paired rows"):
@@ -246,33 +254,41 @@ def test_bad_inputs_give_clear_errors(pairs, dcmh):
 
 # ----------------------------------------------------------------------------- command line
 
+
 def test_cli_trains_and_evaluates_both_directions(pairs, tmp_path, capsys):
     from deephash.cli import main
 
     (xi, xt, y), (qi, qt, qy) = pairs
     f = tmp_path / "pairs.npz"
-    np.savez(f, image_x=np.concatenate([xi, qi]), text_x=np.concatenate([xt, qt]),
-             labels=np.concatenate([y, qy]), is_test=np.arange(len(y) + len(qy)) >= len(y))
+    np.savez(
+        f,
+        image_x=np.concatenate([xi, qi]),
+        text_x=np.concatenate([xt, qt]),
+        labels=np.concatenate([y, qy]),
+        is_test=np.arange(len(y) + len(qy)) >= len(y),
+    )
     model = tmp_path / "scm.model"
-    assert main(["train", "--method", "scm", "--bits", "16", "--data", str(f),
-                 "--out", str(model)]) == 0
+    assert main(["train", "--method", "scm", "--bits", "16", "--data", str(f), "--out", str(model)]) == 0
     capsys.readouterr()
     assert main(["eval", "--cross-modal", str(model), "--data", str(f)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "mAP@ALL (average)" in lines[0] and "mAP@ALL (id)" in lines[0]
     rows = [line.split() for line in lines[1:]]
-    assert [(r[0], r[1]) for r in rows] == [("image->text", "test"), ("text->image", "test"),
-                                            ("image->text", "train+test"),
-                                            ("text->image", "train+test")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("image->text", "test"),
+        ("text->image", "test"),
+        ("image->text", "train+test"),
+        ("text->image", "train+test"),
+    ]
     m = M.load(model)
-    r = metrics.cross_modal_map(m.encode_image(qi), m.encode_text(qt), qy, m.encode_image(qi),
-                                m.encode_text(qt), qy)
+    r = metrics.cross_modal_map(m.encode_image(qi), m.encode_text(qt), qy, m.encode_image(qi), m.encode_text(qt), qy)
     assert rows[0][5] == f"{r.image_to_text.map:.4f}" and rows[1][5] == f"{r.text_to_image.map:.4f}"
     lsh = tmp_path / "lsh.model"
     assert main(["train", "--method", "lsh", "--bits", "16", "--out", str(lsh)]) == 0
     capsys.readouterr()
     assert main(["eval", "--cross-modal", str(lsh), "--data", str(f)]) == 2
     assert "one modality" in capsys.readouterr().err
-    assert main(["train", "--method", "dcmh", "--bits", "16", "--data", "digits",
-                 "--out", str(tmp_path / "x.model")]) == 2
+    assert (
+        main(["train", "--method", "dcmh", "--bits", "16", "--data", "digits", "--out", str(tmp_path / "x.model")]) == 2
+    )
     assert "paired data" in capsys.readouterr().err

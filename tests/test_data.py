@@ -1,4 +1,5 @@
 """deephash.data: splits, protocols, image-folder reading (dir and tar), loaders."""
+
 from __future__ import annotations
 
 import io

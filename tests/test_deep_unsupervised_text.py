@@ -1,15 +1,16 @@
 """DH, SDH, SemanticHashing and TextCNNHash: quality over LSH, determinism, persistence, text inputs."""
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-import deephash.methods as M  # noqa: E402
-from deephash.losses.dh import DHLoss  # noqa: E402
-from deephash.losses.sdh import SDHLoss  # noqa: E402
-from deephash.losses.text_cnn_hash import TargetCodeLoss  # noqa: E402
-from deephash.methods.text_cnn_hash import spectral_target_codes  # noqa: E402
-from conftest import tie_map  # noqa: E402
+import deephash.methods as M
+from deephash.losses.dh import DHLoss
+from deephash.losses.sdh import SDHLoss
+from deephash.losses.text_cnn_hash import TargetCodeLoss
+from deephash.methods.text_cnn_hash import spectral_target_codes
+from conftest import tie_map
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -57,7 +58,7 @@ def test_spectral_target_codes_are_balanced(snippets):
     np.testing.assert_allclose(t.mean(0), 0, atol=0.02)
     # The leading dimension separates topics: its bit agrees within classes more than chance.
     same = yt[:, None] == yt[None, :]
-    agree = (t[:, None, 0] == t[None, :, 0])
+    agree = t[:, None, 0] == t[None, :, 0]
     assert agree[same].mean() > agree[~same].mean() + 0.1
     np.testing.assert_array_equal(spectral_target_codes(xt, 8, seed=0), t)
 

@@ -3,6 +3,7 @@
 The Ray tests share one local Ray (``ray.init(num_cpus=2)``, started once per session) and skip
 with a reason when Ray is not installed; the log and shard tests need no Ray.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,7 @@ def _check_all(flat, sh, queries, ks, rng):
         for k in (1, ks[-1]):
             _same(flat.search(queries, k, weights=weights), sh.search(queries, k, weights=weights))
         r = float(np.median(flat.search(queries, 10, weights=weights)[0][:, -1]))
-        _same(flat.range_search(queries, r, weights=weights),
-              sh.range_search(queries, r, weights=weights))
+        _same(flat.range_search(queries, r, weights=weights), sh.range_search(queries, r, weights=weights))
     radius = int(np.median(flat.search(queries, 20)[0][:, -1]))
     _same(flat.range_search(queries, radius), sh.range_search(queries, radius))
 
@@ -68,8 +68,7 @@ def _check_all(flat, sh, queries, ks, rng):
 # Each kind meets both code lengths and both kinds of data (actor start-up is the cost here).
 @pytest.mark.parametrize(
     ("kind", "bits", "data"),
-    [("flat", 64, "random"), ("multi", 64, "clustered"), ("flat", 256, "clustered"),
-     ("multi", 256, "random")],
+    [("flat", 64, "random"), ("multi", 64, "clustered"), ("flat", 256, "clustered"), ("multi", 256, "random")],
 )
 def test_equals_one_flat_index(ray_local, kind, bits, data):
     rng = np.random.default_rng([bits, len(kind), len(data)])
@@ -164,6 +163,7 @@ def test_searches_from_another_thread_see_whole_adds(ray_local):
         expected.append(flat.search(q, 30))
     seen = []
     with _sharded(64, 2) as sh:
+
         def searcher():
             for _ in range(12):
                 seen.append(sh.search(q, 30))
@@ -316,8 +316,7 @@ def test_shard_replays_its_log_and_ignores_a_torn_tail(tmp_path):
 def test_import_deephash_does_not_import_ray():
     code = "import sys, deephash, deephash.distributed; print('ray' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(deephash.__file__)))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -344,8 +343,7 @@ def test_parallel_encode_equals_one_process_and_fills_the_index(ray_local):
     flat = deephash.FlatIndex(lsh.code_bits)
     flat.add(lsh.encode(x), ids)
     with _sharded(lsh.code_bits, 2) as sh:
-        assert encode(lsh, x, num_workers=1, batch_size=500, index=sh, ids=ids,
-                      return_codes=False) is None
+        assert encode(lsh, x, num_workers=1, batch_size=500, index=sh, ids=ids, return_codes=False) is None
         q = lsh.encode(x[:7])
         _same(flat.search(q, 30), sh.search(q, 30))
 
@@ -358,13 +356,41 @@ def test_cli_index_shards_and_search(ray_local, tmp_path, capsys):
     codes = clustered_codes(rng, 300, 64)
     np.save(tmp_path / "db.npy", codes)
     np.save(tmp_path / "q.npy", codes[:9])
-    assert cli.main(["index", "--codes", str(tmp_path / "db.npy"), "--shards", "2", "--kind",
-                     "multi", "--out", str(tmp_path / "idx")]) == 0
+    assert (
+        cli.main(
+            [
+                "index",
+                "--codes",
+                str(tmp_path / "db.npy"),
+                "--shards",
+                "2",
+                "--kind",
+                "multi",
+                "--out",
+                str(tmp_path / "idx"),
+            ]
+        )
+        == 0
+    )
     assert "300 codes of 64 bits in 2 multi shards" in capsys.readouterr().out
     flat = deephash.FlatIndex(64)
     flat.add(codes)
-    assert cli.main(["search", "--index", str(tmp_path / "idx"), "--queries",
-                     str(tmp_path / "q.npy"), "-k", "25", "--out", str(tmp_path / "r.npz")]) == 0
+    assert (
+        cli.main(
+            [
+                "search",
+                "--index",
+                str(tmp_path / "idx"),
+                "--queries",
+                str(tmp_path / "q.npy"),
+                "-k",
+                "25",
+                "--out",
+                str(tmp_path / "r.npz"),
+            ]
+        )
+        == 0
+    )
     with np.load(tmp_path / "r.npz") as z:
         _same(flat.search(codes[:9], 25), (z["distances"], z["ids"]))
 
@@ -375,9 +401,10 @@ def test_data_parallel_training_is_reproducible_and_matches_one_process(ray_loca
     pytest.importorskip("torch", reason="training needs PyTorch")
     from deephash import cli
     from deephash import methods as M
+    from deephash.data import load_split
     from deephash.distributed.train import fit_data_parallel
 
-    split = cli.load_split("digits", 1)  # the split `deephash train --seed 1` trains on
+    split = load_split("digits", 1)  # the split `deephash train --seed 1` trains on
     xt, yt, xq = split.train_x, split.train_y, split.query_x
 
     def dpsh(**kw):
@@ -393,8 +420,28 @@ def test_data_parallel_training_is_reproducible_and_matches_one_process(ray_loca
     assert agree >= 0.98, agree
     # Reproducible for a seed, here through `deephash train --workers 2`.
     out = tmp_path / "m.npz"
-    assert cli.main(["train", "--method", "dpsh", "--bits", "16", "--seed", "1", "--workers", "2",
-                     "--param", "epochs=2", "--param", "progress=False", "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--method",
+                "dpsh",
+                "--bits",
+                "16",
+                "--seed",
+                "1",
+                "--workers",
+                "2",
+                "--param",
+                "epochs=2",
+                "--param",
+                "progress=False",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(M.load(out).encode(xq), codes)
     # Batch norm: each worker normalises its part; running statistics are averaged at the end so
     # the workers finish identical (fit_data_parallel checks) and close to one process.

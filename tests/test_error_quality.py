@@ -1,4 +1,5 @@
 """Errors a user meets at the Python boundary and in the command line: right type, one line."""
+
 from __future__ import annotations
 
 import io
@@ -65,6 +66,7 @@ def test_flags_and_bits_refuse_truthy_non_bools():
 
 # ----------------------------------------------------------------------------- command line
 
+
 def _one_line_error(argv, capsys, pattern):
     rc = cli.main([str(a) for a in argv])
     _, err = capsys.readouterr()
@@ -81,19 +83,34 @@ def test_cli_reads_codes_by_content_and_refuses_an_npz_where_npy_is_expected(tmp
     rc = cli.main(["index", "--codes", str(tmp_path / "c_npz.npy"), "--out", str(tmp_path / "i.dhx")])
     assert rc == 0 and len(deephash.load(tmp_path / "i.dhx")) == 20
     capsys.readouterr()
-    _one_line_error(["eval", "--queries", tmp_path / "c.npz", "--database", tmp_path / "c.npz",
-                     "--query-labels", tmp_path / "c_npz.npy", "--no-plots"],
-                    capsys, "is a .npz archive; a .npy array was expected")
+    _one_line_error(
+        [
+            "eval",
+            "--queries",
+            tmp_path / "c.npz",
+            "--database",
+            tmp_path / "c.npz",
+            "--query-labels",
+            tmp_path / "c_npz.npy",
+            "--no-plots",
+        ],
+        capsys,
+        "is a .npz archive; a .npy array was expected",
+    )
     (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY garbage")
-    _one_line_error(["index", "--codes", tmp_path / "junk.npy", "--out", tmp_path / "j.dhx"],
-                    capsys, "is not a readable")
+    _one_line_error(
+        ["index", "--codes", tmp_path / "junk.npy", "--out", tmp_path / "j.dhx"], capsys, "is not a readable"
+    )
 
 
 def test_cli_corrupt_archive_is_one_line(tmp_path, capsys):
     rng = np.random.default_rng(1)
     (tmp_path / "bad.tar").write_bytes(rng.integers(0, 256, 2048, dtype=np.uint8).tobytes())
-    _one_line_error(["train", "--method", "lsh", "--bits", "16", "--data", tmp_path / "bad.tar",
-                     "--out", tmp_path / "m"], capsys, "is not a readable image folder or tar archive")
+    _one_line_error(
+        ["train", "--method", "lsh", "--bits", "16", "--data", tmp_path / "bad.tar", "--out", tmp_path / "m"],
+        capsys,
+        "is not a readable image folder or tar archive",
+    )
     # A compressed archive cut short.
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:xz") as tf:
@@ -103,8 +120,11 @@ def test_cli_corrupt_archive_is_one_line(tmp_path, capsys):
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
     (tmp_path / "cut.tar.xz").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    _one_line_error(["train", "--method", "lsh", "--bits", "16", "--data", tmp_path / "cut.tar.xz",
-                     "--out", tmp_path / "m"], capsys, "is not a readable image folder or tar archive")
+    _one_line_error(
+        ["train", "--method", "lsh", "--bits", "16", "--data", tmp_path / "cut.tar.xz", "--out", tmp_path / "m"],
+        capsys,
+        "is not a readable image folder or tar archive",
+    )
 
 
 def test_cli_k_too_large_to_allocate_is_one_line(tmp_path, capsys, monkeypatch):
@@ -114,8 +134,9 @@ def test_cli_k_too_large_to_allocate_is_one_line(tmp_path, capsys, monkeypatch):
     index.add(codes[:10])
     index.save(tmp_path / "i.dhx")
     # A (1000, 2e9) result is 24 TB: numpy's MemoryError, or the core's size limit.
-    rc = cli.main(["search", "--index", str(tmp_path / "i.dhx"), "--queries", str(tmp_path / "q.npz"),
-                   "-k", "2000000000"])
+    rc = cli.main(
+        ["search", "--index", str(tmp_path / "i.dhx"), "--queries", str(tmp_path / "q.npz"), "-k", "2000000000"]
+    )
     _, err = capsys.readouterr()
     assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
@@ -123,5 +144,8 @@ def test_cli_k_too_large_to_allocate_is_one_line(tmp_path, capsys, monkeypatch):
         raise MemoryError("Unable to allocate 7.28 TiB for an array with shape (1000, 2000000000)")
 
     monkeypatch.setattr(deephash.FlatIndex, "search", no_memory)
-    _one_line_error(["search", "--index", tmp_path / "i.dhx", "--queries", tmp_path / "q.npz",
-                     "-k", "5"], capsys, "out of memory: Unable to allocate 7.28 TiB")
+    _one_line_error(
+        ["search", "--index", tmp_path / "i.dhx", "--queries", tmp_path / "q.npz", "-k", "5"],
+        capsys,
+        "out of memory: Unable to allocate 7.28 TiB",
+    )

@@ -1,4 +1,5 @@
 """FlatIndex against the NumPy oracle at every SIMD level, with 1 and 2 threads."""
+
 import numpy as np
 import pytest
 
@@ -150,6 +151,7 @@ def test_memory_is_codes_plus_ids():
 
 def test_results_identical_across_levels():
     from conftest import SUPPORTED_LEVELS, simd_level
+
     rng = np.random.default_rng(5)
     for bits in (64, 256, 72):
         db = clustered_codes(rng, 5000, bits)

@@ -1,6 +1,7 @@
 """A short, derandomised run of the fuzz targets of tools/fuzz.py (the loader and the search
 entry points) from the committed seeds in tests/fuzz_corpus; `python tools/fuzz.py --seconds 600`
 is the longer run."""
+
 from __future__ import annotations
 
 import pytest

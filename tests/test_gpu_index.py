@@ -4,6 +4,7 @@ Tests marked ``cuda`` need a device and skip without one. The tests at the top o
 everywhere: they check what happens on machines without CUDA (clear errors, import works) and the
 weight quantisation shared with the CPU weighted search (deephash/weighted.hpp).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -325,8 +326,8 @@ def test_weighted_range_search():
                 dist = (s * scale).astype(np.float32)
                 sel = np.nonzero(dist <= np.float32(radius))[0]
                 order = sel[np.lexsort((sel, ids[sel], s[sel]))]
-                np.testing.assert_array_equal(i[lims[r]:lims[r + 1]], ids[order])
-                np.testing.assert_array_equal(d[lims[r]:lims[r + 1]], dist[order])
+                np.testing.assert_array_equal(i[lims[r] : lims[r + 1]], ids[order])
+                np.testing.assert_array_equal(d[lims[r] : lims[r + 1]], dist[order])
 
 
 @pytest.mark.cuda

@@ -1,4 +1,5 @@
 """Saving and loading: round trips, mmap, atomic replacement, and rejection of bad files."""
+
 import errno
 import os
 import re
@@ -145,6 +146,7 @@ def test_foreign_files_rejected(tmp_path):
 
 # ----------------------------------------------------------------------------- temporaries
 
+
 def _temporaries(folder, target="x.dhx"):
     """Names of save temporaries of `target`: TARGET.tmp-<pid>-<n>."""
     pattern = re.compile(re.escape(target) + r"\.tmp-\d+-\d+")
@@ -152,8 +154,7 @@ def _temporaries(folder, target="x.dhx"):
 
 
 def _run_child(script: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_save_succeeds_over_a_dead_process_temporary_with_our_pid(tmp_path):
@@ -210,8 +211,7 @@ threads = [threading.Thread(target=run) for _ in range(3)]
 for t in threads: t.start()
 for t in threads: t.join()
 """
-    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -220,6 +220,7 @@ for t in threads: t.join()
 
 
 # ----------------------------------------------------------------------------- what a path names
+
 
 def test_save_through_a_symlink_replaces_its_target(tmp_path):
     v3 = tmp_path / "v3.dhx"
@@ -311,6 +312,7 @@ except OSError as e:
 
 # ----------------------------------------------------------------------------- one open per load
 
+
 def test_load_reads_kind_and_content_from_one_open(tmp_path):
     # Deterministic form of the race: the file is replaced by an index of the other kind after
     # it was opened; the load still gives the index that was opened.
@@ -367,6 +369,7 @@ def test_load_during_atomic_replaces_by_the_other_kind(tmp_path):
 
 
 # ----------------------------------------------------------------------------- error quality
+
 
 def test_missing_file_is_file_not_found_with_errno_and_filename(tmp_path):
     missing = tmp_path / "missing.dhx"

@@ -1,4 +1,5 @@
 """The shared ITQ rotation: orthogonal, deterministic, and it lowers the quantisation error."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_recovers_a_hidden_rotation_of_binary_codes():
     start = quantization_error(v, np.eye(6))
     found = [quantization_error(v, itq_rotation(v, n_iter=50, seed=s)) for s in range(4)]
     assert max(found) < 0.5 * start  # ITQ is a local method: every start improves a lot ...
-    assert min(found) < 0.05         # ... and some start finds the hidden rotation
+    assert min(found) < 0.05  # ... and some start finds the hidden rotation
 
 
 def test_bad_input():

@@ -1,4 +1,5 @@
 """The generalised training layer reproduces the codes of the original pairwise trainer."""
+
 import importlib.util
 from pathlib import Path
 
@@ -12,8 +13,7 @@ FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def _recipes():
-    spec = importlib.util.spec_from_file_location("make_legacy_codes",
-                                                  FIXTURES / "make_legacy_codes.py")
+    spec = importlib.util.spec_from_file_location("make_legacy_codes", FIXTURES / "make_legacy_codes.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -1,11 +1,12 @@
 """The hashing losses against values computed by hand, gradients, stability and input checks."""
+
 import math
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from deephash.losses import DHNLoss, DPSHLoss, DSHLoss, log_cosh, similarity_matrix  # noqa: E402
+from deephash.losses import DHNLoss, DPSHLoss, DSHLoss, log_cosh, similarity_matrix
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
 
@@ -94,17 +95,18 @@ def test_similarity_multi_hot_shares_one_label():
     s = similarity_matrix(a, a)
     assert s.tolist() == [[True, False, False], [False, True, False], [False, False, False]]
     ints = torch.tensor([2, 0, 2])
-    assert similarity_matrix(ints, ints).tolist() == [
-        [True, False, True], [False, True, False], [True, False, True]]
+    assert similarity_matrix(ints, ints).tolist() == [[True, False, True], [False, True, False], [True, False, True]]
 
 
-@pytest.mark.parametrize("make", [lambda: DPSHLoss(lam=0.3), lambda: DSHLoss(bits=4, alpha=0.2),
-                                  lambda: DHNLoss(lam=0.3)])
+@pytest.mark.parametrize(
+    "make", [lambda: DPSHLoss(lam=0.3), lambda: DSHLoss(bits=4, alpha=0.2), lambda: DHNLoss(lam=0.3)]
+)
 def test_gradcheck_float64(make):
     g = torch.Generator().manual_seed(0)
     # magnitudes kept away from 0 and 1 so sign() and |.| are differentiable where evaluated
-    u = (torch.rand(5, 4, generator=g, dtype=torch.float64) * 0.6 + 0.2) * \
-        torch.where(torch.rand(5, 4, generator=g) < 0.5, -1.0, 1.0).double()
+    u = (torch.rand(5, 4, generator=g, dtype=torch.float64) * 0.6 + 0.2) * torch.where(
+        torch.rand(5, 4, generator=g) < 0.5, -1.0, 1.0
+    ).double()
     u.requires_grad_(True)
     labels = torch.tensor([0, 1, 0, 2, 1])
     loss = make()
@@ -161,7 +163,7 @@ def test_loss_decreases_when_codes_agree_with_labels():
 
 
 # ---------------------------------------------------------------- losses of the newer methods
-from deephash.losses import (  # noqa: E402
+from deephash.losses import (
     CNNHLoss,
     CNNHPlusLoss,
     DLBHCLoss,
@@ -169,7 +171,7 @@ from deephash.losses import (  # noqa: E402
     TripletHashLoss,
     class_cross_entropy,
 )
-from deephash.methods.mining import TripletMiner, relevance  # noqa: E402
+from deephash.methods.mining import TripletMiner, relevance
 
 
 def log_softmax_at(row, k):
@@ -196,8 +198,9 @@ def test_cnnh_plus_by_hand(dtype):
     hash_term = (softplus(0.0) + softplus(2.0) + softplus(-1.0) + softplus(1.0) - 1.0) / 4
     ce = -(log_softmax_at([1.0, 0.0, 0.0], 0) + log_softmax_at([0.0, 0.0, 2.0], 2)) / 2
     assert float(CNNHPlusLoss()(u, targets, logits, labels)) == pytest.approx(hash_term + ce, **tol(dtype))
-    assert float(CNNHPlusLoss(class_weight=0.5)(u, targets, logits, labels)) == \
-        pytest.approx(hash_term + 0.5 * ce, **tol(dtype))
+    assert float(CNNHPlusLoss(class_weight=0.5)(u, targets, logits, labels)) == pytest.approx(
+        hash_term + 0.5 * ce, **tol(dtype)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -223,9 +226,15 @@ def test_dnnh_by_hand(dtype):
     assert float(DNNHLoss()(a - 0.5, p - 0.5, n - 0.5)) == pytest.approx(1.0, **tol(dtype))
 
 
-@pytest.mark.parametrize("make,args", [
-    (CNNHLoss, "targets"), (lambda: CNNHPlusLoss(0.7), "plus"), (DLBHCLoss, "classes"),
-    (lambda: DNNHLoss(margin=3.0), "triplets")])
+@pytest.mark.parametrize(
+    "make,args",
+    [
+        (CNNHLoss, "targets"),
+        (lambda: CNNHPlusLoss(0.7), "plus"),
+        (DLBHCLoss, "classes"),
+        (lambda: DNNHLoss(margin=3.0), "triplets"),
+    ],
+)
 def test_new_losses_gradcheck_float64(make, args):
     g = torch.Generator().manual_seed(1)
     u = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
@@ -309,8 +318,7 @@ def test_miner_graded_gains_from_shared_labels():
     # anchor 0 shares 2 labels with item 1, 1 label with item 2, none with item 3
     y = torch.tensor([[1, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.float32)
     assert relevance(y[:1], y).tolist() == [[2, 2, 1, 0]]
-    t, gains = TripletMiner(per_anchor=40, seed=0, graded=True).mine(
-        y[:1], torch.tensor([0]), y, torch.arange(4))
+    t, gains = TripletMiner(per_anchor=40, seed=0, graded=True).mine(y[:1], torch.tensor([0]), y, torch.arange(4))
     r = relevance(y[:1], y)[0]
     for (a, p, n), g in zip(t.tolist(), gains.tolist()):
         assert a == 0 and p != 0 and r[p] > r[n]

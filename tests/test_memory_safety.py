@@ -1,5 +1,6 @@
 """Memory safety under ordinary use: adding from the index's own views, views that outlive
 mutations (copy-on-write snapshots), the limits on bits, threads and result size."""
+
 import struct
 
 import deephash
@@ -137,8 +138,9 @@ def _checksum64(data: bytes, seed: int = 0) -> int:
     """Python port of deephash::checksum64 (cpp/src/index_io.cpp), to craft headers."""
     p1, p2 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F
     n = len(data)
+
     def rd(i):
-        return int.from_bytes(data[i:i + 8], "little")
+        return int.from_bytes(data[i : i + 8], "little")
 
     h = [(seed + p1 + p2) & _M64, (seed + p2) & _M64, seed & _M64, (seed - p1) & _M64]
     i = 0

@@ -1,11 +1,12 @@
 """Hashing methods end to end on sklearn's digits: quality, persistence, determinism, errors."""
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-import deephash  # noqa: E402
-import deephash.methods as M  # noqa: E402
+import deephash
+import deephash.methods as M
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -53,8 +54,7 @@ def test_dsh_dhn_learn_on_digits(digits, cls):
     xt, yt, xq, yq = digits
     m = cls(bits=32, seed=0, **FAST).fit(xt, yt)
     lsh = M.LSH(bits=32, seed=0).fit(xt)
-    assert hamming_map(m.encode(xq), yq, m.encode(xt), yt) > \
-        hamming_map(lsh.encode(xq), yq, lsh.encode(xt), yt) + 0.2
+    assert hamming_map(m.encode(xq), yq, m.encode(xt), yt) > hamming_map(lsh.encode(xq), yq, lsh.encode(xt), yt) + 0.2
 
 
 def test_encode_returns_packed_codes(digits):
@@ -62,15 +62,13 @@ def test_encode_returns_packed_codes(digits):
     m = M.DPSH(bits=24, seed=0, epochs=2, progress=False).fit(xt, yt)
     codes = m.encode(xq)
     assert codes.dtype == np.uint8 and codes.shape == (len(xq), 3) and codes.flags.c_contiguous
-    np.testing.assert_array_equal(
-        codes, np.packbits(m.transform(xq) > 0, axis=1, bitorder="little"))
+    np.testing.assert_array_equal(codes, np.packbits(m.transform(xq) > 0, axis=1, bitorder="little"))
     assert m.fit(xt, yt) is m
 
 
 def test_lengths_off_whole_bytes_are_zero_padded(digits):
     xt, yt, xq, _ = digits
-    for m in (M.DPSH(bits=12, seed=0, epochs=2, progress=False).fit(xt, yt),
-              M.LSH(bits=12, seed=0).fit(xt)):
+    for m in (M.DPSH(bits=12, seed=0, epochs=2, progress=False).fit(xt, yt), M.LSH(bits=12, seed=0).fit(xt)):
         u = m.transform(xq)
         codes = m.encode(xq)
         assert u.shape == (len(xq), 12) and m.code_bits == 16 and codes.shape == (len(xq), 2)
@@ -79,12 +77,15 @@ def test_lengths_off_whole_bytes_are_zero_padded(digits):
         assert not bits[:, 12:].any()
 
 
-@pytest.mark.parametrize("make", [
-    lambda: M.DPSH(bits=16, seed=3, **FAST),
-    lambda: M.DHN(bits=16, seed=3, backbone="features", **FAST),
-    lambda: M.DSH(bits=16, seed=3, backbone={"name": "mlp", "hidden": [32, 16]}, **FAST),
-    lambda: M.LSH(bits=16, seed=3),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: M.DPSH(bits=16, seed=3, **FAST),
+        lambda: M.DHN(bits=16, seed=3, backbone="features", **FAST),
+        lambda: M.DSH(bits=16, seed=3, backbone={"name": "mlp", "hidden": [32, 16]}, **FAST),
+        lambda: M.LSH(bits=16, seed=3),
+    ],
+)
 def test_save_load_gives_identical_codes(digits, tmp_path, make):
     xt, yt, xq, _ = digits
     m = make().fit(xt, yt)
@@ -99,16 +100,14 @@ def test_small_cnn_on_images_and_save_load(digits, tmp_path):
     xt, yt, xq, yq = digits
     img_t = (xt.reshape(-1, 8, 8) / 16.0).astype(np.float32)
     img_q = (xq.reshape(-1, 8, 8) / 16.0).astype(np.float32)
-    m = M.DSH(bits=32, backbone="small_cnn", seed=0, epochs=8, batch_size=64,
-              progress=False).fit(img_t, yt)
+    m = M.DSH(bits=32, backbone="small_cnn", seed=0, epochs=8, batch_size=64, progress=False).fit(img_t, yt)
     codes = m.encode(img_q)
     assert codes.shape == (len(img_q), 4)
     m.save(tmp_path / "cnn.dh")
     np.testing.assert_array_equal(M.load(tmp_path / "cnn.dh").encode(img_q), codes)
     lsh = M.LSH(bits=32, seed=0).fit(xt)
     # a few epochs from scratch beat random hyperplanes on the pixels clearly
-    assert hamming_map(codes, yq, m.encode(img_t), yt) > \
-        hamming_map(lsh.encode(xq), yq, lsh.encode(xt), yt) + 0.15
+    assert hamming_map(codes, yq, m.encode(img_t), yt) > hamming_map(lsh.encode(xq), yq, lsh.encode(xt), yt) + 0.15
 
 
 def test_same_seed_same_codes_other_seed_other_codes(digits):
@@ -197,7 +196,7 @@ def test_methods_declare_supervised():
 
 
 # ------------------------------------------------------------- CNNH's stage 1 (target codes)
-from deephash.methods._cnnh_targets import LabelSimilarity, objective, target_codes  # noqa: E402
+from deephash.methods._cnnh_targets import LabelSimilarity, objective, target_codes
 
 
 def dense_similarity(labels):
@@ -246,7 +245,7 @@ def test_stage1_never_forms_n_by_n():
 
 
 # ------------------------------------------------- CNNH, CNNH+, DLBHC and DNNH on the training layer
-from deephash import data, metrics  # noqa: E402
+from deephash import data, metrics
 
 NEW = ["cnnh", "cnnhplus", "dlbhc", "dnnh"]
 
@@ -259,16 +258,16 @@ def split():
 @pytest.fixture(scope="module")
 def lsh_map(split):
     lsh = M.LSH(bits=32, seed=0).fit(split.train_x)
-    return metrics.mean_average_precision(lsh.encode(split.query_x), split.query_y,
-                                          lsh.encode(split.db_x), split.db_y).map
+    return metrics.mean_average_precision(
+        lsh.encode(split.query_x), split.query_y, lsh.encode(split.db_x), split.db_y
+    ).map
 
 
 @pytest.mark.parametrize("name", NEW)
 def test_new_methods_learn_on_digits(split, lsh_map, name):
     m = M.method_class(name)(bits=32, seed=0, epochs=15, progress=False)
     m.fit(split.train_x, split.train_y)
-    got = metrics.mean_average_precision(m.encode(split.query_x), split.query_y,
-                                         m.encode(split.db_x), split.db_y).map
+    got = metrics.mean_average_precision(m.encode(split.query_x), split.query_y, m.encode(split.db_x), split.db_y).map
     assert got >= 0.70 and got >= lsh_map + 0.20, (name, got, lsh_map)
 
 
@@ -341,8 +340,24 @@ def test_cli_trains_a_new_method(tmp_path, capsys):
     from deephash.cli import main
 
     out = tmp_path / "cnnh.model"
-    assert main(["train", "--method", "cnnh", "--bits", "16", "--out", str(out),
-                 "--param", "epochs=1", "--param", "progress=False"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "cnnh",
+                "--bits",
+                "16",
+                "--out",
+                str(out),
+                "--param",
+                "epochs=1",
+                "--param",
+                "progress=False",
+            ]
+        )
+        == 0
+    )
     assert type(M.load(out)) is M.CNNH
     assert "CNNH" in capsys.readouterr().out
 
@@ -366,7 +381,7 @@ def test_cifar_protocol_accepts_the_new_names():
 
 
 # ------------------------------------------- the training layer serves other kinds of methods
-from deephash.losses import HashLoss, TripletHashLoss  # noqa: E402
+from deephash.losses import HashLoss, TripletHashLoss
 
 
 class _BalanceLoss(HashLoss):
@@ -396,8 +411,7 @@ class _WeightedTriplets(TripletHashLoss):
         self.seen = []
 
     def step_loss(self, inputs):
-        self.seen.append((inputs.triplets is not None, inputs.ref_u is not None,
-                          inputs.ref_labels is not None))
+        self.seen.append((inputs.triplets is not None, inputs.ref_u is not None, inputs.ref_labels is not None))
         return super().step_loss(inputs)
 
     def compute_loss(self, a, p, n, gains):
@@ -473,8 +487,7 @@ def test_cosine_schedule_decays_every_group_to_zero_and_changes_training(digits)
     for _ in range(4):
         set_lr()
         seen.append([g["lr"] for g in opt.param_groups])
-    np.testing.assert_allclose(seen, [[1.0, 0.1], [0.853553, 0.0853553], [0.5, 0.05], [0.146447, 0.0146447]],
-                               rtol=1e-5)
+    np.testing.assert_allclose(seen, [[1.0, 0.1], [0.853553, 0.0853553], [0.5, 0.05], [0.146447, 0.0146447]], rtol=1e-5)
     _lr_schedule(opt, TrainConfig(), total_steps=4)()  # constant: leaves the rates alone
     assert opt.param_groups[0]["lr"] == pytest.approx(0.146447, rel=1e-5)
     xt, yt, xq, _ = digits

@@ -1,4 +1,5 @@
 """deephash.metrics against brute-force references on small cases with many ties."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,5 +1,6 @@
 """Graded metrics (ACG@k, NDCG@k, weighted mAP), weighted-Hamming mAP and metrics of given
 rankings, against brute-force references that enumerate every order within tie groups."""
+
 from __future__ import annotations
 
 import itertools
@@ -130,9 +131,7 @@ def test_graded_metrics_match_brute_force(seed, multi_hot, weights, ranking_back
 
             ndcg = metrics.ndcg_at_k(q, ql, db, dl, k=k, ties=ties, weights=w)
             idcg = [_dcg(sorted(g[i], reverse=True), kk) for i in range(q.shape[0])]
-            exp_ndcg = [
-                ref(_dcg, d[i], g[i], kk) / idcg[i] if idcg[i] > 0 else 0.0 for i in range(q.shape[0])
-            ]
+            exp_ndcg = [ref(_dcg, d[i], g[i], kk) / idcg[i] if idcg[i] > 0 else 0.0 for i in range(q.shape[0])]
             np.testing.assert_allclose(ndcg.per_query, exp_ndcg, rtol=1e-10, atol=1e-12)
             assert ndcg.value == pytest.approx(np.mean(exp_ndcg), abs=1e-12)
             assert ndcg.n_no_relevant == sum(x == 0 for x in idcg)
@@ -212,7 +211,7 @@ def test_weighted_id_ranking_is_the_engines(ranking_backend):
     _, ids = index.search(q, 400, weights=w)
     monkey = 1.0 if ranking_backend == "engine" else 0.0
     assert _ranking.ENGINE_MAX_FRACTION == monkey
-    (_, _, pos), = list(_ranking.ranking(q, db, 16, 400, WeightedDistances(db, 16, w, 6)))
+    ((_, _, pos),) = list(_ranking.ranking(q, db, 16, 400, WeightedDistances(db, 16, w, 6)))
     np.testing.assert_array_equal(pos, ids)
 
 

@@ -1,11 +1,17 @@
 """Backbones, hash head and the per-row feature cache."""
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from deephash.models import (  # noqa: E402
-    FeatureCache, HashHead, build_backbone, extract_features, images_to_tensor, normalize_spec,
+from deephash.models import (
+    FeatureCache,
+    HashHead,
+    build_backbone,
+    extract_features,
+    images_to_tensor,
+    normalize_spec,
     row_keys,
 )
 
@@ -46,8 +52,7 @@ def test_row_keys_depend_on_content_dtype_and_shape():
 def test_extract_features_reuses_cache_for_subsets_and_reorders(tmp_path):
     x = images(50)
     net = CountingNet()
-    f1 = extract_features(net, x, tag="count", cache_dir=tmp_path, batch_size=8,
-                          progress=False, flush_rows=16)
+    f1 = extract_features(net, x, tag="count", cache_dir=tmp_path, batch_size=8, progress=False, flush_rows=16)
     assert net.seen == 50
     assert len(list((tmp_path / "count").glob("*.keys.npy"))) == 4  # flushed every 16 rows
     np.testing.assert_allclose(f1, x.reshape(50, -1, 3).mean(1) / 255.0, rtol=1e-6)
@@ -106,8 +111,7 @@ def test_backbones_build_and_shapes():
 
 
 def test_efficientnet_lite0_pretrained_features():
-    net, info = build_backbone(normalize_spec({"name": "efficientnet_lite0", "resolution": 64}),
-                               (2, 32, 32, 3))
+    net, info = build_backbone(normalize_spec({"name": "efficientnet_lite0", "resolution": 64}), (2, 32, 32, 3))
     assert info.pretrained and "efficientnet_lite0-r64" in info.cache_tag
     net.eval()
     x = images_to_tensor(images(2), torch)
@@ -134,11 +138,9 @@ def test_frozen_efficientnet_training_uses_the_cache(tmp_path):
     labels = np.repeat(np.arange(3), 12)
     # three colour classes with noise: easy for ImageNet features
     base = np.array([[200, 30, 30], [30, 200, 30], [30, 30, 200]], dtype=np.int16)
-    x = np.clip(base[labels][:, None, None, :] + rng.integers(-40, 40, size=(36, 32, 32, 3)),
-                0, 255).astype(np.uint8)
+    x = np.clip(base[labels][:, None, None, :] + rng.integers(-40, 40, size=(36, 32, 32, 3)), 0, 255).astype(np.uint8)
     backbone = {"name": "efficientnet_lite0", "resolution": 32}
-    m = M.DPSH(bits=16, backbone=backbone, seed=0, epochs=20, progress=False,
-               cache_dir=str(tmp_path)).fit(x, labels)
+    m = M.DPSH(bits=16, backbone=backbone, seed=0, epochs=20, progress=False, cache_dir=str(tmp_path)).fit(x, labels)
     tag_dir = next(tmp_path.iterdir())
     assert tag_dir.name.startswith("efficientnet_lite0-r32") and any(tag_dir.glob("*.keys.npy"))
     codes = m.encode(x)
@@ -161,13 +163,19 @@ def test_finetune_path_trains_the_backbone(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
     labels = np.repeat(np.arange(4), 4)
-    m = M.DHN(bits=8, backbone={"name": "efficientnet_lite0", "resolution": 32}, seed=0,
-              epochs=1, batch_size=8, finetune=True, flip=True, progress=False).fit(x, labels)
+    m = M.DHN(
+        bits=8,
+        backbone={"name": "efficientnet_lite0", "resolution": 32},
+        seed=0,
+        epochs=1,
+        batch_size=8,
+        finetune=True,
+        flip=True,
+        progress=False,
+    ).fit(x, labels)
     assert not m._frozen
-    fresh, _ = build_backbone(normalize_spec({"name": "efficientnet_lite0", "resolution": 32}),
-                              x.shape)
-    changed = [not torch.equal(a, b) for a, b in
-               zip(m._backbone.state_dict().values(), fresh.state_dict().values())]
+    fresh, _ = build_backbone(normalize_spec({"name": "efficientnet_lite0", "resolution": 32}), x.shape)
+    changed = [not torch.equal(a, b) for a, b in zip(m._backbone.state_dict().values(), fresh.state_dict().values())]
     assert any(changed)
     codes = m.encode(x)
     m.save(tmp_path / "ft.dh")

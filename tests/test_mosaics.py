@@ -1,4 +1,5 @@
 """Multi-label mosaic sets (deephash.data.mosaics): the documented rule, checked."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """MultiIndex (multi-index hashing) returns exactly what FlatIndex returns."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,12 @@ def adversarial_codes(rng, n, bits):
     return np.ascontiguousarray(base[rng.integers(0, 5, n)])
 
 
-DATA = {"random": random_codes, "clustered": clustered_codes, "duplicates": adversarial_codes,
-        "all_equal": lambda rng, n, bits: np.repeat(random_codes(rng, 1, bits), n, axis=0)}
+DATA = {
+    "random": random_codes,
+    "clustered": clustered_codes,
+    "duplicates": adversarial_codes,
+    "all_equal": lambda rng, n, bits: np.repeat(random_codes(rng, 1, bits), n, axis=0),
+}
 
 
 def pair(bits, codes, ids=None, m=None, strategy="hashing"):

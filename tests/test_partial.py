@@ -1,4 +1,5 @@
 """Partial fine-tuning: cached activations at a backbone cut, the blocks above it trained."""
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,16 @@ def data(n=16, seed=1):
 
 
 def partial_model(cls=M.DPSH, tmp_path=None, **kw):
-    cfg = {"bits": 16, "backbone": BACKBONE, "seed": 0, "epochs": 1, "batch_size": 8, "progress": False,
-               "train_from_block": CUT, "cache_dir": str(tmp_path) if tmp_path else False}
+    cfg = {
+        "bits": 16,
+        "backbone": BACKBONE,
+        "seed": 0,
+        "epochs": 1,
+        "batch_size": 8,
+        "progress": False,
+        "train_from_block": CUT,
+        "cache_dir": str(tmp_path) if tmp_path else False,
+    }
     cfg.update(kw)
     return cls(**cfg)
 
@@ -39,8 +48,7 @@ def test_partial_trains_only_the_blocks_above_the_cut(tmp_path):
         if below:  # weights and batch-norm statistics of the cached part are untouched
             assert torch.equal(value, ref[name]), name
     for b in range(CUT, 16):  # every trained block moved
-        assert any(not torch.equal(v, ref[k]) for k, v in trained.items()
-                   if k.startswith(f"net._blocks.{b}.")), b
+        assert any(not torch.equal(v, ref[k]) for k, v in trained.items() if k.startswith(f"net._blocks.{b}.")), b
     assert not torch.equal(trained["net._conv_head.weight"], ref["net._conv_head.weight"])
     # the activations of the images and of their flipped views are in the cache, as float16
     tags = [d.name for d in tmp_path.iterdir()]
@@ -109,8 +117,7 @@ def test_partial_options_are_validated():
     with pytest.raises(ValueError, match=r"0\.\.16"):
         partial_model(train_from_block=17).fit(x, y)
     with pytest.raises(ValueError, match="pretrained"):
-        M.DPSH(bits=8, backbone="small_cnn", train_from_block=2, epochs=1,
-               progress=False).fit(x, y)
+        M.DPSH(bits=8, backbone="small_cnn", train_from_block=2, epochs=1, progress=False).fit(x, y)
 
 
 def test_shift_maps_moves_whole_cells_with_edge_padding():

@@ -1,4 +1,5 @@
 """deephash.plots.retrieval_grid: the file, its pixel size, its frames, and bad arguments."""
+
 from __future__ import annotations
 
 import deephash
@@ -22,8 +23,15 @@ def test_grid_is_written_with_the_documented_size_and_frames(tmp_path, rgb):
     images, codes, labels = _data(rgb=rgb)
     path = tmp_path / "grid.png"
     out = plots.retrieval_grid(
-        db_images=images, db_codes=codes, path=path, query_codes=codes[:3],
-        query_images=images[:3], query_labels=labels[:3], db_labels=labels, k=6, tile=24,
+        db_images=images,
+        db_codes=codes,
+        path=path,
+        query_codes=codes[:3],
+        query_images=images[:3],
+        query_labels=labels[:3],
+        db_labels=labels,
+        k=6,
+        tile=24,
     )
     assert out == str(path)
     with Image.open(path) as img:
@@ -51,16 +59,22 @@ def test_text_queries_weights_multi_hot_and_padding(tmp_path):
     rng = np.random.default_rng(2)
     ml = (rng.random((5, 4)) < 0.5).astype(np.uint8)
     path = plots.retrieval_grid(
-        db_images=images, db_codes=codes, path=tmp_path / "t.png", query_codes=codes[:2],
-        query_titles=["a typed text query that is long", "cat"], query_labels=ml[:2],
-        db_labels=ml, k=8, weights=rng.random(16).astype(np.float32),
+        db_images=images,
+        db_codes=codes,
+        path=tmp_path / "t.png",
+        query_codes=codes[:2],
+        query_titles=["a typed text query that is long", "cat"],
+        query_labels=ml[:2],
+        db_labels=ml,
+        k=8,
+        weights=rng.random(16).astype(np.float32),
     )
     with Image.open(path) as img:
         assert img.size == plots.retrieval_grid_size(2, 8)
         pixels = np.asarray(img.convert("RGB"))
     # k = 8 > 5 codes: the last three cells of each row stay white.
     x0 = 4 + 70 + 12 + 5 * 74
-    assert (pixels[16:16 + 70, x0:] == 255).all()
+    assert (pixels[16 : 16 + 70, x0:] == 255).all()
 
 
 def test_grid_bad_arguments(tmp_path):

@@ -1,4 +1,5 @@
 """Property tests: FlatIndex equals the oracle for arbitrary small inputs."""
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,13 +15,16 @@ def problems(draw):
     nq = draw(st.integers(1, 4))
     # A small alphabet of byte values makes ties likely.
     alphabet = st.sampled_from([0, 1, 0x0F, 0xFF, 0xA5])
-    db = np.array(draw(st.lists(st.lists(alphabet, min_size=nbytes, max_size=nbytes),
-                                min_size=n, max_size=n)), dtype=np.uint8).reshape(n, nbytes)
-    q = np.array(draw(st.lists(st.lists(alphabet, min_size=nbytes, max_size=nbytes),
-                               min_size=nq, max_size=nq)), dtype=np.uint8).reshape(nq, nbytes)
+    db = np.array(
+        draw(st.lists(st.lists(alphabet, min_size=nbytes, max_size=nbytes), min_size=n, max_size=n)), dtype=np.uint8
+    ).reshape(n, nbytes)
+    q = np.array(
+        draw(st.lists(st.lists(alphabet, min_size=nbytes, max_size=nbytes), min_size=nq, max_size=nq)), dtype=np.uint8
+    ).reshape(nq, nbytes)
     # Negative ids are allowed, except -1 (it pads missing results; add() refuses it).
-    ids = np.array(draw(st.lists(st.integers(-5, 40).filter(lambda v: v != -1), min_size=n,
-                                 max_size=n)), dtype=np.int64)
+    ids = np.array(
+        draw(st.lists(st.integers(-5, 40).filter(lambda v: v != -1), min_size=n, max_size=n)), dtype=np.int64
+    )
     k = draw(st.integers(1, 70))
     radius = draw(st.integers(0, 8 * nbytes))
     return db, q, ids, k, radius

@@ -1,4 +1,5 @@
 """DRSCH's and DSRH's losses against values computed by hand; the nothing-to-rank check."""
+
 import math
 
 import pytest
@@ -78,8 +79,7 @@ def test_drsch_laplacian_term_by_hand(dtype):
     # within the batch: similar ordered pairs (0,1), (1,0), each ||.||^2 = 2; 6 ordered pairs
     assert val(loss.regulariser(u, torch.tensor([0, 0, 1]))) == pytest.approx(4 / 6)
     # against references: u0 vs [0,0] (similar, d = 1) and [1,1] (not similar): 1 / 2
-    got = loss.regulariser(u[:1], torch.tensor([0]), t([[0.0, 0.0], [1.0, 1.0]], dtype),
-                           torch.tensor([0, 1]))
+    got = loss.regulariser(u[:1], torch.tensor([0]), t([[0.0, 0.0], [1.0, 1.0]], dtype), torch.tensor([0, 1]))
     assert val(got) == pytest.approx(0.5)
     # multi-hot labels: a shared label makes a pair similar
     mh = torch.tensor([[1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
@@ -118,8 +118,7 @@ def test_dsrh_regulariser_and_step_loss_by_hand():
     u = t([[1.0, 0.0], [0.0, 0.5]])
     # mean code (0.5, 0.25): 0.5 * (0.25 + 0.0625)
     assert val(loss.regulariser(u)) == pytest.approx(0.15625)
-    inputs = LossInputs(u=u, triplets=torch.tensor([[0, 1, 0]]), gains=t([1.0]),
-                        ref_u=t([[0.0, 1.0], [-1.0, -1.0]]))
+    inputs = LossInputs(u=u, triplets=torch.tensor([[0, 1, 0]]), gains=t([1.0]), ref_u=t([[0.0, 1.0], [-1.0, -1.0]]))
     # triplet (u0, ref1, ref0): d+ = 0.5 * (2 + 1) = 1.5, d- = 0.5 * (2 - 0) = 1 -> hinge 1
     assert val(loss.step_loss(inputs)) == pytest.approx(1.0 + 2.0 * 0.15625)
 
@@ -158,23 +157,29 @@ def test_loss_argument_errors():
         DSRHLoss(3).regulariser([[1.0, 0.0, 1.0]])
 
 
-@pytest.mark.parametrize("labels, graded", [
-    ([0, 1, 1], False),                          # 1 and 2 are similar, 0 is not
-    ([[1, 1, 0], [1, 0, 0], [1, 1, 0]], True),   # r(0, 2) = 2 > r(0, 1) = 1
-    ([[1, 1, 0], [1, 0, 0], [0, 0, 1]], True),   # r(0, 1) = 1 > r(0, 2) = 0
-])
+@pytest.mark.parametrize(
+    "labels, graded",
+    [
+        ([0, 1, 1], False),  # 1 and 2 are similar, 0 is not
+        ([[1, 1, 0], [1, 0, 0], [1, 1, 0]], True),  # r(0, 2) = 2 > r(0, 1) = 1
+        ([[1, 1, 0], [1, 0, 0], [0, 0, 1]], True),  # r(0, 1) = 1 > r(0, 2) = 0
+    ],
+)
 def test_check_rankable_accepts(labels, graded):
     check_rankable(torch.tensor(labels), graded)
 
 
-@pytest.mark.parametrize("labels, graded", [
-    ([3, 3, 3, 3], False),                       # nothing dissimilar
-    ([0, 1, 2, 3], False),                       # nothing similar
-    ([[1, 1, 0]] * 3, True),                     # all identical multi-hot rows
-    ([[1, 1, 0]] * 3, False),
-    ([[0, 0, 0]] * 3, True),                     # no labels at all
-    ([[1, 1, 0], [0, 0, 1]], True),              # one item per label set
-])
+@pytest.mark.parametrize(
+    "labels, graded",
+    [
+        ([3, 3, 3, 3], False),  # nothing dissimilar
+        ([0, 1, 2, 3], False),  # nothing similar
+        ([[1, 1, 0]] * 3, True),  # all identical multi-hot rows
+        ([[1, 1, 0]] * 3, False),
+        ([[0, 0, 0]] * 3, True),  # no labels at all
+        ([[1, 1, 0], [0, 0, 1]], True),  # one item per label set
+    ],
+)
 def test_check_rankable_refuses_with_a_clear_message(labels, graded):
     with pytest.raises(ValueError, match="nothing to rank"):
         check_rankable(torch.tensor(labels), graded)

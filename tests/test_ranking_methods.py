@@ -1,5 +1,6 @@
 """DRSCH and DSRH end to end on the bundled digits: quality, bit-scalable codes, persistence,
 determinism and input errors."""
+
 import numpy as np
 import pytest
 
@@ -24,13 +25,11 @@ def digits():
 @pytest.fixture(scope="module")
 def trained(digits):
     """One 32-bit model of each method (shared by the tests that only read them)."""
-    return {cls: cls(bits=32, seed=0, **FAST).fit(digits.train_x, digits.train_y)
-            for cls in (M.DRSCH, M.DSRH)}
+    return {cls: cls(bits=32, seed=0, **FAST).fit(digits.train_x, digits.train_y) for cls in (M.DRSCH, M.DSRH)}
 
 
 def map_of(m, d, **kw):
-    return float(mean_average_precision(m.encode(d.query_x, **kw), d.query_y,
-                                        m.encode(d.db_x, **kw), d.db_y))
+    return float(mean_average_precision(m.encode(d.query_x, **kw), d.query_y, m.encode(d.db_x, **kw), d.db_y))
 
 
 def test_registered_by_name():
@@ -124,8 +123,7 @@ def test_save_load_gives_identical_codes(digits, trained, tmp_path, cls):
     np.testing.assert_array_equal(loaded.encode(digits.query_x), m.encode(digits.query_x))
     if cls is M.DRSCH:
         np.testing.assert_array_equal(loaded.bit_weights, m.bit_weights)
-        np.testing.assert_array_equal(loaded.encode(digits.query_x, bits=12),
-                                      m.encode(digits.query_x, bits=12))
+        np.testing.assert_array_equal(loaded.encode(digits.query_x, bits=12), m.encode(digits.query_x, bits=12))
 
 
 @pytest.mark.parametrize("cls", [M.DRSCH, M.DSRH])
@@ -151,8 +149,7 @@ def test_dsrh_ranks_multi_label_mosaics(digits):
     lsh = M.LSH(bits=32, seed=0).fit(mo.train_x)
 
     def ndcg(model):
-        return float(ndcg_at_k(model.encode(mo.query_x), mo.query_y, model.encode(mo.db_x),
-                               mo.db_y, k=100))
+        return float(ndcg_at_k(model.encode(mo.query_x), mo.query_y, model.encode(mo.db_x), mo.db_y, k=100))
 
     assert ndcg(m) > ndcg(lsh) + 0.1, (ndcg(m), ndcg(lsh))
 

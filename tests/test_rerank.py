@@ -1,4 +1,5 @@
 """deephash.rerank: exact Euclidean re-ranking of a Hamming shortlist, against brute force."""
+
 from __future__ import annotations
 
 import deephash
@@ -20,9 +21,7 @@ def _brute(qv, dbv, candidates, k, ids_of_rows):
     i_out = np.full((len(candidates), k), -1, np.int64)
     row_of = {int(i): r for r, i in enumerate(ids_of_rows)}
     for qi, cand in enumerate(candidates):
-        pairs = sorted(
-            (np.float32(np.linalg.norm(qv[qi] - dbv[row_of[int(c)]])), int(c)) for c in cand
-        )[:k]
+        pairs = sorted((np.float32(np.linalg.norm(qv[qi] - dbv[row_of[int(c)]])), int(c)) for c in cand)[:k]
         for j, (d, c) in enumerate(pairs):
             d_out[qi, j], i_out[qi, j] = d, c
     return d_out, i_out
@@ -57,7 +56,7 @@ def test_rerank_with_radius_db_ids_and_weights():
     index = deephash.FlatIndex(16)
     index.add(dbc, ids)
     lims, _, found = index.range_search(qc, 4)
-    cand = [found[lims[j]:lims[j + 1]] for j in range(12)]
+    cand = [found[lims[j] : lims[j + 1]] for j in range(12)]
     d, i = deephash.rerank(index, qc, qv, dbv, 7, radius=4, db_ids=ids)
     ed, ei = _brute(qv, dbv, cand, 7, ids)
     np.testing.assert_array_equal(i, ei)
@@ -70,7 +69,13 @@ def test_rerank_with_radius_db_ids_and_weights():
     np.testing.assert_array_equal(i, ei)
     # float32 vectors and a torch-free path give the same ids.
     _, i2 = deephash.rerank(
-        index, qc, qv.astype(np.float32), dbv.astype(np.float32), 7, shortlist=30, db_ids=ids,
+        index,
+        qc,
+        qv.astype(np.float32),
+        dbv.astype(np.float32),
+        7,
+        shortlist=30,
+        db_ids=ids,
         weights=w,
     )
     np.testing.assert_array_equal(i2, i)

@@ -1,13 +1,14 @@
 """The non-deep methods (LSH, PCAH, SH, ITQ): quality over LSH, determinism, persistence, inputs."""
+
 import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 
-import deephash.methods as M  # noqa: E402
-from deephash.methods._itq import quantization_error  # noqa: E402
-from deephash.methods.projection import pca_projection, project_linear  # noqa: E402
-from conftest import tie_map  # noqa: E402
+import deephash.methods as M
+from deephash.methods._itq import quantization_error
+from deephash.methods.projection import pca_projection, project_linear
+from conftest import tie_map
 
 UNSUPERVISED = ("PCAH", "SH", "ITQ")
 
@@ -50,8 +51,7 @@ def test_seed_matters_where_randomness_is_used(digits):
     xt, _, xq, _ = digits
     for name in ("LSH", "ITQ"):
         cls = M.method_class(name)
-        assert not np.array_equal(cls(bits=16, seed=0).fit(xt).encode(xq),
-                                  cls(bits=16, seed=1).fit(xt).encode(xq))
+        assert not np.array_equal(cls(bits=16, seed=0).fit(xt).encode(xq), cls(bits=16, seed=1).fit(xt).encode(xq))
 
 
 def test_twelve_bits_pad_to_two_bytes(digits):
@@ -71,8 +71,7 @@ def test_text_model_save_load_with_vocabulary(snippets, tmp_path, name):
     odd = ["", "zzzunknownzzz qqqnotaword", "   ", xq[0] + " zzzunknownzzz", "ÜNÏCODE ünïcode"]
     np.testing.assert_array_equal(loaded.encode(xq + odd), m.encode(xq + odd))
     np.testing.assert_allclose(loaded.transform(xq), m.transform(xq), rtol=1e-6, atol=1e-6)
-    assert loaded._features._tfidf.state()["terms"].tolist() == \
-        m._features._tfidf.state()["terms"].tolist()
+    assert loaded._features._tfidf.state()["terms"].tolist() == m._features._tfidf.state()["terms"].tolist()
     # An empty text and a text of unknown words both have the zero TF-IDF vector: same code.
     codes = m.encode(odd)
     np.testing.assert_array_equal(codes[0], codes[1])

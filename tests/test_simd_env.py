@@ -1,4 +1,5 @@
 """DEEPHASH_SIMD caps the level chosen at import."""
+
 import os
 import subprocess
 import sys
@@ -11,15 +12,25 @@ from conftest import SUPPORTED_LEVELS
 @pytest.mark.parametrize("name", SUPPORTED_LEVELS)
 def test_env_caps_level(name):
     env = dict(os.environ, DEEPHASH_SIMD=name)
-    out = subprocess.run([sys.executable, "-c", "import deephash; print(deephash.simd_level())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import deephash; print(deephash.simd_level())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == name
 
 
 def test_unknown_env_value_ignored_with_a_warning():
     env = dict(os.environ, DEEPHASH_SIMD="sse9")
-    out = subprocess.run([sys.executable, "-c", "import deephash; print(deephash.simd_level())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import deephash; print(deephash.simd_level())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == SUPPORTED_LEVELS[-1]
     assert "RuntimeWarning" in out.stderr and "'sse9' is not one of scalar, avx2, avx512" in out.stderr
 
@@ -27,8 +38,9 @@ def test_unknown_env_value_ignored_with_a_warning():
 @pytest.mark.parametrize("name", SUPPORTED_LEVELS)
 def test_known_env_value_no_warning(name):
     env = dict(os.environ, DEEPHASH_SIMD=name)
-    out = subprocess.run([sys.executable, "-W", "error", "-c", "import deephash"],
-                         env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import deephash"], env=env, capture_output=True, text=True
+    )
     assert out.returncode == 0 and out.stderr == ""
 
 

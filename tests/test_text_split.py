@@ -1,4 +1,5 @@
 """The STC2 text split: 10% of each class as queries, drawn per class by one seeded generator."""
+
 import numpy as np
 import pytest
 
@@ -16,8 +17,9 @@ def test_text_query_split_rule():
     idx = data.text_query_split(labels, 0.1, seed=3)
     # Reference: classes in label order, one default_rng(seed), choice without replacement.
     rng = np.random.default_rng(3)
-    expect = np.concatenate([rng.choice(np.flatnonzero(labels == c), n, replace=False)
-                             for c, n in ((0, 5), (1, 2), (2, 3))])
+    expect = np.concatenate(
+        [rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in ((0, 5), (1, 2), (2, 3))]
+    )
     np.testing.assert_array_equal(idx.query, expect)
     assert idx.query.dtype == np.int64 and idx.database.dtype == np.int64
     np.testing.assert_array_equal(idx.train, idx.database)

@@ -1,4 +1,5 @@
 """Bad input raises TypeError / ValueError that say what was expected and what came."""
+
 import numpy as np
 import pytest
 
@@ -12,8 +13,10 @@ def index():
     return ix
 
 
-@pytest.mark.parametrize("bits,exc", [(0, ValueError), (12, ValueError), (-8, ValueError),
-                                      (64.0, TypeError), ("64", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "bits,exc",
+    [(0, ValueError), (12, ValueError), (-8, ValueError), (64.0, TypeError), ("64", TypeError), (True, TypeError)],
+)
 def test_bad_bits(bits, exc):
     with pytest.raises(exc, match="bits"):
         deephash.FlatIndex(bits)
@@ -43,8 +46,9 @@ def test_non_contiguous_rejected_with_hint(index):
         index.search(q, 1)
 
 
-@pytest.mark.parametrize("k,exc", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
-                                   (None, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "k,exc", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (None, TypeError), (True, TypeError)]
+)
 def test_bad_k(index, k, exc):
     with pytest.raises(exc, match="k"):
         index.search(np.zeros((1, 8), np.uint8), k)

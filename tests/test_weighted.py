@@ -1,4 +1,5 @@
 """Weighted Hamming search against a NumPy oracle (float64 sums of the quantised weights)."""
+
 from __future__ import annotations
 
 import math
@@ -11,16 +12,20 @@ from hypothesis import strategies as st
 import deephash
 from deephash import _core
 
-LEVELS = [lv for lv in ("scalar", "avx2", "avx512")
-          if ["scalar", "avx2", "avx512"].index(lv)
-          <= ["scalar", "avx2", "avx512"].index(_core.detected_simd_level())]
+LEVELS = [
+    lv
+    for lv in ("scalar", "avx2", "avx512")
+    if ["scalar", "avx2", "avx512"].index(lv) <= ["scalar", "avx2", "avx512"].index(_core.detected_simd_level())
+]
 
 
 @pytest.fixture
 def simd(request):
     """Runs the test at a given SIMD level, then restores the detected level."""
+
     def set_level(name):
         assert _core._set_simd_level(name) == name
+
     yield set_level
     _core._set_simd_level(_core.detected_simd_level())
 
@@ -112,7 +117,7 @@ def test_per_query_weights(bits):
     np.testing.assert_array_equal(i, oi)
     # Row r equals a search with row r's weights alone.
     for r in range(6):
-        d1, i1 = flat.search(q[r:r + 1], 30, weights=w[r])
+        d1, i1 = flat.search(q[r : r + 1], 30, weights=w[r])
         np.testing.assert_array_equal(d1[0], d[r])
         np.testing.assert_array_equal(i1[0], i[r])
 
@@ -162,8 +167,8 @@ def test_range_search_matches_oracle(simd, level):
         for r in range(4):
             sel = np.nonzero(dist[r] <= radius)[0]
             order = sel[np.lexsort((sel, dist[r, sel]))]
-            np.testing.assert_array_equal(i[lims[r]:lims[r + 1]], order)
-            np.testing.assert_array_equal(d[lims[r]:lims[r + 1]], dist[r, order].astype(np.float32))
+            np.testing.assert_array_equal(i[lims[r] : lims[r + 1]], order)
+            np.testing.assert_array_equal(d[lims[r] : lims[r + 1]], dist[r, order].astype(np.float32))
     # Inclusive: the code at exactly the radius is returned.
     lims, _, i = flat.range_search(q[:1], float(np.float32(dist[0, 17])), weights=w)
     assert 17 in i
@@ -298,16 +303,15 @@ def test_radius_exactly_at_a_distance(simd, level):
     codes = make(rng, 2000, 64)
     flat = deephash.FlatIndex(64)
     flat.add(codes)
-    for w in (rng.choice(np.array([1, 2], np.float32), 64),
-              rng.choice(np.array([0, 0.5, 1.5], np.float32), 64)):
+    for w in (rng.choice(np.array([1, 2], np.float32), 64), rng.choice(np.array([0, 0.5, 1.5], np.float32), 64)):
         q = make(rng, 6, 64)
         dist = oracle_dist(codes, q, w)
         for r in range(6):
             radius = float(dist[r].min())
-            lims, d, i = flat.range_search(q[r:r + 1], radius, weights=w)
+            lims, d, i = flat.range_search(q[r : r + 1], radius, weights=w)
             expect = np.nonzero(dist[r] == radius)[0]
             np.testing.assert_array_equal(np.sort(i), expect)
-            d1, i1 = flat.search(q[r:r + 1], 1, weights=w)
+            d1, i1 = flat.search(q[r : r + 1], 1, weights=w)
             assert d1[0, 0] == np.float32(radius) and i1[0, 0] == expect[0]
 
 
@@ -334,11 +338,12 @@ def fast_oracle_knn(codes, ids, q, w, k):
     """Oracle for one query over many codes: per-byte tables of quantised units (exact sums)."""
     bits = codes.shape[1] * 8
     units, e = quantise(w, bits)
-    table = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1,
-                          bitorder="little").astype(np.float64)  # (256, 8)
+    table = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(
+        np.float64
+    )  # (256, 8)
     d = np.zeros(codes.shape[0])
     for p in range(codes.shape[1]):
-        d += (table @ units[8 * p:8 * p + 8])[codes[:, p] ^ q[p]]
+        d += (table @ units[8 * p : 8 * p + 8])[codes[:, p] ^ q[p]]
     order = np.lexsort((np.arange(len(d)), ids, d))[:k]
     return np.ldexp(d[order], e).astype(np.float32), ids[order]
 

@@ -13,6 +13,7 @@ with that PID leaves them) must save successfully, leaving no temporary at all.
 
 tests/test_crash_safety.py runs a few kills.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,9 @@ def child(path: str, n: int, bits: int, reuse_pid: bool) -> None:
 
 
 def _spawn(path: Path, n: int, bits: int, reuse_pid: bool = False) -> subprocess.Popen:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", str(path), "--codes", str(n),
-           "--bits", str(bits)] + (["--reuse-pid"] if reuse_pid else [])
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", str(path), "--codes", str(n), "--bits", str(bits)] + (
+        ["--reuse-pid"] if reuse_pid else []
+    )
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -117,9 +119,17 @@ def run(folder: Path, kills: int, seed: int = 0, n: int = 1_000_000, bits: int =
         raise CrashSafetyError(f"save from a process with a reused PID failed: {err}")
     if temporaries(path):
         raise CrashSafetyError(f"temporaries left after a clean save: {temporaries(path)}")
-    return {"kills": kills, "codes": n, "bits": bits, "file_mb": round(path.stat().st_size / 2**20, 1),
-            "save_ms": round(save_s * 1e3, 1), "killed_mid_write": mid_write,
-            "file_was_A": seen["A"], "file_was_B": seen["B"], "pid_reuse_save": "ok"}
+    return {
+        "kills": kills,
+        "codes": n,
+        "bits": bits,
+        "file_mb": round(path.stat().st_size / 2**20, 1),
+        "save_ms": round(save_s * 1e3, 1),
+        "killed_mid_write": mid_write,
+        "file_was_A": seen["A"],
+        "file_was_B": seen["B"],
+        "pid_reuse_save": "ok",
+    }
 
 
 def main(argv=None) -> int:

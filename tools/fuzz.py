@@ -25,6 +25,7 @@ layer only, the compiled core is not built with -fsanitize=fuzzer).
 
 tests/test_fuzz.py runs both targets for a few seconds with a derandomised hypothesis profile.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,49 @@ from deephash import _core
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fuzz_corpus"
 HEADER = 128
 # Header fields: (name, offset, struct format); see cpp/include/deephash/index_io.hpp.
-FIELDS = [("version", 8, "<I"), ("kind", 12, "<I"), ("bits", 16, "<Q"), ("count", 24, "<Q"),
-          ("param", 32, "<Q"), ("codes_offset", 40, "<Q"), ("ids_offset", 48, "<Q"),
-          ("file_size", 56, "<Q"), ("payload_checksum", 64, "<Q")]
-INTERESTING = [0, 1, 2, 3, 7, 8, 9, 16, 31, 32, 33, 64, 65, 72, 128, 255, 256, 4096, 8192, 8200,
-               2**16, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**62, 2**63 - 1, 2**63, 2**64 - 8,
-               2**64 - 1]
+FIELDS = [
+    ("version", 8, "<I"),
+    ("kind", 12, "<I"),
+    ("bits", 16, "<Q"),
+    ("count", 24, "<Q"),
+    ("param", 32, "<Q"),
+    ("codes_offset", 40, "<Q"),
+    ("ids_offset", 48, "<Q"),
+    ("file_size", 56, "<Q"),
+    ("payload_checksum", 64, "<Q"),
+]
+INTERESTING = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    8,
+    9,
+    16,
+    31,
+    32,
+    33,
+    64,
+    65,
+    72,
+    128,
+    255,
+    256,
+    4096,
+    8192,
+    8200,
+    2**16,
+    2**31 - 1,
+    2**31,
+    2**32 - 1,
+    2**32,
+    2**62,
+    2**63 - 1,
+    2**63,
+    2**64 - 8,
+    2**64 - 1,
+]
 REPAIR_HEADER, REPAIR_PAYLOAD, REPAIR_LAYOUT = 1, 2, 4
 MAX_FILE = 1 << 20  # layout repair makes files up to this size
 
@@ -60,6 +98,7 @@ stats = {"load": 0, "loaded": 0, "search": 0}
 
 
 # ----------------------------------------------------------------------------- oracle
+
 
 def _distances(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
     x = np.bitwise_xor(queries[:, None, :], codes[None, :, :])
@@ -78,8 +117,10 @@ def _check_knn(index, queries: np.ndarray, k: int) -> None:
         want_i = np.full(k, -1, np.int64)
         want_d[: order.size], want_i[: order.size] = d[i][order], stored[order]
         if not (np.array_equal(dist[i], want_d) and np.array_equal(ids[i], want_i)):
-            raise Finding(f"{type(index).__name__} k={k} query {i}: got {list(zip(dist[i], ids[i]))}, "
-                          f"expected {list(zip(want_d, want_i))}")
+            raise Finding(
+                f"{type(index).__name__} k={k} query {i}: got {list(zip(dist[i], ids[i]))}, "
+                f"expected {list(zip(want_d, want_i))}"
+            )
 
 
 def _check_range(index, queries: np.ndarray, radius: int) -> None:
@@ -92,7 +133,7 @@ def _check_range(index, queries: np.ndarray, radius: int) -> None:
     for i in range(queries.shape[0]):
         hit = np.flatnonzero(d[i] <= radius)
         order = hit[np.lexsort((hit, stored[hit], d[i][hit]))] if n else hit
-        got = (dist[lims[i]:lims[i + 1]], ids[lims[i]:lims[i + 1]])
+        got = (dist[lims[i] : lims[i + 1]], ids[lims[i] : lims[i + 1]])
         if not (np.array_equal(got[0], d[i][order]) and np.array_equal(got[1], stored[order])):
             raise Finding(f"{type(index).__name__} radius={radius} query {i} differs from the oracle")
 
@@ -118,6 +159,7 @@ def _exercise(index, rng: np.random.Generator) -> None:
 
 # ----------------------------------------------------------------------------- load target
 
+
 def _u64(data: bytes, off: int) -> int:
     return struct.unpack_from("<Q", data, off)[0] if len(data) >= off + 8 else 0
 
@@ -142,7 +184,7 @@ def repair(data: bytes, mode: int) -> bytes:
         codes_end = codes_off + count * (bits // 8)
         if codes_off <= codes_end <= len(buf) and ids_off + 8 * count <= len(buf):
             c = _core._checksum64(bytes(buf[codes_off:codes_end]))
-            c = _core._checksum64(bytes(buf[ids_off:ids_off + 8 * count]), c)
+            c = _core._checksum64(bytes(buf[ids_off : ids_off + 8 * count]), c)
             struct.pack_into("<Q", buf, 64, c)
     if mode & REPAIR_HEADER:
         struct.pack_into("<Q", buf, 120, _core._checksum64(bytes(buf[:120])))
@@ -180,16 +222,17 @@ def mutate(seed: bytes, ops) -> bytes:
             if len(buf) >= off + struct.calcsize(fmt):
                 struct.pack_into(fmt, buf, off, value)
         elif op == "truncate":
-            del buf[a % (len(buf) + 1):]
+            del buf[a % (len(buf) + 1) :]
         elif op == "extend":
             buf += bytes([b % 256]) * (a % 200)
         elif op == "splice" and buf:
             pos = a % len(buf)
-            buf[pos:pos + 8] = struct.pack("<Q", INTERESTING[b % len(INTERESTING)])
+            buf[pos : pos + 8] = struct.pack("<Q", INTERESTING[b % len(INTERESTING)])
     return bytes(buf)
 
 
 # ----------------------------------------------------------------------------- search target
+
 
 class Reader:
     """Deterministic decoding of fuzzer bytes (zeros once they run out)."""
@@ -307,6 +350,7 @@ def search_target(data: bytes) -> None:
 
 # ----------------------------------------------------------------------------- corpus
 
+
 def write_corpus(folder: Path = CORPUS) -> list[Path]:
     """A few tiny valid and invalid index files: the seeds of both engines."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -329,8 +373,11 @@ def write_corpus(folder: Path = CORPUS) -> list[Path]:
     multi = deephash.MultiIndex(72)
     multi.add(rng.integers(0, 256, (7, 9), dtype=np.uint8))
     save("multi_72bit_auto_7codes.seed", multi)
-    for name, content in [("truncated.seed", good[:100]), ("bad_magic.seed", b"DEEPHASX" + good[8:]),
-                          ("trailing.seed", good + b"\0" * 8)]:
+    for name, content in [
+        ("truncated.seed", good[:100]),
+        ("bad_magic.seed", b"DEEPHASX" + good[8:]),
+        ("trailing.seed", good + b"\0" * 8),
+    ]:
         (folder / name).write_bytes(content)
         written.append(folder / name)
     return written
@@ -342,16 +389,28 @@ def corpus() -> list[bytes]:
 
 # ----------------------------------------------------------------------------- engines
 
+
 def hypothesis_tests(folder: Path, max_examples: int, derandomize: bool):
     """The two targets as hypothesis tests (also used by tests/test_fuzz.py)."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     seeds = corpus()
-    ops = st.lists(st.tuples(st.sampled_from(["flip", "field", "truncate", "extend", "splice"]),
-                             st.integers(0, 2**16), st.integers(0, 2**16)), max_size=5)
-    profile = settings(max_examples=max_examples, derandomize=derandomize, deadline=None,
-                       database=None, suppress_health_check=list(HealthCheck))
+    ops = st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "field", "truncate", "extend", "splice"]),
+            st.integers(0, 2**16),
+            st.integers(0, 2**16),
+        ),
+        max_size=5,
+    )
+    profile = settings(
+        max_examples=max_examples,
+        derandomize=derandomize,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
     @profile
     @given(st.sampled_from(seeds), ops, st.integers(0, 7))
@@ -382,8 +441,7 @@ def _instrument(atheris) -> None:
     import types
 
     for obj in gc.get_objects():
-        if isinstance(obj, types.FunctionType) and (
-            obj.__module__ or "").split(".")[0] in ("deephash", __name__):
+        if isinstance(obj, types.FunctionType) and (obj.__module__ or "").split(".")[0] in ("deephash", __name__):
             try:
                 atheris.instrument_func(obj)
             except Exception as e:  # a function atheris cannot patch: fuzz it uninstrumented
@@ -411,8 +469,9 @@ def run_atheris(target: str, seconds: float) -> None:
                 search_target(data)
 
         _instrument(atheris)
-        atheris.Setup([sys.argv[0], f"-max_total_time={int(seconds)}", "-rss_limit_mb=4096", "-timeout=10",
-                       str(seeds)], one_input)
+        atheris.Setup(
+            [sys.argv[0], f"-max_total_time={int(seconds)}", "-rss_limit_mb=4096", "-timeout=10", str(seeds)], one_input
+        )
         atheris.Fuzz()
 
 
@@ -435,8 +494,10 @@ def main(argv=None) -> int:
         run_atheris(targets[0], args.seconds)  # exits the process when done
     run_hypothesis(targets, args.seconds)
     dt = time.monotonic() - t0
-    print(f"hypothesis: {stats['load']} load executions ({stats['loaded']} files loaded), "
-          f"{stats['search']} search executions in {dt:.0f} s; no findings")
+    print(
+        f"hypothesis: {stats['load']} load executions ({stats['loaded']} files loaded), "
+        f"{stats['search']} search executions in {dt:.0f} s; no findings"
+    )
     return 0
 
 

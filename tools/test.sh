@@ -7,6 +7,7 @@ python3 -m pip install -q torch==2.13.0
 python3 -m pip install -q ".[torch,test,bench,distributed]"
 # Lint (configured in pyproject.toml).
 python3 -m ruff check python tests bench tools examples
+python3 -m ruff format --check python tests bench tools examples
 # The C++ core on its own, as a C++ service would link it (no Python).
 cmake -S cpp -B build/ctest -DCMAKE_BUILD_TYPE=Release -DDEEPHASH_BUILD_TESTS=ON >/dev/null
 cmake --build build/ctest -j "$(nproc)" >/dev/null

@@ -3,6 +3,7 @@
 The index layer needs only numpy; the trainers (``deephash.methods``) need PyTorch
 (``pip install deephash[torch]``).
 """
+
 from __future__ import annotations
 
 import os as _os
@@ -15,6 +16,7 @@ from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex
 from .loading import load
 from .multi_index import MultiIndex
+from ._validate import as_int as _as_int
 from .rerank import rerank
 
 __version__ = "0.1.0"
@@ -44,7 +46,10 @@ if _os.environ.get("DEEPHASH_SIMD") is not None and _os.environ["DEEPHASH_SIMD"]
     # The core ignores a value it does not know; say so rather than run at a level nobody chose.
     _warnings.warn(
         f"DEEPHASH_SIMD={_os.environ['DEEPHASH_SIMD']!r} is not one of {', '.join(SIMD_LEVELS)}; "
-        f"ignored (running at {_core.simd_level()})", RuntimeWarning, stacklevel=2)
+        f"ignored (running at {_core.simd_level()})",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 def simd_level() -> str:
@@ -65,9 +70,7 @@ def set_num_threads(n: int) -> None:
         At most ``deephash._core.MAX_THREADS`` (1024): worker threads live until the process
         exits.
     """
-    from ._validate import as_int
-
-    n = as_int(n, "n")
+    n = _as_int(n, "n")
     if n > _core.MAX_THREADS:
         raise ValueError(f"n must be at most {_core.MAX_THREADS} threads, got {n}")
     _core.set_num_threads(max(n, 0))

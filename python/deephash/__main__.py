@@ -1,4 +1,5 @@
 """``python -m deephash``: the same as the ``deephash`` command."""
+
 import sys
 
 from .cli import main

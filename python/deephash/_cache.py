@@ -4,6 +4,7 @@
 of cached data has its own subfolder: ``data/`` (decoded image arrays), ``features/`` (frozen
 backbone features and activations, :class:`deephash.models.FeatureCache`).
 """
+
 from __future__ import annotations
 
 import os

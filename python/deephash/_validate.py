@@ -4,6 +4,7 @@ Every public entry point checks its arguments here, before any call into the com
 releases the GIL: TypeError for a wrong type or dtype, ValueError for a wrong shape or value,
 each message saying what was expected and what came.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -99,27 +100,21 @@ def as_codes(x, bits: int, name: str = "codes") -> np.ndarray:
     """
     arr = _to_numpy(x, name)
     if arr.dtype != np.uint8:
-        raise TypeError(
-            f"{name} must be packed uint8 codes (see deephash.pack_bits), got dtype {arr.dtype}"
-        )
+        raise TypeError(f"{name} must be packed uint8 codes (see deephash.pack_bits), got dtype {arr.dtype}")
     nbytes = bits // 8
     if arr.ndim == 1:
         if arr.shape[0] != nbytes:
-            raise ValueError(
-                f"{name} must have shape (n, {nbytes}) for {bits}-bit codes, got shape {arr.shape}"
-            )
+            raise ValueError(f"{name} must have shape (n, {nbytes}) for {bits}-bit codes, got shape {arr.shape}")
         arr = arr.reshape(1, nbytes)
     elif arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n, {nbytes}), got {arr.ndim}-D shape {arr.shape}")
     if arr.shape[1] != nbytes:
         raise ValueError(
-            f"{name} must have {nbytes} bytes per row for {bits}-bit codes, "
-            f"got {arr.shape[1]} (shape {arr.shape})"
+            f"{name} must have {nbytes} bytes per row for {bits}-bit codes, got {arr.shape[1]} (shape {arr.shape})"
         )
     if not arr.flags.c_contiguous:
         raise ValueError(
-            f"{name} must be C-contiguous (rows one after another), got strides {arr.strides}; "
-            "try np.ascontiguousarray"
+            f"{name} must be C-contiguous (rows one after another), got strides {arr.strides}; try np.ascontiguousarray"
         )
     return arr
 
@@ -152,8 +147,7 @@ def as_ids(ids, n: int, name: str = "ids", *, stored: bool = False) -> np.ndarra
     if stored and arr.size and (arr == PADDING_ID).any():
         where = int(np.flatnonzero(arr == PADDING_ID)[0])
         raise ValueError(
-            f"{name} must not contain {PADDING_ID}, the id that pads missing results "
-            f"(found at position {where})"
+            f"{name} must not contain {PADDING_ID}, the id that pads missing results (found at position {where})"
         )
     return arr
 
@@ -185,9 +179,7 @@ def check_radius(radius) -> int:
     try:
         r = operator.index(radius)
     except TypeError:
-        raise TypeError(
-            f"radius must be an int (a Hamming distance), got {describe(radius)}"
-        ) from None
+        raise TypeError(f"radius must be an int (a Hamming distance), got {describe(radius)}") from None
     if r < 0:
         raise ValueError(f"radius must be >= 0, got {r}")
     return min(r, 2**31 - 1)

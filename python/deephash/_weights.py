@@ -1,4 +1,5 @@
 """Validation of the weights and radius of weighted Hamming searches (see ``BinaryIndex.search``)."""
+
 from __future__ import annotations
 
 import math
@@ -33,9 +34,7 @@ def as_weights(weights, bits: int, nq: int) -> np.ndarray:
             raise ValueError(f"weights must have shape ({bits},) or ({nq}, {bits}), got {arr.shape}")
     elif arr.ndim == 2:
         if arr.shape != (nq, bits):
-            raise ValueError(
-                f"per-query weights must have shape ({nq}, {bits}) (one row per query), got {arr.shape}"
-            )
+            raise ValueError(f"per-query weights must have shape ({nq}, {bits}) (one row per query), got {arr.shape}")
     else:
         raise ValueError(f"weights must be 1-D (bits,) or 2-D (nq, bits), got shape {arr.shape}")
     with np.errstate(over="ignore", invalid="ignore"):

@@ -4,22 +4,28 @@ Mistakes in user input (a missing file, an unknown method, bits not a multiple o
 the wrong length, ...) print one line ``deephash <command>: error: ...`` and exit with status 2;
 set ``DEEPHASH_DEBUG=1`` to see the traceback instead.
 """
+
 from __future__ import annotations
 
 import argparse
 import ast
 import os
 import sys
-import tarfile
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
+from ._npfile import existing as _existing
+from ._npfile import np_array as _np_array
+from .codes import read_codes, save_codes
+from .data.spec import load_pairs, load_split
+from .index import FlatIndex
+from .loading import load as load_index
 from .methods.registry import method_names
+from .multi_index import MultiIndex
+from .report import Curves, cross_modal_rows, evaluate_codes, print_table
 
 __all__ = ["CliError", "main"]
 
@@ -31,6 +37,7 @@ class CliError(Exception):
 
 
 # ----------------------------------------------------------------------------- argument types
+
 
 def _bits(text: str) -> int:
     try:
@@ -66,102 +73,7 @@ def _param(text: str):
     return key.strip(), value
 
 
-def _existing(path: str, what: str) -> Path:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise CliError(f"{what} not found: {p}")
-    return p
-
-
 # ----------------------------------------------------------------------------- data and files
-
-def load_split(spec: str, seed: int = 0, data_path=None, n_query: int = 0, n_train: int = 0):
-    """Resolves a ``--data`` value to a :class:`deephash.data.RetrievalSplit`.
-
-    ``digits`` (bundled with scikit-learn), ``cifar10`` / ``cifar10:1k`` / ``cifar10:10k``
-    (the protocols; archive found via ``--data-path``, ``DEEPHASH_DATA`` or ../shared/data),
-    ``wiki-image`` / ``wiki-text`` (one modality of the cross-modal features; the original
-    test split gives the queries, the train split the training set and the database),
-    ``searchsnippets`` / ``stackoverflow`` (STC2 short texts as TF-IDF + LSA features, 50
-    queries and 250 training texts per class), a
-    ``.npz`` file holding either ``x`` and ``labels`` or the six arrays ``query_x query_y
-    train_x train_y db_x db_y``, or an image folder / tar of one.
-    ``n_query`` / ``n_train`` are per class, for sources that get a stratified split
-    (0: defaults of each source).
-    """
-    from . import data
-
-    name = spec.lower()
-    if name == "digits":
-        kw = {}
-        if n_query:
-            kw["n_query_per_class"] = n_query
-        if n_train:
-            kw["n_train_per_class"] = n_train
-        return data.digits(seed=seed, **kw)
-    if name.startswith("cifar10") and not Path(spec).exists():
-        protocol = name.split(":", 1)[1] if ":" in name else "1k"
-        return data.cifar10_protocol(protocol, seed=seed, path=data_path)
-    if name in ("searchsnippets", "stackoverflow"):
-        kw = {}
-        if n_query:
-            kw["n_query_per_class"] = n_query
-        if n_train:
-            kw["n_train_per_class"] = n_train
-        stc_name = "SearchSnippets" if name == "searchsnippets" else "StackOverflow"
-        stc_path = None if data_path is None else Path(data_path) / "stc2"
-        return data.stc2_split(stc_name, seed=seed, path=stc_path, **kw)
-    if name in ("wiki-image", "wiki-text"):
-        w = data.load_wiki(data_path)
-        x = w.image_features if name == "wiki-image" else w.text_features
-        x = x.astype(np.float32)
-        rng = np.random.default_rng(seed)
-        train = np.nonzero(~w.is_test)[0]
-        idx = data.SplitIndices(np.nonzero(w.is_test)[0], train, rng.permutation(train))
-        return data.take_split(x, w.labels, idx, w.classes, name)
-    p = Path(spec).expanduser()
-    if not p.exists():
-        raise CliError(
-            f"unknown data set {spec!r}: not digits, cifar10[:1k|:10k], searchsnippets, "
-            "stackoverflow, wiki-image, wiki-text, "
-            "nor an existing .npz file, image folder or tar archive"
-        )
-    if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            keys = set(z.files)
-            six = ("query_x", "query_y", "train_x", "train_y", "db_x", "db_y")
-            if set(six) <= keys:
-                arrays = [z[k] for k in six]
-                for a, b, part in ((0, 1, "query"), (2, 3, "train"), (4, 5, "db")):
-                    if arrays[a].shape[0] != arrays[b].shape[0]:
-                        raise CliError(
-                            f"{p}: {part}_y has {arrays[b].shape[0]} labels for "
-                            f"{arrays[a].shape[0]} rows of {part}_x"
-                        )
-                ys = arrays[1::2]
-                n_cls = ys[0].shape[1] if ys[0].ndim == 2 else int(max(a.max() for a in ys)) + 1
-                empty = np.zeros(0, np.int64)
-                return data.RetrievalSplit(
-                    *arrays, tuple(str(i) for i in range(n_cls)),
-                    data.SplitIndices(empty, empty, empty), p.stem,
-                )
-            if not {"x", "labels"} <= keys:
-                raise CliError(f"{p} must hold arrays 'x' and 'labels' (or {', '.join(six)})")
-            x, y = z["x"], z["labels"]
-        if x.shape[0] != y.shape[0]:
-            raise CliError(f"{p}: 'labels' has {y.shape[0]} entries for {x.shape[0]} rows of 'x'")
-        classes = [str(c) for c in np.unique(y)]
-    else:
-        try:
-            folder = data.load_image_folder(p)
-        except (tarfile.TarError, EOFError, zlib.error) as e:  # a corrupt or truncated archive
-            raise CliError(f"{p} is not a readable image folder or tar archive: {e}") from None
-        x, y, classes = folder.images, folder.labels, folder.classes
-    counts = np.bincount(np.unique(y, return_inverse=True)[1])
-    nq = n_query or max(1, int(counts.min()) // 10)
-    nt = n_train or max(1, min(500, (int(counts.min()) - nq) // 2))
-    idx = data.stratified_split(y, nq, nt, seed=seed)
-    return data.take_split(x, y, idx, classes, p.stem)
 
 
 def _part(split, part: str):
@@ -174,91 +86,14 @@ def _part(split, part: str):
     return (np.concatenate([split.query_x, split.db_x]), np.concatenate([split.query_y, split.db_y]))
 
 
-def load_pairs(spec: str, data_path=None):
-    """Paired image-text data for the cross-modal methods: ``wiki`` (the Wikipedia set, its
-    original split) or a ``.npz`` with ``image_x``, ``text_x``, ``labels`` and ``is_test`` (bool,
-    True for query pairs). Returns (image_x, text_x, labels, is_test)."""
-    from . import data
-
-    if spec.lower() == "wiki":
-        w = data.load_wiki(data_path)
-        return w.image_features, w.text_features, w.labels, w.is_test
-    p = Path(spec).expanduser()
-    if p.suffix != ".npz" or not p.exists():
-        raise CliError(f"cross-modal methods take paired data: --data wiki or a .npz with image_x, "
-                       f"text_x, labels, is_test; got {spec!r}")
-    with np.load(p, allow_pickle=False) as z:
-        keys = ("image_x", "text_x", "labels", "is_test")
-        missing = [k for k in keys if k not in z.files]
-        if missing:
-            raise CliError(f"{p} lacks {', '.join(missing)} (a paired set needs {', '.join(keys)})")
-        img, txt, y, is_test = (z[k] for k in keys)
-    if not len(img) == len(txt) == len(y) == len(is_test):
-        raise CliError(f"{p}: image_x, text_x, labels and is_test must have the same rows, got "
-                       f"{len(img)}, {len(txt)}, {len(y)}, {len(is_test)}")
-    return img, txt, y, is_test.astype(bool)
-
-
-def save_codes(path, codes: np.ndarray, labels: Optional[np.ndarray] = None) -> None:
-    """Writes a codes file: ``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits``, ``labels``."""
-    arrays = {"codes": codes, "bits": np.int64(codes.shape[1] * 8)}
-    if labels is not None:
-        arrays["labels"] = labels
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def _np_load(p: Path, what: str):
-    """``np.load`` of a user's file (the format read from its content, not its suffix)."""
-    try:
-        return np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise CliError(f"{p} is not a readable {what} ({e})") from None
-
-
-def _np_array(path, what: str) -> np.ndarray:
-    """One array from a ``.npy`` file; a ``.npz`` archive is a :class:`CliError`."""
-    p = _existing(path, what)
-    loaded = _np_load(p, f"{what} (.npy)")
-    if not isinstance(loaded, np.ndarray):
-        loaded.close()
-        raise CliError(f"{p} is a .npz archive; a .npy array was expected")
-    return loaded
-
-
-def read_codes(path, labels_path=None):
-    """Reads codes (and labels, when present) from ``.npz`` (see :func:`save_codes`) or ``.npy``."""
-    p = _existing(path, "codes file")
-    z = _np_load(p, ".npz/.npy codes file")
-    if isinstance(z, np.ndarray):
-        codes, labels = z, None
-    else:
-        with z:
-            if "codes" not in z.files:
-                raise CliError(f"{p} holds no 'codes' array (found: {', '.join(z.files)})")
-            codes = z["codes"]
-            labels = z["labels"] if "labels" in z.files else None
-    if codes.dtype != np.uint8 or codes.ndim != 2:
-        raise CliError(
-            f"{p}: codes must be packed uint8 rows (n, bits // 8), got dtype {codes.dtype} "
-            f"shape {codes.shape}"
-        )
-    if labels_path is not None:
-        labels = _np_array(labels_path, "labels file")
-    return np.ascontiguousarray(codes), labels
-
-
 # ----------------------------------------------------------------------------- methods
+
 
 def _methods_module():
     try:
         from . import methods
     except ImportError as e:
-        raise CliError(
-            f"training needs PyTorch and the trainers (pip install 'deephash[torch]'): {e}"
-        ) from None
+        raise CliError(f"training needs PyTorch and the trainers (pip install 'deephash[torch]'): {e}") from None
     return methods
 
 
@@ -280,6 +115,7 @@ def make_method(name: str, bits: int, backbone: Optional[str], seed: int, params
 
 # ----------------------------------------------------------------------------- commands
 
+
 def cmd_train(args) -> int:
     params = dict(args.param or [])
     if args.workers is not None:  # data-parallel training on Ray (TrainConfig.num_workers)
@@ -290,8 +126,7 @@ def cmd_train(args) -> int:
         img, txt, y, is_test = load_pairs(args.data, args.data_path)
         fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
-                           args.train_per_class)
+        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
         fit_args, name = (split.train_x, split.train_y), split.name
     t0 = time.perf_counter()
     model.fit(*fit_args)
@@ -299,8 +134,10 @@ def cmd_train(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    print(f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
-          f"{name} in {dt:.1f} s -> {out}")
+    print(
+        f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
+        f"{name} in {dt:.1f} s -> {out}"
+    )
     return 0
 
 
@@ -311,8 +148,7 @@ def cmd_encode(args) -> int:
         x = _np_array(args.input, "input file")
         labels = None
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class,
-                           args.train_per_class)
+        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
         x, labels = _part(split, args.part)
     t0 = time.perf_counter()
     codes = model.encode(x)
@@ -329,15 +165,13 @@ def _distributed():
 
         from .distributed import cli_support
     except ImportError:
-        raise CliError("--shards, --workers and sharded indexes need Ray: "
-                       "pip install 'deephash[distributed]'") from None
+        raise CliError(
+            "--shards, --workers and sharded indexes need Ray: pip install 'deephash[distributed]'"
+        ) from None
     return cli_support
 
 
 def cmd_index(args) -> int:
-    from .index import FlatIndex
-    from .multi_index import MultiIndex
-
     codes, _ = read_codes(args.codes)
     if args.shards is not None:
         print(_distributed().build_sharded(codes, args.kind, args.shards, args.out, args.address))
@@ -353,8 +187,6 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .loading import load as load_index
-
     path = _existing(args.index, "index file")
     if path.is_dir():  # a ShardedIndex saved by `deephash index --shards`
         idx = _distributed().open_sharded(path, args.address)
@@ -371,11 +203,10 @@ def cmd_search(args) -> int:
     dt = time.perf_counter() - t0
     nq = queries.shape[0]
     what = f"radius {args.radius}" if args.radius is not None else f"k={args.k}"
-    print(f"{nq} queries ({what}) against {len(idx)} codes: {dt * 1e3:.2f} ms "
-          f"({dt / max(nq, 1) * 1e6:.1f} us/query)")
+    print(f"{nq} queries ({what}) against {len(idx)} codes: {dt * 1e3:.2f} ms ({dt / max(nq, 1) * 1e6:.1f} us/query)")
     for i in range(min(nq, args.show)):
         if args.radius is not None:
-            row_ids, row_d = ids[lims[i]:lims[i + 1]], dist[lims[i]:lims[i + 1]]
+            row_ids, row_d = ids[lims[i] : lims[i + 1]], dist[lims[i] : lims[i + 1]]
         else:
             row_ids, row_d = ids[i], dist[i]
         pairs = " ".join(f"{j}:{d}" for j, d in zip(row_ids[:10].tolist(), row_d[:10].tolist()))
@@ -391,72 +222,31 @@ def cmd_search(args) -> int:
     return 0
 
 
-def print_table(rows: List[dict], file=None) -> None:
-    """Prints rows (dicts with the same keys) as an aligned text table."""
-    file = file or sys.stdout
-    if not rows:
-        return
-    keys = list(rows[0])
-    cells = [[str(r[k]) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    print("  ".join(k.rjust(w) if i else k.ljust(w) for i, (k, w) in enumerate(zip(keys, widths))), file=file)
-    for c in cells:
-        print("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(c, widths))), file=file)
-
-
-def evaluate_codes(qc, ql, dc, dl, topk=None, ties="average", radius=2, ns=None):
-    """mAP, P@r, PR curve and P@N of one (queries, database) pair of codes."""
-    from . import metrics
-
-    m = metrics.mean_average_precision(qc, ql, dc, dl, topk=topk, ties=ties)
-    pr = metrics.precision_at_radius(qc, ql, dc, dl, radius=radius)
-    curve = metrics.precision_recall_curve(qc, ql, dc, dl)
-    pn = metrics.precision_at_n(qc, ql, dc, dl, ns=ns, ties=ties)
-    return m, pr, curve, pn
-
-
 def cmd_eval_cross_modal(args) -> int:
     """``eval --cross-modal MODEL``: image->text and text->image mAP on the test pairs, against
     the other modality's test items and against train+test (database in data order)."""
-    from . import metrics
-
     model = _methods_module().load(_existing(args.cross_modal, "model file"))
     if not getattr(model, "cross_modal", False):
-        raise CliError(f"{args.cross_modal} holds a {model.name} model, which encodes one modality; "
-                       "--cross-modal needs a DCMH, CCAITQ or SCM model")
+        raise CliError(
+            f"{args.cross_modal} holds a {model.name} model, which encodes one modality; "
+            "--cross-modal needs a DCMH, CCAITQ or SCM model"
+        )
     img, txt, y, is_test = load_pairs(args.data or "wiki", args.data_path)
-    ci, ct = model.encode_image(img), model.encode_text(txt)
-    at = "ALL" if args.topk is None else str(args.topk)
-    rows = []
-    for db_name, db in (("test", is_test), ("train+test", np.ones_like(is_test))):
-        r = {t: metrics.cross_modal_map(ci[is_test], ct[is_test], y[is_test], ci[db], ct[db], y[db],
-                                        topk=args.topk, ties=t) for t in ("average", "id")}
-        for direction, field in (("image->text", "image_to_text"), ("text->image", "text_to_image")):
-            rows.append({
-                "direction": direction, "database": db_name, "bits": model.bits,
-                "queries": int(is_test.sum()), "db size": int(db.sum()),
-                f"mAP@{at} (average)": f"{getattr(r['average'], field).map:.4f}",
-                f"mAP@{at} (id)": f"{getattr(r['id'], field).map:.4f}",
-            })
-    print_table(rows)
+    print_table(cross_modal_rows(model, img, txt, y, is_test, topk=args.topk))
     return 0
 
 
 def cmd_eval(args) -> int:
-    from . import plots
-
     if args.cross_modal:
         return cmd_eval_cross_modal(args)
     if not args.queries or not args.database:
         raise CliError("give --queries and --database code files (or --cross-modal MODEL)")
     if len(args.queries) != len(args.database):
-        raise CliError(
-            f"give one --database file per --queries file ({len(args.queries)} vs {len(args.database)})"
-        )
+        raise CliError(f"give one --database file per --queries file ({len(args.queries)} vs {len(args.database)})")
     names = args.name or []
     if names and len(names) != len(args.queries):
         raise CliError(f"give one --name per --queries file ({len(names)} vs {len(args.queries)})")
-    rows, pr_curves, pn_curves, series = [], {}, {}, {}
+    rows, curves = [], Curves()
     for i, (qf, df) in enumerate(zip(args.queries, args.database)):
         qc, ql = read_codes(qf, args.query_labels)
         dc, dl = read_codes(df, args.db_labels)
@@ -468,30 +258,27 @@ def cmd_eval(args) -> int:
         bits = qc.shape[1] * 8
         name = names[i] if names else Path(qf).stem
         t0 = time.perf_counter()
-        m, pr, curve, pn = evaluate_codes(qc, ql, dc, dl, args.topk, args.ties, args.radius)
+        result = evaluate_codes(qc, ql, dc, dl, args.topk, args.ties, args.radius)
         dt = time.perf_counter() - t0
         at = "ALL" if args.topk is None else str(args.topk)
-        rows.append({
-            "run": name, "bits": bits, "queries": len(qc), "database": len(dc),
-            f"mAP@{at} ({args.ties})": f"{m.map:.4f}",
-            f"P@r={args.radius}": f"{pr.precision:.4f}",
-            "empty": pr.n_empty,
-            "eval s": f"{dt:.2f}",
-        })
-        pr_curves[name] = curve
-        pn_curves[name] = pn
-        label = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
-        series.setdefault(label, []).append((bits, m.map))
+        rows.append(
+            {
+                "run": name,
+                "bits": bits,
+                "queries": len(qc),
+                "database": len(dc),
+                f"mAP@{at} ({args.ties})": f"{result.map.map:.4f}",
+                f"P@r={args.radius}": f"{result.at_radius.precision:.4f}",
+                "empty": result.at_radius.n_empty,
+                "eval s": f"{dt:.2f}",
+            }
+        )
+        # 'METHOD-BITS' names share one line of the mAP-vs-bits plot.
+        group = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
+        curves.add(name, group, bits, result)
     print_table(rows)
     if not args.no_plots:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        written = [
-            plots.plot_pr_curves(pr_curves, out / "pr_curve.png"),
-            plots.plot_precision_at_n(pn_curves, out / "precision_at_n.png"),
-            plots.plot_map_vs_bits(series, out / "map_vs_bits.png"),
-        ]
-        print("plots: " + ", ".join(written))
+        print("plots: " + ", ".join(curves.plot(args.out)))
     return 0
 
 
@@ -508,6 +295,10 @@ def cmd_bench(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    _methods_module()  # the hint to install the trainers, before the demo starts
+    unknown = [m for m in args.methods if m.lower() not in method_names()]
+    if unknown:
+        raise CliError(f"unknown method {unknown[0]!r}; choose one of {', '.join(method_names())}")
     from .demo import run_demo
 
     run_demo(out=args.out, bits=args.bits, methods=args.methods, seed=args.seed, epochs=args.epochs)
@@ -516,13 +307,18 @@ def cmd_demo(args) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
+
 def _data_args(p) -> None:
-    p.add_argument("--data", default="digits",
-                   help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
-                        "wiki-image, wiki-text, a .npz file "
-                        "(x + labels), or an image folder / tar of one")
-    p.add_argument("--data-path", default=None,
-                   help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)")
+    p.add_argument(
+        "--data",
+        default="digits",
+        help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
+        "wiki-image, wiki-text, a .npz file "
+        "(x + labels), or an image folder / tar of one",
+    )
+    p.add_argument(
+        "--data-path", default=None, help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)"
+    )
     p.add_argument("--query-per-class", type=_positive, default=0, metavar="N")
     p.add_argument("--train-per-class", type=_positive, default=0, metavar="N")
     p.add_argument("--seed", type=int, default=0, help="seeds the split and the training (default 0)")
@@ -554,36 +350,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a hashing method and save the model")
     p.add_argument("--method", required=True, help=f"one of {', '.join(method_names())}")
-    p.add_argument("--bits", type=_positive, required=True,
-                   help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)")
+    p.add_argument(
+        "--bits",
+        type=_positive,
+        required=True,
+        help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)",
+    )
     p.add_argument("--backbone", default=None, help="backbone name (default: the method's)")
-    p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
-                   help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30")
+    p.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        metavar="KEY=VALUE",
+        help="hyperparameter passed to the method (repeatable), e.g. --param epochs=30",
+    )
     p.add_argument("--out", required=True, help="model file to write")
-    p.add_argument("--workers", type=_positive, default=None,
-                   help="train data-parallel over this many Ray workers (needs deephash[distributed])")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="train data-parallel over this many Ray workers (needs deephash[distributed])",
+    )
     _data_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("encode", help="encode data into packed binary codes (.npz)")
     p.add_argument("--model", required=True)
     p.add_argument("--input", default=None, help="a .npy array of inputs (instead of --data)")
-    p.add_argument("--part", choices=PARTS, default="database",
-                   help="which part of the data split to encode (default database)")
+    p.add_argument(
+        "--part", choices=PARTS, default="database", help="which part of the data split to encode (default database)"
+    )
     p.add_argument("--out", required=True, help="codes file to write (.npz: codes, bits, labels)")
     _data_args(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("index", help="build an index from codes and save it")
     p.add_argument("--codes", required=True, help=".npz from `deephash encode`, or .npy of uint8 codes")
-    p.add_argument("--kind", choices=("flat", "multi"), default="flat",
-                   help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
-                        "clustered codes (default flat)")
+    p.add_argument(
+        "--kind",
+        choices=("flat", "multi"),
+        default="flat",
+        help="flat: linear SIMD scan; multi: multi-index hashing, exact and sublinear on "
+        "clustered codes (default flat)",
+    )
     p.add_argument("--out", required=True, help="index file to write (a folder with --shards)")
-    p.add_argument("--shards", type=_positive, default=None,
-                   help="build a sharded index over this many Ray actors (needs deephash[distributed])")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address for --shards (default: start a local Ray)")
+    p.add_argument(
+        "--shards",
+        type=_positive,
+        default=None,
+        help="build a sharded index over this many Ray actors (needs deephash[distributed])",
+    )
+    p.add_argument("--address", default=None, help="Ray cluster address for --shards (default: start a local Ray)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search a saved index with query codes")
@@ -593,20 +410,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=int, default=None, help="range search within this Hamming radius")
     p.add_argument("--show", type=int, default=3, help="queries whose results are printed")
     p.add_argument("--out", default=None, help="write distances/ids to this .npz")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address for a sharded index (default: start a local Ray)")
+    p.add_argument(
+        "--address", default=None, help="Ray cluster address for a sharded index (default: start a local Ray)"
+    )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval metrics of query codes against database codes")
     p.add_argument("--queries", nargs="+", help="query codes file(s) with labels")
     p.add_argument("--database", nargs="+", help="database codes file(s), one per query file")
-    p.add_argument("--cross-modal", default=None, metavar="MODEL",
-                   help="a saved cross-modal model (DCMH, CCAITQ, SCM): image->text and text->image "
-                        "mAP of --data's test pairs (instead of --queries/--database)")
+    p.add_argument(
+        "--cross-modal",
+        default=None,
+        metavar="MODEL",
+        help="a saved cross-modal model (DCMH, CCAITQ, SCM): image->text and text->image "
+        "mAP of --data's test pairs (instead of --queries/--database)",
+    )
     p.add_argument("--data", default=None, help="with --cross-modal: wiki (default) or a paired .npz")
     p.add_argument("--data-path", default=None, help="where the data files are")
-    p.add_argument("--name", nargs="+", default=None,
-                   help="run names (default: file stems); 'METHOD-BITS' names group the mAP-vs-bits plot")
+    p.add_argument(
+        "--name",
+        nargs="+",
+        default=None,
+        help="run names (default: file stems); 'METHOD-BITS' names group the mAP-vs-bits plot",
+    )
     p.add_argument("--query-labels", default=None, help=".npy labels overriding those in the file")
     p.add_argument("--db-labels", default=None, help=".npy labels overriding those in the file")
     p.add_argument("--topk", type=_positive, default=None, help="mAP@K instead of mAP@ALL")
@@ -616,8 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash._bench)",
-                       add_help=False)
+    p = sub.add_parser("bench", help="the engine benchmark (arguments go to deephash._bench)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
@@ -648,9 +473,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CliError, ValueError, TypeError, OSError, MemoryError) as e:
         if os.environ.get("DEEPHASH_DEBUG"):
             raise
-        msg = str(e) if not isinstance(e, OSError) or not e.filename else (
-            f"{e.strerror or e}: {e.filename}"
-        )
+        msg = str(e) if not isinstance(e, OSError) or not e.filename else (f"{e.strerror or e}: {e.filename}")
         if isinstance(e, MemoryError):  # e.g. numpy cannot allocate the (nq, k) result
             msg = f"out of memory: {msg or 'allocation failed'}"
         msg = "; ".join(line.strip() for line in msg.splitlines() if line.strip()).replace(":;", ":")
@@ -666,9 +489,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
         where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
-        print(f"deephash {args.command}: internal error: {type(e).__name__}: {e}{where}\n"
-              "This is a bug in deephash; run again with DEEPHASH_DEBUG=1 for the traceback and "
-              "report it.", file=sys.stderr)
+        print(
+            f"deephash {args.command}: internal error: {type(e).__name__}: {e}{where}\n"
+            "This is a bug in deephash; run again with DEEPHASH_DEBUG=1 for the traceback and "
+            "report it.",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -1,16 +1,27 @@
-"""Packing binary codes: bit j of a code is bit (j % 8) of byte j // 8."""
+"""Binary codes: packing (bit j of a code is bit (j % 8) of byte j // 8) and the codes file.
+
+The codes file (written by ``deephash encode``, read by ``index``, ``search`` and ``eval``) is an
+``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits`` and, optionally, ``labels``; a plain
+``.npy`` of packed codes is read too.
+"""
+
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
+from typing import Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from ._npfile import existing, np_array, np_load
+from ._typing import PathLike
 from ._validate import describe
 
-__all__ = ["pack_bits", "unpack_bits"]
+__all__ = ["pack_bits", "read_codes", "save_codes", "unpack_bits"]
 
 
-def pack_bits(x) -> np.ndarray:
+def pack_bits(x: ArrayLike) -> NDArray[np.uint8]:
     """Packs binary or real codes into uint8 rows.
 
     Parameters
@@ -35,9 +46,11 @@ def pack_bits(x) -> np.ndarray:
         x = (x > 0).numpy()
     else:
         x = np.asarray(x)
-        if x.dtype == object or not (
-            np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_
-        ) or np.issubdtype(x.dtype, np.complexfloating):
+        if (
+            x.dtype == object
+            or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_)
+            or np.issubdtype(x.dtype, np.complexfloating)
+        ):
             raise TypeError(f"pack_bits takes real or binary values, got dtype {x.dtype}")
     if x.ndim == 1:
         x = x.reshape(1, -1)
@@ -49,7 +62,7 @@ def pack_bits(x) -> np.ndarray:
     return np.ascontiguousarray(np.packbits(x > 0, axis=1, bitorder="little"))
 
 
-def unpack_bits(codes, bits: int | None = None) -> np.ndarray:
+def unpack_bits(codes: ArrayLike, bits: Optional[int] = None) -> NDArray[np.uint8]:
     """Unpacks uint8 codes of shape (n, nbytes) into an (n, bits) uint8 array of {0, 1}.
 
     ``bits`` defaults to 8 * nbytes; it must be a multiple of 8 equal to 8 * nbytes.
@@ -66,7 +79,61 @@ def unpack_bits(codes, bits: int | None = None) -> np.ndarray:
     if isinstance(bits, bool) or not isinstance(bits, (numbers.Integral, np.integer)):
         raise TypeError(f"bits must be an int or None, got {describe(bits)}")
     if bits != codes.shape[1] * 8:
-        raise ValueError(
-            f"bits must equal 8 * bytes per code ({codes.shape[1] * 8}), got {bits}"
-        )
+        raise ValueError(f"bits must equal 8 * bytes per code ({codes.shape[1] * 8}), got {bits}")
     return np.unpackbits(codes, axis=1, count=bits, bitorder="little")
+
+
+def save_codes(path: PathLike, codes: NDArray[np.uint8], labels: Optional[ArrayLike] = None) -> None:
+    """Writes a codes file: ``.npz`` with ``codes`` (uint8 (n, bits // 8)), ``bits``, ``labels``.
+
+    The parent folder is created when missing.
+    """
+    arrays = {"codes": codes, "bits": np.int64(codes.shape[1] * 8)}
+    if labels is not None:
+        arrays["labels"] = labels
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_codes(
+    path: PathLike, labels_path: Optional[PathLike] = None
+) -> Tuple[NDArray[np.uint8], Optional[np.ndarray]]:
+    """Reads a codes file written by :func:`save_codes`, or a ``.npy`` of packed codes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    labels_path : str or os.PathLike, optional
+        A ``.npy`` of labels replacing those in the file.
+
+    Returns
+    -------
+    codes : uint8 array (n, bits // 8), C-contiguous
+    labels : array (n,) or (n, classes), or None when the file holds none
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path`` (or ``labels_path``).
+    ValueError
+        Not a readable ``.npz``/``.npy``, no ``codes`` array, or codes that are not 2-D uint8.
+    """
+    p = existing(path, "codes file")
+    z = np_load(p, ".npz/.npy codes file")
+    if isinstance(z, np.ndarray):
+        codes, labels = z, None
+    else:
+        with z:
+            if "codes" not in z.files:
+                raise ValueError(f"{p} holds no 'codes' array (found: {', '.join(z.files)})")
+            codes = z["codes"]
+            labels = z["labels"] if "labels" in z.files else None
+    if codes.dtype != np.uint8 or codes.ndim != 2:
+        raise ValueError(
+            f"{p}: codes must be packed uint8 rows (n, bits // 8), got dtype {codes.dtype} shape {codes.shape}"
+        )
+    if labels_path is not None:
+        labels = np_array(labels_path, "labels file")
+    return np.ascontiguousarray(codes), labels

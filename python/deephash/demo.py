@@ -6,14 +6,21 @@ code lengths on scikit-learn's bundled 8x8 digits, indexes the database codes in
 query latency, plus three PNG plots (PR curve, precision@N, mAP vs bits) and a picture of what
 the search returns (``retrieval_grid.png``: one row per query, its top 10 framed green or red).
 """
+
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
+
+from . import plots
+from .data import digits
+from .index import FlatIndex
+from .methods import method_class
+from .report import Curves, evaluate_codes, print_table
 
 __all__ = ["run_demo"]
 
@@ -47,10 +54,6 @@ def run_demo(
     seed : seeds the split and every model.
     epochs : training epochs for the deep methods (default: each method's own default).
     """
-    from . import metrics, plots
-    from .cli import make_method, print_table
-    from .data import digits
-    from .index import FlatIndex
 
     def say(*a):
         if verbose:
@@ -61,9 +64,7 @@ def run_demo(
     split = digits(seed=seed)
     say(f"data: {split!r} (scikit-learn's bundled 8x8 digits; nothing downloaded)")
     rows: List[dict] = []
-    pr_curves: Dict[str, object] = {}
-    pn_curves: Dict[str, object] = {}
-    series: Dict[str, list] = {}
+    curves = Curves()
     grid = None  # (label, query codes, db codes) of the run the retrieval grid shows
     t_all = time.perf_counter()
     for name in methods:
@@ -72,7 +73,7 @@ def run_demo(
             params = {"progress": False}
             if epochs is not None and name.lower() != "lsh":
                 params["epochs"] = epochs
-            model = make_method(name, int(b), None, seed, params)
+            model = method_class(name)(bits=int(b), seed=seed, **params)
             t0 = time.perf_counter()
             model.fit(split.train_x, split.train_y)
             t_fit = time.perf_counter() - t0
@@ -81,37 +82,35 @@ def run_demo(
             index = FlatIndex(int(b))
             index.add(db_codes)
             lat = _latency_us(index, q_codes)
-            m = metrics.mean_average_precision(q_codes, split.query_y, db_codes, split.db_y)
-            r2 = metrics.precision_at_radius(q_codes, split.query_y, db_codes, split.db_y, radius=2)
+            result = evaluate_codes(q_codes, split.query_y, db_codes, split.db_y, radius=2, ns=np.arange(10, 1001, 10))
+            m, r2 = result.map, result.at_radius
             label = f"{name.upper()} {b}"
-            pr_curves[label] = metrics.precision_recall_curve(q_codes, split.query_y, db_codes, split.db_y)
-            pn_curves[label] = metrics.precision_at_n(
-                q_codes, split.query_y, db_codes, split.db_y, ns=np.arange(10, 1001, 10)
-            )
-            series.setdefault(name.upper(), []).append((int(b), m.map))
+            curves.add(label, name.upper(), int(b), result)
             # Show the first method's middle code length (DPSH 32 by default).
             if name == methods[0] and int(b) == sorted(int(x) for x in bits)[len(bits) // 2]:
                 grid = (label, q_codes, db_codes)
             row = {
-                "method": name.upper(), "bits": int(b), "mAP": round(m.map, 4),
-                "P@r=2": round(r2.precision, 4), "empty@r=2": r2.n_empty,
-                "train s": round(t_fit, 2), "search us/query": round(lat, 2),
+                "method": name.upper(),
+                "bits": int(b),
+                "mAP": round(m.map, 4),
+                "P@r=2": round(r2.precision, 4),
+                "empty@r=2": r2.n_empty,
+                "train s": round(t_fit, 2),
+                "search us/query": round(lat, 2),
             }
             rows.append(row)
             say(f"  {label:>9}: mAP {m.map:.4f}  P@r=2 {r2.precision:.4f}  (fit {t_fit:.1f} s)")
     say("")
-    say(f"{len(split.query_y)} queries against {len(split.db_y)} database codes; mAP@ALL is "
+    say(
+        f"{len(split.query_y)} queries against {len(split.db_y)} database codes; mAP@ALL is "
         "tie-aware (expected AP over orders within equal distances); P@r=2 counts queries with "
-        "nothing within radius 2 as 0 ('empty'); search = FlatIndex k=10, batched, per query.")
+        "nothing within radius 2 as 0 ('empty'); search = FlatIndex k=10, batched, per query."
+    )
     if verbose:
-        print_table([
-            {k: (f"{v:.4f}" if k in ("mAP", "P@r=2") else v) for k, v in r.items()} for r in rows
-        ])
-    written = [
-        plots.plot_pr_curves(pr_curves, out / "pr_curve.png", "Digits: precision-recall (Hamming radius)"),
-        plots.plot_precision_at_n(pn_curves, out / "precision_at_n.png", "Digits: precision@N"),
-        plots.plot_map_vs_bits(series, out / "map_vs_bits.png", "Digits: mAP@ALL vs code length"),
-    ]
+        print_table([{k: (f"{v:.4f}" if k in ("mAP", "P@r=2") else v) for k, v in r.items()} for r in rows])
+    written = curves.plot(
+        out, ("Digits: precision-recall (Hamming radius)", "Digits: precision@N", "Digits: mAP@ALL vs code length")
+    )
     if grid is not None:
         written.append(_retrieval_grid(split, *grid, out / "retrieval_grid.png"))
     with open(out / "demo_results.json", "w") as f:
@@ -123,16 +122,21 @@ def run_demo(
 
 def _retrieval_grid(split, label: str, q_codes: np.ndarray, db_codes: np.ndarray, path) -> str:
     """The first query of each digit 0..7 and its top 10 (8x8 pixels shown at 48x48)."""
-    from . import plots
 
     def images(x):
         return (np.clip(x, 0, 1) * 255).round().astype(np.uint8).reshape(-1, 8, 8)
 
     rows = [int(np.argmax(split.query_y == c)) for c in range(8) if np.any(split.query_y == c)]
     return plots.retrieval_grid(
-        db_images=images(split.db_x), db_codes=db_codes, path=path,
-        query_codes=np.ascontiguousarray(q_codes[rows]), query_images=images(split.query_x[rows]),
+        db_images=images(split.db_x),
+        db_codes=db_codes,
+        path=path,
+        query_codes=np.ascontiguousarray(q_codes[rows]),
+        query_images=images(split.query_x[rows]),
         query_titles=[f"digit {split.query_y[r]}" for r in rows],
-        query_labels=split.query_y[rows], db_labels=split.db_y, k=10, tile=48,
+        query_labels=split.query_y[rows],
+        db_labels=split.db_y,
+        k=10,
+        tile=48,
         title=f"Digits, {label}: query | top 10 by Hamming distance (green: same digit, red: not)",
     )

@@ -11,13 +11,16 @@ torch and DLPack input, CuPy arrays for CuPy and other ``__cuda_array_interface_
 CuPy is installed, torch tensors otherwise). Work runs on the caller's current stream (torch /
 CuPy) and is complete when a call returns.
 """
+
 from __future__ import annotations
 
 import numbers
 import os
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from ._typing import Codes, DeviceArrayLike, Ids, PathLike
 from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
 from ._weights import as_weights, check_weighted_radius
 from .index import BinaryIndex, FlatIndex
@@ -199,7 +202,7 @@ class GpuFlatIndex(BinaryIndex):
     consistent state. ``codes`` and ``ids`` are host copies taken under that lock.
     """
 
-    def __init__(self, bits: int, device: int = 0):
+    def __init__(self, bits: int, device: int = 0) -> None:
         mod = _require_cuda()
         bits = check_bits(bits)
         device = _check_device(device, mod.device_count()[0])
@@ -220,17 +223,17 @@ class GpuFlatIndex(BinaryIndex):
         return f"GpuFlatIndex(bits={self.bits}, n={len(self)}, device={self.device})"
 
     @property
-    def codes(self) -> np.ndarray:
+    def codes(self) -> Codes:
         """Copy of the stored codes (n, bits // 8) on the host, in storage (id) order."""
         return self._impl.copy_out()[0]
 
     @property
-    def ids(self) -> np.ndarray:
+    def ids(self) -> Ids:
         """Copy of the stored ids (n,) on the host, in storage (id) order."""
         return self._impl.copy_out()[1]
 
     # -- modification -----------------------------------------------------------------------
-    def add(self, codes, ids=None) -> None:
+    def add(self, codes: DeviceArrayLike, ids: Optional[DeviceArrayLike] = None) -> None:
         """Adds codes.
 
         Parameters
@@ -254,7 +257,7 @@ class GpuFlatIndex(BinaryIndex):
         else:
             self._impl.add_device(dev.ptr, n, id_arr, dev.stream)
 
-    def remove(self, ids) -> int:
+    def remove(self, ids: DeviceArrayLike) -> int:
         """Removes every code whose id is in ``ids``; returns how many codes were removed."""
         return int(self._impl.remove(as_ids(_host(ids), -1)))
 
@@ -263,7 +266,9 @@ class GpuFlatIndex(BinaryIndex):
         self._impl.reserve(int(n))
 
     # -- search -----------------------------------------------------------------------------
-    def search(self, queries, k: int, weights=None):
+    def search(
+        self, queries: DeviceArrayLike, k: int, weights: Optional[DeviceArrayLike] = None
+    ) -> Tuple[DeviceArrayLike, DeviceArrayLike]:
         """Exact k nearest neighbours in (weighted) Hamming distance.
 
         Parameters
@@ -296,7 +301,9 @@ class GpuFlatIndex(BinaryIndex):
         d, i = self._impl.search_device(dev.ptr, dev.n, k, w, dev.stream)
         return dev.wrap(d, self.device), dev.wrap(i, self.device)
 
-    def range_search(self, queries, radius, weights=None):
+    def range_search(
+        self, queries: DeviceArrayLike, radius: Union[int, float], weights: Optional[DeviceArrayLike] = None
+    ) -> Tuple[DeviceArrayLike, DeviceArrayLike, DeviceArrayLike]:
         """Every code within (weighted) distance <= radius of each query.
 
         Parameters
@@ -324,9 +331,8 @@ class GpuFlatIndex(BinaryIndex):
         return tuple(dev.wrap(a, self.device) for a in out)
 
     # -- conversion and persistence ---------------------------------------------------------
-    def to_cpu(self):
+    def to_cpu(self) -> FlatIndex:
         """A :class:`deephash.FlatIndex` with the same codes and ids (in id order)."""
-
         codes, ids = self._impl.copy_out()
         index = FlatIndex(self.bits)
         if codes.shape[0]:
@@ -334,7 +340,7 @@ class GpuFlatIndex(BinaryIndex):
         return index
 
     @classmethod
-    def from_cpu(cls, index, device: int = 0) -> "GpuFlatIndex":
+    def from_cpu(cls, index: BinaryIndex, device: int = 0) -> GpuFlatIndex:
         """A GPU copy of a CPU index (anything with ``bits``, ``codes`` and ``ids``)."""
         gpu = cls(index.bits, device)
         if len(index):
@@ -342,12 +348,12 @@ class GpuFlatIndex(BinaryIndex):
             gpu.add(np.ascontiguousarray(index.codes), np.ascontiguousarray(index.ids))
         return gpu
 
-    def save(self, path) -> None:
+    def save(self, path: PathLike) -> None:
         """Saves in the deephash index format (loadable by :func:`deephash.load` on any machine)."""
         self.to_cpu().save(path)
 
     @classmethod
-    def load(cls, path, device: int = 0) -> "GpuFlatIndex":
+    def load(cls, path: PathLike, device: int = 0) -> GpuFlatIndex:
         """Loads a saved flat index onto a GPU."""
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {describe(path)}")

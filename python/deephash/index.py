@@ -1,11 +1,16 @@
 """CPU indexes over packed binary codes, and loading saved indexes."""
+
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING, Optional, Union
 
 from . import _core
+from ._typing import ArrayLike, Codes, Ids, PathLike, RangeResult, SearchResult
 from ._validate import as_codes, as_ids, as_path, check_bits, check_k, check_radius
 from ._weights import as_weights, check_weighted_radius
+
+if TYPE_CHECKING:  # the class to_gpu returns; imported on use (see to_gpu)
+    from .gpu_index import GpuFlatIndex
 
 __all__ = ["BinaryIndex", "FlatIndex"]
 
@@ -27,7 +32,7 @@ class BinaryIndex:
     _core_class = None
 
     @classmethod
-    def _from_impl(cls, impl):
+    def _from_impl(cls, impl) -> "BinaryIndex":
         """Wraps an existing compiled index (from ``load``, ``to_cpu``, ...) without copying it."""
         self = cls.__new__(cls)
         self._impl = impl
@@ -54,7 +59,7 @@ class BinaryIndex:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(bits={self.bits}, n={len(self)})"
 
-    def add(self, codes, ids=None) -> None:
+    def add(self, codes: ArrayLike, ids: Optional[ArrayLike] = None) -> None:
         """Adds codes.
 
         Parameters
@@ -71,11 +76,11 @@ class BinaryIndex:
         else:
             self._impl.add(codes, as_ids(ids, codes.shape[0], stored=True))
 
-    def remove(self, ids) -> int:
+    def remove(self, ids: ArrayLike) -> int:
         """Removes every code whose id is in ``ids``; returns how many codes were removed."""
         return int(self._impl.remove(as_ids(ids, -1)))
 
-    def search(self, queries, k: int, weights=None):
+    def search(self, queries: ArrayLike, k: int, weights: Optional[ArrayLike] = None) -> SearchResult:
         """Exact k nearest neighbours in Hamming distance (optionally weighted).
 
         Parameters
@@ -113,7 +118,9 @@ class BinaryIndex:
             return _core.weighted_search(self._impl, queries, k, w)
         return self._impl.search(queries, k)
 
-    def range_search(self, queries, radius, weights=None):
+    def range_search(
+        self, queries: ArrayLike, radius: Union[int, float], weights: Optional[ArrayLike] = None
+    ) -> RangeResult:
         """All codes within Hamming distance <= radius (inclusive) of each query.
 
         Parameters
@@ -139,7 +146,7 @@ class BinaryIndex:
         radius = check_radius(radius)
         return self._impl.range_search(queries, radius)
 
-    def save(self, path) -> None:
+    def save(self, path: PathLike) -> None:
         """Saves the index atomically (temporary file, fsync, rename).
 
         A crash (even ``kill -9``) during the save leaves the previous file whole. The
@@ -158,7 +165,7 @@ class BinaryIndex:
         self._impl.save(as_path(path))
 
     @property
-    def codes(self) -> np.ndarray:
+    def codes(self) -> Codes:
         """Read-only, zero-copy snapshot of the stored codes: uint8 (n, bits // 8), storage order.
 
         The array keeps the buffer it shows alive and never changes: a later ``add``, ``remove``
@@ -170,14 +177,14 @@ class BinaryIndex:
         return self._impl.codes()
 
     @property
-    def ids(self) -> np.ndarray:
+    def ids(self) -> Ids:
         """Read-only, zero-copy snapshot of the stored ids: int64 (n,), storage order.
 
         Same lifetime rules as :attr:`codes`.
         """
         return self._impl.ids()
 
-    def to_gpu(self, device: int = 0):
+    def to_gpu(self, device: int = 0) -> GpuFlatIndex:
         """A :class:`deephash.GpuFlatIndex` copy of this index on CUDA device ``device``."""
         # The one import back from gpu_index (which builds on this module); done on use.
         from .gpu_index import GpuFlatIndex
@@ -208,5 +215,5 @@ class FlatIndex(BinaryIndex):
 
     _core_class = _core.FlatIndex
 
-    def __init__(self, bits: int):
+    def __init__(self, bits: int) -> None:
         self._impl = _core.FlatIndex(check_bits(bits))

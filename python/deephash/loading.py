@@ -1,9 +1,12 @@
 """``deephash.load``: reopens any saved index; the file's kind picks the class."""
+
 from __future__ import annotations
 
 import os
+from typing import Union
 
 from . import _core
+from ._typing import PathLike
 from ._validate import MAX_BITS, as_path, check_bool
 from .index import FlatIndex
 from .multi_index import MultiIndex
@@ -14,7 +17,7 @@ __all__ = ["INDEX_KINDS", "load"]
 INDEX_KINDS = {"flat": FlatIndex, "multi_index": MultiIndex}
 
 
-def load(path, mmap: bool = False):
+def load(path: PathLike, mmap: bool = False) -> Union[FlatIndex, MultiIndex]:
     """Loads an index saved with ``index.save(path)``.
 
     Parameters
@@ -46,8 +49,6 @@ def load(path, mmap: bool = False):
     if file.kind not in INDEX_KINDS:
         raise ValueError(f"{os.fsdecode(raw)!r} holds a {file.kind!r} index, which this build cannot load")
     if file.bits > MAX_BITS:  # the constructors' limit: a crafted file must not get around it
-        raise ValueError(
-            f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits"
-        )
+        raise ValueError(f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits")
     cls = INDEX_KINDS[file.kind]
     return cls._from_impl(cls._core_class.load(file, mmap))

@@ -1,8 +1,9 @@
 """Exact sublinear k-NN in Hamming space by multi-index hashing."""
+
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from . import _core
 from ._validate import check_bits, describe
@@ -16,8 +17,8 @@ _STRATEGIES = ("auto", "hashing", "linear")
 class MultiIndexStats(NamedTuple):
     """What :meth:`MultiIndex.stats` reports."""
 
-    m: int               #: substrings (hash tables) in use
-    indexed: int         #: codes in the hash tables
+    m: int  #: substrings (hash tables) in use
+    indexed: int  #: codes in the hash tables
     hashed_queries: int  #: queries answered by probing the tables
     linear_queries: int  #: queries answered by the linear scan (the fallback)
 
@@ -61,7 +62,7 @@ class MultiIndex(BinaryIndex):
 
     _core_class = _core.MultiIndex
 
-    def __init__(self, bits: int, m=None):
+    def __init__(self, bits: int, m: Optional[int] = None) -> None:
         bits = check_bits(bits)
         if m is None:
             m = 0
@@ -72,8 +73,7 @@ class MultiIndex(BinaryIndex):
             lo = -(-bits // 32)
             if not lo <= m <= bits:
                 raise ValueError(
-                    f"m must be in [{lo}, {bits}] for {bits}-bit codes (substrings of at most "
-                    f"32 bits), got {m}"
+                    f"m must be in [{lo}, {bits}] for {bits}-bit codes (substrings of at most 32 bits), got {m}"
                 )
         self._impl = _core.MultiIndex(bits, m)
 
@@ -101,7 +101,8 @@ class MultiIndex(BinaryIndex):
         """Rebuilds the hash tables now (re-tuning ``m`` unless it was given)."""
         self._impl.rebuild()
 
-    def stats(self) -> "MultiIndexStats":
+    def stats(self) -> MultiIndexStats:
         """Counters: ``m``, indexed codes, queries answered by hashing and by the linear scan."""
-        return MultiIndexStats(self.m, int(self._impl.indexed), int(self._impl.hashed_queries),
-                               int(self._impl.linear_queries))
+        return MultiIndexStats(
+            self.m, int(self._impl.indexed), int(self._impl.hashed_queries), int(self._impl.linear_queries)
+        )

@@ -4,12 +4,20 @@ backend change).
 The metric plots take a mapping from a run's label (e.g. ``"DPSH 32"``) to metric results and
 write one figure; :func:`retrieval_grid` shows what a search returns, image by image.
 """
+
 from __future__ import annotations
 
+import operator
 import os
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ._typing import ArrayLike, PathLike
+from ._validate import as_codes, check_k, describe
+from .index import FlatIndex
+from .metrics import PrecisionAtN, PrecisionRecallCurve
+from .metrics._relevance import labels_array
 
 __all__ = [
     "plot_map_vs_bits",
@@ -38,7 +46,11 @@ def _save(fig, ax, path) -> str:
     return path
 
 
-def plot_pr_curves(curves: Mapping[str, "object"], path, title: str = "Precision-recall (Hamming radius)") -> str:
+def plot_pr_curves(
+    curves: Mapping[str, PrecisionRecallCurve],
+    path: PathLike,
+    title: str = "Precision-recall (Hamming radius)",
+) -> str:
     """Precision against recall, one point per Hamming radius.
 
     Parameters
@@ -57,7 +69,7 @@ def plot_pr_curves(curves: Mapping[str, "object"], path, title: str = "Precision
     return _save(fig, ax, path)
 
 
-def plot_precision_at_n(curves: Mapping[str, "object"], path, title: str = "Precision@N") -> str:
+def plot_precision_at_n(curves: Mapping[str, PrecisionAtN], path: PathLike, title: str = "Precision@N") -> str:
     """Precision of the first N items of the Hamming ranking.
 
     Parameters
@@ -75,7 +87,7 @@ def plot_precision_at_n(curves: Mapping[str, "object"], path, title: str = "Prec
 
 
 def plot_map_vs_bits(
-    series: Mapping[str, Sequence[Tuple[int, float]]], path, title: str = "mAP vs code length"
+    series: Mapping[str, Sequence[Tuple[int, float]]], path: PathLike, title: str = "mAP vs code length"
 ) -> str:
     """mAP against code length.
 
@@ -110,8 +122,6 @@ _NEUTRAL = (200, 200, 200)
 
 
 def _grid_images(x, name: str, n=None) -> np.ndarray:
-    from ._validate import describe
-
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a uint8 numpy array (n, H, W) or (n, H, W, 3), got {describe(x)}")
     if x.dtype != np.uint8:
@@ -134,7 +144,7 @@ def _fit_tile(img: np.ndarray, tile: int) -> np.ndarray:
     cols = np.minimum((np.arange(nw) / scale).astype(np.int64), w - 1)
     out = np.full((tile, tile, 3), 255, np.uint8)
     top, left = (tile - nh) // 2, (tile - nw) // 2
-    out[top:top + nh, left:left + nw] = img[rows][:, cols]
+    out[top : top + nh, left : left + nw] = img[rows][:, cols]
     return out
 
 
@@ -147,16 +157,16 @@ def retrieval_grid_size(n_queries: int, k: int, tile: int = 64) -> Tuple[int, in
 
 
 def retrieval_grid(
-    db_images,
-    db_codes,
-    path,
-    query_codes,
-    query_images=None,
-    query_titles=None,
-    query_labels=None,
-    db_labels=None,
+    db_images: ArrayLike,
+    db_codes: ArrayLike,
+    path: PathLike,
+    query_codes: ArrayLike,
+    query_images: Optional[ArrayLike] = None,
+    query_titles: Optional[Sequence[str]] = None,
+    query_labels: Optional[ArrayLike] = None,
+    db_labels: Optional[ArrayLike] = None,
     k: int = 10,
-    weights=None,
+    weights: Optional[ArrayLike] = None,
     tile: int = 64,
     title: Optional[str] = None,
 ) -> str:
@@ -195,12 +205,6 @@ def retrieval_grid(
         The path written. The PNG is ``retrieval_grid_size(nq, k, tile)`` pixels:
         width ``4 + (tile + 6) + 12 + k * (tile + 10)``, height ``20 + nq * (tile + 24)``.
     """
-    import operator
-
-    from ._validate import as_codes, check_k, describe
-    from .index import FlatIndex
-    from .metrics._relevance import labels_array
-
     db_images = _grid_images(db_images, "db_images")
     db_arr = db_codes if isinstance(db_codes, np.ndarray) else np.asarray(db_codes)
     if db_arr.ndim != 2 or db_arr.shape[1] == 0:
@@ -254,11 +258,11 @@ def retrieval_grid(
     texts = []  # (x centre, y top, text, colour)
 
     def put(x0, y0, img, colour):
-        canvas[y0:y0 + cell, x0:x0 + cell] = colour
+        canvas[y0 : y0 + cell, x0 : x0 + cell] = colour
         if img is not None:
-            canvas[y0 + _FRAME:y0 + _FRAME + tile, x0 + _FRAME:x0 + _FRAME + tile] = _fit_tile(img, tile)
+            canvas[y0 + _FRAME : y0 + _FRAME + tile, x0 + _FRAME : x0 + _FRAME + tile] = _fit_tile(img, tile)
         else:
-            canvas[y0 + _FRAME:y0 + _FRAME + tile, x0 + _FRAME:x0 + _FRAME + tile] = 245
+            canvas[y0 + _FRAME : y0 + _FRAME + tile, x0 + _FRAME : x0 + _FRAME + tile] = 245
 
     for i in range(nq):
         y0 = _HEADER + i * (cell + _BAND + _PAD)
@@ -278,8 +282,12 @@ def retrieval_grid(
             d = dist[i, j]
             label = f"{int(d)}" if weights is None else f"{float(d):.2f}"
             texts.append((x0 + cell / 2, y0 + cell + 1, label, "black", False))
-    return _save_canvas(canvas, texts, path, title or f"query | top {k} by Hamming distance"
-                        + ("" if relevant is None else " (green: relevant, red: not)"))
+    return _save_canvas(
+        canvas,
+        texts,
+        path,
+        title or f"query | top {k} by Hamming distance" + ("" if relevant is None else " (green: relevant, red: not)"),
+    )
 
 
 def _clip(text: str, tile: int) -> str:
@@ -313,8 +321,7 @@ def _save_canvas(canvas: np.ndarray, texts, path, title: str) -> str:
     ax.axis("off")
     ax.text(_PAD, 2, title, fontsize=8, va="top", ha="left")
     for x, y, text, colour, small in texts:
-        ax.text(x, y, text, fontsize=6 if small else 7, color=colour, ha="center", va="top",
-                linespacing=1.0)
+        ax.text(x, y, text, fontsize=6 if small else 7, color=colour, ha="center", va="top", linespacing=1.0)
     path = os.fspath(path)
     fig.savefig(path, dpi=_DPI)
     return path

@@ -2,13 +2,16 @@
 distance between real-valued vectors (DLBHC's retrieval, Lin et al., CVPR 2015 workshops; it
 works with any method's real-valued outputs: latent layers, relaxed codes or features).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
 
 import numpy as np
 
+from ._typing import ArrayLike, Ids, NDArray
 from ._validate import as_codes, as_ids, check_k, check_radius, describe
+from .index import BinaryIndex
 
 __all__ = ["rerank"]
 
@@ -29,12 +32,6 @@ def _vectors(x, name: str) -> np.ndarray:
     if x.size and not np.all(np.isfinite(x)):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return x
-
-
-def _index_types():
-    from .index import BinaryIndex
-
-    return (BinaryIndex,)
 
 
 def _row_lookup(index, n_rows: int, db_ids) -> Optional[Tuple[np.ndarray, np.ndarray]]:
@@ -64,16 +61,16 @@ def _row_lookup(index, n_rows: int, db_ids) -> Optional[Tuple[np.ndarray, np.nda
 
 
 def rerank(
-    index,
-    query_codes,
-    query_vectors,
-    db_vectors,
+    index: BinaryIndex,
+    query_codes: ArrayLike,
+    query_vectors: ArrayLike,
+    db_vectors: ArrayLike,
     k: int,
     shortlist: Optional[int] = None,
     radius: Optional[int] = None,
-    db_ids=None,
-    weights=None,
-):
+    db_ids: Optional[ArrayLike] = None,
+    weights: Optional[ArrayLike] = None,
+) -> Tuple[NDArray[np.float32], Ids]:
     """Exact k nearest neighbours by Euclidean distance within a Hamming shortlist.
 
     Step 1 (coarse): the index returns each query's candidates -- its ``shortlist`` nearest
@@ -126,17 +123,14 @@ def rerank(
     dbv = _vectors(db_vectors, "db_vectors")
     if dbv.shape[1] != qv.shape[1]:
         raise ValueError(
-            f"query_vectors and db_vectors must have the same dimension, got {qv.shape[1]} "
-            f"and {dbv.shape[1]}"
+            f"query_vectors and db_vectors must have the same dimension, got {qv.shape[1]} and {dbv.shape[1]}"
         )
     nq = qv.shape[0]
-    if not isinstance(index, _index_types()):
+    if not isinstance(index, BinaryIndex):
         raise TypeError(f"index must be a deephash index (FlatIndex, MultiIndex), got {describe(index)}")
     query_codes = as_codes(query_codes, index.bits, "query_codes")
     if query_codes.shape[0] != nq:
-        raise ValueError(
-            f"query_vectors must have one row per query code ({query_codes.shape[0]}), got {nq}"
-        )
+        raise ValueError(f"query_vectors must have one row per query code ({query_codes.shape[0]}), got {nq}")
     lookup = _row_lookup(index, dbv.shape[0], db_ids)
     if radius is None:
         shortlist = 10 * k if shortlist is None else check_k(shortlist, "shortlist")

@@ -4,12 +4,19 @@ Kernel launches `k<<<grid, block, smem, stream>>>(args)` become `emu_launch(k, d
 grid-stride kernels without barriers run sequentially (`emu_launch_seq`); dynamic shared memory
 becomes the emulator's global `smem` array and static shared arrays become `static`.
 """
+
 import pathlib
 import re
 import sys
 
-SEQUENTIAL = ["pad_rows_kernel", "gather_rows_kernel", "merge_sorted_kernel", "find_id_ranges_kernel",
-              "compact_ranges_kernel", "keys_to_results_kernel"]
+SEQUENTIAL = [
+    "pad_rows_kernel",
+    "gather_rows_kernel",
+    "merge_sorted_kernel",
+    "find_id_ranges_kernel",
+    "compact_ranges_kernel",
+    "keys_to_results_kernel",
+]
 
 
 def launch(m):
@@ -28,8 +35,13 @@ def main(src_dir, out_dir):
         s = re.sub(r"__shared__ (\w+) (\w+)\[", r"static \1 \2[", s)
         s = s.replace("static_cast<unsigned>(a.nq)", "(unsigned)a.nq")
         s = re.sub(r"([\w:]+(?:<[^<>;]*>)?)<<<([^;]*?)>>>\(", launch, s)
-        s = re.sub(r'#include "([\w.]+)"', lambda m: f'#include "{(src_dir / m.group(1)).resolve()}"'
-                   if (src_dir / m.group(1)).exists() else m.group(0), s)
+        s = re.sub(
+            r'#include "([\w.]+)"',
+            lambda m: (
+                f'#include "{(src_dir / m.group(1)).resolve()}"' if (src_dir / m.group(1)).exists() else m.group(0)
+            ),
+            s,
+        )
         (out_dir / (f.stem + "_emu.cpp")).write_text(s)
 
 

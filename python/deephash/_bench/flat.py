@@ -1,4 +1,5 @@
 """FlatIndex rows of the engine benchmark: batched k-NN and one query over a large database."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,7 @@ def run_flat(bits: int, n: int, nq: int, k: int, n_threads: int, repeats: int, s
             note = "same distances" if np.array_equal(d1, d2) else "DISTANCES DIFFER"
     # Memory held beside the codes and ids themselves (target: at most 5% above n*b/8 + 8n).
     note += f"; memory {index.memory_bytes() / (n * bits // 8 + 8 * n):.3f}x codes+ids"
-    return BenchRow(f"flat {bits}-bit n={n:,} nq={nq:,} k={k}", _core.simd_level(), n_threads,
-                    ours, theirs, note)
+    return BenchRow(f"flat {bits}-bit n={n:,} nq={nq:,} k={k}", _core.simd_level(), n_threads, ours, theirs, note)
 
 
 def run_single_query(bits: int, n: int, k: int, repeats: int, seed: int = 1) -> List[BenchRow]:
@@ -69,10 +69,16 @@ def run_single_query(bits: int, n: int, k: int, repeats: int, seed: int = 1) -> 
         for t in counts:
             with threads(t):
                 theirs[t].append(median_time(lambda: findex.search(q, k), 5))
-    rows = [BenchRow(f"single query {bits}-bit n={n:,} k={k}", _core.simd_level(), t,
-                     statistics.median(ours[t]),
-                     statistics.median(theirs[t]) if findex is not None else None)
-            for t in counts]
+    rows = [
+        BenchRow(
+            f"single query {bits}-bit n={n:,} k={k}",
+            _core.simd_level(),
+            t,
+            statistics.median(ours[t]),
+            statistics.median(theirs[t]) if findex is not None else None,
+        )
+        for t in counts
+    ]
     if len(counts) == 2:
         ratio = statistics.median(a / b for a, b in zip(ours[counts[0]], ours[counts[1]]))
         rows[1].note = f"{ratio:.2f}x over 1 thread (median of per-round ratios)"

@@ -5,6 +5,7 @@ sizes (1,000,000 codes, 1,000 queries, k = 100; one query over 10,000,000 codes)
 the SIMD level and thread count. Times are medians of ``--repeats`` runs; ratios are faiss time /
 deephash time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,16 +19,18 @@ __all__ = ["main"]
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="deephash bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="deephash bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--full", action="store_true", help="the target sizes (takes minutes)")
     p.add_argument("--n", type=int, default=None, help="database codes (default 200,000; full 1,000,000)")
     p.add_argument("--nq", type=int, default=None, help="queries (default 200; full 1,000)")
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--bits", type=int, nargs="+", default=[64, 256])
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--single-n", type=int, default=None,
-                   help="codes for the single-query row (default 1,000,000; full 10,000,000)")
+    p.add_argument(
+        "--single-n", type=int, default=None, help="codes for the single-query row (default 1,000,000; full 10,000,000)"
+    )
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
     n = args.n or (1_000_000 if args.full else 200_000)
@@ -36,8 +39,11 @@ def main(argv=None) -> int:
     for b in args.bits:
         if b <= 0 or b % 8:
             p.error(f"--bits must be positive multiples of 8, got {b}")
-    print(f"deephash engine benchmark: SIMD {_core.simd_level()} (detected "
-          f"{_core.detected_simd_level()}), medians of {args.repeats} runs", flush=True)
+    print(
+        f"deephash engine benchmark: SIMD {_core.simd_level()} (detected "
+        f"{_core.detected_simd_level()}), medians of {args.repeats} runs",
+        flush=True,
+    )
     print_header()
     for bits in args.bits:
         print_row(run_flat(bits, n, nq, args.k, args.threads, args.repeats))

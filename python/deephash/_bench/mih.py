@@ -1,4 +1,5 @@
 """MultiIndex and weighted-search rows of the engine benchmark (one thread, 64-bit codes)."""
+
 from __future__ import annotations
 
 from typing import List
@@ -23,8 +24,7 @@ def run_multi_index(n: int, nq: int, repeats: int, k: int = 10, seed: int = 3) -
     faiss = faiss_module()
     rows = []
     with threads(1):
-        centres = np.packbits(rng.integers(0, 2, (10000, bits), dtype=np.uint8), axis=1,
-                              bitorder="little")
+        centres = np.packbits(rng.integers(0, 2, (10000, bits), dtype=np.uint8), axis=1, bitorder="little")
         for kind in ("clustered", "uniform"):
             if kind == "clustered":
                 db = clustered_codes(rng, n, bits, centres)
@@ -47,10 +47,17 @@ def run_multi_index(n: int, nq: int, repeats: int, k: int = 10, seed: int = 3) -
                 fi = faiss.IndexBinaryFlat(bits)
                 fi.add(db)
                 t_faiss = per_query_time(lambda x: fi.search(x, k), q[:nflat], repeats)
-            rows.append(BenchRow(
-                f"MultiIndex {kind} 64b n={n:,} k={k} 1q", _core.simd_level(), 1, t_mi, t_faiss,
-                f"{'exact' if exact else 'NOT EXACT'}; FlatIndex {t_flat * 1e3:.3f}ms "
-                f"({t_flat / t_mi:.2f}x); m={mi.m}"))
+            rows.append(
+                BenchRow(
+                    f"MultiIndex {kind} 64b n={n:,} k={k} 1q",
+                    _core.simd_level(),
+                    1,
+                    t_mi,
+                    t_faiss,
+                    f"{'exact' if exact else 'NOT EXACT'}; FlatIndex {t_flat * 1e3:.3f}ms "
+                    f"({t_flat / t_mi:.2f}x); m={mi.m}",
+                )
+            )
     return rows
 
 
@@ -79,8 +86,14 @@ def run_weighted(n: int, nq: int, repeats: int, k: int = 100, seed: int = 4) -> 
         }
         for name, w in weights.items():
             t_w = median_time(lambda: flat.search(q, k, weights=w), repeats)
-            rows.append(BenchRow(f"weighted {name} 64b n={n:,} nq={nq:,} k={k}",
-                                 _core.simd_level(), 1, t_w, t_faiss,
-                                 f"faiss unweighted; {t_w / t_u:.2f}x dh unweighted "
-                                 f"({t_u * 1e3:.1f}ms)"))
+            rows.append(
+                BenchRow(
+                    f"weighted {name} 64b n={n:,} nq={nq:,} k={k}",
+                    _core.simd_level(),
+                    1,
+                    t_w,
+                    t_faiss,
+                    f"faiss unweighted; {t_w / t_u:.2f}x dh unweighted ({t_u * 1e3:.1f}ms)",
+                )
+            )
     return rows

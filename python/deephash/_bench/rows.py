@@ -1,4 +1,5 @@
 """One row of the engine benchmark table, and its printing."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,11 @@ def print_header(file=None) -> None:
 def print_row(r: BenchRow, file=None) -> None:
     f = "-" if r.faiss_s is None else f"{r.faiss_s * 1e3:9.2f}ms"
     ratio = "-" if r.ratio is None else f"{r.ratio:8.2f}x"
-    print(f"{r.case:<44} {r.simd:<7} {r.threads:>3} {r.deephash_s * 1e3:9.2f}ms {f:>11} "
-          f"{ratio:>9}  {r.note}", file=file, flush=True)
+    print(
+        f"{r.case:<44} {r.simd:<7} {r.threads:>3} {r.deephash_s * 1e3:9.2f}ms {f:>11} {ratio:>9}  {r.note}",
+        file=file,
+        flush=True,
+    )
 
 
 def print_table(rows: List[BenchRow], file=None) -> None:

@@ -1,4 +1,5 @@
 """Timing helpers shared by the engine benchmarks: medians, per-query times, thread settings."""
+
 from __future__ import annotations
 
 import contextlib
@@ -27,9 +28,11 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> 
 
 def per_query_time(search: Callable, queries: np.ndarray, repeats: int) -> float:
     """Median over ``repeats`` of the mean seconds per single-query call (after one warm-up pass)."""
+
     def run():
         for i in range(queries.shape[0]):
-            search(queries[i:i + 1])
+            search(queries[i : i + 1])
+
     return median_time(run, repeats) / queries.shape[0]
 
 
@@ -89,13 +92,14 @@ def per_query_interleaved(variants, repeats: int):
     Passes run round-robin as in :func:`interleaved`; returns the median seconds per query of each
     variant and the median per-round ratio of its per-query time to variant 0's.
     """
+
     def single_pass(search, queries):
         def run():
             for i in range(queries.shape[0]):
-                search(queries[i:i + 1])
+                search(queries[i : i + 1])
+
         return run
 
     med, ratios = interleaved([single_pass(s, q) for s, q in variants], repeats)
     counts = [q.shape[0] for _, q in variants]
-    return ([t / c for t, c in zip(med, counts)],
-            [r * counts[0] / c for r, c in zip(ratios, counts)])
+    return ([t / c for t, c in zip(med, counts)], [r * counts[0] / c for r, c in zip(ratios, counts)])

@@ -5,6 +5,7 @@ relative to the current directory; decoded images are cached in the ``data`` fol
 deephash's cache root (``$DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash``, else
 ``~/.cache/deephash``). Nothing is downloaded.
 """
+
 from __future__ import annotations
 
 from ._paths import cache_dir, data_root, find_data_file
@@ -12,6 +13,7 @@ from .cifar10 import Cifar10, cifar10_protocol, load_cifar10
 from .digits import digits
 from .image_folder import ImageFolder, load_image_folder, load_image_folder_splits
 from .mosaics import cifar10_mosaics, compose_mosaics, digits_mosaics, mosaic_split
+from .spec import load_pairs, load_split
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
 from .text import (
     STC2_NAMES,
@@ -43,6 +45,8 @@ __all__ = [
     "load_cifar10",
     "load_image_folder",
     "load_image_folder_splits",
+    "load_pairs",
+    "load_split",
     "load_stc2",
     "load_wiki",
     "mosaic_split",

@@ -5,6 +5,7 @@ Data root, first match wins: an explicit ``path``; the ``DEEPHASH_DATA`` environ
 decoded arrays: an explicit ``cache_dir``, else the ``data`` folder of deephash's cache root
 (``DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash``, else ``~/.cache/deephash``).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """CIFAR-10 and its deep-hashing retrieval protocols."""
+
 from __future__ import annotations
 
 from typing import NamedTuple, Tuple
@@ -58,7 +59,7 @@ def load_cifar10(path=None, cache_dir=None) -> Cifar10:
     images = np.concatenate([train.images, test.images])
     labels = np.concatenate([train.labels, test.labels])
     is_test = np.zeros(labels.shape[0], bool)
-    is_test[train.labels.shape[0]:] = True
+    is_test[train.labels.shape[0] :] = True
     return Cifar10(images, labels, is_test, train.classes)
 
 

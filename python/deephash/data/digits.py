@@ -1,4 +1,5 @@
 """scikit-learn's bundled 8x8 handwritten digits: the no-download default data set."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ without extracting it. Images are decoded once with Pillow and the arrays cached
 files (keyed by the source's path, size and modification time, the split and the image size),
 so later loads take a fraction of a second.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -129,11 +130,14 @@ def _cache_files(path: Path, split, size, cache_dir) -> List[Path]:
 def _write_cache(files: List[Path], folder: ImageFolder) -> None:
     # Write to temporary names, then rename: a concurrent or interrupted run never leaves a
     # partial cache behind.
-    for f, writer in zip(files, (
-        lambda fh: np.save(fh, folder.images),
-        lambda fh: np.save(fh, folder.labels),
-        lambda fh: fh.write(json.dumps(list(folder.classes)).encode()),
-    )):
+    for f, writer in zip(
+        files,
+        (
+            lambda fh: np.save(fh, folder.images),
+            lambda fh: np.save(fh, folder.labels),
+            lambda fh: fh.write(json.dumps(list(folder.classes)).encode()),
+        ),
+    ):
         tmp = f.with_name(f.name + f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
             writer(fh)
@@ -164,9 +168,7 @@ def load_image_folder_splits(
             files[split] = _cache_files(path, split, size, cache_dir)
             if all(f.exists() for f in files[split]):
                 f = files[split]
-                out[split] = ImageFolder(
-                    np.load(f[0]), np.load(f[1]), tuple(json.loads(f[2].read_text()))
-                )
+                out[split] = ImageFolder(np.load(f[0]), np.load(f[1]), tuple(json.loads(f[2].read_text())))
     missing = [s for s in splits if s not in out]
     if missing:
         if _is_tar(path):
@@ -176,9 +178,7 @@ def load_image_folder_splits(
         for split in missing:
             if not scanned[split]:
                 where = f" under a {split!r} folder" if split else ""
-                raise ValueError(
-                    f"no images found{where} in {path} (expected <class>/<image> entries)"
-                )
+                raise ValueError(f"no images found{where} in {path} (expected <class>/<image> entries)")
             out[split] = ImageFolder(*_decode(scanned[split], size))
             if cache:
                 _write_cache(files[split], out[split])

@@ -28,6 +28,7 @@ The rule (:func:`mosaic_split`), all draws from ``numpy.random.default_rng(seed)
 cells' images (top-left, top-right, bottom-left, bottom-right) in the pooled source set, so the
 disjointness can be checked.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,7 @@ def _stream(rng, pool: np.ndarray, demand: int) -> np.ndarray:
     total = out[0].shape[0]
     while total < demand:
         nxt = rng.permutation(pool)
-        recent = np.isin(nxt, out[-1][-(CELLS - 1):])
+        recent = np.isin(nxt, out[-1][-(CELLS - 1) :])
         out.append(np.concatenate([nxt[~recent], nxt[recent]]))
         total += nxt.shape[0]
     return np.concatenate(out)[:demand]
@@ -113,7 +114,7 @@ def mosaic_sources(
     nq, nt = (math.ceil(POOL_SLACK * CELLS * s / n_classes) for s in sizes[:2])
     for c in range(n_classes):
         members = rng.permutation(np.nonzero(labels == c)[0]).astype(np.int64)
-        for j, part in enumerate((members[:nq], members[nq:nq + nt], members[nq + nt:])):
+        for j, part in enumerate((members[:nq], members[nq : nq + nt], members[nq + nt :])):
             pools[j].append(part)
     cells = [_cell_classes(rng, size, n_classes, max_classes) for size in sizes]
     # A query or training split that needs more images of a class than its pool holds takes
@@ -164,7 +165,7 @@ def compose_mosaics(images, sources) -> np.ndarray:
     m, h, w = sources.shape[0], images.shape[1], images.shape[2]
     out = np.empty((m, 2 * h, 2 * w) + images.shape[3:], images.dtype)
     for j, (r, c) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        out[:, r * h:(r + 1) * h, c * w:(c + 1) * w] = images[sources[:, j]]
+        out[:, r * h : (r + 1) * h, c * w : (c + 1) * w] = images[sources[:, j]]
     return out
 
 
@@ -201,10 +202,15 @@ def mosaic_split(
     """
     idx, (qy, ty, dy) = mosaic_sources(labels, n_query, n_train, n_database, max_classes, seed)
     return RetrievalSplit(
-        compose_mosaics(images, idx.query), qy,
-        compose_mosaics(images, idx.train), ty,
-        compose_mosaics(images, idx.database), dy,
-        tuple(classes), idx, name,
+        compose_mosaics(images, idx.query),
+        qy,
+        compose_mosaics(images, idx.train),
+        ty,
+        compose_mosaics(images, idx.database),
+        dy,
+        tuple(classes),
+        idx,
+        name,
     )
 
 
@@ -243,8 +249,15 @@ def cifar10_mosaics(
 
     data = load_cifar10(path, cache_dir)
     return mosaic_split(
-        data.images, data.labels, data.classes, "cifar10-mosaics",
-        n_query, n_train, n_database, max_classes, seed,
+        data.images,
+        data.labels,
+        data.classes,
+        "cifar10-mosaics",
+        n_query,
+        n_train,
+        n_database,
+        max_classes,
+        seed,
     )
 
 
@@ -267,8 +280,15 @@ def digits_mosaics(
     d = load_digits()
     images = (d.images / 16.0).astype(np.float32)
     split = mosaic_split(
-        images, d.target.astype(np.int64), [str(i) for i in range(10)], "digits-mosaics",
-        n_query, n_train, n_database, max_classes, seed,
+        images,
+        d.target.astype(np.int64),
+        [str(i) for i in range(10)],
+        "digits-mosaics",
+        n_query,
+        n_train,
+        n_database,
+        max_classes,
+        seed,
     )
     flat = [x.reshape(x.shape[0], -1) for x in (split.query_x, split.train_x, split.db_x)]
     return split._replace(query_x=flat[0], train_x=flat[1], db_x=flat[2])

@@ -1,4 +1,5 @@
 """Query / training / database splits for retrieval experiments."""
+
 from __future__ import annotations
 
 import operator
@@ -115,7 +116,7 @@ def stratified_split(
             )
         members = rng.permutation(members)
         query.append(members[:nq])
-        train.append(members[nq:nq + nt])
+        train.append(members[nq : nq + nt])
     query = np.concatenate(query).astype(np.int64)
     train = np.concatenate(train).astype(np.int64)
     mask = np.ones(labels.shape[0], bool)
@@ -131,8 +132,13 @@ def take_split(x, y, indices: SplitIndices, classes, name: str) -> RetrievalSpli
     x = np.asarray(x)
     y = np.asarray(y)
     return RetrievalSplit(
-        x[indices.query], y[indices.query],
-        x[indices.train], y[indices.train],
-        x[indices.database], y[indices.database],
-        tuple(classes), indices, name,
+        x[indices.query],
+        y[indices.query],
+        x[indices.train],
+        y[indices.train],
+        x[indices.database],
+        y[indices.database],
+        tuple(classes),
+        indices,
+        name,
     )

@@ -1,4 +1,5 @@
 """Short-text topic data sets from the STC2 release (SearchSnippets, StackOverflow)."""
+
 from __future__ import annotations
 
 from typing import List, NamedTuple
@@ -7,8 +8,15 @@ import numpy as np
 
 from ._paths import find_data_file
 
-__all__ = ["STC2_NAMES", "TextDataset", "load_stc2", "stc2_split", "stc2_text_split", "text_query_split",
-           "tfidf_features"]
+__all__ = [
+    "STC2_NAMES",
+    "TextDataset",
+    "load_stc2",
+    "stc2_split",
+    "stc2_text_split",
+    "text_query_split",
+    "tfidf_features",
+]
 
 STC2_NAMES = ("SearchSnippets", "StackOverflow")
 
@@ -62,9 +70,7 @@ def load_stc2(name: str = "SearchSnippets", path=None) -> TextDataset:
     while len(texts) > len(labels) and texts and texts[-1] == "":
         texts.pop()
     if len(texts) != len(labels):
-        raise ValueError(
-            f"{text_file} has {len(texts)} lines but {gnd_file} has {len(labels)} labels"
-        )
+        raise ValueError(f"{text_file} has {len(texts)} lines but {gnd_file} has {len(labels)} labels")
     return TextDataset(texts, labels, name)
 
 
@@ -123,8 +129,15 @@ def stc2_split(
         list(texts[idx.train]), [texts[idx.query], texts[idx.train], texts[idx.database]], dim, seed
     )
     return RetrievalSplit(
-        q, ds.labels[idx.query], t, ds.labels[idx.train], db, ds.labels[idx.database],
-        tuple(str(i) for i in range(ds.n_classes)), idx, f"{name}/tfidf{q.shape[1]}",
+        q,
+        ds.labels[idx.query],
+        t,
+        ds.labels[idx.train],
+        db,
+        ds.labels[idx.database],
+        tuple(str(i) for i in range(ds.n_classes)),
+        idx,
+        f"{name}/tfidf{q.shape[1]}",
     )
 
 
@@ -153,8 +166,7 @@ def text_query_split(labels, query_fraction: float = 0.1, seed: int = 0):
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be 1-D class ids, got dtype {labels.dtype} shape {labels.shape}")
-    if isinstance(query_fraction, bool) or not isinstance(query_fraction, (int, float)) \
-            or not 0 < query_fraction < 1:
+    if isinstance(query_fraction, bool) or not isinstance(query_fraction, (int, float)) or not 0 < query_fraction < 1:
         raise ValueError(f"query_fraction must be a number in (0, 1), got {query_fraction!r}")
     rng = np.random.default_rng(seed)
     query = []
@@ -162,9 +174,7 @@ def text_query_split(labels, query_fraction: float = 0.1, seed: int = 0):
         members = np.flatnonzero(labels == c)
         nq = max(1, int(round(query_fraction * members.size)))
         if nq >= members.size:
-            raise ValueError(
-                f"class {int(c)} has {members.size} items: too few for {nq} queries and a database"
-            )
+            raise ValueError(f"class {int(c)} has {members.size} items: too few for {nq} queries and a database")
         query.append(rng.choice(members, nq, replace=False))
     query = np.concatenate(query).astype(np.int64) if query else np.zeros(0, np.int64)
     mask = np.ones(labels.size, dtype=bool)
@@ -173,8 +183,7 @@ def text_query_split(labels, query_fraction: float = 0.1, seed: int = 0):
     return SplitIndices(query, database, database)
 
 
-def stc2_text_split(name: str = "SearchSnippets", query_fraction: float = 0.1, seed: int = 0,
-                    path=None):
+def stc2_text_split(name: str = "SearchSnippets", query_fraction: float = 0.1, seed: int = 0, path=None):
     """A retrieval split of an STC2 text set that keeps the texts themselves.
 
     As the STC2 hashing papers evaluate: 10% of each class as queries
@@ -197,7 +206,13 @@ def stc2_text_split(name: str = "SearchSnippets", query_fraction: float = 0.1, s
     texts[:] = ds.texts
     db = texts[idx.database]
     return RetrievalSplit(
-        texts[idx.query], ds.labels[idx.query], db, ds.labels[idx.database], db,
-        ds.labels[idx.database], tuple(str(i) for i in range(ds.n_classes)), idx,
+        texts[idx.query],
+        ds.labels[idx.query],
+        db,
+        ds.labels[idx.database],
+        db,
+        ds.labels[idx.database],
+        tuple(str(i) for i in range(ds.n_classes)),
+        idx,
         f"{name}/texts",
     )

@@ -1,4 +1,5 @@
 """The Wikipedia cross-modal data set (Rasiwasia et al., ACM MM 2010), standard features."""
+
 from __future__ import annotations
 
 from typing import NamedTuple, Tuple

@@ -5,6 +5,7 @@ The rest of deephash imports this package only lazily (``fit`` of a deep method 
 ``num_workers > 1``), and this package imports Ray only when it is used, so ``import deephash``
 never imports Ray.
 """
+
 from __future__ import annotations
 
 from .encode import encode

@@ -13,6 +13,7 @@ a mutation retried after a crash idempotent: an op the log already holds is not 
 A record whose header or payload is short or fails its CRC is a torn write of a mutation that was
 never acknowledged; replay stops there and the file is cut back to the last whole record.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ returns its own best entries in that order together with each entry's global ins
 the single index's rows: an entry of the global top-k is in the top-k of its own shard, because
 every entry that beats it inside the shard also beats it globally.
 """
+
 from __future__ import annotations
 
 import numpy as np

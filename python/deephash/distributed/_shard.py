@@ -12,6 +12,7 @@ State is rebuilt in ``__init__`` from the shard's write-ahead log (``_log.py``):
 checkpoint (a saved shard file, or empty) and then each logged add and remove. Ray re-runs
 ``__init__`` when it restarts a crashed actor, so recovery and a first start are the same code.
 """
+
 from __future__ import annotations
 
 import hashlib

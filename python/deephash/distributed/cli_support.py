@@ -1,5 +1,6 @@
 """What ``deephash index --shards`` and ``deephash search`` on a sharded index do (the CLI only
 parses arguments and prints)."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,7 @@ def build_sharded(codes, kind: str, shards: int, out, address=None) -> str:
     with ShardedIndex(codes.shape[1] * 8, shards, kind) as index:
         index.add(codes)
         index.save(out)
-        return (f"indexed {len(index)} codes of {index.bits} bits in {shards} {kind} shards "
-                f"on Ray -> {out}/")
+        return f"indexed {len(index)} codes of {index.bits} bits in {shards} {kind} shards on Ray -> {out}/"
 
 
 def open_sharded(path, address=None) -> ShardedIndex:

@@ -1,4 +1,5 @@
 """Encoding a large collection over Ray workers, the codes going straight into an index."""
+
 from __future__ import annotations
 
 import collections
@@ -37,8 +38,18 @@ def _check_positive(value, name):
     return int(value)
 
 
-def encode(method, dataset, *, num_workers: int = 2, batch_size: int = 4096, index=None,
-           ids=None, threads_per_worker=1, return_codes: bool = True, actor_options=None):
+def encode(
+    method,
+    dataset,
+    *,
+    num_workers: int = 2,
+    batch_size: int = 4096,
+    index=None,
+    ids=None,
+    threads_per_worker=1,
+    return_codes: bool = True,
+    actor_options=None,
+):
     """Encodes ``dataset`` with a fitted hashing ``method`` on ``num_workers`` Ray actors.
 
     The method is put in Ray's object store once; each worker actor loads it once and then

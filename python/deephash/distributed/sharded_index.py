@@ -1,4 +1,5 @@
 """An exact binary-code index split over Ray actors, one shard each."""
+
 from __future__ import annotations
 
 import functools
@@ -35,9 +36,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ImportError(
-            "deephash.distributed needs Ray: pip install 'deephash[distributed]'"
-        ) from None
+        raise ImportError("deephash.distributed needs Ray: pip install 'deephash[distributed]'") from None
 
     return ray
 
@@ -117,18 +116,25 @@ class ShardedIndex:
     >>> index.add(codes); distances, ids = index.search(codes[:5], k=10)  # doctest: +SKIP
     """
 
-    def __init__(self, bits: int, num_shards: int, kind: str = "flat", *, log_dir=None,
-                 threads_per_shard=None, max_restarts: int = 3, actor_options=None,
-                 **index_options):
-        self._configure(bits, num_shards, kind, index_options, log_dir, threads_per_shard,
-                        max_restarts, actor_options)
+    def __init__(
+        self,
+        bits: int,
+        num_shards: int,
+        kind: str = "flat",
+        *,
+        log_dir=None,
+        threads_per_shard=None,
+        max_restarts: int = 3,
+        actor_options=None,
+        **index_options,
+    ):
+        self._configure(bits, num_shards, kind, index_options, log_dir, threads_per_shard, max_restarts, actor_options)
         make_index(self._bits, self._kind, self._options)  # rejects bad options here, not in an actor
         self._start([{"index": None, "op": 0}] * self._num_shards, sizes=[0] * self._num_shards)
         self._next_seq = 0
 
     # ---- set-up -------------------------------------------------------------------------
-    def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts,
-                   actor_options):
+    def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts, actor_options):
         self._actors = []
         self._lock = threading.RLock()
         self._bits = check_bits(bits)
@@ -139,8 +145,7 @@ class ShardedIndex:
             raise ValueError(f"num_shards must be >= 1, got {num_shards}")
         if kind not in ("flat", "multi"):
             raise ValueError(f"kind must be 'flat' or 'multi', got {kind!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                    or threads < 1):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads_per_shard must be a positive int or None, got {threads!r}")
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < -1:
             raise ValueError(f"max_restarts must be an int >= -1, got {max_restarts!r}")
@@ -159,8 +164,7 @@ class ShardedIndex:
             taken = [f for f in os.listdir(self._log_dir) if f.startswith("shard-")]
             if taken:
                 raise FileExistsError(
-                    f"log_dir {self._log_dir!r} already holds shard logs ({taken[0]}, ...); "
-                    "give an empty folder"
+                    f"log_dir {self._log_dir!r} already holds shard logs ({taken[0]}, ...); give an empty folder"
                 )
             self._cleanup = None
 
@@ -175,9 +179,7 @@ class ShardedIndex:
         for s, checkpoint in enumerate(checkpoints):
             path = os.path.join(self._log_dir, f"shard-{s:05d}.log")
             WriteAheadLog.create(path, checkpoint)
-            self._actors.append(
-                actor_cls.remote(self._bits, self._kind, self._options, path, self._threads)
-            )
+            self._actors.append(actor_cls.remote(self._bits, self._kind, self._options, path, self._threads))
         self._ops = [int(c["op"]) for c in checkpoints]
         infos = self._gather([a.info.remote() for a in self._actors], "start")
         got = [i["n"] for i in infos]
@@ -231,8 +233,7 @@ class ShardedIndex:
 
         shards = sorted(ops)
         try:
-            answers = self._gather([submit(s) for s in shards], what,
-                                   lambda i: submit(shards[i]))
+            answers = self._gather([submit(s) for s in shards], what, lambda i: submit(shards[i]))
         except Exception:
             self._size = None  # some shards may have applied it: recount on demand
             for s in shards:
@@ -268,8 +269,7 @@ class ShardedIndex:
         return self._size
 
     def __repr__(self) -> str:
-        return (f"ShardedIndex(bits={self._bits}, num_shards={self._num_shards}, "
-                f"kind={self._kind!r}, n={self._size})")
+        return f"ShardedIndex(bits={self._bits}, num_shards={self._num_shards}, kind={self._kind!r}, n={self._size})"
 
     @_locked
     def add(self, codes, ids=None) -> None:
@@ -294,8 +294,7 @@ class ShardedIndex:
                 args.append(None)
                 continue
             sel = slice(first, None, self._num_shards)
-            args.append((np.ascontiguousarray(codes[sel]), np.ascontiguousarray(ids[sel]),
-                         seq[sel].copy()))
+            args.append((np.ascontiguousarray(codes[sel]), np.ascontiguousarray(ids[sel]), seq[sel].copy()))
         self._mutate_all("add", args, "add")
         if self._size is not None:
             self._size += n
@@ -363,9 +362,7 @@ class ShardedIndex:
         os.makedirs(directory, exist_ok=True)
         previous = _read_manifest(directory) if os.path.exists(os.path.join(directory, MANIFEST)) else None
         token = uuid.uuid4().hex[:12]
-        entries = self._gather(
-            [a.save.remote(directory, s, token) for s, a in enumerate(self._actors)], "save"
-        )
+        entries = self._gather([a.save.remote(directory, s, token) for s, a in enumerate(self._actors)], "save")
         manifest = {
             "format": _FORMAT,
             "version": _VERSION,
@@ -388,22 +385,38 @@ class ShardedIndex:
                             pass
 
     @classmethod
-    def load(cls, directory, mmap: bool = True, *, log_dir=None, threads_per_shard=None,
-             max_restarts: int = 3, actor_options=None) -> ShardedIndex:
+    def load(
+        cls,
+        directory,
+        mmap: bool = True,
+        *,
+        log_dir=None,
+        threads_per_shard=None,
+        max_restarts: int = 3,
+        actor_options=None,
+    ) -> ShardedIndex:
         """Reopens a saved ShardedIndex; each actor loads (by default memory-maps) its own shard
         file. Raises ValueError for a missing, foreign or inconsistent manifest or shard file."""
         directory = os.path.abspath(os.fspath(directory))
         m = _read_manifest(directory)
         self = cls.__new__(cls)
-        self._configure(m["bits"], m["num_shards"], m["kind"], m["options"], log_dir,
-                        threads_per_shard, max_restarts, actor_options)
+        self._configure(
+            m["bits"], m["num_shards"], m["kind"], m["options"], log_dir, threads_per_shard, max_restarts, actor_options
+        )
         checkpoints = []
         for e in m["shards"]:
             seq_path = os.path.join(directory, e["seq"])
             if sha256_file(seq_path) != e["seq_sha256"]:
                 raise ValueError(f"{seq_path!r} does not match the checksum in the manifest")
-            checkpoints.append({"index": os.path.join(directory, e["index"]), "seq": seq_path,
-                                "seq_sha256": e["seq_sha256"], "op": 0, "mmap": bool(mmap)})
+            checkpoints.append(
+                {
+                    "index": os.path.join(directory, e["index"]),
+                    "seq": seq_path,
+                    "seq_sha256": e["seq_sha256"],
+                    "op": 0,
+                    "mmap": bool(mmap),
+                }
+            )
         self._start(checkpoints, sizes=[e["n"] for e in m["shards"]])
         self._next_seq = int(m["next_seq"])
         return self

@@ -21,6 +21,7 @@ gloo reduces in a fixed order).
 Backend: gloo on CPU (the measured choice here: a CPU-only machine). A GPU cluster would use
 NCCL; nothing else changes.
 """
+
 from __future__ import annotations
 
 import socket
@@ -95,8 +96,7 @@ def make_data_parallel(method, rank: int, world: int) -> None:
                 part = np.concatenate([part, idx_np[: per - len(part)]])
             out = forward(part, torch.from_numpy(part).to(idx.device))
             if isinstance(out, HeadOutput):
-                return HeadOutput(*(None if v is None else _gather_rows(v, rank, world, b)
-                                    for v in out))
+                return HeadOutput(*(None if v is None else _gather_rows(v, rank, world, b) for v in out))
             return _gather_rows(out, rank, world, b)
 
         net.forward = parallel_forward
@@ -148,8 +148,7 @@ class _TrainWorker:
     def fit(self, method, x, labels, rank, world, host, port):
         import torch.distributed as dist
 
-        dist.init_process_group("gloo", init_method=f"tcp://{host}:{port}", rank=rank,
-                                world_size=world)
+        dist.init_process_group("gloo", init_method=f"tcp://{host}:{port}", rank=rank, world_size=world)
         try:
             method.config = method.config.replace(num_workers=1, progress=False)
             hooks = make_data_parallel(method, rank, world)
@@ -164,8 +163,7 @@ class _TrainWorker:
             dist.destroy_process_group()
 
 
-def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_worker=1,
-                      actor_options=None):
+def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_worker=1, actor_options=None):
     """Trains ``method`` on ``num_workers`` Ray actors (default ``method.config.num_workers``).
 
     ``x`` and ``labels`` are put in Ray's object store once; one torch.distributed (gloo) group
@@ -184,8 +182,7 @@ def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_w
         host, port = ray.get(workers[0].rendezvous.remote())
         x_ref = ray.put(np.asarray(x))
         y_ref = None if labels is None else ray.put(np.asarray(labels))
-        results = ray.get([w.fit.remote(method, x_ref, y_ref, r, world, host, port)
-                           for r, w in enumerate(workers)])
+        results = ray.get([w.fit.remote(method, x_ref, y_ref, r, world, host, port) for r, w in enumerate(workers)])
     finally:
         for w in workers:
             ray.kill(w)

@@ -7,9 +7,10 @@ it. Pairwise losses: ``loss(u, labels)`` over the pairs of a batch, or
 or multi-hot (n, c), and a pair is similar when it shares at least one label. Triplet losses:
 ``loss(anchor, positive, negative[, gains])``.
 """
+
 from __future__ import annotations
 
-from ..models._torch import require_torch
+from .._torch import require_torch
 
 require_torch()
 

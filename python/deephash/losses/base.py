@@ -21,18 +21,27 @@ A loss may consume several kinds (``consumes = frozenset({"triplets", "pairs"})`
 trainable parameters (for example learned per-bit weights): the trainer optimises them with the
 network and the method saves them with the model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..models._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
 
-__all__ = ["CONSUMABLE", "HashLoss", "LossInputs", "PairwiseHashLoss", "check_labels", "check_outputs",
-           "class_cross_entropy", "similarity_matrix"]
+__all__ = [
+    "CONSUMABLE",
+    "HashLoss",
+    "LossInputs",
+    "PairwiseHashLoss",
+    "check_labels",
+    "check_outputs",
+    "class_cross_entropy",
+    "similarity_matrix",
+]
 
 #: The kinds of supervision a loss may declare in ``consumes``.
 CONSUMABLE = frozenset({"pairs", "triplets", "graded_triplets", "targets", "classes"})
@@ -105,6 +114,7 @@ def check_outputs(u, name: str = "u"):
     if u.ndim != 2 or u.shape[1] == 0:
         raise ValueError(f"{name} must have shape (n, bits), got {tuple(u.shape)}")
 
+
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
@@ -112,9 +122,7 @@ def check_labels(labels, n: int, name: str):
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor, got {type(labels).__name__}")
     if labels.dtype.is_complex or labels.dtype.is_floating_point and labels.ndim == 1:
-        raise TypeError(
-            f"{name} must be int class ids (n,) or a multi-hot (n, c) matrix, got dtype {labels.dtype}"
-        )
+        raise TypeError(f"{name} must be int class ids (n,) or a multi-hot (n, c) matrix, got dtype {labels.dtype}")
     if labels.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (n,) or (n, c), got {tuple(labels.shape)}")
     if labels.shape[0] != n:
@@ -183,13 +191,9 @@ class PairwiseHashLoss(HashLoss):
             if not isinstance(ref_u, torch.Tensor) or not ref_u.dtype.is_floating_point:
                 raise TypeError("ref_u must be a floating-point torch tensor")
             if ref_u.ndim != 2 or ref_u.shape[1] != u.shape[1]:
-                raise ValueError(
-                    f"ref_u must have shape (m, {u.shape[1]}), got {tuple(ref_u.shape)}"
-                )
+                raise ValueError(f"ref_u must have shape (m, {u.shape[1]}), got {tuple(ref_u.shape)}")
             check_labels(ref_labels, ref_u.shape[0], "ref_labels")
-            if ref_labels.ndim != labels.ndim or (
-                labels.ndim == 2 and ref_labels.shape[1] != labels.shape[1]
-            ):
+            if ref_labels.ndim != labels.ndim or (labels.ndim == 2 and ref_labels.shape[1] != labels.shape[1]):
                 raise ValueError(
                     f"labels {tuple(labels.shape)} and ref_labels {tuple(ref_labels.shape)} "
                     "must be the same kind (both (n,) or both (n, c) with the same c)"
@@ -220,12 +224,10 @@ def class_cross_entropy(logits, labels):
     z = logits.to(work)
     if labels.ndim == 1:
         if int(labels.min()) < 0 or int(labels.max()) >= z.shape[1]:
-            raise ValueError(f"class ids must be in [0, {z.shape[1]}), got "
-                             f"[{int(labels.min())}, {int(labels.max())}]")
+            raise ValueError(f"class ids must be in [0, {z.shape[1]}), got [{int(labels.min())}, {int(labels.max())}]")
         return nn.functional.cross_entropy(z, labels.long())
     if labels.shape[1] != z.shape[1]:
-        raise ValueError(f"multi-hot labels must have {z.shape[1]} columns (one per class), "
-                         f"got {labels.shape[1]}")
+        raise ValueError(f"multi-hot labels must have {z.shape[1]} columns (one per class), got {labels.shape[1]}")
     y = labels.to(work)
     p = y / y.sum(1, keepdim=True).clamp_min(1.0)
     return -(p * nn.functional.log_softmax(z, 1)).sum(1).mean()

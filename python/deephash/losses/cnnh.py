@@ -1,5 +1,6 @@
 """CNNH loss (Xia, Pan, Lai, Liu & Yan, "Supervised Hashing for Image Retrieval via Image
 Representation Learning", AAAI 2014)."""
+
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch

@@ -1,4 +1,5 @@
 """CNNH+ loss (Xia et al., AAAI 2014): CNNH's per-bit cross-entropy plus a softmax class term."""
+
 from __future__ import annotations
 
 from .base import LossInputs, class_cross_entropy

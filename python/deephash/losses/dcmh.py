@@ -1,4 +1,5 @@
 """DCMH loss (Jiang & Li, "Deep Cross-Modal Hashing", CVPR 2017, arXiv 1602.02255)."""
+
 from __future__ import annotations
 
 from .base import HashLoss, check_labels, check_outputs, similarity_matrix, torch
@@ -71,9 +72,11 @@ class DCMHLoss(HashLoss):
         self.eta = float(eta)
 
     def step_loss(self, inputs):
-        raise TypeError("DCMHLoss pairs one modality's batch with the other modality's outputs and "
-                        "the shared codes: it is trained by deephash.methods.DCMH's alternating "
-                        "loop, not by the single-network trainer")
+        raise TypeError(
+            "DCMHLoss pairs one modality's batch with the other modality's outputs and "
+            "the shared codes: it is trained by deephash.methods.DCMH's alternating "
+            "loop, not by the single-network trainer"
+        )
 
     def forward(self, u, labels, other, other_labels, codes, u_sum=None):
         _check_outputs(u, "u")
@@ -84,9 +87,7 @@ class DCMHLoss(HashLoss):
             raise ValueError(f"codes must have one row per output ({u.shape[0]}), got {codes.shape[0]}")
         check_labels(labels, u.shape[0], "labels")
         check_labels(other_labels, other.shape[0], "other_labels")
-        if labels.ndim != other_labels.ndim or (
-            labels.ndim == 2 and labels.shape[1] != other_labels.shape[1]
-        ):
+        if labels.ndim != other_labels.ndim or (labels.ndim == 2 and labels.shape[1] != other_labels.shape[1]):
             raise ValueError(
                 f"labels {tuple(labels.shape)} and other_labels {tuple(other_labels.shape)} must be "
                 "the same kind (both (n,) or both (n, c) with the same c)"
@@ -94,8 +95,10 @@ class DCMHLoss(HashLoss):
         if u_sum is None:
             u_sum = u.sum(0)
         elif not isinstance(u_sum, torch.Tensor) or tuple(u_sum.shape) != (bits,):
-            raise ValueError(f"u_sum must be a tensor of shape ({bits},), got "
-                             f"{tuple(getattr(u_sum, 'shape', ())) or type(u_sum).__name__}")
+            raise ValueError(
+                f"u_sum must be a tensor of shape ({bits},), got "
+                f"{tuple(getattr(u_sum, 'shape', ())) or type(u_sum).__name__}"
+            )
         out_dtype = u.dtype
         work = torch.float32 if u.dtype in (torch.float16, torch.bfloat16) else u.dtype
         u, other, codes, u_sum = (t.to(work) for t in (u, other, codes, u_sum))
@@ -116,14 +119,15 @@ class DCMHLoss(HashLoss):
         _check_outputs(g, "g", f.shape[1])
         _check_outputs(codes, "codes", f.shape[1])
         if not f.shape[0] == g.shape[0] == codes.shape[0]:
-            raise ValueError(f"f, g and codes must have the same rows, got {f.shape[0]}, "
-                             f"{g.shape[0]}, {codes.shape[0]}")
+            raise ValueError(
+                f"f, g and codes must have the same rows, got {f.shape[0]}, {g.shape[0]}, {codes.shape[0]}"
+            )
         check_labels(labels, f.shape[0], "labels")
         f, g, codes = f.double(), g.double(), codes.double()
         nll = 0.0
         for start in range(0, f.shape[0], block):
-            theta = 0.5 * (f[start:start + block] @ g.T)
-            s = similarity_matrix(labels[start:start + block], labels).double()
+            theta = 0.5 * (f[start : start + block] @ g.T)
+            s = similarity_matrix(labels[start : start + block], labels).double()
             nll += float((F.softplus(theta) - s * theta).sum())
         quant = float((codes - f).pow(2).sum() + (codes - g).pow(2).sum())
         balance = float(f.sum(0).pow(2).sum() + g.sum(0).pow(2).sum())

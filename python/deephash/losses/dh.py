@@ -1,4 +1,5 @@
 """DH loss (Liong, Lu, Wang, Hu & Zhou, "Deep Hashing for Compact Binary Codes Learning", CVPR 2015)."""
+
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch

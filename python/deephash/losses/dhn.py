@@ -1,4 +1,5 @@
 """DHN loss (Zhu, Long, Wang & Cao, "Deep Hashing Network for Efficient Similarity Retrieval", AAAI 2016)."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """DLBHC loss (Lin, Yang, Hsiao & Chen, "Deep Learning of Binary Hash Codes for Fast Image
 Retrieval", CVPR 2015 workshops)."""
+
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, class_cross_entropy

@@ -1,5 +1,6 @@
 """DNNH loss (Lai, Pan, Liu & Yan, "Simultaneous Feature Learning and Hash Coding with Deep Neural
 Networks", CVPR 2015)."""
+
 from __future__ import annotations
 
 from .triplet import TripletHashLoss

@@ -1,4 +1,5 @@
 """DPSH loss (Li, Wang & Kang, "Feature Learning based Deep Supervised Hashing with Pairwise Labels", IJCAI 2016)."""
+
 from __future__ import annotations
 
 from .base import PairwiseHashLoss, torch

@@ -1,5 +1,6 @@
 """DRSCH loss (Zhang, Lin, Zhang, Zuo & Zhang, "Bit-Scalable Deep Hashing with Regularized
 Similarity Learning for Image Retrieval and Person Re-identification", IEEE TIP 2015)."""
+
 from __future__ import annotations
 
 import numbers
@@ -62,8 +63,7 @@ class DRSCHLoss(TripletHashLoss):
 
     consumes = frozenset({"triplets", "pairs"})
 
-    def __init__(self, bits: int, margin: float | None = None, lam: float = 1.0,
-                 weight_lr_scale: float = 10.0):
+    def __init__(self, bits: int, margin: float | None = None, lam: float = 1.0, weight_lr_scale: float = 10.0):
         super().__init__()
         if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or bits <= 0:
             raise ValueError(f"bits must be a positive int, got {bits!r}")
@@ -142,5 +142,4 @@ class DRSCHLoss(TripletHashLoss):
         rank = self(inputs.u[t[:, 0]], pool[t[:, 1]], pool[t[:, 2]])
         if self.lam == 0:
             return rank
-        return rank + self.lam * self.regulariser(inputs.u, inputs.labels, inputs.ref_u,
-                                                  inputs.ref_labels)
+        return rank + self.lam * self.regulariser(inputs.u, inputs.labels, inputs.ref_u, inputs.ref_labels)

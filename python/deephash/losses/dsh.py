@@ -1,4 +1,5 @@
 """DSH loss (Liu, Wang, Shan & Chen, "Deep Supervised Hashing for Fast Image Retrieval", CVPR 2016)."""
+
 from __future__ import annotations
 
 from .base import PairwiseHashLoss

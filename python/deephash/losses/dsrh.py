@@ -1,5 +1,6 @@
 """DSRH loss (Zhao, Huang, Wang & Tan, "Deep Semantic Ranking Based Hashing for Multi-Label Image
 Retrieval", CVPR 2015)."""
+
 from __future__ import annotations
 
 import numbers

@@ -1,4 +1,5 @@
 """SDH loss (Liong et al., "Deep Hashing for Compact Binary Codes Learning", CVPR 2015): DH + pairs."""
+
 from __future__ import annotations
 
 from .base import PairwiseHashLoss
@@ -30,11 +31,16 @@ class SDHLoss(PairwiseHashLoss):
         Weight of the between-class scatter.
     """
 
-    def __init__(self, balance: float = 1.0, independence: float = 1.0,
-                 discriminative: float = 1.0, alpha: float = 1.0):
+    def __init__(
+        self, balance: float = 1.0, independence: float = 1.0, discriminative: float = 1.0, alpha: float = 1.0
+    ):
         super().__init__()
-        for name, v in (("balance", balance), ("independence", independence),
-                        ("discriminative", discriminative), ("alpha", alpha)):
+        for name, v in (
+            ("balance", balance),
+            ("independence", independence),
+            ("discriminative", discriminative),
+            ("alpha", alpha),
+        ):
             if not v >= 0:
                 raise ValueError(f"{name} must be >= 0, got {v}")
         self.balance, self.independence = float(balance), float(independence)
@@ -47,4 +53,5 @@ class SDHLoss(PairwiseHashLoss):
         within = d[pairs].mean() if bool(pairs.any()) else d.sum() * 0
         between = d[other].mean() if bool(other.any()) else d.sum() * 0
         return dh_terms(u, self.balance, self.independence) + 0.5 * self.discriminative * (
-            within - self.alpha * between)
+            within - self.alpha * between
+        )

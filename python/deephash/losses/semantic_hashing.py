@@ -1,4 +1,5 @@
 """Semantic Hashing loss (Salakhutdinov & Hinton, "Semantic hashing", IJAR 2009)."""
+
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, torch
@@ -26,8 +27,10 @@ class SemanticHashingLoss(HashLoss):
     def step_loss(self, inputs: LossInputs):
         out = inputs.out
         if getattr(out, "logits", None) is None or getattr(out, "latent", None) is None:
-            raise ValueError("SemanticHashingLoss needs a head that returns (u, logits=word scores, "
-                             "latent=word counts), such as AutoencoderHead")
+            raise ValueError(
+                "SemanticHashingLoss needs a head that returns (u, logits=word scores, "
+                "latent=word counts), such as AutoencoderHead"
+            )
         return self(out.logits, out.latent)
 
     def forward(self, scores, counts):

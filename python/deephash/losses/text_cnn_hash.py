@@ -1,4 +1,5 @@
 """The loss of convolutional text hashing (Xu et al., IJCAI 2015): predict the target bits."""
+
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch
@@ -24,6 +25,5 @@ class TargetCodeLoss(HashLoss):
     def forward(self, u, targets):
         check_outputs(u)
         if targets.shape != u.shape:
-            raise ValueError(f"targets must have the outputs' shape {tuple(u.shape)}, "
-                             f"got {tuple(targets.shape)}")
+            raise ValueError(f"targets must have the outputs' shape {tuple(u.shape)}, got {tuple(targets.shape)}")
         return F.binary_cross_entropy_with_logits(u.float(), (targets.float() + 1) / 2).to(u.dtype)

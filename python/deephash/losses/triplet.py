@@ -1,4 +1,5 @@
 """Base class of the triplet losses: (anchor, similar, dissimilar) rows, optionally graded."""
+
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch
@@ -36,8 +37,11 @@ class TripletHashLoss(HashLoss):
 
     def __init__(self, triplets_per_anchor: int = 4):
         super().__init__()
-        if isinstance(triplets_per_anchor, bool) or not isinstance(triplets_per_anchor, int) \
-                or triplets_per_anchor <= 0:
+        if (
+            isinstance(triplets_per_anchor, bool)
+            or not isinstance(triplets_per_anchor, int)
+            or triplets_per_anchor <= 0
+        ):
             raise ValueError(f"triplets_per_anchor must be a positive int, got {triplets_per_anchor!r}")
         self.triplets_per_anchor = int(triplets_per_anchor)
 
@@ -55,9 +59,7 @@ class TripletHashLoss(HashLoss):
         for name, v in (("positive", positive), ("negative", negative)):
             check_outputs(v, name)
             if v.shape != anchor.shape:
-                raise ValueError(
-                    f"{name} must have the anchor's shape {tuple(anchor.shape)}, got {tuple(v.shape)}"
-                )
+                raise ValueError(f"{name} must have the anchor's shape {tuple(anchor.shape)}, got {tuple(v.shape)}")
         if gains is None and self.graded:
             raise ValueError(
                 f"{type(self).__name__} ranks by graded relevance and needs gains (t,); got none "

@@ -15,6 +15,7 @@ backbone, a head and a loss that declares what it consumes.
 Cross-modal methods (DCMH, CCAITQ, SCM) fit on paired rows, ``m.fit(image_x, text_x, labels)``,
 and encode each modality into one shared code space: ``m.encode_image(x)``, ``m.encode_text(x)``.
 """
+
 from __future__ import annotations
 
 from .base import HashingMethod
@@ -28,8 +29,7 @@ from .registry import METHODS
 # on first use from the registry, so adding a method needs no line here.
 _BY_CLASS = {cls_name: key for key, (_module, cls_name) in METHODS.items()}
 
-__all__ = ["CrossModalMethod", "DeepHashingMethod", "HashingMethod", "TrainConfig", "load",
-           "method_class"]
+__all__ = ["CrossModalMethod", "DeepHashingMethod", "HashingMethod", "TrainConfig", "load", "method_class"]
 __all__ += sorted(_BY_CLASS)
 
 

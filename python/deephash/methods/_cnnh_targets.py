@@ -22,11 +22,12 @@ every iteration decreases it as the sequential sweep does (the accepted step siz
 next iteration, doubled, so few objective evaluations are wasted). Start: seeded uniform [-1, 1].
 Computed with torch in float64 on the CPU (torch's thread setting applies, as in training).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..models._torch import require_torch
+from .._torch import require_torch
 
 __all__ = ["LabelSimilarity", "target_codes"]
 
@@ -64,8 +65,8 @@ class LabelSimilarity:
             return self._su @ g
         out = torch.empty_like(g)
         for s in range(0, self.u, _BLOCK):
-            block = torch.where(self._sets[s:s + _BLOCK] @ self._sets.T > 0, 1.0, -1.0)
-            out[s:s + _BLOCK] = block.to(g.dtype) @ g
+            block = torch.where(self._sets[s : s + _BLOCK] @ self._sets.T > 0, 1.0, -1.0)
+            out[s : s + _BLOCK] = block.to(g.dtype) @ g
         return out
 
     def group_sums(self, h):
@@ -90,8 +91,9 @@ def objective(sim: LabelSimilarity, h) -> float:
     return float(sim.n) ** 2 - 2.0 / q * sim.quadratic(h) + float((hth * hth).sum()) / q**2
 
 
-def target_codes(labels: np.ndarray, bits: int, seed: int = 0, iterations: int = 100,
-                 tol: float = 1e-6, return_relaxed: bool = False):
+def target_codes(
+    labels: np.ndarray, bits: int, seed: int = 0, iterations: int = 100, tol: float = 1e-6, return_relaxed: bool = False
+):
     """CNNH's stage 1 (see the module docstring).
 
     Parameters

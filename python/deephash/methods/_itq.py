@@ -5,6 +5,7 @@ quantisation error ||B - V R||_F^2 over B in {-1, +1}^(n x c), alternating two e
 B = sign(V R) for fixed R, and, for fixed B, the orthogonal Procrustes solution R = S Ŝ^T from the
 SVD V^T B = S Ω Ŝ^T.
 """
+
 from __future__ import annotations
 
 import numbers

@@ -4,6 +4,7 @@ A pretrained backbone (e.g. ``"efficientnet_lite0"``) is frozen unless ``TrainCo
 its features are extracted once (through the feature cache) and only the head trains. Vectors
 ("features", "mlp") and image backbones trained from scratch ("small_cnn") run whole.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,7 @@ class ModalityNet:
             hidden = [256] if self.frozen else []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + 1)
-            self.head = HashHead(backbone.out_dim, self.bits, hidden=hidden,
-                                 standardize=self.frozen)
+            self.head = HashHead(backbone.out_dim, self.bits, hidden=hidden, standardize=self.frozen)
         self.spec, self.info, self.backbone = spec, info, backbone
 
     def _features(self, x, device):
@@ -58,9 +58,14 @@ class ModalityNet:
         cache = None if c is False else (default_cache_dir() if c is None else c)
         self.backbone.to(device)
         return extract_features(
-            self.backbone, x, tag=self.info.cache_tag, cache_dir=cache,
-            batch_size=self.config.feature_batch_size, device=device,
-            progress=self.config.progress, desc=f"{self.label} features",
+            self.backbone,
+            x,
+            tag=self.info.cache_tag,
+            cache_dir=cache,
+            batch_size=self.config.feature_batch_size,
+            device=device,
+            progress=self.config.progress,
+            desc=f"{self.label} features",
         )
 
     # -- training ------------------------------------------------------------------------
@@ -86,8 +91,10 @@ class ModalityNet:
         if self.frozen:
             return [{"params": self.head.parameters(), "lr": lr}]
         if self.info.pretrained:
-            return [{"params": self.backbone.parameters(), "lr": lr * self.config.backbone_lr_scale},
-                    {"params": self.head.parameters(), "lr": lr}]
+            return [
+                {"params": self.backbone.parameters(), "lr": lr * self.config.backbone_lr_scale},
+                {"params": self.head.parameters(), "lr": lr},
+            ]
         return [{"params": list(self.backbone.parameters()) + list(self.head.parameters()), "lr": lr}]
 
     def train(self, mode=True):
@@ -128,14 +135,14 @@ class ModalityNet:
         self.train(False)
         with torch.inference_mode():
             for start in range(0, x.shape[0], step):
-                chunk = src[start:start + step]
+                chunk = src[start : start + step]
                 if images:
                     u = self.head(self.backbone(images_to_tensor(chunk, torch).to(device)))
                 elif self.frozen:
                     u = self.head(torch.from_numpy(chunk).to(device))
                 else:
                     u = self.head(self.backbone(torch.from_numpy(chunk).to(device)))
-                out[start:start + step] = u.float().cpu().numpy()
+                out[start : start + step] = u.float().cpu().numpy()
         return out
 
     # -- persistence ---------------------------------------------------------------------
@@ -146,11 +153,11 @@ class ModalityNet:
                 f"the {self.label} network uses a custom torch module backbone, which a cross-modal "
                 "model cannot save; use a registered backbone name (e.g. 'mlp', 'efficientnet_lite0')"
             )
-        arrays = {prefix + "head/" + k: v.detach().cpu().numpy()
-                  for k, v in self.head.state_dict().items()}
+        arrays = {prefix + "head/" + k: v.detach().cpu().numpy() for k, v in self.head.state_dict().items()}
         if not self.frozen:
-            arrays.update({prefix + "backbone/" + k: v.detach().cpu().numpy()
-                           for k, v in self.backbone.state_dict().items()})
+            arrays.update(
+                {prefix + "backbone/" + k: v.detach().cpu().numpy() for k, v in self.backbone.state_dict().items()}
+            )
         return {"frozen": self.frozen}, arrays
 
     def restore(self, meta, arrays, prefix, input_shape, torch):
@@ -161,8 +168,7 @@ class ModalityNet:
 
         def sub(p):
             p = prefix + p
-            return {k[len(p):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-                    if k.startswith(p)}
+            return {k[len(p) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(p)}
 
         self.head.load_state_dict(sub("head/"), strict=True)
         if not self.frozen:

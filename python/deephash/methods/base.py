@@ -1,11 +1,14 @@
 """The scikit-learn-like surface every hashing method shares: fit, transform, encode, save."""
+
 from __future__ import annotations
 
 import json
 import numbers
+from typing import Optional
 
 import numpy as np
 
+from .._typing import ArrayLike, Codes, NDArray, PathLike
 from .._validate import describe
 from ..codes import pack_bits
 from .config import TrainConfig
@@ -52,8 +55,7 @@ class HashingMethod:
     default_backbone = "features"
     supervised = True
 
-    def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None,
-                 **hyperparameters):
+    def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None, **hyperparameters):
         if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
             raise TypeError(f"bits must be an int, got {describe(bits)}")
         if not 1 <= bits <= 4096:
@@ -85,12 +87,12 @@ class HashingMethod:
         self._fitted = False
 
     # -- the public surface -------------------------------------------------------------
-    def fit(self, x, labels=None):  # pragma: no cover - abstract
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> HashingMethod:  # pragma: no cover - abstract
         """Trains on ``x`` with ``labels`` (int (n,) or multi-hot (n, c); ignored when not
         ``supervised``); returns self."""
         raise NotImplementedError
 
-    def transform(self, x) -> np.ndarray:  # pragma: no cover - abstract
+    def transform(self, x: ArrayLike) -> NDArray[np.float32]:  # pragma: no cover - abstract
         """Real-valued outputs, float32 (n, bits); the code bit is ``output > 0``."""
         raise NotImplementedError
 
@@ -99,20 +101,20 @@ class HashingMethod:
         """Length of the packed codes: ``bits`` rounded up to a multiple of 8."""
         return -(-self.bits // 8) * 8
 
-    def encode(self, x) -> np.ndarray:
+    def encode(self, x: ArrayLike) -> Codes:
         """Packed binary codes of ``x``: C-contiguous uint8 (n, code_bits // 8) (``deephash.pack_bits``).
 
         Bit j of a code is ``transform(x)[:, j] > 0``; bits from ``bits`` to ``code_bits`` are 0.
         """
         return self._pack(self.transform(x))
 
-    def _pack(self, u: np.ndarray) -> np.ndarray:
+    def _pack(self, u: np.ndarray) -> Codes:
         """Packs real outputs (n, bits) into codes ``u > 0``, zero-padded to ``code_bits``."""
         if u.shape[1] != self.code_bits:
             u = np.concatenate([u, np.zeros((u.shape[0], self.code_bits - u.shape[1]), u.dtype)], 1)
         return pack_bits(u)
 
-    def fit_encode(self, x, labels=None) -> np.ndarray:
+    def fit_encode(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> Codes:
         """``fit(x, labels).encode(x)``."""
         return self.fit(x, labels).encode(x)
 
@@ -121,7 +123,7 @@ class HashingMethod:
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(x, labels) first")
 
     # -- persistence ---------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path: PathLike) -> None:
         """Writes the model (weights and config) to ``path`` (a NumPy .npz archive, no pickle).
 
         ``deephash.methods.load(path)`` returns a model that encodes identically.

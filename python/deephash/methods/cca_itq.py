@@ -4,6 +4,7 @@ Gong, Lazebnik, Gordo & Perronnin, "Iterative Quantization: A Procrustean Approa
 Binary Codes for Large-Scale Image Retrieval" (TPAMI 2013), section on CCA-ITQ; the unsupervised
 cross-modal baseline of DCMH's comparison.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,10 @@ class CCAITQ(LinearCrossModalMethod):
         n = image_x.shape[0]
         c = int(min(self.params["n_components"], image_x.shape[1], text_x.shape[1], n - 1))
         if c < 1:
-            raise ValueError(f"CCA needs at least 2 pairs and 1 dimension, got n={n}, "
-                             f"d_image={image_x.shape[1]}, d_text={text_x.shape[1]}")
+            raise ValueError(
+                f"CCA needs at least 2 pairs and 1 dimension, got n={n}, "
+                f"d_image={image_x.shape[1]}, d_text={text_x.shape[1]}"
+            )
         cca = CCA(n_components=c, max_iter=int(self.params["cca_max_iter"]))
         with warnings.catch_warnings():
             # a component that has not met the tolerance is still a usable projection
@@ -67,8 +70,10 @@ class CCAITQ(LinearCrossModalMethod):
             if which == "x":
                 lin = cca.transform(np.eye(d)) - cca.transform(zero)
             else:
-                lin = cca.transform(np.zeros((d, image_x.shape[1])), np.eye(d))[1] - \
-                    cca.transform(np.zeros((1, image_x.shape[1])), zero)[1]
+                lin = (
+                    cca.transform(np.zeros((d, image_x.shape[1])), np.eye(d))[1]
+                    - cca.transform(np.zeros((1, image_x.shape[1])), zero)[1]
+                )
             std = ((x - mean) @ lin).std(0)
             maps.append((mean, lin / np.where(std > 1e-12, std, 1.0)))
         if self.bits > c:

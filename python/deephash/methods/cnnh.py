@@ -1,4 +1,5 @@
 """CNNH: convolutional neural network hashing (Xia, Pan, Lai, Liu & Yan, AAAI 2014)."""
+
 from __future__ import annotations
 
 import numbers
@@ -54,5 +55,4 @@ class CNNH(DeepHashingMethod):
         """Stage 1: float32 (n, bits) of -1/+1, from the labels alone."""
         from ._cnnh_targets import target_codes
 
-        return target_codes(labels, self.bits, seed=self.seed,
-                            iterations=int(self.params["stage1_iterations"]))
+        return target_codes(labels, self.bits, seed=self.seed, iterations=int(self.params["stage1_iterations"]))

@@ -1,4 +1,5 @@
 """CNNH+: CNNH with a class layer beside the hash layer (Xia et al., AAAI 2014)."""
+
 from __future__ import annotations
 
 from .cnnh import CNNH
@@ -28,8 +29,7 @@ class CNNHPlus(CNNH):
     def make_head(self, in_dim, hidden, standardize):
         from ..models import HashHead
 
-        return HashHead(in_dim, self.bits, hidden=hidden, standardize=standardize,
-                        classes=self._n_classes)
+        return HashHead(in_dim, self.bits, hidden=hidden, standardize=standardize, classes=self._n_classes)
 
     def make_loss(self):
         from ..losses.cnnh_plus import CNNHPlusLoss

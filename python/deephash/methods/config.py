@@ -1,4 +1,5 @@
 """Training hyperparameters shared by the deep hashing methods."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,8 +97,11 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise ValueError(f"TrainConfig.{name} must be a positive number, got {v!r}")
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
-                or not self.weight_decay >= 0:
+        if (
+            isinstance(self.weight_decay, bool)
+            or not isinstance(self.weight_decay, (int, float))
+            or not self.weight_decay >= 0
+        ):
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"TrainConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
@@ -113,8 +117,10 @@ class TrainConfig:
         if tb is not None and (isinstance(tb, bool) or not isinstance(tb, int) or tb < 0):
             raise ValueError(f"TrainConfig.train_from_block must be None or an int >= 0, got {tb!r}")
         if tb is not None and self.finetune:
-            raise ValueError("TrainConfig: finetune (the whole backbone) and train_from_block "
-                             "(the blocks above a cut) exclude each other; set one")
+            raise ValueError(
+                "TrainConfig: finetune (the whole backbone) and train_from_block "
+                "(the blocks above a cut) exclude each other; set one"
+            )
         fs = self.feature_shift
         if isinstance(fs, bool) or not isinstance(fs, int) or fs < 0:
             raise ValueError(f"TrainConfig.feature_shift must be an int >= 0, got {fs!r}")

@@ -10,10 +10,14 @@ reverse). ``save`` / ``deephash.methods.load`` as for every method.
 adds the state of the shallow methods (CCA-ITQ, SCM), whose encoders are affine maps
 ``(x - mean) @ projection``.
 """
+
 from __future__ import annotations
+
+from typing import NoReturn, Optional
 
 import numpy as np
 
+from .._typing import ArrayLike, Codes, NDArray
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
 
@@ -24,8 +28,7 @@ MODALITIES = ("image", "text")
 
 def _kind(backbone) -> str:
     """Input kind ("vectors", "images", ...) a backbone takes, without importing torch for names."""
-    name = backbone if isinstance(backbone, str) else (
-        backbone.get("name") if isinstance(backbone, dict) else None)
+    name = backbone if isinstance(backbone, str) else (backbone.get("name") if isinstance(backbone, dict) else None)
     if name in ("features", "mlp"):
         return "vectors"
     from ..models.backbones import backbone_input_kind, normalize_spec
@@ -61,12 +64,21 @@ class CrossModalMethod(HashingMethod):
     default_image_backbone = "features"
     default_text_backbone = "features"
 
-    def __init__(self, bits: int = 32, image_backbone=None, text_backbone=None, seed: int = 0,
-                 config=None, backbone=None, **hyperparameters):
+    def __init__(
+        self,
+        bits: int = 32,
+        image_backbone=None,
+        text_backbone=None,
+        seed: int = 0,
+        config=None,
+        backbone=None,
+        **hyperparameters,
+    ):
         if backbone is not None:
             if image_backbone is not None or text_backbone is not None:
-                raise TypeError("give either backbone={'image': ..., 'text': ...} or "
-                                "image_backbone / text_backbone, not both")
+                raise TypeError(
+                    "give either backbone={'image': ..., 'text': ...} or image_backbone / text_backbone, not both"
+                )
             if not isinstance(backbone, dict) or set(backbone) != set(MODALITIES):
                 raise ValueError(
                     f"a cross-modal method's backbone is a dict with keys 'image' and 'text', got "
@@ -75,8 +87,13 @@ class CrossModalMethod(HashingMethod):
             image_backbone, text_backbone = backbone["image"], backbone["text"]
         image_backbone = self.default_image_backbone if image_backbone is None else image_backbone
         text_backbone = self.default_text_backbone if text_backbone is None else text_backbone
-        super().__init__(bits=bits, backbone={"image": image_backbone, "text": text_backbone},
-                         seed=seed, config=config, **hyperparameters)
+        super().__init__(
+            bits=bits,
+            backbone={"image": image_backbone, "text": text_backbone},
+            seed=seed,
+            config=config,
+            **hyperparameters,
+        )
 
     @property
     def image_backbone(self):
@@ -106,8 +123,7 @@ class CrossModalMethod(HashingMethod):
 
     def _backbone_name(self, modality):
         bb = self.backbone[modality]
-        return bb if isinstance(bb, str) else (
-            bb.get("name") if isinstance(bb, dict) else type(bb).__name__)
+        return bb if isinstance(bb, str) else (bb.get("name") if isinstance(bb, dict) else type(bb).__name__)
 
     def _check_pairs(self, image_x, text_x, labels, need_labels: bool):
         image_x = self._inputs("image", image_x)
@@ -135,7 +151,7 @@ class CrossModalMethod(HashingMethod):
     # -- the public surface --------------------------------------------------------------
     supervised = True
 
-    def fit(self, image_x, text_x, labels=None):
+    def fit(self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None) -> CrossModalMethod:
         """Trains on paired rows.
 
         Parameters
@@ -162,19 +178,19 @@ class CrossModalMethod(HashingMethod):
         self._fitted = True
         return self
 
-    def transform_image(self, x) -> np.ndarray:
+    def transform_image(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real outputs of the image encoder, float32 (n, bits); the code bit is ``output > 0``."""
         return self._transform_checked("image", x)
 
-    def transform_text(self, x) -> np.ndarray:
+    def transform_text(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real outputs of the text encoder, float32 (n, bits); the code bit is ``output > 0``."""
         return self._transform_checked("text", x)
 
-    def encode_image(self, x) -> np.ndarray:
+    def encode_image(self, x: ArrayLike) -> Codes:
         """Packed codes of images: C-contiguous uint8 (n, code_bits // 8), in the shared space."""
         return self._pack(self.transform_image(x))
 
-    def encode_text(self, x) -> np.ndarray:
+    def encode_text(self, x: ArrayLike) -> Codes:
         """Packed codes of texts: C-contiguous uint8 (n, code_bits // 8), in the shared space."""
         return self._pack(self.transform_text(x))
 
@@ -184,22 +200,22 @@ class CrossModalMethod(HashingMethod):
         self._check_shape(modality, x)
         return np.ascontiguousarray(self._transform(modality, x), dtype=np.float32)
 
-    def transform(self, x):
-        raise TypeError(f"{type(self).__name__} has one encoder per modality: use "
-                        "transform_image(x) / transform_text(x)")
+    def transform(self, x: ArrayLike) -> NoReturn:
+        raise TypeError(
+            f"{type(self).__name__} has one encoder per modality: use transform_image(x) / transform_text(x)"
+        )
 
-    def encode(self, x):
-        raise TypeError(f"{type(self).__name__} has one encoder per modality: use "
-                        "encode_image(x) / encode_text(x)")
+    def encode(self, x: ArrayLike) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} has one encoder per modality: use encode_image(x) / encode_text(x)")
 
-    def fit_encode(self, x, labels=None):
-        raise TypeError(f"{type(self).__name__} trains on pairs: use fit(image_x, text_x, labels), "
-                        "then encode_image / encode_text")
+    def fit_encode(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> NoReturn:
+        raise TypeError(
+            f"{type(self).__name__} trains on pairs: use fit(image_x, text_x, labels), then encode_image / encode_text"
+        )
 
     def _check_fitted(self):
         if not self._fitted:
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call "
-                               "fit(image_x, text_x, labels) first")
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(image_x, text_x, labels) first")
 
     # -- subclass hooks ------------------------------------------------------------------
     def _fit(self, image_x, text_x, labels):  # pragma: no cover - abstract
@@ -209,12 +225,10 @@ class CrossModalMethod(HashingMethod):
         raise NotImplementedError
 
     def _shapes_meta(self):
-        return {"input_shapes": {m: None if s is None else list(s)
-                                 for m, s in self._input_shapes.items()}}
+        return {"input_shapes": {m: None if s is None else list(s) for m, s in self._input_shapes.items()}}
 
     def _restore_shapes(self, meta):
-        self._input_shapes = {m: None if s is None else tuple(s)
-                              for m, s in meta["input_shapes"].items()}
+        self._input_shapes = {m: None if s is None else tuple(s) for m, s in meta["input_shapes"].items()}
 
 
 class LinearCrossModalMethod(CrossModalMethod):
@@ -224,10 +238,25 @@ class LinearCrossModalMethod(CrossModalMethod):
     pairs, float64 (d_m,) and (d_m, bits). Inputs are vectors (no backbone: "features").
     """
 
-    def __init__(self, bits: int = 32, image_backbone=None, text_backbone=None, seed: int = 0,
-                 config=None, backbone=None, **hyperparameters):
-        super().__init__(bits=bits, image_backbone=image_backbone, text_backbone=text_backbone,
-                         seed=seed, config=config, backbone=backbone, **hyperparameters)
+    def __init__(
+        self,
+        bits: int = 32,
+        image_backbone=None,
+        text_backbone=None,
+        seed: int = 0,
+        config=None,
+        backbone=None,
+        **hyperparameters,
+    ):
+        super().__init__(
+            bits=bits,
+            image_backbone=image_backbone,
+            text_backbone=text_backbone,
+            seed=seed,
+            config=config,
+            backbone=backbone,
+            **hyperparameters,
+        )
         for m in MODALITIES:
             if self.backbone[m] != "features":
                 raise ValueError(
@@ -246,8 +275,9 @@ class LinearCrossModalMethod(CrossModalMethod):
 
     def _fit(self, image_x, text_x, labels):
         maps = self._learn(image_x.astype(np.float64), text_x.astype(np.float64), labels)
-        self._maps = {m: (np.asarray(mean, np.float64), np.asarray(proj, np.float64))
-                      for m, (mean, proj) in zip(MODALITIES, maps)}
+        self._maps = {
+            m: (np.asarray(mean, np.float64), np.asarray(proj, np.float64)) for m, (mean, proj) in zip(MODALITIES, maps)
+        }
 
     def _learn(self, image_x, text_x, labels):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -265,6 +295,8 @@ class LinearCrossModalMethod(CrossModalMethod):
 
     def _restore(self, meta, arrays):
         self._restore_shapes(meta)
-        self._maps = {m: (np.array(arrays[f"{m}/mean"], np.float64),
-                          np.array(arrays[f"{m}/projection"], np.float64)) for m in MODALITIES}
+        self._maps = {
+            m: (np.array(arrays[f"{m}/mean"], np.float64), np.array(arrays[f"{m}/projection"], np.float64))
+            for m in MODALITIES
+        }
         self._fitted = True

@@ -1,4 +1,5 @@
 """DCMH: deep cross-modal hashing (Jiang & Li, CVPR 2017, arXiv 1602.02255)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,19 +65,38 @@ class DCMH(CrossModalMethod):
     default_image_backbone = "mlp"
     default_text_backbone = "mlp"
 
-    def __init__(self, bits: int = 32, image_backbone=None, text_backbone=None, seed: int = 0,
-                 config=None, backbone=None, **hyperparameters):
-        super().__init__(bits=bits, image_backbone=image_backbone, text_backbone=text_backbone,
-                         seed=seed, config=config, backbone=backbone, **hyperparameters)
+    def __init__(
+        self,
+        bits: int = 32,
+        image_backbone=None,
+        text_backbone=None,
+        seed: int = 0,
+        config=None,
+        backbone=None,
+        **hyperparameters,
+    ):
+        super().__init__(
+            bits=bits,
+            image_backbone=image_backbone,
+            text_backbone=text_backbone,
+            seed=seed,
+            config=config,
+            backbone=backbone,
+            **hyperparameters,
+        )
         if self.config.memory_bank is False:
-            raise ValueError("DCMH always pairs a batch with the stored outputs of all n items of "
-                             "the other modality (the paper's algorithm); memory_bank=False is not "
-                             "supported")
+            raise ValueError(
+                "DCMH always pairs a batch with the stored outputs of all n items of "
+                "the other modality (the paper's algorithm); memory_bank=False is not "
+                "supported"
+            )
 
     def _nets(self):
         # Distinct seeds per network: (seed, seed + 1) image, (seed + 2, seed + 3) text.
-        return {m: ModalityNet(self.backbone[m], self.bits, self.config, self.seed + 2 * k, m)
-                for k, m in enumerate(MODALITIES)}
+        return {
+            m: ModalityNet(self.backbone[m], self.bits, self.config, self.seed + 2 * k, m)
+            for k, m in enumerate(MODALITIES)
+        }
 
     def make_loss(self):
         from ..losses import DCMHLoss
@@ -85,7 +105,7 @@ class DCMH(CrossModalMethod):
 
     def _fit(self, image_x, text_x, labels):
         from ..models import resolve_device
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         torch = require_torch()
         cfg = self.config
@@ -97,10 +117,10 @@ class DCMH(CrossModalMethod):
         for m, net in nets.items():
             net.build(inputs[m].shape, torch)
             net.prepare(inputs[m], device, torch)
-        y = torch.from_numpy(labels.astype(np.int64) if labels.ndim == 1
-                             else labels.astype(np.float32)).to(device)
-        opts = {m: torch.optim.Adam(net.param_groups(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-                for m, net in nets.items()}
+        y = torch.from_numpy(labels.astype(np.int64) if labels.ndim == 1 else labels.astype(np.float32)).to(device)
+        opts = {
+            m: torch.optim.Adam(net.param_groups(), lr=cfg.lr, weight_decay=cfg.weight_decay) for m, net in nets.items()
+        }
         rng = np.random.default_rng(self.seed)
         bs = min(cfg.batch_size, n)
         order = np.arange(n)
@@ -108,8 +128,7 @@ class DCMH(CrossModalMethod):
         def outputs(net):
             net.train(False)
             with torch.no_grad():
-                return torch.cat([net.forward(order[s:s + 4096], torch).float()
-                                  for s in range(0, n, 4096)])
+                return torch.cat([net.forward(order[s : s + 4096], torch).float() for s in range(0, n, 4096)])
 
         bank = {m: outputs(net) for m, net in nets.items()}
         codes = torch.where(bank["image"] + bank["text"] >= 0, 1.0, -1.0)
@@ -121,13 +140,13 @@ class DCMH(CrossModalMethod):
 
             bar = tqdm(epochs, desc=f"DCMH {self.bits} bits", unit="epoch", leave=False)
         try:
-            for _ in (bar if bar is not None else epochs):
+            for _ in bar if bar is not None else epochs:
                 for m, other in (("image", "text"), ("text", "image")):
                     net, own, opt = nets[m], bank[m], opts[m]
                     net.train(True)
                     perm = rng.permutation(n)
                     for start in range(0, n, bs):
-                        idx = perm[start:start + bs]
+                        idx = perm[start : start + bs]
                         idx_t = torch.from_numpy(idx).to(device)
                         u = net.forward(idx, torch, rng).float()
                         # Column sums of this modality over all n items, the batch's share live.
@@ -150,7 +169,7 @@ class DCMH(CrossModalMethod):
         self._nets_ = nets
 
     def _transform(self, modality, x):
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         return self._nets_[modality].transform(x, require_torch())
 
@@ -165,7 +184,7 @@ class DCMH(CrossModalMethod):
         return meta, arrays
 
     def _restore(self, meta, arrays):
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         torch = require_torch()
         self._restore_shapes(meta)

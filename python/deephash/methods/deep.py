@@ -5,10 +5,14 @@ A deep method is a composition (see :mod:`deephash.methods.trainer`): a backbone
 a loss (``make_loss``) that declares what it consumes, and, for losses that learn target codes,
 ``make_targets``. A new method is one subclass naming these, one loss class and a registry line.
 """
+
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
+from .._typing import ArrayLike, NDArray
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
 from .trainer import TrainingNetwork, progress, train_network
@@ -54,8 +58,7 @@ class DeepHashingMethod(HashingMethod):
         """
         from ..models import HashHead
 
-        return HashHead(in_dim, self.bits, activation=self.head_activation, hidden=hidden,
-                        standardize=standardize)
+        return HashHead(in_dim, self.bits, activation=self.head_activation, hidden=hidden, standardize=standardize)
 
     def make_targets(self, x, labels) -> np.ndarray:  # pragma: no cover - abstract
         """Target codes for losses that consume "targets": float32 (n, bits) in {-1, +1}."""
@@ -75,8 +78,10 @@ class DeepHashingMethod(HashingMethod):
             from ..models.partial import check_cut
 
             if not info.pretrained:
-                raise ValueError("TrainConfig.train_from_block needs a pretrained backbone "
-                                 "(efficientnet_lite0); one without weights trains whole")
+                raise ValueError(
+                    "TrainConfig.train_from_block needs a pretrained backbone "
+                    "(efficientnet_lite0); one without weights trains whole"
+                )
             self._cut = check_cut(backbone, self.config.train_from_block)
         self._frozen = bool(info.pretrained and not self.config.finetune and self._cut is None)
         hidden = self.config.head_hidden
@@ -108,9 +113,14 @@ class DeepHashingMethod(HashingMethod):
 
         self._backbone.to(device)
         return extract_features(
-            self._backbone, x, tag=self._info.cache_tag, cache_dir=self._cache_dir(),
-            batch_size=self.config.feature_batch_size, device=device,
-            progress=self.config.progress, desc=desc,
+            self._backbone,
+            x,
+            tag=self._info.cache_tag,
+            cache_dir=self._cache_dir(),
+            batch_size=self.config.feature_batch_size,
+            device=device,
+            progress=self.config.progress,
+            desc=desc,
         )
 
     def _activations(self, x, device, desc, progress=None):
@@ -120,10 +130,14 @@ class DeepHashingMethod(HashingMethod):
 
         self._backbone.to(device)
         return extract_features(
-            BelowCut(self._backbone, self._cut), x,
-            tag=activation_tag(self._info.cache_tag, self._cut), cache_dir=self._cache_dir(),
-            batch_size=self.config.feature_batch_size, device=device,
-            progress=self.config.progress if progress is None else progress, desc=desc,
+            BelowCut(self._backbone, self._cut),
+            x,
+            tag=activation_tag(self._info.cache_tag, self._cut),
+            cache_dir=self._cache_dir(),
+            batch_size=self.config.feature_batch_size,
+            device=device,
+            progress=self.config.progress if progress is None else progress,
+            desc=desc,
         )
 
     def _partial_network(self, x, device, rng, torch) -> TrainingNetwork:
@@ -135,8 +149,9 @@ class DeepHashingMethod(HashingMethod):
         n = x.shape[0]
         maps = [self._activations(x, device, f"{self.name} activations")]
         if cfg.flip:  # a flipped image is another image: its own cache rows, computed once too
-            maps.append(self._activations(np.ascontiguousarray(x[:, :, ::-1]), device,
-                                          f"{self.name} activations (flipped)"))
+            maps.append(
+                self._activations(np.ascontiguousarray(x[:, :, ::-1]), device, f"{self.name} activations (flipped)")
+            )
         acts = torch.from_numpy(np.concatenate(maps) if len(maps) > 1 else maps[0]).to(device)
 
         def forward(idx_np, idx):
@@ -148,8 +163,10 @@ class DeepHashingMethod(HashingMethod):
 
         for m in (backbone, head):
             m.to(device)
-        groups = [{"params": backbone.upper_parameters(cut), "lr": cfg.lr * cfg.backbone_lr_scale},
-                  {"params": head.parameters(), "lr": cfg.lr}]
+        groups = [
+            {"params": backbone.upper_parameters(cut), "lr": cfg.lr * cfg.backbone_lr_scale},
+            {"params": head.parameters(), "lr": cfg.lr},
+        ]
         # trained convolutions drift like end-to-end training: no memory bank by default
         return TrainingNetwork(forward, [backbone, head], groups, False)
 
@@ -166,8 +183,9 @@ class DeepHashingMethod(HashingMethod):
             feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
             head.fit_input(feats)
             head.to(device)
-            return TrainingNetwork(lambda idx_np, idx: head(feats[idx]), [head],
-                                   [{"params": head.parameters(), "lr": cfg.lr}], True)
+            return TrainingNetwork(
+                lambda idx_np, idx: head(feats[idx]), [head], [{"params": head.parameters(), "lr": cfg.lr}], True
+            )
         images = self._info.input_kind == "images"
         texts = self._info.input_kind == "texts"  # text backbones take the strings themselves
         x_dev = None if images or texts else torch.from_numpy(x).to(device)
@@ -187,16 +205,17 @@ class DeepHashingMethod(HashingMethod):
         for m in (backbone, head):
             m.to(device)
         if self._info.pretrained:
-            groups = [{"params": backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_scale},
-                      {"params": head.parameters(), "lr": cfg.lr}]
+            groups = [
+                {"params": backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_scale},
+                {"params": head.parameters(), "lr": cfg.lr},
+            ]
         else:
-            groups = [{"params": list(backbone.parameters()) + list(head.parameters()),
-                       "lr": cfg.lr}]
+            groups = [{"params": list(backbone.parameters()) + list(head.parameters()), "lr": cfg.lr}]
         # an image backbone trained end to end drifts too fast for stored outputs (see TrainConfig)
         return TrainingNetwork(forward, [backbone, head], groups, not images)
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, x, labels=None):
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> DeepHashingMethod:
         """Trains the network.
 
         Parameters
@@ -214,7 +233,7 @@ class DeepHashingMethod(HashingMethod):
         self
         """
         from ..models import resolve_device
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         if self.config.num_workers > 1:  # data-parallel over Ray workers, each running this fit
             from ..distributed.train import fit_data_parallel
@@ -246,9 +265,19 @@ class DeepHashingMethod(HashingMethod):
             if t.shape != (n, self.bits):
                 raise ValueError(f"make_targets must return ({n}, {self.bits}), got {t.shape}")
             targets = torch.from_numpy(t).to(device)
-        train_network(net, loss_fn, n=n, bits=self.bits, cfg=cfg, rng=rng, seed=self.seed,
-                      device=device, labels=y_t, targets=targets,
-                      desc=f"{self.name} {self.bits} bits")
+        train_network(
+            net,
+            loss_fn,
+            n=n,
+            bits=self.bits,
+            cfg=cfg,
+            rng=rng,
+            seed=self.seed,
+            device=device,
+            labels=y_t,
+            targets=targets,
+            desc=f"{self.name} {self.bits} bits",
+        )
         self._loss = loss_fn
         self._fitted = True
         return self
@@ -260,15 +289,14 @@ class DeepHashingMethod(HashingMethod):
     def _head_outputs(self, x, pick, width: int, desc: str) -> np.ndarray:
         """``pick(head output)`` for every row of ``x``, float32 (n, width), in inference mode."""
         from ..models import images_to_tensor
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         self._check_fitted()
         torch = require_torch()
         x = as_inputs(x, self._info.input_kind)
         if tuple(x.shape[1:]) != self._input_shape:
             raise ValueError(
-                f"x must have per-item shape {self._input_shape} like the training data, "
-                f"got {tuple(x.shape[1:])}"
+                f"x must have per-item shape {self._input_shape} like the training data, got {tuple(x.shape[1:])}"
             )
         device = self._device()
         if self._cut is not None:
@@ -279,14 +307,13 @@ class DeepHashingMethod(HashingMethod):
         step = self.config.feature_batch_size if images or texts else 4096
         n = x.shape[0]
         out = np.empty((n, width), dtype=np.float32)
-        bar = progress(total=n, desc=desc, unit="item", leave=False) \
-            if self.config.progress else None
+        bar = progress(total=n, desc=desc, unit="item", leave=False) if self.config.progress else None
         self._head.eval()
         self._backbone.eval()
         try:
             with torch.inference_mode():
                 for start in range(0, n, step):
-                    chunk = src[start:start + step]
+                    chunk = src[start : start + step]
                     if images:
                         t = images_to_tensor(chunk, torch).to(device)
                         o = self._head(self._backbone(t))
@@ -296,7 +323,7 @@ class DeepHashingMethod(HashingMethod):
                         o = self._head(torch.from_numpy(chunk).to(device))
                     else:
                         o = self._head(self._backbone(torch.from_numpy(chunk).to(device)))
-                    out[start:start + step] = pick(o).float().cpu().numpy()
+                    out[start : start + step] = pick(o).float().cpu().numpy()
                     if bar is not None:
                         bar.update(len(chunk))
         finally:
@@ -313,18 +340,17 @@ class DeepHashingMethod(HashingMethod):
         n = x.shape[0]
         step = self.config.feature_batch_size
         out = np.empty((n, width), dtype=np.float32)
-        bar = progress(total=n, desc=desc, unit="item", leave=False) \
-            if self.config.progress else None
+        bar = progress(total=n, desc=desc, unit="item", leave=False) if self.config.progress else None
         self._head.eval()
         self._backbone.eval()
         try:
             with torch.inference_mode():
                 for start in range(0, n, chunk):
-                    acts = self._activations(x[start:start + chunk], device, desc, progress=False)
+                    acts = self._activations(x[start : start + chunk], device, desc, progress=False)
                     for s in range(0, acts.shape[0], step):
-                        a = torch.from_numpy(acts[s:s + step]).to(device)
+                        a = torch.from_numpy(acts[s : s + step]).to(device)
                         o = self._head(self._backbone.upper(maps_to_input(a), self._cut))
-                        out[start + s:start + s + a.shape[0]] = pick(o).float().cpu().numpy()
+                        out[start + s : start + s + a.shape[0]] = pick(o).float().cpu().numpy()
                         if bar is not None:
                             bar.update(a.shape[0])
         finally:
@@ -332,7 +358,7 @@ class DeepHashingMethod(HashingMethod):
                 bar.close()
         return out
 
-    def transform(self, x) -> np.ndarray:
+    def transform(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real outputs of the code layer, float32 (n, bits); codes are ``outputs > 0``."""
         from ..models import code_outputs
 
@@ -350,16 +376,14 @@ class DeepHashingMethod(HashingMethod):
         }
         arrays = {"head/" + k: v.detach().cpu().numpy() for k, v in self._head.state_dict().items()}
         if not self._frozen:
-            arrays.update({"backbone/" + k: v.detach().cpu().numpy()
-                           for k, v in self._backbone.state_dict().items()})
+            arrays.update({"backbone/" + k: v.detach().cpu().numpy() for k, v in self._backbone.state_dict().items()})
         # a loss's own trained state (e.g. learned per-bit weights) is part of the model
-        arrays.update({"loss/" + k: v.detach().cpu().numpy()
-                       for k, v in self._loss.state_dict().items()})
+        arrays.update({"loss/" + k: v.detach().cpu().numpy() for k, v in self._loss.state_dict().items()})
         return meta, arrays
 
     def _restore(self, meta, arrays):
         from ..models import resolve_device
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         torch = require_torch()
         shape = (1,) + tuple(meta["input_shape"])
@@ -370,8 +394,7 @@ class DeepHashingMethod(HashingMethod):
         self._input_shape = tuple(meta["input_shape"])
 
         def sub(prefix):
-            return {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-                    if k.startswith(prefix)}
+            return {k[len(prefix) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)}
 
         self._head.load_state_dict(sub("head/"), strict=True)
         if not self._frozen:

@@ -1,4 +1,5 @@
 """DH: deep hashing on hand-crafted features (Liong et al., CVPR 2015), unsupervised."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod

@@ -1,4 +1,5 @@
 """DHN: deep hashing network (Zhu, Long, Wang & Cao, AAAI 2016)."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod

@@ -1,4 +1,5 @@
 """DLBHC: deep learning of binary hash codes (Lin, Yang, Hsiao & Chen, CVPR 2015 workshops)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,7 @@ class DLBHC(DeepHashingMethod):
     def make_head(self, in_dim, hidden, standardize):
         from ..models.latent_head import LatentHead
 
-        return LatentHead(in_dim, self.bits, max(self._n_classes, 1), hidden=hidden,
-                          standardize=standardize)
+        return LatentHead(in_dim, self.bits, max(self._n_classes, 1), hidden=hidden, standardize=standardize)
 
     def make_loss(self):
         from ..losses.dlbhc import DLBHCLoss

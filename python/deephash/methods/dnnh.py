@@ -1,4 +1,5 @@
 """DNNH / NINH: deep neural network hashing (Lai, Pan, Liu & Yan, CVPR 2015)."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
@@ -51,11 +52,11 @@ class DNNH(DeepHashingMethod):
     def make_head(self, in_dim, hidden, standardize):
         from ..models.divide_encode import DivideEncodeHead
 
-        return DivideEncodeHead(in_dim, self.bits, epsilon=float(self.params["epsilon"]),
-                                hidden=hidden, standardize=standardize)
+        return DivideEncodeHead(
+            in_dim, self.bits, epsilon=float(self.params["epsilon"]), hidden=hidden, standardize=standardize
+        )
 
     def make_loss(self):
         from ..losses.dnnh import DNNHLoss
 
-        return DNNHLoss(margin=self.params["margin"],
-                        triplets_per_anchor=self.params["triplets_per_anchor"])
+        return DNNHLoss(margin=self.params["margin"], triplets_per_anchor=self.params["triplets_per_anchor"])

@@ -1,4 +1,5 @@
 """DPSH: deep pairwise-supervised hashing (Li, Wang & Kang, IJCAI 2016)."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod

@@ -1,10 +1,13 @@
 """DRSCH: bit-scalable deep hashing with regularised similarity learning (Zhang et al., TIP 2015)."""
+
 from __future__ import annotations
 
 import numbers
+from typing import Optional
 
 import numpy as np
 
+from .._typing import ArrayLike, Codes
 from .._validate import describe
 from ..codes import pack_bits
 from .deep import DeepHashingMethod
@@ -62,8 +65,7 @@ class DRSCH(DeepHashingMethod):
         from ..losses import DRSCHLoss
 
         p = self.params
-        return DRSCHLoss(self.bits, margin=p["margin"], lam=p["lam"],
-                         weight_lr_scale=p["weight_lr_scale"])
+        return DRSCHLoss(self.bits, margin=p["margin"], lam=p["lam"], weight_lr_scale=p["weight_lr_scale"])
 
     @property
     def bit_weights(self) -> np.ndarray:
@@ -86,7 +88,7 @@ class DRSCH(DeepHashingMethod):
             )
         return int(bits)
 
-    def encode(self, x, bits=None) -> np.ndarray:
+    def encode(self, x: ArrayLike, bits: Optional[int] = None) -> Codes:
         """Packed codes of ``x``: all ``self.bits`` bits, or the ``bits`` heaviest ones.
 
         Parameters

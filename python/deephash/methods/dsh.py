@@ -1,4 +1,5 @@
 """DSH: deep supervised hashing (Liu, Wang, Shan & Chen, CVPR 2016)."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod

@@ -1,4 +1,5 @@
 """DSRH: deep semantic ranking based hashing for multi-label retrieval (Zhao et al., CVPR 2015)."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod

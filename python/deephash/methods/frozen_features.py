@@ -15,6 +15,7 @@ them:
 Backbones with random weights (``"mlp"``, ``"small_cnn"``) are refused: untrained features mean
 nothing to a method that does not train them.
 """
+
 from __future__ import annotations
 
 __all__ = ["FrozenFeatures"]
@@ -72,7 +73,7 @@ class FrozenFeatures:
         if self.identity:
             return
         from ..models import build_backbone, normalize_spec
-        from ..models._torch import require_torch
+        from .._torch import require_torch
         from ..models.backbones import FITTED_BACKBONES
 
         torch = require_torch()
@@ -116,11 +117,15 @@ class FrozenFeatures:
         cfg = self.config
         device = resolve_device(cfg.device)
         self._module.to(device)
-        cache = None if cfg.cache_dir is False else (
-            default_cache_dir() if cfg.cache_dir is None else cfg.cache_dir)
+        cache = None if cfg.cache_dir is False else (default_cache_dir() if cfg.cache_dir is None else cfg.cache_dir)
         return extract_features(
-            self._module, x, tag=self._info.cache_tag, cache_dir=cache,
-            batch_size=cfg.feature_batch_size, device=device, progress=cfg.progress,
+            self._module,
+            x,
+            tag=self._info.cache_tag,
+            cache_dir=cache,
+            batch_size=cfg.feature_batch_size,
+            device=device,
+            progress=cfg.progress,
             desc=f"{self.method} features",
         )
 
@@ -137,6 +142,5 @@ class FrozenFeatures:
         if isinstance(self.spec, dict) and self.spec["name"] == "tfidf":
             from ..models.text import TfidfEncoder
 
-            own = {k[len(_TFIDF_PREFIX):]: v for k, v in arrays.items()
-                   if k.startswith(_TFIDF_PREFIX)}
+            own = {k[len(_TFIDF_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_TFIDF_PREFIX)}
             self._tfidf = TfidfEncoder.from_state(self._tfidf_options(), own, seed=self.seed)

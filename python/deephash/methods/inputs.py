@@ -1,4 +1,5 @@
 """Validation of the data and labels given to the methods (numpy in, clear errors out)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,22 +61,22 @@ def as_inputs(x, kind: str, name: str = "x") -> np.ndarray:
     if kind == "texts":
         return as_texts(x, name)
     x = _to_numpy(x, name)
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number) or np.issubdtype(
-        x.dtype, np.complexfloating
-    ):
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
     if kind == "vectors":
         if x.ndim != 2 or x.shape[1] == 0:
             raise ValueError(
                 f"{name} must be feature vectors of shape (n, d) for this backbone, got shape {x.shape}"
-                + ("; images need an image backbone such as 'small_cnn' or 'efficientnet_lite0'"
-                   if x.ndim in (3, 4) else "")
+                + (
+                    "; images need an image backbone such as 'small_cnn' or 'efficientnet_lite0'"
+                    if x.ndim in (3, 4)
+                    else ""
+                )
             )
     else:
         if not (x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3))):
             raise ValueError(
-                f"{name} must be images of shape (n, H, W) or (n, H, W, C) with C in {{1, 3}}, "
-                f"got shape {x.shape}"
+                f"{name} must be images of shape (n, H, W) or (n, H, W, C) with C in {{1, 3}}, got shape {x.shape}"
             )
         if x.dtype == np.uint8:
             return np.ascontiguousarray(x)

@@ -1,4 +1,5 @@
 """Loading saved models: ``deephash.methods.load(path)``."""
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,7 @@ def load(path, backbone=None, device=None):
         meta = json.loads(str(archive["__meta__"]))
         arrays = {k[2:]: archive[k] for k in archive.files if k.startswith("a/")}
     if meta.get("format") != FORMAT_TAG or meta.get("version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: unsupported model format {meta.get('format')!r} version {meta.get('version')!r}"
-        )
+        raise ValueError(f"{path}: unsupported model format {meta.get('format')!r} version {meta.get('version')!r}")
     cls = method_class(meta["method"])
     cfg = dict(meta["config"])
     if device is not None:
@@ -52,11 +51,8 @@ def load(path, backbone=None, device=None):
     bb = meta.get("backbone")
     if bb is None:
         if backbone is None:
-            raise ValueError(
-                f"{path} was trained with a custom backbone module; pass it: load(path, backbone=module)"
-            )
+            raise ValueError(f"{path} was trained with a custom backbone module; pass it: load(path, backbone=module)")
         bb = backbone
-    model = cls(bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config,
-                **meta["hyperparameters"])
+    model = cls(bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, **meta["hyperparameters"])
     model._restore(meta, arrays)
     return model

@@ -1,4 +1,5 @@
 """ITQ: iterative quantisation (Gong & Lazebnik, CVPR 2011; PAMI 2013), unsupervised."""
+
 from __future__ import annotations
 
 from ._itq import itq_rotation

@@ -1,4 +1,5 @@
 """LSH: random-hyperplane hashing (Charikar, STOC 2002), the unsupervised baseline."""
+
 from __future__ import annotations
 
 import numpy as np

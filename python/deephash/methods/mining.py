@@ -14,6 +14,7 @@ negative in the pool get no triplet. Graded triplets also carry the gain
 capped at 1. The cost per step is O(batch x pool) comparisons; draws come from a
 ``torch.Generator`` seeded once per fit, on the CPU, so they do not depend on the device.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -59,10 +60,9 @@ class TripletMiner:
     """
 
     def __init__(self, per_anchor: int = 4, seed: int = 0, graded: bool = False):
-        if isinstance(per_anchor, bool) or not isinstance(per_anchor, numbers.Integral) \
-                or per_anchor <= 0:
+        if isinstance(per_anchor, bool) or not isinstance(per_anchor, numbers.Integral) or per_anchor <= 0:
             raise ValueError(f"per_anchor must be a positive int, got {per_anchor!r}")
-        from ..models._torch import require_torch
+        from .._torch import require_torch
 
         self._torch = require_torch()
         self.per_anchor = int(per_anchor)

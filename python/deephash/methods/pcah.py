@@ -1,4 +1,5 @@
 """PCAH: the signs of the top principal components (the baseline of Wang et al., CVPR 2010)."""
+
 from __future__ import annotations
 
 from .projection import ProjectionHashing, pca_projection, project_linear

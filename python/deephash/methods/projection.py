@@ -5,10 +5,14 @@ that map a feature vector to ``bits`` real values whose signs are the code. The 
 two functions, :meth:`ProjectionHashing._learn` and :meth:`ProjectionHashing._project`; fitting,
 validation, encoding and persistence are here, once.
 """
+
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
+from .._typing import ArrayLike, NDArray
 from .base import HashingMethod
 from .frozen_features import FrozenFeatures
 from .inputs import as_inputs
@@ -60,9 +64,7 @@ def pca_projection(f, k: int, seed: int, method: str):
         w = TruncatedSVD(n_components=k, random_state=seed).fit(f).components_.T.astype(np.float64)
     else:
         if k > d:
-            raise ValueError(
-                f"{method} with {k} bits needs features of at least {k} dimensions, got {d}"
-            )
+            raise ValueError(f"{method} with {k} bits needs features of at least {k} dimensions, got {d}")
         x = np.asarray(f, dtype=np.float64)
         xc = x - x.mean(0)
         vals, vecs = np.linalg.eigh(xc.T @ xc / max(x.shape[0] - 1, 1))
@@ -97,7 +99,7 @@ class ProjectionHashing(HashingMethod):
             self._features = FrozenFeatures(self.backbone, self.seed, self.config, self.name)
         return self._features
 
-    def fit(self, x, labels=None):
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> ProjectionHashing:
         """Learns the projection from the training inputs ``x``; ``labels`` are ignored.
 
         Parameters
@@ -117,7 +119,7 @@ class ProjectionHashing(HashingMethod):
         self._fitted = True
         return self
 
-    def transform(self, x) -> np.ndarray:
+    def transform(self, x: ArrayLike) -> NDArray[np.float32]:
         """Real values whose signs are the code bits, float32 (n, bits)."""
         self._check_fitted()
         ext = self._extractor()
@@ -139,6 +141,7 @@ class ProjectionHashing(HashingMethod):
     def _restore(self, meta, arrays):
         self._input_shape = tuple(meta["input_shape"])
         self._extractor().restore(arrays, self._input_shape)
-        self._arrays = {k[len(_METHOD_PREFIX):]: np.array(v) for k, v in arrays.items()
-                        if k.startswith(_METHOD_PREFIX)}
+        self._arrays = {
+            k[len(_METHOD_PREFIX) :]: np.array(v) for k, v in arrays.items() if k.startswith(_METHOD_PREFIX)
+        }
         self._fitted = True

@@ -4,6 +4,7 @@ Read by :func:`deephash.methods.method_class`, :func:`deephash.methods.load`, th
 command and the benchmarks. Adding a method is one line here (its file and class); classes are
 imported on first use, so listing the methods imports neither torch nor any method module.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -3,6 +3,7 @@
 "Large-Scale Supervised Multimodal Hashing with Semantic Correlation Maximization": the
 supervised shallow baseline of DCMH's comparison set.
 """
+
 from __future__ import annotations
 
 import numpy as np

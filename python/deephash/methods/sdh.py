@@ -1,4 +1,5 @@
 """SDH: supervised deep hashing (Liong et al., CVPR 2015)."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
@@ -22,8 +23,7 @@ class SDH(DeepHashingMethod):
 
     name = "SDH"
     head_activation = "tanh"
-    hyperparameter_defaults = {"balance": 1.0, "independence": 1.0, "discriminative": 1.0,
-                               "alpha": 1.0}
+    hyperparameter_defaults = {"balance": 1.0, "independence": 1.0, "discriminative": 1.0, "alpha": 1.0}
 
     def make_loss(self):
         from ..losses.sdh import SDHLoss

@@ -1,4 +1,5 @@
 """Semantic Hashing (Salakhutdinov & Hinton, IJAR 2009): the first deep hashing method."""
+
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
@@ -39,8 +40,9 @@ class SemanticHashing(DeepHashingMethod):
     def make_head(self, in_dim, hidden, standardize):
         from ..models.autoencoder import AutoencoderHead
 
-        return AutoencoderHead(in_dim, self.bits, hidden=self.params["hidden"],
-                               noise=self.params["noise"], seed=self.seed)
+        return AutoencoderHead(
+            in_dim, self.bits, hidden=self.params["hidden"], noise=self.params["noise"], seed=self.seed
+        )
 
     def make_loss(self):
         from ..losses.semantic_hashing import SemanticHashingLoss

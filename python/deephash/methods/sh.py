@@ -1,4 +1,5 @@
 """SH: spectral hashing (Weiss, Torralba & Fergus, NIPS 2008), unsupervised."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,14 @@ class SH(ProjectionHashing):
         dims = np.concatenate([np.full(m - 1, j) for j, m in enumerate(max_mode)]).astype(np.int64)
         ks = np.concatenate([np.arange(1, m) for m in max_mode]).astype(np.int64)
         order = np.argsort((ks * np.pi / width[dims]) ** 2, kind="stable")[: self.bits]
-        return {"projection": w, "offset": offset, "min": mn, "width": width,
-                "mode_dim": dims[order], "mode_k": ks[order].astype(np.float64)}
+        return {
+            "projection": w,
+            "offset": offset,
+            "min": mn,
+            "width": width,
+            "mode_dim": dims[order],
+            "mode_k": ks[order].astype(np.float64),
+        }
 
     def _project(self, f, a):
         p = project_linear(f, a["projection"], a["offset"])

@@ -1,4 +1,5 @@
 """Convolutional text hashing (Xu, Wang, Liu, Tian, Zhang & Hao, IJCAI 2015)."""
+
 from __future__ import annotations
 
 import warnings
@@ -41,8 +42,7 @@ def spectral_target_codes(texts, bits: int, neighbors: int = 10, min_df: int = 2
         # A graph with several components still embeds (each component on its own); the
         # medians below keep the bits balanced either way.
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        emb = SpectralEmbedding(n_components=bits, affinity="precomputed",
-                                random_state=seed).fit_transform(graph)
+        emb = SpectralEmbedding(n_components=bits, affinity="precomputed", random_state=seed).fit_transform(graph)
     return np.where(emb > np.median(emb, axis=0), 1.0, -1.0).astype(np.float32)
 
 
@@ -70,8 +70,7 @@ class TextCNNHash(DeepHashingMethod):
     hyperparameter_defaults = {"neighbors": 10, "target_min_df": 2}
 
     def make_targets(self, x, labels):
-        return spectral_target_codes(x, self.bits, self.params["neighbors"],
-                                     self.params["target_min_df"], self.seed)
+        return spectral_target_codes(x, self.bits, self.params["neighbors"], self.params["target_min_df"], self.seed)
 
     def make_loss(self):
         from ..losses.text_cnn_hash import TargetCodeLoss

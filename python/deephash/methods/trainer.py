@@ -12,6 +12,7 @@ activations at a backbone cut with the blocks above it trained, or the whole net
 unsupervised losses consume nothing and get ``labels=None``; losses with target codes get them
 from the method's ``make_targets``; a data-parallel run executes this same loop per worker.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,20 @@ def _lr_schedule(opt, cfg, total_steps: int):
     return set_lr
 
 
-def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng, seed: int,
-                  device, labels=None, targets=None, desc: str = "training") -> None:
+def train_network(
+    net: TrainingNetwork,
+    loss_fn,
+    *,
+    n: int,
+    bits: int,
+    cfg,
+    rng,
+    seed: int,
+    device,
+    labels=None,
+    targets=None,
+    desc: str = "training",
+) -> None:
     """Trains ``net`` with ``loss_fn`` for ``cfg.epochs`` passes over the n training items.
 
     Parameters
@@ -89,15 +102,14 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
     targets : float tensor (n, bits) on ``device``, or None
     """
     from ..losses.base import LABELLED, RELATIONAL, LossInputs
-    from ..models._torch import require_torch
+    from .._torch import require_torch
     from ..models.hash_head import code_outputs
     from .mining import TripletMiner, check_rankable
 
     torch = require_torch()
     consumes = loss_fn.consumes
     if consumes & LABELLED and labels is None:
-        raise ValueError(f"{type(loss_fn).__name__} consumes {sorted(consumes & LABELLED)} "
-                         "and needs labels")
+        raise ValueError(f"{type(loss_fn).__name__} consumes {sorted(consumes & LABELLED)} and needs labels")
     if "targets" in consumes and targets is None:
         raise ValueError(f"{type(loss_fn).__name__} consumes target codes; none were made")
     relational = bool(consumes & RELATIONAL)
@@ -128,13 +140,13 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
     epochs = range(cfg.epochs)
     bar = progress(epochs, desc=desc, unit="epoch", leave=False) if cfg.progress else None
     try:
-        for _ in (bar if bar is not None else epochs):
+        for _ in bar if bar is not None else epochs:
             for m in net.modules:
                 m.train()
             perm = rng.permutation(n)
             total, steps = 0.0, 0
             for start in range(0, n, bs):
-                idx_np = perm[start:start + bs]
+                idx_np = perm[start : start + bs]
                 if relational and bank is None and idx_np.size < 2:
                     continue  # a pair or a triplet needs two outputs
                 idx = torch.from_numpy(idx_np).to(device)
@@ -156,8 +168,7 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
                         inputs.ref_u, inputs.ref_labels, pool_ids = bank, labels, all_ids
                 if miner is not None:
                     pool_labels = inputs.labels if bank is None else inputs.ref_labels
-                    inputs.triplets, inputs.gains = miner.mine(inputs.labels, idx, pool_labels,
-                                                               pool_ids)
+                    inputs.triplets, inputs.gains = miner.mine(inputs.labels, idx, pool_labels, pool_ids)
                     if inputs.triplets.shape[0] == 0 and "pairs" not in consumes:
                         continue  # nothing to rank in this batch
                 loss = loss_fn.step_loss(inputs)
@@ -170,9 +181,12 @@ def train_network(net: TrainingNetwork, loss_fn, *, n: int, bits: int, cfg, rng,
             if steps == 0:
                 raise ValueError(
                     f"{type(loss_fn).__name__}: no training step was possible in an epoch"
-                    + (" (no triplets: each anchor needs an item sharing a label with it and one "
-                       "less relevant; do the labels hold at least two classes?)"
-                       if miner is not None else "")
+                    + (
+                        " (no triplets: each anchor needs an item sharing a label with it and one "
+                        "less relevant; do the labels hold at least two classes?)"
+                        if miner is not None
+                        else ""
+                    )
                 )
             if bar is not None:
                 bar.set_postfix(loss=f"{total / steps:.4f}")

@@ -7,6 +7,7 @@ Labels are class ids ``(n,)`` or multi-hot rows ``(n, c)``; a database item is r
 query when they share at least one label, and its grade is the number of labels they share.
 Every function returns a NamedTuple.
 """
+
 from __future__ import annotations
 
 from ._histograms import DistanceHistograms, distance_histograms, hamming_distances

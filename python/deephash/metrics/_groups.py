@@ -9,6 +9,7 @@ distances they are the distinct distances of each query's row, found by sorting,
 groups that hold no relevant item merged into one (see below), and rows are padded with empty
 groups to a common width.
 """
+
 from __future__ import annotations
 
 from typing import Iterator, Tuple

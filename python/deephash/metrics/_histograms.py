@@ -6,12 +6,14 @@ counts per query and distance: how many database items lie at distance d, and ho
 those are relevant. No ranking (sort) is needed, which is why this is faster than sorting
 (``FlatIndex.search`` with k = n) for whole-database metrics.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
 
+from .._typing import ArrayLike, NDArray
 from ._relevance import check_pair, relevance
 
 __all__ = ["DistanceHistograms", "distance_histograms", "hamming_distances"]
@@ -77,7 +79,7 @@ def _block_distances(q_words: np.ndarray, db_words: np.ndarray, bits: int) -> np
     return out
 
 
-def hamming_distances(query_codes, db_codes) -> np.ndarray:
+def hamming_distances(query_codes: NDArray[np.uint8], db_codes: NDArray[np.uint8]) -> NDArray[np.int32]:
     """Dense Hamming distance matrix (for small inputs and tests).
 
     Parameters
@@ -92,18 +94,20 @@ def hamming_distances(query_codes, db_codes) -> np.ndarray:
     for name, c in (("query_codes", query_codes), ("db_codes", db_codes)):
         if not isinstance(c, np.ndarray) or c.dtype != np.uint8:
             got = f"dtype {c.dtype}" if isinstance(c, np.ndarray) else type(c).__name__
-            raise TypeError(f"{name} must be a numpy array of packed uint8 codes "
-                            f"(deephash.pack_bits), got {got}")
+            raise TypeError(f"{name} must be a numpy array of packed uint8 codes (deephash.pack_bits), got {got}")
     q = np.ascontiguousarray(query_codes)
     db = np.ascontiguousarray(db_codes)
     if q.ndim != 2 or db.ndim != 2 or q.shape[1] != db.shape[1]:
-        raise ValueError(
-            f"codes must be 2-D with the same width, got shapes {q.shape} and {db.shape}"
-        )
+        raise ValueError(f"codes must be 2-D with the same width, got shapes {q.shape} and {db.shape}")
     return _block_distances(_words(q), _words(db), q.shape[1] * 8).astype(np.int32)
 
 
-def distance_histograms(query_codes, query_labels, db_codes, db_labels) -> DistanceHistograms:
+def distance_histograms(
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+) -> DistanceHistograms:
     """Counts database items (all, and relevant) at each Hamming distance from each query.
 
     Parameters
@@ -146,7 +150,7 @@ def _histograms(q, ql, db, dl, bits) -> DistanceHistograms:
             pos_ok = (pos < classes.shape[0]) & (classes[np.minimum(pos, len(classes) - 1)] == qlab)
             for c in np.unique(pos[pos_ok]):
                 rows = np.nonzero(pos_ok & (pos == c))[0]
-                block = key[rows, starts[c]:ends[c]]
+                block = key[rows, starts[c] : ends[c]]
                 h = np.bincount(block.ravel(), minlength=m * nb).reshape(m, nb)
                 rel[s + rows] = h[rows]
         else:

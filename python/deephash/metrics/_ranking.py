@@ -13,6 +13,7 @@ Weighted Hamming distances (``weights=``) follow the same split: the engine's we
 small k, else a sort of (integer distance, position) keys computed with the engine's quantisation
 (:mod:`._weighted`).
 """
+
 from __future__ import annotations
 
 from typing import Iterator, Tuple
@@ -79,7 +80,7 @@ def ranked_relevance(
         _, inv = np.unique(np.concatenate([ql, dl]), return_inverse=True)
         dtype = np.uint8 if inv.max(initial=0) < 256 else np.int32
         inv = inv.astype(dtype)
-        ql, dl = inv[: ql.shape[0]], inv[ql.shape[0]:]
+        ql, dl = inv[: ql.shape[0]], inv[ql.shape[0] :]
     for s, e, pos in ranking(q, db, bits, k, weighted):
         if ql.ndim == 1:
             relk = ql[s:e, None] == dl[pos]

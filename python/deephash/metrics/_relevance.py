@@ -4,6 +4,7 @@ Labels are either integer class ids of shape (n,) or multi-hot rows of shape (n,
 a database item are relevant to each other when they share at least one label. Graded relevance
 (the grade) is the number of labels they share: 0 or 1 for class ids, 0..c for multi-hot rows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,16 +21,11 @@ def labels_array(labels, n: int, name: str, codes_name: str) -> np.ndarray:
         labels = labels.detach().cpu().numpy()
     arr = np.asarray(labels)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
-        raise TypeError(
-            f"{name} must be integer class ids (n,) or multi-hot 0/1 rows (n, c), "
-            f"got {describe(arr)}"
-        )
+        raise TypeError(f"{name} must be integer class ids (n,) or multi-hot 0/1 rows (n, c), got {describe(arr)}")
     if arr.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (n,) or (n, c), got shape {arr.shape}")
     if arr.shape[0] != n:
-        raise ValueError(
-            f"{name} must have one row per code in {codes_name} ({n}), got {arr.shape[0]}"
-        )
+        raise ValueError(f"{name} must have one row per code in {codes_name} ({n}), got {arr.shape[0]}")
     if arr.ndim == 2:
         if arr.size and (arr.min() < 0 or arr.max() > 1):
             raise ValueError(f"multi-hot {name} must hold only 0 and 1")
@@ -47,9 +43,7 @@ def check_pair(query_codes, query_labels, db_codes, db_labels):
     """
     db_arr = db_codes if hasattr(db_codes, "shape") else np.asarray(db_codes)
     if len(db_arr.shape) != 2:
-        raise ValueError(
-            f"db_codes must be a 2-D uint8 array (n, bits // 8), got {describe(db_arr)}"
-        )
+        raise ValueError(f"db_codes must be a 2-D uint8 array (n, bits // 8), got {describe(db_arr)}")
     bits = db_arr.shape[1] * 8
     if bits == 0:
         raise ValueError("db_codes must have at least one byte per code")

@@ -29,6 +29,7 @@ which is the binary formula when every relevant grade is 1 (s = r, G = R). It is
 for the first m positions of a straddling group with x relevant items among them, s is replaced
 by its conditional expectation x * s / r.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -90,8 +91,6 @@ def hypergeom_pmf(n: int, r: int, m: int, lf: np.ndarray):
     """
     lo, hi = max(0, m - (n - r)), min(r, m)
     x = np.arange(lo, hi + 1, dtype=np.int64)
-    logp = (lf[r] - lf[x] - lf[r - x]) + (lf[n - r] - lf[m - x] - lf[n - r - m + x]) - (
-        lf[n] - lf[m] - lf[n - m]
-    )
+    logp = (lf[r] - lf[x] - lf[r - x]) + (lf[n - r] - lf[m - x] - lf[n - r - m + x]) - (lf[n] - lf[m] - lf[n - m])
     p = np.exp(logp - logp.max())
     return x, p / p.sum()

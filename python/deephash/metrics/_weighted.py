@@ -9,6 +9,7 @@ from the engine's own quantisation (one call per weight vector); the distances a
 in numpy (the engine's weighted top-k is built for small k and takes seconds for whole rankings).
 ``tests/test_metrics_graded.py`` checks that both agree.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -53,8 +54,7 @@ class WeightedDistances:
             byte_luts = _byte_tables(self.units[None, :], 2 * self.npairs)[0]  # (2 * npairs, 256)
             # Index lo | hi << 8 of a little-endian uint16: entry = lut[lo byte] + lut[hi byte].
             self.pair_luts = [
-                (byte_luts[2 * j][None, :] + byte_luts[2 * j + 1][:, None]).ravel()
-                for j in range(self.npairs)
+                (byte_luts[2 * j][None, :] + byte_luts[2 * j + 1][:, None]).ravel() for j in range(self.npairs)
             ]
 
     def block(self, q: np.ndarray, start: int) -> np.ndarray:
@@ -68,7 +68,7 @@ class WeightedDistances:
             for j in range(self.npairs):
                 out += self.pair_luts[j][q16[:, j, None] ^ self.db16[j][None, :]]
             return out
-        luts = _byte_tables(self.units[start:start + m], 2 * self.npairs)  # (m, nbytes, 256)
+        luts = _byte_tables(self.units[start : start + m], 2 * self.npairs)  # (m, nbytes, 256)
         offsets = (np.arange(m, dtype=np.intp) * 256)[:, None]
         for j in range(self.npairs):
             x = q16[:, j, None] ^ self.db16[j][None, :]

@@ -1,10 +1,12 @@
 """Mean average precision of Hamming ranking, with explicit handling of ties."""
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .._typing import ArrayLike
 from .._validate import check_k
 from ._groups import tie_group_counts
 from ._histograms import _histograms
@@ -58,7 +60,13 @@ def check_ties(ties) -> str:
 
 
 def mean_average_precision(
-    query_codes, query_labels, db_codes, db_labels, topk=None, ties: str = "average", weights=None
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    topk: Optional[int] = None,
+    ties: str = "average",
+    weights: Optional[ArrayLike] = None,
 ) -> MeanAveragePrecision:
     """Mean average precision (mAP) of ranking the database by Hamming distance to each query.
 
@@ -167,9 +175,7 @@ def _ap_average(total, rel, k: int, grade=None):
     # distances most groups are small, and most of them hold no relevant item).
     has = rel > 0
     contrib = np.zeros(total.shape)
-    contrib[has] = group_gain_sum(
-        total[has], rel[has], grade[has].astype(np.float64), before_n[has], before_g[has], H
-    )
+    contrib[has] = group_gain_sum(total[has], rel[has], grade[has].astype(np.float64), before_n[has], before_g[has], H)
     if k >= n:
         sums = contrib.sum(axis=1)
         nrel = cum_r[:, -1]

@@ -1,8 +1,10 @@
 """Cross-modal retrieval quality: image queries against texts and text queries against images."""
+
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
+from .._typing import ArrayLike
 from .average_precision import MeanAveragePrecision, mean_average_precision
 
 __all__ = ["CrossModalMAP", "cross_modal_map"]
@@ -23,8 +25,16 @@ class CrossModalMAP(NamedTuple):
     text_to_image: MeanAveragePrecision
 
 
-def cross_modal_map(image_query_codes, text_query_codes, query_labels, image_db_codes,
-                    text_db_codes, db_labels, topk=None, ties: str = "average") -> CrossModalMAP:
+def cross_modal_map(
+    image_query_codes: ArrayLike,
+    text_query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    image_db_codes: ArrayLike,
+    text_db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    topk: Optional[int] = None,
+    ties: str = "average",
+) -> CrossModalMAP:
     """mAP of both cross-modal directions over paired queries and a paired database.
 
     Parameters
@@ -45,8 +55,6 @@ def cross_modal_map(image_query_codes, text_query_codes, query_labels, image_db_
         ``image_to_text``: image queries vs the text database; ``text_to_image``: text queries
         vs the image database.
     """
-    i2t = mean_average_precision(image_query_codes, query_labels, text_db_codes, db_labels,
-                                 topk=topk, ties=ties)
-    t2i = mean_average_precision(text_query_codes, query_labels, image_db_codes, db_labels,
-                                 topk=topk, ties=ties)
+    i2t = mean_average_precision(image_query_codes, query_labels, text_db_codes, db_labels, topk=topk, ties=ties)
+    t2i = mean_average_precision(text_query_codes, query_labels, image_db_codes, db_labels, topk=topk, ties=ties)
     return CrossModalMAP(i2t, t2i)

@@ -4,10 +4,14 @@ of :func:`deephash.rerank` or any ``index.search`` result.
 The order is taken as given (no ties to resolve); -1 marks an empty slot (padding), which counts
 as a non-relevant item.
 """
+
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
+from .._typing import ArrayLike
 from .._validate import _to_numpy, describe
 from ._relevance import grade_levels, grade_totals, labels_array
 from .average_precision import MeanAveragePrecision, ap_of_ranked, check_topk
@@ -62,7 +66,12 @@ def _ranked_relevance(ids: np.ndarray, ql: np.ndarray, dl: np.ndarray) -> np.nda
     return out & valid
 
 
-def ranking_map(ids, query_labels, db_labels, topk=None) -> MeanAveragePrecision:
+def ranking_map(
+    ids: ArrayLike,
+    query_labels: ArrayLike,
+    db_labels: ArrayLike,
+    topk: Optional[int] = None,
+) -> MeanAveragePrecision:
     """Mean average precision of given rankings (e.g. mAP@k' of re-ranked shortlists).
 
     Parameters
@@ -98,7 +107,12 @@ def ranking_map(ids, query_labels, db_labels, topk=None) -> MeanAveragePrecision
     return MeanAveragePrecision(m, ap, k, "given", int(np.count_nonzero(nrel == 0)))
 
 
-def ranking_precision_at_n(ids, query_labels, db_labels, ns=None) -> PrecisionAtN:
+def ranking_precision_at_n(
+    ids: ArrayLike,
+    query_labels: ArrayLike,
+    db_labels: ArrayLike,
+    ns: Optional[ArrayLike] = None,
+) -> PrecisionAtN:
     """Precision (and recall) of the first N entries of given rankings, for several N.
 
     Parameters

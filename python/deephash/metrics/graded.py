@@ -5,12 +5,14 @@ ids). Ties follow :func:`deephash.metrics.mean_average_precision`: ``ties="avera
 expected value over all orders within groups of items at equal distance (closed forms per
 group, no sampling), ``ties="id"`` ranks by (distance, database position).
 """
+
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .._typing import ArrayLike
 from .._validate import check_k
 from ._groups import level_sum, tie_group_counts
 from ._ranking import ranked_relevance
@@ -89,7 +91,13 @@ def _ideal_dcg(level_totals: np.ndarray, k: int, D: np.ndarray) -> np.ndarray:
 
 
 def acg_at_k(
-    query_codes, query_labels, db_codes, db_labels, k: int = 100, ties: str = "average", weights=None
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    k: int = 100,
+    ties: str = "average",
+    weights: Optional[ArrayLike] = None,
 ) -> GradedScore:
     """Average cumulative gain: the mean grade of the first k items of each query's ranking.
 
@@ -115,9 +123,7 @@ def acg_at_k(
     -------
     GradedScore
     """
-    q, ql, db, dl, bits, k, ties, weighted = _prepare(
-        query_codes, query_labels, db_codes, db_labels, k, ties, weights
-    )
+    q, ql, db, dl, bits, k, ties, weighted = _prepare(query_codes, query_labels, db_codes, db_labels, k, ties, weights)
     levels = grade_levels(ql, dl)
     acg = np.zeros(q.shape[0])
     if ties == "id":
@@ -136,7 +142,13 @@ def acg_at_k(
 
 
 def ndcg_at_k(
-    query_codes, query_labels, db_codes, db_labels, k: int = 100, ties: str = "average", weights=None
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    k: int = 100,
+    ties: str = "average",
+    weights: Optional[ArrayLike] = None,
 ) -> GradedScore:
     """Normalised discounted cumulative gain of the first k items of each query's ranking.
 
@@ -158,9 +170,7 @@ def ndcg_at_k(
     -------
     GradedScore
     """
-    q, ql, db, dl, bits, k, ties, weighted = _prepare(
-        query_codes, query_labels, db_codes, db_labels, k, ties, weights
-    )
+    q, ql, db, dl, bits, k, ties, weighted = _prepare(query_codes, query_labels, db_codes, db_labels, k, ties, weights)
     levels = grade_levels(ql, dl)
     D = discount_prefix(db.shape[0])
     dcg = np.zeros(q.shape[0])
@@ -183,7 +193,13 @@ def ndcg_at_k(
 
 
 def weighted_map(
-    query_codes, query_labels, db_codes, db_labels, topk=None, ties: str = "average", weights=None
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    topk: Optional[int] = None,
+    ties: str = "average",
+    weights: Optional[ArrayLike] = None,
 ) -> MeanAveragePrecision:
     """DSRH's weighted mean average precision: AP with ACG@p in place of precision@p.
 

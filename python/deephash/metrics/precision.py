@@ -1,10 +1,12 @@
 """Precision within a Hamming radius, precision-recall over radii, and precision@N."""
+
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .._typing import ArrayLike
 from .._validate import check_radius, describe
 from ._histograms import _histograms
 from ._ranking import ranked_relevance
@@ -106,7 +108,7 @@ def _mean_recall(rel_within, n_rel) -> float:
 
 
 def precision_at_radius(
-    query_codes, query_labels, db_codes, db_labels, radius: int = 2
+    query_codes: ArrayLike, query_labels: ArrayLike, db_codes: ArrayLike, db_labels: ArrayLike, radius: int = 2
 ) -> RadiusPrecision:
     """Precision of hash lookup: the database items within Hamming distance <= radius.
 
@@ -140,7 +142,12 @@ def precision_at_radius(
     )
 
 
-def precision_recall_curve(query_codes, query_labels, db_codes, db_labels) -> PrecisionRecallCurve:
+def precision_recall_curve(
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+) -> PrecisionRecallCurve:
     """Precision and recall of hash lookup at every Hamming radius 0..bits.
 
     Same conventions as :func:`precision_at_radius` (queries retrieving nothing count 0 in the
@@ -182,7 +189,12 @@ def _check_ns(ns, n_db: int) -> np.ndarray:
 
 
 def precision_at_n(
-    query_codes, query_labels, db_codes, db_labels, ns=None, ties: str = "average"
+    query_codes: ArrayLike,
+    query_labels: ArrayLike,
+    db_codes: ArrayLike,
+    db_labels: ArrayLike,
+    ns: Optional[ArrayLike] = None,
+    ties: str = "average",
 ) -> PrecisionAtN:
     """Precision (and recall) of the first N items of the Hamming ranking, for several N.
 

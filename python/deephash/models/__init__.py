@@ -9,9 +9,10 @@ histogram, :mod:`.handcrafted`), the text backbones ``"minilm"`` (offline senten
 and ``"tfidf"`` (fitted on the training texts; non-deep methods only), see :mod:`.text`, or any
 ``torch.nn.Module`` with an ``out_dim`` attribute.
 """
+
 from __future__ import annotations
 
-from ._torch import require_torch, resolve_device
+from .._torch import require_torch, resolve_device
 
 require_torch()
 

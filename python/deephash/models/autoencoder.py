@@ -1,7 +1,8 @@
 """Semantic Hashing's network (Salakhutdinov & Hinton, 2009): an autoencoder with a binary code layer."""
+
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .hash_head import HeadOutput
 
 torch = require_torch()

@@ -1,10 +1,11 @@
 """Backbone registry: a name (or a spec dict, or any torch.nn.Module) -> a feature extractor."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from .._validate import describe
-from ._torch import require_torch
+from .._torch import require_torch
 
 __all__ = ["BACKBONES", "FITTED_BACKBONES", "BackboneInfo", "build_backbone", "normalize_spec"]
 
@@ -15,8 +16,7 @@ BACKBONES = {
     "small_cnn": ("images", {"width": 500}),
     "efficientnet_lite0": ("images", {"resolution": 160}),
     "hog": ("images", {"orientations": 9, "cell": 8, "block": 2, "color_bins": 4}),
-    "tfidf": ("texts", {"min_df": 2, "max_df": 1.0, "sublinear_tf": True, "max_features": None,
-                        "svd": None}),
+    "tfidf": ("texts", {"min_df": 2, "max_df": 1.0, "sublinear_tf": True, "max_features": None, "svd": None}),
     "minilm": ("texts", {}),
     "text_cnn": ("texts", {"width": 512, "kernel": 3, "max_len": 64}),
     "bow": ("texts", {"n_features": 2000}),
@@ -55,9 +55,7 @@ def normalize_spec(backbone):
     torch = require_torch()
     if isinstance(backbone, torch.nn.Module):
         if not isinstance(getattr(backbone, "out_dim", None), int):
-            raise ValueError(
-                "a custom backbone module needs an int attribute out_dim (its feature size)"
-            )
+            raise ValueError("a custom backbone module needs an int attribute out_dim (its feature size)")
         return backbone
     if isinstance(backbone, str):
         spec = {"name": backbone}
@@ -71,15 +69,12 @@ def normalize_spec(backbone):
     name = spec["name"]
     if name not in BACKBONES:
         raise ValueError(
-            f"unknown backbone {name!r}; expected one of {', '.join(sorted(BACKBONES))} "
-            "or a torch.nn.Module"
+            f"unknown backbone {name!r}; expected one of {', '.join(sorted(BACKBONES))} or a torch.nn.Module"
         )
     defaults = BACKBONES[name][1]
     unknown = set(spec) - {"name"} - set(defaults)
     if unknown:
-        raise ValueError(
-            f"unknown options {sorted(unknown)} for backbone {name!r}; it takes {sorted(defaults)}"
-        )
+        raise ValueError(f"unknown options {sorted(unknown)} for backbone {name!r}; it takes {sorted(defaults)}")
     return {"name": name, **{k: spec.get(k, v) for k, v in defaults.items()}}
 
 

@@ -1,9 +1,10 @@
 """DNNH's divide-and-encode head and its piecewise threshold function (Lai, Pan, Liu & Yan, CVPR 2015)."""
+
 from __future__ import annotations
 
 import math
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .hash_head import HeadBase
 
 torch = require_torch()
@@ -43,8 +44,7 @@ class DivideEncodeHead(HeadBase):
     those of the relaxed codes g(...) in [0, 1] and the code bit is ``output > 0``.
     """
 
-    def __init__(self, in_dim: int, bits: int, epsilon: float = 0.1, hidden=(),
-                 standardize=False):
+    def __init__(self, in_dim: int, bits: int, epsilon: float = 0.1, hidden=(), standardize=False):
         if not 0 < epsilon < 0.5:
             raise ValueError(f"epsilon must be in (0, 0.5), got {epsilon}")
         super().__init__(in_dim, hidden, standardize, width_multiple=int(bits))

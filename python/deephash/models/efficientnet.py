@@ -1,7 +1,8 @@
 """EfficientNet-Lite0 with ImageNet weights, loaded offline, as a feature extractor (1280-d)."""
+
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
@@ -90,8 +91,7 @@ class EfficientNetLite0(nn.Module):
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-2:] != (self.resolution, self.resolution):
-            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
-                              align_corners=False)
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
         x = ((x * 255.0 - 127.0) / 128.0).contiguous(memory_format=torch.channels_last)
         net = self.net
         x = net._swish(net._bn0(net._conv_stem(x)))

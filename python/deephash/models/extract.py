@@ -1,18 +1,28 @@
 """Running a frozen backbone over a data set in batches, through the feature cache."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .feature_cache import FeatureCache, row_keys
 from .image_input import images_to_tensor
 
 __all__ = ["extract_features"]
 
 
-def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_size: int = 128,
-                     device=None, progress: bool = True, flush_rows: int = 4096,
-                     desc: str = "features") -> np.ndarray:
+def extract_features(
+    module,
+    x: np.ndarray,
+    *,
+    tag=None,
+    cache_dir=None,
+    batch_size: int = 128,
+    device=None,
+    progress: bool = True,
+    flush_rows: int = 4096,
+    desc: str = "features",
+) -> np.ndarray:
     """Features of a frozen backbone for image arrays or texts, reusing and filling the on-disk cache.
 
     Parameters
@@ -75,7 +85,7 @@ def extract_features(module, x: np.ndarray, *, tag=None, cache_dir=None, batch_s
     try:
         with torch.inference_mode():
             for start in range(0, todo.size, batch_size):
-                idx = todo[start:start + batch_size]
+                idx = todo[start : start + batch_size]
                 # Text backbones take the strings themselves (they tokenise on their device).
                 xb = list(x[idx]) if texts else images_to_tensor(x[idx], torch).to(device)
                 rows = module(xb).cpu().numpy()

@@ -15,6 +15,7 @@ Layout: ``<cache_dir>/<tag>/<digest>.keys.npy`` (uint8 (m, 16)) beside ``<digest
 ((m, *row_shape), the dtype the rows were added with); the keys file is written last, so a
 shard whose keys exist is complete.
 """
+
 from __future__ import annotations
 
 import hashlib

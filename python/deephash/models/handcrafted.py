@@ -14,11 +14,12 @@ The two parts are concatenated, float32. For CIFAR-10's 32x32 images the default
 324 HOG + 64 colour = 388 dimensions. Nothing is learnt: the backbone is "pretrained" in the
 sense that it never trains, so methods use its features frozen (and cached).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
@@ -29,8 +30,9 @@ __all__ = ["HOGColor", "hog_color_descriptor"]
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def hog_color_descriptor(images, orientations: int = 9, cell: int = 8, block: int = 2,
-                         color_bins: int = 4) -> np.ndarray:
+def hog_color_descriptor(
+    images, orientations: int = 9, cell: int = 8, block: int = 2, color_bins: int = 4
+) -> np.ndarray:
     """HOG + colour-histogram descriptors of a batch of images.
 
     Parameters
@@ -54,18 +56,22 @@ def hog_color_descriptor(images, orientations: int = 9, cell: int = 8, block: in
         x = x[..., None]
     n, h, w, c = x.shape
     if h < cell * block or w < cell * block:
-        raise ValueError(
-            f"images of {h}x{w} pixels are smaller than one HOG block ({cell * block} pixels)"
-        )
+        raise ValueError(f"images of {h}x{w} pixels are smaller than one HOG block ({cell * block} pixels)")
     gray = x[..., 0] if c == 1 else x @ _LUMA
     levels = np.clip((x * color_bins).astype(np.int64), 0, color_bins - 1)
     # Joint colour bin of each pixel: level_r * bins^2 + level_g * bins + level_b.
     joint = (levels * (color_bins ** np.arange(c - 1, -1, -1))).sum(-1).reshape(n, -1)
-    n_color = color_bins ** c
+    n_color = color_bins**c
     out = []
     for i in range(n):
-        shape = hog(gray[i], orientations=orientations, pixels_per_cell=(cell, cell),
-                    cells_per_block=(block, block), block_norm="L2-Hys", feature_vector=True)
+        shape = hog(
+            gray[i],
+            orientations=orientations,
+            pixels_per_cell=(cell, cell),
+            cells_per_block=(block, block),
+            block_norm="L2-Hys",
+            feature_vector=True,
+        )
         hist = np.bincount(joint[i], minlength=n_color) / joint.shape[1]
         out.append(np.concatenate([shape, np.sqrt(hist)]))
     return np.asarray(out, dtype=np.float32).reshape(n, -1)
@@ -83,12 +89,10 @@ class HOGColor(nn.Module):
 
     def __init__(self, in_shape, orientations=9, cell=8, block=2, color_bins=4):
         super().__init__()
-        for name, v in (("orientations", orientations), ("cell", cell), ("block", block),
-                        ("color_bins", color_bins)):
+        for name, v in (("orientations", orientations), ("cell", cell), ("block", block), ("color_bins", color_bins)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"hog option {name} must be a positive int, got {v!r}")
-        self.options = dict(orientations=orientations, cell=cell, block=block,
-                            color_bins=color_bins)
+        self.options = dict(orientations=orientations, cell=cell, block=block, color_bins=color_bins)
         c, h, w = in_shape
         self.out_dim = int(hog_color_descriptor(np.zeros((1, h, w, c)), **self.options).shape[1])
 

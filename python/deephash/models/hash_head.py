@@ -1,9 +1,10 @@
 """The hash layer: features -> ``bits`` real outputs (sign gives the code)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .standardize import Standardize
 
 torch = require_torch()
@@ -105,8 +106,7 @@ class HashHead(HeadBase):
     Input: (n, in_dim). Output: (n, bits); the code is ``outputs > 0``.
     """
 
-    def __init__(self, in_dim: int, bits: int, activation=None, hidden=(), standardize=False,
-                 classes: int = 0):
+    def __init__(self, in_dim: int, bits: int, activation=None, hidden=(), standardize=False, classes: int = 0):
         if activation not in (None, "tanh"):
             raise ValueError(f"activation must be None or 'tanh', got {activation!r}")
         super().__init__(in_dim, hidden, standardize)

@@ -1,4 +1,5 @@
 """Conversion of image arrays to the float NCHW tensors image backbones take."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,10 +15,7 @@ def image_shape(x: np.ndarray) -> tuple:
         return (1, x.shape[1], x.shape[2])
     if x.ndim == 4 and x.shape[3] in (1, 3):
         return (x.shape[3], x.shape[1], x.shape[2])
-    raise ValueError(
-        "images must have shape (n, H, W) or (n, H, W, C) with C in {1, 3}, "
-        f"got {describe(x)}"
-    )
+    raise ValueError(f"images must have shape (n, H, W) or (n, H, W, C) with C in {{1, 3}}, got {describe(x)}")
 
 
 def images_to_tensor(x: np.ndarray, torch):

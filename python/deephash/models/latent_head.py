@@ -1,7 +1,8 @@
 """DLBHC's head: a latent sigmoid layer of ``bits`` units, then a softmax classification layer."""
+
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .hash_head import HeadBase, HeadOutput
 
 torch = require_torch()

@@ -1,7 +1,8 @@
 """Backbones for inputs that already are feature vectors: identity ("features") and an MLP ("mlp")."""
+
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 from .standardize import Standardize
 
 torch = require_torch()

@@ -12,16 +12,16 @@ cached.
 Augmentation that survives caching: a horizontally flipped view is just another image (its own
 cache rows), and :func:`shift_maps` translates cached maps by whole cells.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 
-__all__ = ["ACTIVATION_DTYPE", "BelowCut", "activation_tag", "check_cut", "maps_to_input",
-           "shift_maps"]
+__all__ = ["ACTIVATION_DTYPE", "BelowCut", "activation_tag", "check_cut", "maps_to_input", "shift_maps"]
 
 # Half the disk and memory of float32; the rounding happens on every path (cached or not).
 ACTIVATION_DTYPE = torch.float16
@@ -35,11 +35,9 @@ def check_cut(backbone, cut) -> int:
                 "TrainConfig.train_from_block needs a backbone that can be cut "
                 f"(efficientnet_lite0); {type(backbone).__name__} has no {attr!r}"
             )
-    if isinstance(cut, bool) or not isinstance(cut, (int, np.integer)) \
-            or not 0 <= int(cut) <= backbone.n_blocks:
+    if isinstance(cut, bool) or not isinstance(cut, (int, np.integer)) or not 0 <= int(cut) <= backbone.n_blocks:
         raise ValueError(
-            f"TrainConfig.train_from_block must be an int in 0..{backbone.n_blocks} for this "
-            f"backbone, got {cut!r}"
+            f"TrainConfig.train_from_block must be an int in 0..{backbone.n_blocks} for this backbone, got {cut!r}"
         )
     return int(cut)
 

@@ -1,7 +1,8 @@
 """DSH's small convolutional network (Liu et al., CVPR 2016), trained from scratch."""
+
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn

@@ -1,7 +1,8 @@
 """Per-dimension standardisation of feature vectors, with the statistics kept as module buffers."""
+
 from __future__ import annotations
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn

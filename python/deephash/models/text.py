@@ -4,13 +4,14 @@ Both take a batch of texts (a 1-D object array or list of str, see
 :func:`deephash.methods.inputs.as_texts`). Unknown words and empty strings are valid texts:
 TF-IDF gives them a zero vector (or the SVD of one), MiniLM the embedding of its special tokens.
 """
+
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
@@ -39,10 +40,13 @@ class TfidfEncoder:
     (:meth:`state` / :meth:`from_state`), so a loaded model encodes new texts identically.
     """
 
-    def __init__(self, min_df=2, max_df=1.0, sublinear_tf=True, max_features=None, svd=None,
-                 seed=0):
-        self.options = {"min_df": min_df, "max_df": max_df, "sublinear_tf": bool(sublinear_tf),
-                        "max_features": max_features}
+    def __init__(self, min_df=2, max_df=1.0, sublinear_tf=True, max_features=None, svd=None, seed=0):
+        self.options = {
+            "min_df": min_df,
+            "max_df": max_df,
+            "sublinear_tf": bool(sublinear_tf),
+            "max_features": max_features,
+        }
         if svd is not None and (isinstance(svd, bool) or not isinstance(svd, int) or svd <= 0):
             raise ValueError(f"tfidf svd must be None or a positive int, got {svd!r}")
         self.svd = svd
@@ -57,8 +61,7 @@ class TfidfEncoder:
         try:
             m = vec.fit_transform(list(texts))
         except ValueError as e:  # sklearn: "empty vocabulary" or min_df > max_df documents
-            raise ValueError(f"tfidf could not build a vocabulary from the training texts: {e}") \
-                from None
+            raise ValueError(f"tfidf could not build a vocabulary from the training texts: {e}") from None
         self._vec = vec
         if self.svd is not None:
             from sklearn.decomposition import TruncatedSVD
@@ -85,8 +88,7 @@ class TfidfEncoder:
         terms = np.empty(len(vocab), dtype=object)
         for t, i in vocab.items():
             terms[i] = t
-        arrays = {"terms": np.array(terms.tolist(), dtype=str),
-                  "idf": np.asarray(self._vec.idf_, dtype=np.float64)}
+        arrays = {"terms": np.array(terms.tolist(), dtype=str), "idf": np.asarray(self._vec.idf_, dtype=np.float64)}
         if self._components is not None:
             arrays["components"] = self._components
         return arrays
@@ -100,8 +102,7 @@ class TfidfEncoder:
         opts = dict(enc.options)
         # A fixed vocabulary: document-frequency cut-offs were applied when it was learnt.
         opts.pop("min_df"), opts.pop("max_df"), opts.pop("max_features")
-        vec = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(terms)},
-                              **opts)
+        vec = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(terms)}, **opts)
         vec.idf_ = np.asarray(arrays["idf"], dtype=np.float64)
         enc._vec = vec
         if "components" in arrays:

@@ -15,11 +15,12 @@ weights alone:
   HashingVectorizer, English stop words removed), the input of Semantic Hashing; hashing
   stands in for the paper's 2,000 most frequent words so that no vocabulary is fitted.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._torch import require_torch
+from .._torch import require_torch
 
 torch = require_torch()
 nn = torch.nn
@@ -107,8 +108,9 @@ class BagOfWords(nn.Module):
             raise ValueError(f"bow n_features must be an int >= 2, got {n_features!r}")
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        self._vec = HashingVectorizer(n_features=int(n_features), alternate_sign=False, norm=None,
-                                      stop_words="english", dtype=np.float32)
+        self._vec = HashingVectorizer(
+            n_features=int(n_features), alternate_sign=False, norm=None, stop_words="english", dtype=np.float32
+        )
         self.out_dim = int(n_features)
         self.register_buffer("_device_marker", torch.zeros(0), persistent=False)
 

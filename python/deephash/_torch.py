@@ -1,4 +1,5 @@
 """Lazy access to PyTorch: a clear error when the optional extra is missing, and device choice."""
+
 from __future__ import annotations
 
 __all__ = ["require_torch", "resolve_device"]
@@ -9,9 +10,7 @@ def require_torch():
     try:
         import torch
     except ImportError as e:  # pragma: no cover - exercised only without torch
-        raise ImportError(
-            "deephash's trainers need PyTorch: pip install 'deephash[torch]'"
-        ) from e
+        raise ImportError("deephash's trainers need PyTorch: pip install 'deephash[torch]'") from e
     return torch
 
 

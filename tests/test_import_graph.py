@@ -1,0 +1,42 @@
+"""deephash's modules import one way: no cycle between its top-level modules and subpackages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import deephash
+from _tools import tool
+
+graph = tool("import_graph")
+ROOT = Path(deephash.__file__).parent
+
+
+def test_package_has_no_import_cycles():
+    edges = graph.graph(ROOT)
+    assert graph.cycles(edges, graph.ALLOWED) == []
+    # Each allowed edge is still needed (or it goes from the list).
+    for a, b in graph.ALLOWED:
+        assert b in edges[a], f"{a} no longer imports {b}: remove it from ALLOWED"
+
+
+def test_layers():
+    edges = graph.graph(ROOT)
+    assert "cli" not in set().union(*(edges[n] for n in edges if n != "__main__"))
+    assert edges["demo"] >= {"report", "methods"}
+    assert {"codes", "data"} <= edges["cli"]
+    assert "_torch" in edges["losses"] and "_torch" in edges["models"]  # torch access, not the networks
+
+
+def test_detects_lazy_and_relative_cycles(tmp_path):
+    pkg = tmp_path / "deephash"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from . import a\n")
+    (pkg / "a.py").write_text("def f():\n    from .sub.inner import g\n    return g\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "inner.py").write_text("from .. import b\n")
+    (pkg / "b.py").write_text("import deephash.a\n")
+    (pkg / "c.py").write_text("from deephash import b\n")
+    edges = graph.graph(pkg)
+    assert edges == {"a": {"sub"}, "sub": {"b"}, "b": {"a"}, "c": {"b"}}
+    assert graph.cycles(edges) == [["a", "b", "sub"]]
+    assert graph.cycles(edges, {("b", "a"): "test"}) == []
