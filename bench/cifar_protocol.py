@@ -62,7 +62,7 @@ PUBLISHED = {  # mAP@ALL on this protocol as published (ImageNet-pretrained nets
 
 RECIPE_DEFAULTS = {  # (epochs, lr, batch size) when not given; partial: chosen on --split validation
     "frozen": (30, 3e-4, 128),
-    "partial": (4, 1e-3, 32),
+    "partial": (8, 1e-3, 32),
     "full": (15, 1e-3, 128),
 }
 
@@ -107,7 +107,7 @@ def parse_args(argv=None):
         help="partial: random shift of cached activation maps, in cells (default 0)",
     )
     p.add_argument("--resolution", type=int, default=160, help="EfficientNet input size")
-    p.add_argument("--epochs", type=int, default=None, help="default: 30 frozen, 4 partial, 15 full")
+    p.add_argument("--epochs", type=int, default=None, help="default: 30 frozen, 8 partial, 15 full")
     p.add_argument(
         "--lr", type=float, default=None, help="head learning rate; default 3e-4 frozen, 1e-3 otherwise (backbone 0.1x)"
     )
