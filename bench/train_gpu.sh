@@ -27,8 +27,8 @@ COMMON=(--finetune --device cuda --resolution 224 --epochs 15 --lr 1e-3 --batch-
 # RECIPE=partial bash bench/train_gpu.sh: the CPU recipe on the GPU (activations below block 11
 # cached once, blocks 11-15 + head trained, cached flipped views), the same command as on a CPU.
 if [ "${RECIPE:-full}" = partial ]; then
-  COMMON=(--recipe partial --train-from-block 11 --device cuda --resolution 160 --epochs 15 --lr 1e-3
-          --batch-size 128 --flip --quiet)
+  COMMON=(--recipe partial --train-from-block 11 --device cuda --resolution 160 --epochs 8 --lr 1e-3
+          --batch-size 32 --flip --quiet)
 fi
 # Each call has its own wall-clock cap so that one slow run cannot eat the whole budget.
 timeout 330 python bench/cifar_protocol.py --methods DPSH --bits 12,24,32,48 "${COMMON[@]}" \
