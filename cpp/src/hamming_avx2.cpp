@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "deephash/hamming.hpp"
+#include "bits_util.hpp"
 
 namespace deephash {
 namespace avx2_isa {

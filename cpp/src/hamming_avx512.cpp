@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "deephash/hamming.hpp"
+#include "bits_util.hpp"
 
 namespace deephash {
 namespace avx512_isa {

@@ -5,19 +5,9 @@
 // instruction) and never merged across units by the linker.
 //
 // The per-ISA files use these for code widths their vector paths do not cover and for tails.
-// The including file includes <cstddef>, <cstdint> and <cstring> first (not inside the namespace).
-
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+// This header includes nothing: the including file includes <cstddef>, <cstdint>, <cstring> and
+// "bits_util.hpp" (load_u64, load_u32) first, outside the namespace, so that no header is ever
+// pasted into an ISA namespace.
 
 // Hamming distance of codes of W 64-bit words.
 template <size_t W>

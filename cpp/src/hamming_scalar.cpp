@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "deephash/hamming.hpp"
+#include "bits_util.hpp"
 
 namespace deephash {
 namespace scalar_isa {

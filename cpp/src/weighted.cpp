@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "deephash/weighted.hpp"
+#include "bits_util.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -45,16 +46,6 @@ const WeightedKernels& weighted_kernels(SimdLevel level) noexcept {
 }
 
 const WeightedKernels& weighted_kernels() noexcept { return weighted_kernels(simd_level()); }
-
-namespace {
-
-int ceil_log2(size_t x) {
-  int c = 0;
-  while ((size_t{1} << c) < x) ++c;
-  return c;
-}
-
-}  // namespace
 
 QuantizedWeights quantize_weights(const float* w, size_t bits) {
   float mx = 0.0f;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "deephash/weighted.hpp"
+#include "bits_util.hpp"
 
 namespace deephash {
 namespace avx2_weighted_isa {

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "deephash/weighted.hpp"
+#include "bits_util.hpp"
 
 namespace deephash {
 namespace avx512_weighted_isa {
@@ -34,8 +35,8 @@ inline size_t emit8(__m512i d, __mmask8 m, size_t base, uint32_t* idx, int32_t* 
 size_t masked_scan_leq(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
                        size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist) {
   if (nbytes != 8) return masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx, dist);
-  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(wload_u64(q)));
-  const __m512i mv = _mm512_set1_epi64(static_cast<long long>(wload_u64(mask)));
+  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(load_u64(q)));
+  const __m512i mv = _mm512_set1_epi64(static_cast<long long>(load_u64(mask)));
   const __m512i t = _mm512_set1_epi64(thr);
   size_t c = 0, i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -110,7 +111,7 @@ size_t lut_scan_vbmi_64(const WeightedPlan& plan, const uint8_t* q, const uint8_
   const __m512i rows = lane_rows();
   const __m512i nib = _mm512_set1_epi8(0x0F);
   const __m512i zero = _mm512_setzero_si512();
-  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(wload_u64(q)));
+  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(load_u64(q)));
   const __m512i t64 = _mm512_set1_epi64(thr);
   const __m512i ct64 = _mm512_set1_epi64(thr >> plan.coarse_shift);
   struct Idx {
@@ -182,7 +183,7 @@ size_t lut_scan_vbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* 
     for (int p = 0; p < NP; ++p) acc[p] = _mm512_setzero_si512();
     for (size_t g = 0; g < groups; ++g) {
       const __m512i x = _mm512_i64gather_epi64(offs, base + 8 * g, 1);
-      const __m512i qg = _mm512_set1_epi64(static_cast<long long>(wload_u64(q + 8 * g)));
+      const __m512i qg = _mm512_set1_epi64(static_cast<long long>(load_u64(q + 8 * g)));
       add_group<NP>(_mm512_xor_si512(x, qg), tabs + g * gstride, rows, acc);
     }
     const __m512i d = combine<NP>(acc);
