@@ -1,6 +1,7 @@
 // C++ test of MultiIndex and the weighted kernels without Python: MultiIndex (forced hashing
 // and automatic) against FlatIndex, after adds and removes; weighted kernels of every SIMD
-// level against a direct sum of the quantised weights. Exits non-zero on the first failure.
+// level against a direct sum of the quantised weights. Every failed check is reported
+// (check.hpp); the exit status is non-zero when any failed.
 #include <algorithm>
 #include <cstdio>
 #include <random>

@@ -11,7 +11,9 @@
 #include "deephash/errors.hpp"
 #include "deephash/index_io.hpp"
 #include "deephash/limits.hpp"
+#include "deephash/rw_lock.hpp"
 #include "deephash/topk.hpp"
+#include "deephash/weighted.hpp"
 
 namespace deephash_py {
 namespace py = pybind11;
@@ -128,6 +130,57 @@ void bind_index_common(Class& cls) {
         const deephash::CodeStore::Snapshot snap = snapshot_of(self);
         return snapshot_view<int64_t>({static_cast<py::ssize_t>(snap.size)}, snap.ids, snap);
       });
+}
+
+using WeightsArray = py::array_t<float, py::array::c_style>;
+
+// Shape of validated weights: (bits,) shared, or (nq, bits) per query.
+inline bool per_query_weights(const WeightsArray& w, size_t bits, size_t nq) {
+  if (w.ndim() == 1 && static_cast<size_t>(w.shape(0)) == bits) return false;
+  if (w.ndim() == 2 && static_cast<size_t>(w.shape(0)) == nq && static_cast<size_t>(w.shape(1)) == bits)
+    return true;
+  throw deephash::InvalidArgument("weights must have shape (bits,) or (nq, bits)");
+}
+
+template <typename Index>
+py::tuple weighted_search(const Index& self, const CodesArray& queries, size_t k,
+                          const WeightsArray& w) {
+  const size_t nq = rows_of(queries, self.code_size());
+  const bool pq = per_query_weights(w, self.bits(), nq);
+  deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
+  py::array_t<float> dist({nq, k});
+  py::array_t<int64_t> ids({nq, k});
+  {
+    py::gil_scoped_release release;
+    const deephash::ReadLock lock = self.read_lock();
+    deephash::weighted_search(self.codes(), self.ids(), self.store().size(), self.bits(), queries.data(), nq,
+                              k, w.data(), pq, dist.mutable_data(), ids.mutable_data(),
+                              self.store().ids_increasing());
+  }
+  return py::make_tuple(dist, ids);
+}
+
+template <typename Index>
+py::tuple weighted_range_search(const Index& self, const CodesArray& queries, float radius,
+                                const WeightsArray& w) {
+  const size_t nq = rows_of(queries, self.code_size());
+  const bool pq = per_query_weights(w, self.bits(), nq);
+  deephash::RangeResultT<float> r;
+  {
+    py::gil_scoped_release release;
+    const deephash::ReadLock lock = self.read_lock();
+    r = deephash::weighted_range_search(self.codes(), self.ids(), self.store().size(), self.bits(),
+                                        queries.data(), nq, radius, w.data(), pq);
+  }
+  return range_to_tuple(std::move(r));
+}
+
+// The module functions weighted_search / weighted_range_search(index, queries, k or radius,
+// weights) for one index type (pybind11 overloads: one set per index type).
+template <typename Index>
+void bind_weighted(py::module_& m) {
+  m.def("weighted_search", &weighted_search<Index>);
+  m.def("weighted_range_search", &weighted_range_search<Index>);
 }
 
 void register_flat_index(py::module_& m);
