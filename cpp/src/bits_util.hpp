@@ -22,6 +22,15 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
+// Popcount in a few ALU operations: for units compiled for the baseline x86 ISA, where
+// __builtin_popcountll becomes a library call.
+inline int popcount64_swar(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+
 inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 // Smallest c with 2^c >= x.
