@@ -204,17 +204,13 @@ size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* c
   }
 }
 
-size_t lut_scan_leq_novbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes,
-                           size_t n, int32_t thr, uint32_t* idx, int32_t* dist) {
-  return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
-}
 }  // namespace avx512_weighted_isa
 
 const WeightedKernels& weighted_avx512_kernels() noexcept {
   static const WeightedKernels vbmi = {SimdLevel::avx512, avx512_weighted_isa::masked_scan_leq,
                                        avx512_weighted_isa::lut_scan_leq};
   static const WeightedKernels novbmi = {SimdLevel::avx512, avx512_weighted_isa::masked_scan_leq,
-                                         avx512_weighted_isa::lut_scan_leq_novbmi};
+                                         avx512_weighted_isa::lut_scan_leq_table};
   static const bool has_vbmi = __builtin_cpu_supports("avx512vbmi");
   return has_vbmi ? vbmi : novbmi;
 }

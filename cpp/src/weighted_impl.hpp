@@ -73,3 +73,15 @@ inline size_t lut_scan_leq_portable(const WeightedPlan& plan, const uint8_t* q,
   }
   return c;
 }
+
+// The portable kernels with the signatures of the kernel table (WeightedKernels), for levels or
+// forms without a vector version.
+inline size_t masked_scan_leq_table(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
+                                    size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist) {
+  return masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx, dist);
+}
+
+inline size_t lut_scan_leq_table(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
+                                 int32_t thr, uint32_t* idx, int32_t* dist) {
+  return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
+}
