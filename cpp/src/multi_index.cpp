@@ -273,7 +273,8 @@ static auto kernel_of(const CodeStore& store, size_t cs, QueryOf query_of) {
 }
 
 void MultiIndex::scan_tail(const uint8_t* q, CountingTopK& top) const {
-  // The selector has seen hashed positions already: rank by id, no tie skipping.
+  // The hashed candidates enter the same selector afterwards, ranked by their ids: rank by id here
+  // too (and so no tie skipping).
   const block_scan::Options o{store_.ids(), false, nullptr};
   const size_t block = block_scan::block_codes(code_size());
   block_scan::Scratch s(block);
