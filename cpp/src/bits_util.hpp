@@ -22,8 +22,8 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
-// Popcount in a few ALU operations: for units compiled for the baseline x86 ISA, where
-// __builtin_popcountll becomes a library call.
+// Popcount in a few ALU operations, for units compiled for the baseline x86 ISA (MultiIndex's
+// candidate check), where __builtin_popcountll becomes a library call.
 inline int popcount64_swar(uint64_t x) {
   x = x - ((x >> 1) & 0x5555555555555555ull);
   x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);

@@ -147,7 +147,6 @@ extern const HammingKernels kHammingAvx2 = {
     },
     &avx2_isa::distances,
     &avx2_isa::scan_leq,
-    &avx2_isa::mih_verify8_portable,
 };
 
 }  // namespace deephash

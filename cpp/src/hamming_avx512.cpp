@@ -247,7 +247,6 @@ extern const HammingKernels kHammingAvx512 = {
     },
     &avx512_isa::distances,
     &avx512_isa::scan_leq,
-    &avx512_isa::mih_verify8_portable,
 };
 
 }  // namespace deephash

@@ -89,38 +89,3 @@ inline size_t scan_leq_portable(const uint8_t* q, const uint8_t* codes, size_t n
     default: return scan_leq_loop(FixedDistance<0>{nbytes}, q, codes, n, nbytes, thr, idx, out, start);
   }
 }
-
-// Popcount of one word: an instruction where the unit's flags provide one (POPCNT, or any
-// non-x86 target), else the SWAR count (bits_util.hpp) instead of a library call.
-inline int popcount_u64(uint64_t x) {
-#if defined(__POPCNT__) || !(defined(__x86_64__) || defined(__i386__))
-  return __builtin_popcountll(x);
-#else
-  return popcount64_swar(x);
-#endif
-}
-
-// Multi-index hashing's candidate check for 8-byte codes (HammingKernels::mih_verify8).
-inline size_t mih_verify8_portable(const uint8_t* codes, const uint32_t* cand, size_t n, uint64_t q,
-                                   const uint64_t* masks, size_t m, size_t j, int32_t r, int32_t thr,
-                                   uint32_t* out_pos, int32_t* out_dist) {
-  size_t c = 0;
-  for (size_t t = 0; t < n; ++t) {
-    const uint32_t pos = cand[t];
-    const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ q;
-    int32_t total = r;
-    size_t i = 0;
-    for (; i < m; ++i) {
-      if (i == j) continue;
-      const int32_t di = popcount_u64(x & masks[i]);
-      if ((i < j && di <= r) || (i > j && di < r)) break;  // an earlier probe reached it
-      total += di;
-      if (total > thr) break;
-    }
-    if (i == m) {
-      out_pos[c] = pos;
-      out_dist[c++] = total;
-    }
-  }
-  return c;
-}

@@ -21,7 +21,6 @@ extern const HammingKernels kHammingScalar = {
     },
     [](const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
        int32_t* dist) { return scalar_isa::scan_leq_portable(q, codes, n, nbytes, thr, idx, dist); },
-    &scalar_isa::mih_verify8_portable,
 };
 
 }  // namespace deephash

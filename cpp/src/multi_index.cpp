@@ -45,10 +45,6 @@ inline uint64_t next_combination(uint64_t x) {
 struct MultiIndex::QueryState {
   std::vector<uint32_t> qsub;  // the query's substrings
   std::vector<uint32_t> cand;  // candidate positions of one probe batch
-  // 64-bit codes: each substring's bits in the code word, and the verified candidates of a batch.
-  std::vector<uint64_t> masks;
-  std::vector<uint32_t> kept;
-  std::vector<int32_t> kept_dist;
   Clock::time_point deadline;
 };
 
@@ -292,7 +288,7 @@ void MultiIndex::scan_range(const uint8_t* q, size_t begin, size_t end, int32_t 
 
 // Probes table j at substring radius exactly r: every key at Hamming distance r from the
 // query's substring j, in batches whose memory accesses are issued together (bucket heads, then
-// entries, then the candidates' codes), and calls visit(cand, count) on each batch. Returns false
+// entries, then the candidates' codes), and calls visit(pos) on each candidate. Returns false
 // when the deadline passed.
 template <class Visit>
 bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&& visit) const {
@@ -329,7 +325,7 @@ bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&&
         __builtin_prefetch(codes + static_cast<size_t>(*e) * cs);
         st.cand.push_back(*e);
       }
-    visit(st.cand.data(), st.cand.size());
+    for (uint32_t pos : st.cand) visit(pos);
     if (timed && Clock::now() > st.deadline) return false;
   }
   return true;
@@ -362,55 +358,39 @@ void MultiIndex::start_probe(const uint8_t* q, QueryState& st, bool budgeted,
   st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
 }
 
-// Checks the candidates of one probe batch, reached in table j at substring radius r: calls
-// keep(pos, distance) for each that no earlier probe reached and whose full distance is <= thr.
-// A code is checked once: at the first (radius, table) probe that reaches it; if an earlier probe
-// reached it (a table i < j within r, or i > j within r - 1) it is a duplicate.
-struct MultiIndex::Verify {
-  const MultiIndex& index;
-  QueryState& st;
-  const uint8_t* q;
-  template <class Keep>
-  void operator()(const uint32_t* cand, size_t nc, size_t j, int32_t r, int32_t thr, Keep&& keep) const {
-    const size_t cs = index.code_size();
-    const uint8_t* codes = index.store_.codes();
-    if (cs == 8) {
-      // 64-bit codes: one XOR, then a masked popcount per substring, in the kernel of the SIMD
-      // level (with the POPCNT instruction where the CPU has it).
-      st.kept.resize(std::max(st.kept.size(), nc));
-      st.kept_dist.resize(std::max(st.kept_dist.size(), nc));
-      const size_t f = hamming_kernels().mih_verify8(codes, cand, nc, load_u64(q), st.masks.data(), st.masks.size(), j,
-                                                     r, thr, st.kept.data(), st.kept_dist.data());
-      for (size_t i = 0; i < f; ++i) keep(st.kept[i], st.kept_dist[i]);
-      return;
-    }
-    for (size_t t = 0; t < nc; ++t) {
-      const int32_t total = index.substring_total(codes + static_cast<size_t>(cand[t]) * cs, j, r, thr, st);
-      if (total >= 0) keep(cand[t], total);
-    }
-  }
-};
-
-MultiIndex::Verify MultiIndex::verifier(const uint8_t* q, QueryState& st) const {
-  st.masks.resize(subs_.size());
-  for (size_t i = 0; i < subs_.size(); ++i) st.masks[i] = subs_[i].word_mask;
-  return Verify{*this, st, q};
-}
-
 bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
                              bool batch) const {
   const size_t m = tables_.size();
+  const size_t cs = code_size();
+  const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
   start_probe(q, st, budgeted, linear_cost(batch, !batch));
   if (indexed_ < store_.size()) scan_tail(q, top);
-  const Verify verify = verifier(q, st);
+  const bool word = cs == 8;  // 64-bit codes: one XOR, then a masked popcount per substring
+  const uint64_t qword = word ? load_u64(q) : 0;
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {
       const Substring& sj = subs_[j];
-      const bool ok = probe(j, r, st, true, [&](const uint32_t* cand, size_t nc) {
-        verify(cand, nc, j, static_cast<int32_t>(r), top.threshold(), [&](uint32_t pos, int32_t total) {
-          top.push(total, ids[pos], pos);
-        });
+      const int32_t rr = static_cast<int32_t>(r);
+      // Full distance as the sum of substring distances. A code is checked once: at the first
+      // (radius, table) probe that reaches it; if an earlier probe reached it (a table i < j
+      // within r, or i > j within r - 1) it is a duplicate.
+      const bool ok = word ? probe(j, r, st, true, [&](uint32_t pos) {
+        const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ qword;
+        const int32_t thr = top.threshold();
+        int32_t total = rr;
+        for (size_t i = 0; i < m; ++i) {
+          if (i == j) continue;
+          const int32_t di = popcount64_swar(x & subs_[i].word_mask);
+          if ((i < j && di <= rr) || (i > j && di < rr)) return;
+          total += di;
+          if (total > thr) return;
+        }
+        top.push(total, ids[pos], pos);
+      }) : probe(j, r, st, true, [&](uint32_t pos) {
+        const int32_t total =
+            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, top.threshold(), st);
+        if (total >= 0) top.push(total, ids[pos], pos);
       });
       if (!ok) return false;
       // Every code with distance <= m * r + j has been found now; if the table was searched to
@@ -427,17 +407,20 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
                                std::vector<Neighbor<int32_t>>& out, QueryState& st,
                                bool budgeted) const {
   const size_t m = tables_.size();
+  const size_t cs = code_size();
+  const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
   start_probe(q, st, budgeted, linear_cost(false, false));
   if (indexed_ < store_.size()) scan_range(q, indexed_, store_.size(), radius, out);
-  const Verify verify = verifier(q, st);
   for (unsigned r = 0;; ++r) {
     for (size_t j = 0; j < m; ++j) {
       const Substring& sj = subs_[j];
-      const bool ok = probe(j, r, st, true, [&](const uint32_t* cand, size_t nc) {
-        verify(cand, nc, j, static_cast<int32_t>(r), radius, [&](uint32_t pos, int32_t total) {
-          out.push_back({total, ids[pos], pos});
-        });
+      const int32_t rr = static_cast<int32_t>(r);
+      const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
+        const int32_t total =
+            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, radius, st);
+        if (total < 0) return;
+        out.push_back({total, ids[pos], pos});
       });
       if (!ok) return false;
       if (r >= sj.len) return true;

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -112,51 +111,12 @@ static void test_parallel_for() {
   CHECK(caught);
 }
 
-// The multi-index candidate check against its definition: substring i of a 64-bit code is the
-// bits of masks[i]; a candidate of table j at radius r is a duplicate when a table i < j is
-// within r or a table i > j within r - 1; kept when r plus the other distances is <= thr.
-static void test_mih_verify(SimdLevel level, std::mt19937_64& rng) {
-  const HammingKernels& k = hamming_kernels(level);
-  const size_t n = 300, m = 3;
-  const uint64_t masks[m] = {(uint64_t{1} << 22) - 1, ((uint64_t{1} << 21) - 1) << 22, ~uint64_t{0} << 43};
-  std::vector<uint8_t> codes(n * 8);
-  for (auto& c : codes) c = static_cast<uint8_t>(rng());
-  uint64_t q = rng();
-  std::vector<uint32_t> cand(n), pos(n);
-  for (size_t i = 0; i < n; ++i) cand[i] = static_cast<uint32_t>(n - 1 - i);  // any order
-  std::vector<int32_t> dist(n);
-  for (size_t j = 0; j < m; ++j)
-    for (int32_t r : {0, 3, 8, 11})
-      for (int32_t thr : {10, 25, 40, 64}) {
-        const size_t f = k.mih_verify8(codes.data(), cand.data(), n, q, masks, m, j, r, thr, pos.data(), dist.data());
-        size_t e = 0;
-        for (size_t t = 0; t < n; ++t) {
-          uint64_t x;
-          std::memcpy(&x, codes.data() + static_cast<size_t>(cand[t]) * 8, 8);
-          x ^= q;
-          bool dup = false;
-          int32_t total = r;
-          for (size_t i = 0; i < m; ++i) {
-            if (i == j) continue;
-            const int32_t di = __builtin_popcountll(x & masks[i]);
-            dup = dup || (i < j && di <= r) || (i > j && di < r);
-            total += di;
-          }
-          if (dup || total > thr) continue;
-          CHECK(e < f && pos[e] == cand[t] && dist[e] == total);
-          ++e;
-        }
-        CHECK(f == e);
-      }
-}
-
 int main() {
   std::mt19937_64 rng(12345);
   const SimdLevel top = detected_simd_level();
   for (int l = 0; l <= static_cast<int>(top); ++l)
     for (size_t nbytes : {1, 2, 3, 4, 5, 8, 9, 16, 24, 32, 40, 64, 72, 128, 256})
       test_kernels(static_cast<SimdLevel>(l), nbytes, rng);
-  for (int l = 0; l <= static_cast<int>(top); ++l) test_mih_verify(static_cast<SimdLevel>(l), rng);
   test_index(rng);
   test_parallel_for();
   std::printf("deephash core test: detected %s, %d failure(s)\n", simd_level_name(top), failures);

@@ -19,14 +19,6 @@ struct HammingKernels {
   // n must be below 2^32 (callers scan in blocks).
   size_t (*scan_leq)(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
                      uint32_t* idx, int32_t* dist);
-  // Multi-index hashing's candidate check for 8-byte codes (MultiIndex). cand: n positions
-  // reached in table j at substring radius r; masks[i]: the bits of substring i (m of them).
-  // With x = code ^ q, substring i is at distance popcount(x & masks[i]). Keeps a candidate
-  // unless an earlier probe reached it (a table i < j within r, or i > j within r - 1) or its
-  // distance (r plus the other substrings' distances) exceeds thr; writes the kept positions and
-  // distances, in candidate order, and returns how many.
-  size_t (*mih_verify8)(const uint8_t* codes, const uint32_t* cand, size_t n, uint64_t q, const uint64_t* masks,
-                        size_t m, size_t j, int32_t r, int32_t thr, uint32_t* out_pos, int32_t* out_dist);
 };
 
 // Kernels of the level in use (simd_level()); cheap to call, but fetch once outside hot loops.

@@ -108,8 +108,6 @@ class MultiIndex {
     uint64_t word_mask;  // mask << start (64-bit codes: the substring's bits in the code word)
   };
   struct QueryState;
-  struct Verify;
-  Verify verifier(const uint8_t* q, QueryState& st) const;
 
   void build_tables(size_t m);
   void rebuild_locked();
