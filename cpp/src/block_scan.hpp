@@ -36,7 +36,7 @@ constexpr size_t kBlockBytes = 24 * 1024;     // database bytes per block: stays
 constexpr size_t kMaxGroup = 64;              // queries sharing a block
 constexpr size_t kMinPart = size_t{1} << 16;  // fewest codes worth a database part of their own
 constexpr size_t kFirstStep = 256;            // first kernel call per query and block, in codes
-constexpr double kSmallJob = 4e6;  // queries x codes x bytes below which starting threads costs more
+constexpr double kSmallJob = 4e6;             // queries x codes x bytes below which starting threads costs more
 constexpr int32_t kOpen = std::numeric_limits<int32_t>::max();  // no threshold yet
 
 // Codes per block for codes of code_size bytes.
@@ -217,10 +217,10 @@ RangeResultT<D> assemble_range(std::vector<Hits>& hits, size_t nq, size_t parts,
 // A kernel over Hamming codes: query_of(slot) gives the query's code.
 template <class QueryOf>
 auto hamming_kernel(const HammingKernels& K, const uint8_t* codes, size_t code_size, QueryOf query_of) {
-  return [&K, codes, code_size, query_of](size_t slot, size_t c0, size_t len, int32_t thr, uint32_t* idx,
-                                          int32_t* dist) {
-    return K.scan_leq(query_of(slot), codes + c0 * code_size, len, code_size, thr, idx, dist);
-  };
+  return
+      [&K, codes, code_size, query_of](size_t slot, size_t c0, size_t len, int32_t thr, uint32_t* idx, int32_t* dist) {
+        return K.scan_leq(query_of(slot), codes + c0 * code_size, len, code_size, thr, idx, dist);
+      };
 }
 
 }  // namespace block_scan

@@ -47,8 +47,7 @@ size_t FlatIndex::remove(const int64_t* ids, size_t n) {
   return store_.remove(ids, n);
 }
 
-void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances,
-                       int64_t* ids) const {
+void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances, int64_t* ids) const {
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
   ReadLock lock(mu_);
@@ -60,8 +59,7 @@ void FlatIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* dis
     const int32_t maxd = static_cast<int32_t>(bits_);
     block_scan::knn<CountingTopK>(
         block_scan::make_plan(nq, n, cs), n, nq, cs, o, [&] { return CountingTopK(kk, maxd); },
-        block_scan::hamming_kernel(hamming_kernels(), store_.codes(), cs,
-                                   [&](size_t q) { return queries + q * cs; }),
+        block_scan::hamming_kernel(hamming_kernels(), store_.codes(), cs, [&](size_t q) { return queries + q * cs; }),
         [&](size_t q, CountingTopK& top) {
           top.write_sorted(distances + q * k, ids + q * k, kMissingDistance);
           if (o.by_pos) block_scan::positions_to_ids(ids + q * k, kk, o.ids);
@@ -78,8 +76,7 @@ RangeResult FlatIndex::range_search(const uint8_t* queries, size_t nq, int32_t r
   std::vector<block_scan::Hits> hits = block_scan::range_hits(
       plan, n, nq, cs, store_.ids(), [&](size_t) { return radius; },
       block_scan::hamming_kernel(hamming_kernels(), store_.codes(), cs, [&](size_t q) { return queries + q * cs; }));
-  return block_scan::assemble_range<int32_t>(hits, nq, plan.parts, plan.threads,
-                                             [](size_t, int32_t d) { return d; });
+  return block_scan::assemble_range<int32_t>(hits, nq, plan.parts, plan.threads, [](size_t, int32_t d) { return d; });
 }
 
 void FlatIndex::save(const std::string& path) const {
@@ -97,8 +94,7 @@ FlatIndex FlatIndex::load(const IndexFile& file, bool mmap, bool verify) {
   CodeStore store;
   file.read_into(mmap, verify, &store);
   const IndexFileInfo& info = file.info();
-  if (info.kind != IndexKind::flat)
-    throw FormatError("'" + path + "' does not hold a flat index");
+  if (info.kind != IndexKind::flat) throw FormatError("'" + path + "' does not hold a flat index");
   FlatIndex index(info.bits);
   index.store_ = std::move(store);
   return index;

@@ -21,16 +21,16 @@ namespace {
 
 constexpr int32_t kInfDist = std::numeric_limits<int32_t>::max();
 
-constexpr size_t kProbeBatch = 32;     // bucket probes issued together (their misses overlap)
+constexpr size_t kProbeBatch = 32;  // bucket probes issued together (their misses overlap)
 
 using Clock = std::chrono::steady_clock;
 
 void check_m(size_t bits, size_t m) {
   if (m == 0) return;
   if (m > bits || ceil_div(bits, m) > 32)
-    throw InvalidArgument("m (substrings) must be in [" + std::to_string(ceil_div(bits, 32)) +
-                          ", " + std::to_string(bits) + "] for " + std::to_string(bits) +
-                          "-bit codes, got " + std::to_string(m));
+    throw InvalidArgument("m (substrings) must be in [" + std::to_string(ceil_div(bits, 32)) + ", " +
+                          std::to_string(bits) + "] for " + std::to_string(bits) + "-bit codes, got " +
+                          std::to_string(m));
 }
 
 // Next integer with the same number of set bits (Gosper's hack); x != 0.
@@ -243,8 +243,7 @@ size_t MultiIndex::remove(const int64_t* ids, size_t n) {
   for (size_t p = 0; p < indexed_; ++p) kept_indexed += new_pos[p] != SubstringTable::kRemoved;
   parallel_for(tables_.size(), get_num_threads(), [&](size_t i) { tables_[i].remap(new_pos.data()); });
   indexed_ = kept_indexed;
-  if (store_.size() == 0 || (fixed_m_ == 0 && auto_m(bits_, store_.size()) != tables_.size()))
-    rebuild_locked();
+  if (store_.size() == 0 || (fixed_m_ == 0 && auto_m(bits_, store_.size()) != tables_.size())) rebuild_locked();
   return removed;
 }
 
@@ -274,8 +273,8 @@ void MultiIndex::scan_tail(const uint8_t* q, CountingTopK& top) const {
   const block_scan::Options o{store_.ids(), false, nullptr};
   const size_t block = block_scan::block_codes(code_size());
   block_scan::Scratch s(block);
-  block_scan::scan_group(kernel_of(store_, code_size(), [q](size_t) { return q; }), &top, 0, 1, indexed_,
-                         store_.size(), block, o, s);
+  block_scan::scan_group(kernel_of(store_, code_size(), [q](size_t) { return q; }), &top, 0, 1, indexed_, store_.size(),
+                         block, o, s);
 }
 
 void MultiIndex::scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
@@ -334,8 +333,7 @@ bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&&
 // Full distance of code c, reached in table j at substring radius r, as the sum of its substring
 // distances; -1 when an earlier probe reached it (a table i < j within r, or i > j within r - 1:
 // a duplicate) or when the sum exceeds bound.
-int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound,
-                                    const QueryState& st) const {
+int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound, const QueryState& st) const {
   int32_t total = r;
   for (size_t i = 0; i < subs_.size(); ++i) {
     if (i == j) continue;
@@ -350,16 +348,14 @@ int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32
 // Splits the query into its substrings and sets the deadline of the hashing attempt: a fraction
 // of scan_cost_ns, the measured cost of the linear scan it competes with (budgeted), or a
 // generous one when hashing is forced.
-void MultiIndex::start_probe(const uint8_t* q, QueryState& st, bool budgeted,
-                             double scan_cost_ns) const {
+void MultiIndex::start_probe(const uint8_t* q, QueryState& st, bool budgeted, double scan_cost_ns) const {
   st.qsub.resize(tables_.size());
   for (size_t i = 0; i < tables_.size(); ++i) st.qsub[i] = substring(q, subs_[i]);
   const double budget_ns = policy_.budget_ns(budgeted, scan_cost_ns, store_.size());
   st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
 }
 
-bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
-                             bool batch) const {
+bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted, bool batch) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
@@ -375,36 +371,37 @@ bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st
       // Full distance as the sum of substring distances. A code is checked once: at the first
       // (radius, table) probe that reaches it; if an earlier probe reached it (a table i < j
       // within r, or i > j within r - 1) it is a duplicate.
-      const bool ok = word ? probe(j, r, st, true, [&](uint32_t pos) {
-        const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ qword;
-        const int32_t thr = top.threshold();
-        int32_t total = rr;
-        for (size_t i = 0; i < m; ++i) {
-          if (i == j) continue;
-          const int32_t di = popcount64_swar(x & subs_[i].word_mask);
-          if ((i < j && di <= rr) || (i > j && di < rr)) return;
-          total += di;
-          if (total > thr) return;
-        }
-        top.push(total, ids[pos], pos);
-      }) : probe(j, r, st, true, [&](uint32_t pos) {
-        const int32_t total =
-            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, top.threshold(), st);
-        if (total >= 0) top.push(total, ids[pos], pos);
-      });
+      const bool ok = word ? probe(j, r, st, true,
+                                   [&](uint32_t pos) {
+                                     const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ qword;
+                                     const int32_t thr = top.threshold();
+                                     int32_t total = rr;
+                                     for (size_t i = 0; i < m; ++i) {
+                                       if (i == j) continue;
+                                       const int32_t di = popcount64_swar(x & subs_[i].word_mask);
+                                       if ((i < j && di <= rr) || (i > j && di < rr)) return;
+                                       total += di;
+                                       if (total > thr) return;
+                                     }
+                                     top.push(total, ids[pos], pos);
+                                   })
+                           : probe(j, r, st, true, [&](uint32_t pos) {
+                               const int32_t total =
+                                   substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, top.threshold(), st);
+                               if (total >= 0) top.push(total, ids[pos], pos);
+                             });
       if (!ok) return false;
       // Every code with distance <= m * r + j has been found now; if the table was searched to
       // its full length, every code has.
       if (r >= sj.len) return true;
-      if (top.threshold() != kInfDist && static_cast<int64_t>(top.threshold()) <=
-                                             static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
+      if (top.threshold() != kInfDist &&
+          static_cast<int64_t>(top.threshold()) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
         return true;
     }
   }
 }
 
-bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
-                               std::vector<Neighbor<int32_t>>& out, QueryState& st,
+bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out, QueryState& st,
                                bool budgeted) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
@@ -417,21 +414,18 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
       const Substring& sj = subs_[j];
       const int32_t rr = static_cast<int32_t>(r);
       const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
-        const int32_t total =
-            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, radius, st);
+        const int32_t total = substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, radius, st);
         if (total < 0) return;
         out.push_back({total, ids[pos], pos});
       });
       if (!ok) return false;
       if (r >= sj.len) return true;
-      if (static_cast<int64_t>(radius) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
-        return true;
+      if (static_cast<int64_t>(radius) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j)) return true;
     }
   }
 }
 
-void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances,
-                        int64_t* ids) const {
+void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances, int64_t* ids) const {
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
   ReadLock lock(mu_);
@@ -490,8 +484,8 @@ std::vector<size_t> MultiIndex::hash_phase(const uint8_t* queries, size_t nq, si
 
 // Phase 2: the blocked scan of the queries hashing did not answer, capped by what it found; the
 // time it takes refines the cost model.
-void MultiIndex::scan_phase(const uint8_t* queries, const std::vector<size_t>& rest, const int32_t* caps,
-                            size_t stride, size_t k, int32_t* distances, int64_t* ids) const {
+void MultiIndex::scan_phase(const uint8_t* queries, const std::vector<size_t>& rest, const int32_t* caps, size_t stride,
+                            size_t k, int32_t* distances, int64_t* ids) const {
   const size_t cs = code_size(), n = store_.size(), nr = rest.size();
   std::vector<int32_t> rest_caps(nr);
   for (size_t j = 0; j < nr; ++j) rest_caps[j] = caps[rest[j]];
@@ -555,13 +549,11 @@ MultiIndex MultiIndex::load(const IndexFile& file, bool mmap, bool verify) {
   CodeStore store;
   file.read_into(mmap, verify, &store);
   const IndexFileInfo& info = file.info();
-  if (info.kind != IndexKind::multi_index)
-    throw FormatError("'" + path + "' does not hold a multi-index");
+  if (info.kind != IndexKind::multi_index) throw FormatError("'" + path + "' does not hold a multi-index");
   const size_t bits = static_cast<size_t>(info.bits);
   const size_t m = static_cast<size_t>(info.param);
   if (m != 0 && (m > bits || ceil_div(bits, m) > 32))
-    throw FormatError("'" + path + "' holds an invalid number of substrings (" +
-                      std::to_string(m) + ")");
+    throw FormatError("'" + path + "' holds an invalid number of substrings (" + std::to_string(m) + ")");
   MultiIndex index(bits, m);
   index.store_ = std::move(store);
   index.rebuild_locked();  // not shared yet

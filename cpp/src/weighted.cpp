@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "deephash/weighted.hpp"
 #include "bits_util.hpp"
+#include "deephash/weighted.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -42,10 +42,10 @@ QuantizedWeights quantize_weights(const float* w, size_t bits) {
   float mx = 0.0f;
   for (size_t j = 0; j < bits; ++j) {
     const float v = w[j];
-    if (!std::isfinite(v)) throw InvalidArgument("weights must be finite, got " + std::to_string(v) +
-                                                 " at bit " + std::to_string(j));
-    if (v < 0.0f) throw InvalidArgument("weights must be >= 0, got " + std::to_string(v) +
-                                        " at bit " + std::to_string(j));
+    if (!std::isfinite(v))
+      throw InvalidArgument("weights must be finite, got " + std::to_string(v) + " at bit " + std::to_string(j));
+    if (v < 0.0f)
+      throw InvalidArgument("weights must be >= 0, got " + std::to_string(v) + " at bit " + std::to_string(j));
     if (v > mx) mx = v;
   }
   QuantizedWeights qw;
@@ -56,8 +56,9 @@ QuantizedWeights quantize_weights(const float* w, size_t bits) {
   std::frexp(static_cast<double>(mx), &E);  // 2^(E-1) <= mx < 2^E
   int e = E - P;
   if (e < -149) e = -149;
-  if (e > 105) throw InvalidArgument("weights too large: the largest (" + std::to_string(mx) +
-                                     ") would overflow float32 distances; rescale them");
+  if (e > 105)
+    throw InvalidArgument("weights too large: the largest (" + std::to_string(mx) +
+                          ") would overflow float32 distances; rescale them");
   qw.exponent = e;
   for (size_t j = 0; j < bits; ++j)
     qw.units[j] = static_cast<int32_t>(std::nearbyint(std::ldexp(static_cast<double>(w[j]), -e)));

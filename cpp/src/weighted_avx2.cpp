@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "deephash/weighted.hpp"
 #include "bits_util.hpp"
+#include "deephash/weighted.hpp"
 
 namespace deephash {
 namespace avx2_weighted_isa {

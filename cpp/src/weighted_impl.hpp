@@ -5,19 +5,16 @@
 // <cstddef>, <cstdint>, <cstring>, "deephash/weighted.hpp" and "bits_util.hpp" (load_u64) first,
 // outside the namespace.
 
-inline int32_t masked_distance_any(const uint8_t* a, const uint8_t* b, const uint8_t* mask,
-                                   size_t nbytes) {
+inline int32_t masked_distance_any(const uint8_t* a, const uint8_t* b, const uint8_t* mask, size_t nbytes) {
   int32_t d = 0;
   size_t i = 0;
-  for (; i + 8 <= nbytes; i += 8)
-    d += __builtin_popcountll((load_u64(a + i) ^ load_u64(b + i)) & load_u64(mask + i));
+  for (; i + 8 <= nbytes; i += 8) d += __builtin_popcountll((load_u64(a + i) ^ load_u64(b + i)) & load_u64(mask + i));
   for (; i < nbytes; ++i) d += __builtin_popcount(static_cast<unsigned>((a[i] ^ b[i]) & mask[i]));
   return d;
 }
 
-inline size_t masked_scan_leq_portable(const uint8_t* q, const uint8_t* mask, const uint8_t* codes,
-                                       size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
-                                       int32_t* dist, size_t start = 0) {
+inline size_t masked_scan_leq_portable(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
+                                       size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist, size_t start = 0) {
   size_t c = 0;
   if (nbytes == 8) {
     const uint64_t qv = load_u64(q), mv = load_u64(mask);
@@ -46,9 +43,8 @@ inline int32_t lut_distance(const int32_t* lut, const uint8_t* q, const uint8_t*
   return d;
 }
 
-inline size_t lut_scan_leq_portable(const WeightedPlan& plan, const uint8_t* q,
-                                    const uint8_t* codes, size_t n, int32_t thr, uint32_t* idx,
-                                    int32_t* dist, size_t start = 0) {
+inline size_t lut_scan_leq_portable(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
+                                    int32_t thr, uint32_t* idx, int32_t* dist, size_t start = 0) {
   const size_t nbytes = plan.nbytes;
   const int32_t* lut = plan.lut.data();
   size_t c = 0;

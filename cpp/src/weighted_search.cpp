@@ -26,15 +26,15 @@ std::vector<WeightedPlan> make_plans(const float* weights, size_t bits, size_t c
 
 // Integer distances of the codes c0 .. c0 + len - 1 within thr in the plan's own units: the
 // masked form's popcounts for k-NN (selected by CountingTopK like the unweighted scan), or totals.
-size_t scan_units(const WeightedKernels& K, const WeightedPlan& plan, const uint8_t* q, const uint8_t* p,
-                  size_t len, int32_t thr, uint32_t* idx, int32_t* dist) {
+size_t scan_units(const WeightedKernels& K, const WeightedPlan& plan, const uint8_t* q, const uint8_t* p, size_t len,
+                  int32_t thr, uint32_t* idx, int32_t* dist) {
   if (plan.masked) return K.masked_scan_leq(q, plan.mask.data(), p, len, plan.nbytes, thr, idx, dist);
   return K.lut_scan_leq(plan, q, p, len, thr, idx, dist);
 }
 
 // The same in integer totals (popcounts times the unit for the masked form), for range search.
-size_t scan_totals(const WeightedKernels& K, const WeightedPlan& plan, const uint8_t* q, const uint8_t* p,
-                   size_t len, int32_t thr, uint32_t* idx, int32_t* dist) {
+size_t scan_totals(const WeightedKernels& K, const WeightedPlan& plan, const uint8_t* q, const uint8_t* p, size_t len,
+                   int32_t thr, uint32_t* idx, int32_t* dist) {
   if (!plan.masked) return K.lut_scan_leq(plan, q, p, len, thr, idx, dist);
   if (plan.unit == 0) {
     // All weights zero: every distance is 0 (the mask is empty, popcounts are 0).
@@ -84,14 +84,14 @@ void knn_with(const KnnJob& job, const std::vector<size_t>& slots, const Weighte
       dist[j] = units[j] == kIntMax ? std::numeric_limits<float>::infinity()
                                     : weighted_distance_value(units[j] * scale, plan.exponent);
   };
-  block_scan::knn<Sel>(block_scan::make_plan(slots.size(), job.n, nb), job.n, slots.size(), nb, job.opts, make,
-                       kern, write);
+  block_scan::knn<Sel>(block_scan::make_plan(slots.size(), job.n, nb), job.n, slots.size(), nb, job.opts, make, kern,
+                       write);
 }
 
 }  // namespace
 
-void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits, const uint8_t* queries,
-                     size_t nq, size_t k, const float* weights, bool per_query, float* distances, int64_t* out_ids,
+void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits, const uint8_t* queries, size_t nq,
+                     size_t k, const float* weights, bool per_query, float* distances, int64_t* out_ids,
                      bool ids_increasing) {
   check_bits(bits);
   if (k == 0) throw InvalidArgument("k must be >= 1");

@@ -14,7 +14,6 @@
 
 using namespace deephash;
 
-
 static int ref_distance(const uint8_t* a, const uint8_t* b, size_t nbytes) {
   int d = 0;
   for (size_t i = 0; i < nbytes; ++i)

@@ -12,7 +12,6 @@
 
 using namespace deephash;
 
-
 // n codes near a few random centres (each bit flipped with probability 1/8).
 static std::vector<uint8_t> clustered(std::mt19937_64& rng, size_t n, size_t nbytes) {
   std::vector<uint8_t> centres(8 * nbytes), out(n * nbytes);
@@ -28,8 +27,8 @@ static std::vector<uint8_t> clustered(std::mt19937_64& rng, size_t n, size_t nby
   return out;
 }
 
-static void compare(const FlatIndex& flat, const MultiIndex& mi, const std::vector<uint8_t>& q,
-                    size_t nq, size_t k, int32_t radius) {
+static void compare(const FlatIndex& flat, const MultiIndex& mi, const std::vector<uint8_t>& q, size_t nq, size_t k,
+                    int32_t radius) {
   std::vector<int32_t> d1(nq * k), d2(nq * k);
   std::vector<int64_t> i1(nq * k), i2(nq * k);
   flat.search(q.data(), nq, k, d1.data(), i1.data());
@@ -89,8 +88,8 @@ static void test_weighted(SimdLevel level, size_t bits) {
   const int32_t thr = sorted[n / 3];
   std::vector<uint32_t> idx(n);
   std::vector<int32_t> dist(n);
-  const size_t found = weighted_kernels(level).lut_scan_leq(plan, q.data(), codes.data(), n, thr,
-                                                            idx.data(), dist.data());
+  const size_t found =
+      weighted_kernels(level).lut_scan_leq(plan, q.data(), codes.data(), n, thr, idx.data(), dist.data());
   size_t expect = 0;
   for (size_t i = 0; i < n; ++i) expect += ref[i] <= thr;
   CHECK(found == expect);

@@ -23,15 +23,17 @@ const char* strategy_name(MultiIndex::Strategy s) {
 void register_multi_index(py::module_& m) {
   py::class_<MultiIndex> cls(m, "MultiIndex");
   cls.def(py::init<size_t, size_t>(), py::arg("bits"), py::arg("m") = 0)
-      .def_property_readonly("m", [](const MultiIndex& self) {
-        py::gil_scoped_release release;
-        return self.m();
-      })
+      .def_property_readonly("m",
+                             [](const MultiIndex& self) {
+                               py::gil_scoped_release release;
+                               return self.m();
+                             })
       .def_property_readonly("fixed_m", &MultiIndex::fixed_m)
-      .def_property_readonly("indexed", [](const MultiIndex& self) {
-        py::gil_scoped_release release;
-        return self.indexed();
-      })
+      .def_property_readonly("indexed",
+                             [](const MultiIndex& self) {
+                               py::gil_scoped_release release;
+                               return self.indexed();
+                             })
       .def_property_readonly("hashed_queries", &MultiIndex::hashed_queries)
       .def_property_readonly("linear_queries", &MultiIndex::linear_queries)
       .def_property(
@@ -46,10 +48,14 @@ void register_multi_index(py::module_& m) {
           },
           [](MultiIndex& self, const std::string& s) {
             MultiIndex::Strategy v;
-            if (s == "auto") v = MultiIndex::Strategy::automatic;
-            else if (s == "hashing") v = MultiIndex::Strategy::hashing;
-            else if (s == "linear") v = MultiIndex::Strategy::linear;
-            else throw deephash::InvalidArgument("strategy must be 'auto', 'hashing' or 'linear', got '" + s + "'");
+            if (s == "auto")
+              v = MultiIndex::Strategy::automatic;
+            else if (s == "hashing")
+              v = MultiIndex::Strategy::hashing;
+            else if (s == "linear")
+              v = MultiIndex::Strategy::linear;
+            else
+              throw deephash::InvalidArgument("strategy must be 'auto', 'hashing' or 'linear', got '" + s + "'");
             py::gil_scoped_release release;
             self.set_strategy(v);
           })

@@ -20,8 +20,8 @@ class HashingPolicy {
   // In forced hashing mode (tests, benchmarks) a generous limit still prevents pathological runs.
   static constexpr double kForcedBudgetFactor = 200.0;
   static constexpr double kForcedBudgetFloorNs = 2e7;
-  static constexpr uint32_t kGiveupStreak = 8;  // failures in a row before hashing is mostly skipped
-  static constexpr uint64_t kProbeEvery = 32;   // ... then one query in this many still tries it
+  static constexpr uint32_t kGiveupStreak = 8;    // failures in a row before hashing is mostly skipped
+  static constexpr uint64_t kProbeEvery = 32;     // ... then one query in this many still tries it
   static constexpr double kMinProbesNs = 2000.0;  // per table: below this a scan beats the probes
   static constexpr double kMinNotedCodes = 1e5;   // smaller scans are too short to time
 

@@ -99,12 +99,12 @@ class MultiIndex {
 
  private:
   struct Substring {
-    unsigned start;  // first bit
-    unsigned len;    // bits (1..32)
-    unsigned byte;   // start / 8
-    unsigned shift;  // start % 8
-    uint64_t mask;   // (1 << len) - 1
-    bool wide_load;  // an 8-byte load at `byte` stays inside the code
+    unsigned start;      // first bit
+    unsigned len;        // bits (1..32)
+    unsigned byte;       // start / 8
+    unsigned shift;      // start % 8
+    uint64_t mask;       // (1 << len) - 1
+    bool wide_load;      // an 8-byte load at `byte` stays inside the code
     uint64_t word_mask;  // mask << start (64-bit codes: the substring's bits in the code word)
   };
   struct QueryState;
@@ -112,27 +112,24 @@ class MultiIndex {
   void build_tables(size_t m);
   void rebuild_locked();
   void maybe_rebuild();
-  void search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances,
-                   int64_t* ids) const;
+  void search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances, int64_t* ids) const;
   std::vector<size_t> hash_phase(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances,
                                  int64_t* ids, int32_t* caps) const;
-  void scan_phase(const uint8_t* queries, const std::vector<size_t>& rest, const int32_t* caps, size_t stride,
-                  size_t k, int32_t* distances, int64_t* ids) const;
+  void scan_phase(const uint8_t* queries, const std::vector<size_t>& rest, const int32_t* caps, size_t stride, size_t k,
+                  int32_t* distances, int64_t* ids) const;
   uint32_t substring(const uint8_t* code, const Substring& s) const;
 
   // Full distance of code c reached in table j at substring radius r, or -1 when an earlier
   // probe reached it or the distance exceeds bound (see multi_index.cpp).
-  int32_t substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound,
-                          const QueryState& st) const;
+  int32_t substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound, const QueryState& st) const;
   void start_probe(const uint8_t* q, QueryState& st, bool budgeted, double scan_cost_ns) const;
   // k-NN of one query by hashing. Returns false when it gave up (the deadline passed); `top` then
   // holds what was found so far, whose threshold caps the scan that follows.
-  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
-                   bool batch) const;
+  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted, bool batch) const;
   template <class Visit>
   bool probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&& visit) const;
-  bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
-                     QueryState& st, bool budgeted) const;
+  bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out, QueryState& st,
+                     bool budgeted) const;
   // Offers the tail (codes added after the last table build) to top.
   void scan_tail(const uint8_t* q, CountingTopK& top) const;
   // Appends every code of positions [begin, end) within radius to out.

@@ -82,8 +82,7 @@ inline void pad_rows(int32_t* dist, int64_t* ids, size_t nq, size_t k, size_t fr
 // the buffer as garbage until the buffer is compacted.
 class CountingTopK {
  public:
-  CountingTopK(size_t k, int32_t max_dist)
-      : k_(k), cap_(2 * k + 64), hist_(static_cast<size_t>(max_dist) + 2, 0) {}
+  CountingTopK(size_t k, int32_t max_dist) : k_(k), cap_(2 * k + 64), hist_(static_cast<size_t>(max_dist) + 2, 0) {}
 
   size_t k() const { return k_; }
 
@@ -179,9 +178,7 @@ class HeapTopK {
 
   size_t k() const { return k_; }
 
-  int32_t threshold() const {
-    return heap_.size() < k_ ? std::numeric_limits<int32_t>::max() : heap_.front().dist;
-  }
+  int32_t threshold() const { return heap_.size() < k_ ? std::numeric_limits<int32_t>::max() : heap_.front().dist; }
 
   void push(int32_t dist, int64_t id, uint64_t pos) {
     const Neighbor<int32_t> n{dist, id, pos};
