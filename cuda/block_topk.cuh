@@ -27,8 +27,8 @@ struct BlockTopK {
   int* nlist;       // [slots]
   uint64_t* bound;  // [slots] exclusive bound for offers
   int k;
-  int cap;          // buffer capacity (a power of two, <= kMaxBufPerThread * blockDim.x)
-  int round_max;    // most keys one round can append per slot; flush when cnt > cap - round_max
+  int cap;        // buffer capacity (a power of two, <= kMaxBufPerThread * blockDim.x)
+  int round_max;  // most keys one round can append per slot; flush when cnt > cap - round_max
 
   // Shared-memory bytes for `slots` slots.
   static __host__ __device__ size_t smem_bytes(int slots, int k, int cap) {
@@ -85,7 +85,10 @@ struct BlockTopK {
     int lo = 0, hi = n;
     while (lo < hi) {
       const int mid = (lo + hi) >> 1;
-      if (a[mid] < v) lo = mid + 1; else hi = mid;
+      if (a[mid] < v)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }

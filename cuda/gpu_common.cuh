@@ -67,8 +67,8 @@ __device__ __forceinline__ uint32_t weighted_word(const uint32_t* __restrict__ t
 // (sq: qt rows of nw words). NW > 0: compile-time word count (fast paths); NW == 0: runtime nw.
 // Weighted: tabs + q * tab_stride is query q's nibble table (tab_stride 0 = shared weights).
 template <int NW, int QT, bool kWeighted>
-__device__ __forceinline__ void code_distances(const uint32_t* __restrict__ code, int nw, const uint32_t* sq,
-                                               int qt, const uint32_t* __restrict__ tabs, size_t tab_stride,
+__device__ __forceinline__ void code_distances(const uint32_t* __restrict__ code, int nw, const uint32_t* sq, int qt,
+                                               const uint32_t* __restrict__ tabs, size_t tab_stride,
                                                uint32_t (&d)[QT]) {
 #pragma unroll
   for (int q = 0; q < QT; ++q) d[q] = 0;
@@ -78,11 +78,15 @@ __device__ __forceinline__ void code_distances(const uint32_t* __restrict__ code
 #pragma unroll
       for (int w = 0; w < NW; w += 4) {
         const uint4 v = __ldg(reinterpret_cast<const uint4*>(code) + w / 4);
-        c[w] = v.x; c[w + 1] = v.y; c[w + 2] = v.z; c[w + 3] = v.w;
+        c[w] = v.x;
+        c[w + 1] = v.y;
+        c[w + 2] = v.z;
+        c[w + 3] = v.w;
       }
     } else if constexpr (NW == 2) {
       const uint2 v = __ldg(reinterpret_cast<const uint2*>(code));
-      c[0] = v.x; c[1] = v.y;
+      c[0] = v.x;
+      c[1] = v.y;
     } else {
 #pragma unroll
       for (int w = 0; w < NW; ++w) c[w] = __ldg(code + w);

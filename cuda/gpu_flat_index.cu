@@ -120,13 +120,17 @@ class DevBuf {
     return *this;
   }
   template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   // Hands over a plain allocation (not a pooled one) to the caller.
   void* release() { return std::exchange(ptr_, nullptr); }
   void reset() {
     if (ptr_) {
-      if (pooled_) cudaFreeAsync(ptr_, stream_);
-      else free_device(ptr_, device_);
+      if (pooled_)
+        cudaFreeAsync(ptr_, stream_);
+      else
+        free_device(ptr_, device_);
     }
     ptr_ = nullptr;
   }
@@ -323,8 +327,10 @@ void GpuFlatIndex::add(const uint8_t* codes, size_t n, const int64_t* ids, Loc l
   const cudaStream_t s = as_stream(stream);
   const size_t cs = code_size();
   std::vector<int64_t> hid(n);
-  if (ids) std::memcpy(hid.data(), ids, n * 8);
-  else std::iota(hid.begin(), hid.end(), static_cast<int64_t>(size_));
+  if (ids)
+    std::memcpy(hid.data(), ids, n * 8);
+  else
+    std::iota(hid.begin(), hid.end(), static_cast<int64_t>(size_));
   const bool sorted = std::is_sorted(hid.begin(), hid.end());
 
   DevBuf raw;
@@ -434,8 +440,7 @@ void GpuFlatIndex::search(const uint8_t* queries, size_t nq, size_t k, const Qua
   if (k == 0 || k > kmax)
     throw InvalidArgument("k must be in [1, " + std::to_string(kmax) + "] on this device, got " + std::to_string(k));
   const bool weighted = w.rows > 0;
-  if (weighted && w.rows != 1 && w.rows != nq)
-    throw InvalidArgument("weights must have 1 or nq rows");
+  if (weighted && w.rows != 1 && w.rows != nq) throw InvalidArgument("weights must have 1 or nq rows");
   const cudaStream_t s = as_stream(stream);
   const size_t cs = code_size();
 
@@ -525,8 +530,10 @@ void GpuFlatIndex::search(const uint8_t* queries, size_t nq, size_t k, const Qua
     qs += batch;
   }
   if (loc == Loc::host) {
-    if (weighted) DH_CUDA(cudaMemcpyAsync(fdistances, df, nq * k * 4, cudaMemcpyDeviceToHost, s));
-    else DH_CUDA(cudaMemcpyAsync(distances, dd, nq * k * 4, cudaMemcpyDeviceToHost, s));
+    if (weighted)
+      DH_CUDA(cudaMemcpyAsync(fdistances, df, nq * k * 4, cudaMemcpyDeviceToHost, s));
+    else
+      DH_CUDA(cudaMemcpyAsync(distances, dd, nq * k * 4, cudaMemcpyDeviceToHost, s));
     DH_CUDA(cudaMemcpyAsync(ids, di, nq * k * 8, cudaMemcpyDeviceToHost, s));
   }
   DH_CUDA(cudaStreamSynchronize(s));

@@ -49,8 +49,8 @@ size_t max_k(int device);
 // Where the pointers passed to a call live.
 enum class Loc { host, device };
 
-// Quantised weights (deephash::quantize_weights in the core: units and scale 2^e), host memory: rows == 0 unweighted, 1 shared by all
-// queries, or nq (one row per query). q is rows x bits, scale has rows entries.
+// Quantised weights (deephash::quantize_weights in the core: units and scale 2^e), host memory: rows == 0 unweighted, 1
+// shared by all queries, or nq (one row per query). q is rows x bits, scale has rows entries.
 struct QuantWeights {
   const uint32_t* q = nullptr;
   const double* scale = nullptr;
@@ -99,8 +99,8 @@ class GpuFlatIndex {
   // k nearest codes of nq queries. queries, distances and ids are all in `loc`. Unweighted:
   // int32 distances in `distances`; weighted: float32 distances in `fdistances`. Rows sorted by
   // (distance, id); padded with (2^31 - 1 or +inf, -1) when size() < k.
-  void search(const uint8_t* queries, size_t nq, size_t k, const QuantWeights& w, int32_t* distances,
-              float* fdistances, int64_t* ids, Loc loc, uintptr_t stream) const;
+  void search(const uint8_t* queries, size_t nq, size_t k, const QuantWeights& w, int32_t* distances, float* fdistances,
+              int64_t* ids, Loc loc, uintptr_t stream) const;
 
   // Every code with (quantised) distance <= radius[q] (host, nq entries, or 1 entry for all).
   // queries in `loc`; the results stay on the device (see DeviceRange).

@@ -11,35 +11,35 @@ namespace detail {
 
 // Pass 1 of k-NN: per (query tile, database slice) top-k keys.
 struct ScanArgs {
-  const uint32_t* codes;     // n x nw words (padded rows)
+  const uint32_t* codes;  // n x nw words (padded rows)
   uint32_t n;
   int nw;
-  const uint8_t* queries;    // nq x code_size bytes (device)
+  const uint8_t* queries;  // nq x code_size bytes (device)
   size_t code_size;
   size_t nq;
   int k;
-  int tile;                  // queries per block (<= scan_tile_queries(k))
-  uint32_t slice_len;        // codes per slice (multiple of the block size)
+  int tile;            // queries per block (<= scan_tile_queries(k))
+  uint32_t slice_len;  // codes per slice (multiple of the block size)
   int nslices;
-  const uint32_t* tabs;      // weighted: nibble tables (nw * 128 words per row), else null
-  size_t tab_stride;         // words between queries' tables (0: one table shared)
-  uint32_t* gbound;          // nq inclusive distance bounds (atomicMin), may be null
-  uint64_t* out;             // nq x nslices x k keys
+  const uint32_t* tabs;  // weighted: nibble tables (nw * 128 words per row), else null
+  size_t tab_stride;     // words between queries' tables (0: one table shared)
+  uint32_t* gbound;      // nq inclusive distance bounds (atomicMin), may be null
+  uint64_t* out;         // nq x nslices x k keys
 };
 
 // Pass 2 of k-NN: merge of each query's nkeys keys into distances and ids.
 struct MergeArgs {
-  const uint64_t* keys;      // nq x nkeys
+  const uint64_t* keys;  // nq x nkeys
   size_t nkeys;
   size_t nq;
   int k;
-  const uint32_t* gbound;    // may be null
-  const int64_t* ids;        // stored ids (by position)
-  int32_t* dist;             // unweighted output (nq x k) or null
-  float* fdist;              // weighted output (nq x k) or null
-  const double* scales;      // weighted: per-query (scale_stride 1) or shared (0) scales
+  const uint32_t* gbound;  // may be null
+  const int64_t* ids;      // stored ids (by position)
+  int32_t* dist;           // unweighted output (nq x k) or null
+  float* fdist;            // weighted output (nq x k) or null
+  const double* scales;    // weighted: per-query (scale_stride 1) or shared (0) scales
   int scale_stride;
-  int64_t* out_ids;          // nq x k
+  int64_t* out_ids;  // nq x k
 };
 
 // Most queries per pass-1 block for a given k (the compiled tile size).
@@ -61,20 +61,20 @@ struct RangeArgs {
   const uint8_t* queries;
   size_t code_size;
   size_t nq;
-  const uint32_t* radius;    // nq entries
+  const uint32_t* radius;  // nq entries
   uint32_t slice_len;
   int nslices;
   const uint32_t* tabs;
   size_t tab_stride;
-  uint32_t* counts;          // count: nq x nslices
-  const int64_t* offsets;    // fill: nq x nslices start offsets into keys
-  uint64_t* keys;            // fill: output keys
+  uint32_t* counts;        // count: nq x nslices
+  const int64_t* offsets;  // fill: nq x nslices start offsets into keys
+  uint64_t* keys;          // fill: output keys
 };
 constexpr int kRangeTile = 8;  // queries per range block
 void run_range(const RangeArgs& a, bool weighted, bool fill, cudaStream_t stream);
 // Sorts each query's keys (segments lims[q]..lims[q+1]) and converts them to distances and ids.
-void sort_range_keys(uint64_t* keys, uint64_t* tmp_keys, size_t total, const int64_t* lims_dev, size_t nq,
-                     int device, cudaStream_t stream);
+void sort_range_keys(uint64_t* keys, uint64_t* tmp_keys, size_t total, const int64_t* lims_dev, size_t nq, int device,
+                     cudaStream_t stream);
 void keys_to_results(const uint64_t* keys, size_t total, const int64_t* lims, size_t nq, const int64_t* ids,
                      int32_t* dist, float* fdist, const double* scales, int scale_stride, int64_t* out_ids,
                      cudaStream_t stream);
@@ -91,9 +91,8 @@ void find_id_ranges(const int64_t* ids, size_t n, const int64_t* query_ids, size
                     cudaStream_t stream);
 // Copies every stored entry outside the removed ranges (sorted, disjoint; cum[i] = entries removed
 // by ranges before i) to dst, keeping the order.
-void compact_ranges(const uint32_t* codes, const int64_t* ids, size_t n, int nw, const uint32_t* lo,
-                    const uint32_t* hi, const uint64_t* cum, size_t nranges, uint32_t* dst_codes,
-                    int64_t* dst_ids, cudaStream_t stream);
+void compact_ranges(const uint32_t* codes, const int64_t* ids, size_t n, int nw, const uint32_t* lo, const uint32_t* hi,
+                    const uint64_t* cum, size_t nranges, uint32_t* dst_codes, int64_t* dst_ids, cudaStream_t stream);
 // Pads n rows of code_size bytes (src, any alignment) into rows of nw words.
 void pad_rows(const uint8_t* src, size_t n, size_t code_size, int nw, uint32_t* dst, cudaStream_t stream);
 

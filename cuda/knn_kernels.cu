@@ -123,8 +123,10 @@ __global__ void __launch_bounds__(kBlock) knn_merge_kernel(MergeArgs a) {
       }
       a.out_ids[o] = id;
     } else {
-      if (a.fdist != nullptr) a.fdist[o] = __int_as_float(0x7f800000);  // +inf
-      else a.dist[o] = 2147483647;
+      if (a.fdist != nullptr)
+        a.fdist[o] = __int_as_float(0x7f800000);  // +inf
+      else
+        a.dist[o] = 2147483647;
       a.out_ids[o] = -1;
     }
   }
@@ -174,14 +176,17 @@ void run_scan(const ScanArgs& a, bool weighted, cudaStream_t stream) {
   const int slots = static_cast<int>(std::min<size_t>(a.tile, a.nq));
   const size_t smem = scan_smem_bytes(slots, a.k, a.nw);
   const int qtiles = static_cast<int>((a.nq + a.tile - 1) / a.tile);
-  if (scan_tile_queries(a.k) == 8) dispatch_scan<8>(a, weighted, qtiles, smem, stream);
-  else dispatch_scan<2>(a, weighted, qtiles, smem, stream);
+  if (scan_tile_queries(a.k) == 8)
+    dispatch_scan<8>(a, weighted, qtiles, smem, stream);
+  else
+    dispatch_scan<2>(a, weighted, qtiles, smem, stream);
 }
 
 void run_merge(const MergeArgs& a, cudaStream_t stream) {
   const size_t smem = merge_smem_bytes(a.k);
   if (smem > 48 * 1024)
-    DH_CUDA(cudaFuncSetAttribute(knn_merge_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    DH_CUDA(
+        cudaFuncSetAttribute(knn_merge_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   knn_merge_kernel<<<static_cast<unsigned>(a.nq), kBlock, smem, stream>>>(a);
   DH_CUDA(cudaGetLastError());
 }

@@ -75,7 +75,10 @@ __global__ void keys_to_results_kernel(const uint64_t* keys, size_t total, const
         size_t lo = 0, hi = nq;
         while (hi - lo > 1) {
           const size_t mid = (lo + hi) / 2;
-          if (static_cast<size_t>(lims[mid]) <= i) lo = mid; else hi = mid;
+          if (static_cast<size_t>(lims[mid]) <= i)
+            lo = mid;
+          else
+            hi = mid;
         }
         q = lo;
       }
@@ -98,18 +101,20 @@ void run_range(const RangeArgs& a, bool weighted, bool fill, cudaStream_t stream
   const size_t smem = static_cast<size_t>(kRangeTile) * a.nw * 4;
   if (weighted) {
     if (smem > 48 * 1024)
-      DH_CUDA(cudaFuncSetAttribute(range_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+      DH_CUDA(cudaFuncSetAttribute(range_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(smem)));
     range_kernel<true><<<grid, kBlock, smem, stream>>>(a, fill);
   } else {
     if (smem > 48 * 1024)
-      DH_CUDA(cudaFuncSetAttribute(range_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+      DH_CUDA(cudaFuncSetAttribute(range_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(smem)));
     range_kernel<false><<<grid, kBlock, smem, stream>>>(a, fill);
   }
   DH_CUDA(cudaGetLastError());
 }
 
-void sort_range_keys(uint64_t* keys, uint64_t* tmp_keys, size_t total, const int64_t* lims_dev, size_t nq,
-                     int device, cudaStream_t stream) {
+void sort_range_keys(uint64_t* keys, uint64_t* tmp_keys, size_t total, const int64_t* lims_dev, size_t nq, int device,
+                     cudaStream_t stream) {
   size_t temp_bytes = 0;
   DH_CUDA(cub::DeviceSegmentedSort::SortKeys(nullptr, temp_bytes, keys, tmp_keys, static_cast<int64_t>(total),
                                              static_cast<int64_t>(nq), lims_dev, lims_dev + 1, stream));

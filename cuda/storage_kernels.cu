@@ -16,7 +16,7 @@ unsigned grid_for(size_t n) {
   return static_cast<unsigned>(blocks < 65535 ? (blocks ? blocks : 1) : 65535);
 }
 
-#define DH_GRID_STRIDE(i, n)                                                              \
+#define DH_GRID_STRIDE(i, n)                                                           \
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<size_t>(gridDim.x) * blockDim.x)
 
@@ -45,7 +45,10 @@ __device__ size_t count_before(const int64_t* a, size_t n, int64_t v, bool inclu
   size_t lo = 0, hi = n;
   while (lo < hi) {
     const size_t mid = (lo + hi) / 2;
-    if (a[mid] < v || (inclusive && a[mid] == v)) lo = mid + 1; else hi = mid;
+    if (a[mid] < v || (inclusive && a[mid] == v))
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -88,7 +91,10 @@ __global__ void compact_ranges_kernel(const uint32_t* codes, const int64_t* ids,
     size_t a = 0, b = nranges;
     while (a < b) {
       const size_t mid = (a + b) / 2;
-      if (lo[mid] <= i) a = mid + 1; else b = mid;
+      if (lo[mid] <= i)
+        a = mid + 1;
+      else
+        b = mid;
     }
     size_t removed_before = 0;
     if (a > 0) {
@@ -132,9 +138,8 @@ void find_id_ranges(const int64_t* ids, size_t n, const int64_t* query_ids, size
   DH_CUDA(cudaGetLastError());
 }
 
-void compact_ranges(const uint32_t* codes, const int64_t* ids, size_t n, int nw, const uint32_t* lo,
-                    const uint32_t* hi, const uint64_t* cum, size_t nranges, uint32_t* dst_codes,
-                    int64_t* dst_ids, cudaStream_t stream) {
+void compact_ranges(const uint32_t* codes, const int64_t* ids, size_t n, int nw, const uint32_t* lo, const uint32_t* hi,
+                    const uint64_t* cum, size_t nranges, uint32_t* dst_codes, int64_t* dst_ids, cudaStream_t stream) {
   if (n == 0) return;
   compact_ranges_kernel<<<grid_for(n), kBlock, 0, stream>>>(codes, ids, n, nw, lo, hi, cum, nranges, dst_codes,
                                                             dst_ids);

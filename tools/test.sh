@@ -8,6 +8,9 @@ python3 -m pip install -q ".[torch,test,bench,distributed]"
 # Lint (configured in pyproject.toml).
 python3 -m ruff check python tests bench tools examples
 python3 -m ruff format --check python tests bench tools examples
+# C++ and CUDA formatting (.clang-format; clang-format pinned in pyproject's test extra).
+find cpp cuda python/bindings -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' \
+  -o -name '*.cuh' \) -print0 | sort -z | xargs -0 clang-format --dry-run -Werror
 # The C++ core on its own, as a C++ service would link it (no Python).
 cmake -S cpp -B build/ctest -DCMAKE_BUILD_TYPE=Release -DDEEPHASH_BUILD_TESTS=ON >/dev/null
 cmake --build build/ctest -j "$(nproc)" >/dev/null

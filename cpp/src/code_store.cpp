@@ -48,8 +48,7 @@ struct CodeStore::Buffer {
 
   Buffer() = default;
   Buffer(size_t capacity, size_t code_size) {
-    if (capacity > std::numeric_limits<size_t>::max() / std::max<size_t>(code_size, 8))
-      throw std::bad_alloc();
+    if (capacity > std::numeric_limits<size_t>::max() / std::max<size_t>(code_size, 8)) throw std::bad_alloc();
     codes = static_cast<uint8_t*>(std::malloc(std::max<size_t>(capacity * code_size, 1)));
     ids = static_cast<int64_t*>(std::malloc(std::max<size_t>(capacity * sizeof(int64_t), 1)));
     if (codes == nullptr || ids == nullptr) {
@@ -104,9 +103,7 @@ CodeStore::~CodeStore() = default;
 
 bool CodeStore::is_mapped() const { return buf_ && buf_->file; }
 
-bool CodeStore::sole_owner() const {
-  return buf_ && !buf_->file && buf_->pins.load(std::memory_order_acquire) == 0;
-}
+bool CodeStore::sole_owner() const { return buf_ && !buf_->file && buf_->pins.load(std::memory_order_acquire) == 0; }
 
 CodeStore::Snapshot CodeStore::snapshot() const {
   Snapshot s;
@@ -227,8 +224,7 @@ size_t CodeStore::memory_bytes() const {
   return capacity_ * (code_size_ + sizeof(int64_t));
 }
 
-void CodeStore::attach_mapped(std::shared_ptr<MappedFile> file, const uint8_t* codes,
-                              const int64_t* ids, size_t n) {
+void CodeStore::attach_mapped(std::shared_ptr<MappedFile> file, const uint8_t* codes, const int64_t* ids, size_t n) {
   clear();
   auto view = std::make_shared<Buffer>();
   view->file = std::move(file);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bits_util.hpp"
 #include "deephash/hamming.hpp"
 
 namespace deephash {
@@ -15,8 +16,8 @@ namespace avx2_isa {
 
 // Per-64-bit-lane popcount of v.
 inline __m256i popcnt64(__m256i v) {
-  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                       0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i lut =
+      _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f);
   __m256i lo = _mm256_and_si256(v, low);
   __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
@@ -36,8 +37,7 @@ inline __m256i pair_sum(__m256i a, __m256i b) {
 // Sums of the four lanes of a, b, c, d: [sum a, sum b, sum c, sum d].
 inline __m256i sum4x4(__m256i a, __m256i b, __m256i c, __m256i d) {
   __m256i ab = pair_sum(a, b), cd = pair_sum(c, d);
-  return _mm256_add_epi64(_mm256_permute2x128_si256(ab, cd, 0x20),
-                          _mm256_permute2x128_si256(ab, cd, 0x31));
+  return _mm256_add_epi64(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
 }
 
 constexpr size_t kMaxChunks = 64;  // 32-byte chunks kept on the stack: codes up to 16384 bits
@@ -50,8 +50,7 @@ struct Query {
       for (size_t i = 0; i < 4; ++i) lanes[i] = load_u64(q + 8 * (i % words));
       v[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
     } else {
-      for (size_t t = 0; t < words / 4; ++t)
-        v[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * t));
+      for (size_t t = 0; t < words / 4; ++t) v[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * t));
     }
   }
 };
@@ -79,8 +78,8 @@ inline __m256i dist4(const uint8_t* p, const __m256i* qv, size_t chunks) {
 }
 
 template <size_t W>
-size_t scan_leq_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
-                  uint32_t* idx, int32_t* out) {
+size_t scan_leq_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
+                  int32_t* out) {
   const size_t chunks = nbytes / 32;
   Query qv(q, nbytes / 8);
   const __m256i t = _mm256_set1_epi64x(static_cast<int64_t>(thr) + 1);  // d <= thr <=> thr + 1 > d
@@ -121,8 +120,8 @@ bool vector_width(size_t nbytes) {
   return nbytes == 8 || nbytes == 16 || (nbytes % 32 == 0 && nbytes / 32 <= kMaxChunks);
 }
 
-size_t scan_leq(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
-                uint32_t* idx, int32_t* out) {
+size_t scan_leq(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
+                int32_t* out) {
   if (thr < 0 || n == 0) return 0;
   if (nbytes == 8) return scan_leq_w<1>(q, codes, n, nbytes, thr, idx, out);
   if (nbytes == 16) return scan_leq_w<2>(q, codes, n, nbytes, thr, idx, out);
@@ -141,9 +140,7 @@ void distances(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, 
 
 extern const HammingKernels kHammingAvx2 = {
     SimdLevel::avx2,
-    [](const uint8_t* a, const uint8_t* b, size_t nbytes) {
-      return avx2_isa::distance_portable(a, b, nbytes);
-    },
+    [](const uint8_t* a, const uint8_t* b, size_t nbytes) { return avx2_isa::distance_portable(a, b, nbytes); },
     &avx2_isa::distances,
     &avx2_isa::scan_leq,
 };

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bits_util.hpp"
 #include "deephash/hamming.hpp"
 
 namespace deephash {
@@ -122,8 +123,8 @@ inline size_t emit(__m512i d, __mmask8 m, size_t base, uint32_t* idx, int32_t* o
 }
 
 template <size_t W>
-size_t scan_leq_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
-                  uint32_t* idx, int32_t* out) {
+size_t scan_leq_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
+                  int32_t* out) {
   const size_t chunks = nbytes / 64;
   Query qv(q, nbytes / 8);
   const __m512i t = _mm512_set1_epi64(thr);
@@ -168,8 +169,7 @@ void distances_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes
 }
 
 // 32-bit codes: 16 per register, popcounts in 32-bit lanes.
-size_t scan_leq_32(const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr, uint32_t* idx,
-                   int32_t* out) {
+size_t scan_leq_32(const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr, uint32_t* idx, int32_t* out) {
   const __m512i qv = _mm512_set1_epi32(static_cast<int>(load_u32(q)));
   const __m512i t = _mm512_set1_epi32(thr);
   size_t c = 0, i = 0;
@@ -197,8 +197,7 @@ size_t scan_leq_32(const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr
 inline int32_t distance_masked(const uint8_t* a, const uint8_t* b, size_t nbytes) {
   __m512i acc = _mm512_setzero_si512();
   size_t i = 0;
-  for (; i + 64 <= nbytes; i += 64)
-    acc = _mm512_add_epi64(acc, popcnt_xor(a + i, _mm512_loadu_si512(b + i)));
+  for (; i + 64 <= nbytes; i += 64) acc = _mm512_add_epi64(acc, popcnt_xor(a + i, _mm512_loadu_si512(b + i)));
   if (i < nbytes) {
     __mmask64 m = _bzhi_u64(~0ULL, static_cast<unsigned>(nbytes - i));
     __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i), _mm512_maskz_loadu_epi8(m, b + i));
@@ -212,8 +211,8 @@ struct MaskedDistance {
   int32_t operator()(const uint8_t* a, const uint8_t* b) const { return distance_masked(a, b, nbytes); }
 };
 
-size_t scan_leq(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
-                uint32_t* idx, int32_t* out) {
+size_t scan_leq(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
+                int32_t* out) {
   if (thr < 0 || n == 0) return 0;
   switch (nbytes) {
     case 4: return scan_leq_32(q, codes, n, thr, idx, out);
@@ -241,9 +240,7 @@ void distances(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, 
 
 extern const HammingKernels kHammingAvx512 = {
     SimdLevel::avx512,
-    [](const uint8_t* a, const uint8_t* b, size_t nbytes) {
-      return avx512_isa::distance_masked(a, b, nbytes);
-    },
+    [](const uint8_t* a, const uint8_t* b, size_t nbytes) { return avx512_isa::distance_masked(a, b, nbytes); },
     &avx512_isa::distances,
     &avx512_isa::scan_leq,
 };

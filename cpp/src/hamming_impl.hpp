@@ -5,19 +5,9 @@
 // instruction) and never merged across units by the linker.
 //
 // The per-ISA files use these for code widths their vector paths do not cover and for tails.
-// The including file includes <cstddef>, <cstdint> and <cstring> first (not inside the namespace).
-
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+// This header includes nothing: the including file includes <cstddef>, <cstdint>, <cstring> and
+// "bits_util.hpp" (load_u64, load_u32) first, outside the namespace, so that no header is ever
+// pasted into an ISA namespace.
 
 // Hamming distance of codes of W 64-bit words.
 template <size_t W>
@@ -53,14 +43,13 @@ struct FixedDistance<0> {
 };
 
 template <typename Dist>
-inline void distances_loop(Dist dist, const uint8_t* q, const uint8_t* codes, size_t n,
-                           size_t nbytes, int32_t* out) {
+inline void distances_loop(Dist dist, const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t* out) {
   for (size_t i = 0; i < n; ++i) out[i] = dist(q, codes + i * nbytes);
 }
 
 template <typename Dist>
-inline size_t scan_leq_loop(Dist dist, const uint8_t* q, const uint8_t* codes, size_t n,
-                            size_t nbytes, int32_t thr, uint32_t* idx, int32_t* out, size_t start = 0) {
+inline size_t scan_leq_loop(Dist dist, const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
+                            uint32_t* idx, int32_t* out, size_t start = 0) {
   size_t c = 0;
   for (size_t i = start; i < n; ++i) {
     int32_t d = dist(q, codes + i * nbytes);
@@ -78,8 +67,7 @@ inline int32_t distance_portable(const uint8_t* a, const uint8_t* b, size_t nbyt
   return distance_any(a, b, nbytes);
 }
 
-inline void distances_portable(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes,
-                               int32_t* out) {
+inline void distances_portable(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t* out) {
   switch (nbytes) {
     case 8: return distances_loop(FixedDistance<1>{nbytes}, q, codes, n, nbytes, out);
     case 16: return distances_loop(FixedDistance<2>{nbytes}, q, codes, n, nbytes, out);
@@ -89,8 +77,8 @@ inline void distances_portable(const uint8_t* q, const uint8_t* codes, size_t n,
   }
 }
 
-inline size_t scan_leq_portable(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes,
-                                int32_t thr, uint32_t* idx, int32_t* out, size_t start = 0) {
+inline size_t scan_leq_portable(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
+                                uint32_t* idx, int32_t* out, size_t start = 0) {
   switch (nbytes) {
     case 8: return scan_leq_loop(FixedDistance<1>{nbytes}, q, codes, n, nbytes, thr, idx, out, start);
     case 16: return scan_leq_loop(FixedDistance<2>{nbytes}, q, codes, n, nbytes, thr, idx, out, start);

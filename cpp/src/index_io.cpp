@@ -95,10 +95,9 @@ Header validate_header(const uint8_t* data, size_t size, const std::string& path
   if (checksum64(data, offsetof(Header, header_checksum)) != h.header_checksum)
     throw FormatError("'" + path + "' has a corrupted header (checksum mismatch)");
   if (h.version != kFormatVersion)
-    throw FormatError("'" + path + "' has format version " + std::to_string(h.version) +
-                      "; this build reads version " + std::to_string(kFormatVersion));
-  if (h.kind != static_cast<uint32_t>(IndexKind::flat) &&
-      h.kind != static_cast<uint32_t>(IndexKind::multi_index))
+    throw FormatError("'" + path + "' has format version " + std::to_string(h.version) + "; this build reads version " +
+                      std::to_string(kFormatVersion));
+  if (h.kind != static_cast<uint32_t>(IndexKind::flat) && h.kind != static_cast<uint32_t>(IndexKind::multi_index))
     throw FormatError("'" + path + "' holds an unknown index kind " + std::to_string(h.kind));
   if (h.bits == 0 || h.bits % 8 != 0 || h.bits > kMaxBits)
     throw FormatError("'" + path + "' has an invalid code length " + std::to_string(h.bits) +
@@ -209,8 +208,8 @@ void remove_stale_temporaries(const std::string& target) {
     if (fd < 0) continue;
     struct stat held, now;
     if (::fstat(fd, &held) == 0 && S_ISREG(held.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-        ::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-        now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+        ::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == held.st_ino &&
+        now.st_dev == held.st_dev)
       ::unlinkat(dfd, name.c_str(), 0);
     ::close(fd);  // releases the lock
   }
@@ -236,8 +235,8 @@ int create_locked_temporary(const std::string& target, std::string* name) {
     // no cleaner removes the file: writing unlocked is safe. With it, a cleaner may have
     // removed the file between the open and the lock: then start again under a new name.
     struct stat mine, named;
-    if (rc == 0 && (::fstat(fd, &mine) != 0 || ::stat(name->c_str(), &named) != 0 ||
-                    mine.st_ino != named.st_ino || mine.st_dev != named.st_dev)) {
+    if (rc == 0 && (::fstat(fd, &mine) != 0 || ::stat(name->c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
+                    mine.st_dev != named.st_dev)) {
       ::close(fd);
       continue;
     }
@@ -287,9 +286,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
       errno = EISDIR;
       throw_errno("cannot load", path);
     }
-    throw IoError("cannot load '" + path + "': it is " + file_type_name(st.st_mode) +
-                      ", not a regular file",
-                  0, path);
+    throw IoError("cannot load '" + path + "': it is " + file_type_name(st.st_mode) + ", not a regular file", 0, path);
   }
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->size_ = static_cast<size_t>(st.st_size);
@@ -311,8 +308,7 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-void write_index_file(const std::string& path, const IndexFileInfo& info, const uint8_t* codes,
-                      const int64_t* ids) {
+void write_index_file(const std::string& path, const IndexFileInfo& info, const uint8_t* codes, const int64_t* ids) {
   check_path(path);
   const uint64_t code_size = info.bits / 8;
   Header h{};

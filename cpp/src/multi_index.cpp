@@ -8,6 +8,8 @@
 #include <limits>
 #include <unordered_set>
 
+#include "bits_util.hpp"
+#include "block_scan.hpp"
 #include "deephash/errors.hpp"
 #include "deephash/hamming.hpp"
 #include "deephash/index_io.hpp"
@@ -18,47 +20,17 @@ namespace deephash {
 namespace {
 
 constexpr int32_t kInfDist = std::numeric_limits<int32_t>::max();
-constexpr size_t kScanBlock = 4096;
-constexpr size_t kFirstStep = 256;  // first kernel call per query and block, in codes
 
-// Hashing gives up when its time passes this fraction of the expected time of a linear scan
-// (measured on this index's own scans): the worst case, hashing hopeless, then costs at most
-// ~1.5x a scan for the first queries, and the adaptive skip below brings that close to 1x
-// when hashing keeps failing (one query in kProbeEvery still tries).
-// Only speed depends on these decisions, never results.
-constexpr double kBudgetFraction = 0.5;
-// In forced hashing mode (tests, benchmarks) a generous limit still prevents pathological runs.
-constexpr double kForcedBudgetFactor = 200.0;
-constexpr double kForcedBudgetFloorNs = 2e7;
-constexpr uint32_t kGiveupStreak = 8;  // failures in a row before hashing is mostly skipped
-constexpr uint64_t kProbeEvery = 32;   // ... then one query in this many still tries it
-constexpr size_t kProbeBatch = 32;     // bucket probes issued together (their misses overlap)
+constexpr size_t kProbeBatch = 32;  // bucket probes issued together (their misses overlap)
 
 using Clock = std::chrono::steady_clock;
-
-size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 void check_m(size_t bits, size_t m) {
   if (m == 0) return;
   if (m > bits || ceil_div(bits, m) > 32)
-    throw InvalidArgument("m (substrings) must be in [" + std::to_string(ceil_div(bits, 32)) +
-                          ", " + std::to_string(bits) + "] for " + std::to_string(bits) +
-                          "-bit codes, got " + std::to_string(m));
-}
-
-// Popcount without relying on -mpopcnt (this unit is compiled for the baseline ISA, where
-// __builtin_popcount becomes a library call): a few ALU operations.
-inline int popcount64(uint64_t x) {
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
-}
-
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
+    throw InvalidArgument("m (substrings) must be in [" + std::to_string(ceil_div(bits, 32)) + ", " +
+                          std::to_string(bits) + "] for " + std::to_string(bits) + "-bit codes, got " +
+                          std::to_string(m));
 }
 
 // Next integer with the same number of set bits (Gosper's hack); x != 0.
@@ -76,11 +48,9 @@ struct MultiIndex::QueryState {
   Clock::time_point deadline;
 };
 
-MultiIndex::MultiIndex(size_t bits, size_t m) : bits_(bits), fixed_m_(m), store_(bits / 8) {
+MultiIndex::MultiIndex(size_t bits, size_t m) : bits_(bits), fixed_m_(m), store_(bits / 8), policy_(bits / 8) {
   check_bits(bits);
   check_m(bits, m);
-  scan_ps_single_.store(60 + 16 * code_size(), std::memory_order_relaxed);
-  scan_ps_batch_.store(20 + 10 * code_size(), std::memory_order_relaxed);
 }
 
 MultiIndex::MultiIndex(MultiIndex&& o) noexcept
@@ -90,9 +60,8 @@ MultiIndex::MultiIndex(MultiIndex&& o) noexcept
       subs_(std::move(o.subs_)),
       tables_(std::move(o.tables_)),
       indexed_(o.indexed_),
-      strategy_(o.strategy_) {
-  scan_ps_single_.store(o.scan_ps_single_.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  scan_ps_batch_.store(o.scan_ps_batch_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      strategy_(o.strategy_),
+      policy_(o.policy_) {
   o.indexed_ = 0;
 }
 
@@ -274,114 +243,46 @@ size_t MultiIndex::remove(const int64_t* ids, size_t n) {
   for (size_t p = 0; p < indexed_; ++p) kept_indexed += new_pos[p] != SubstringTable::kRemoved;
   parallel_for(tables_.size(), get_num_threads(), [&](size_t i) { tables_[i].remap(new_pos.data()); });
   indexed_ = kept_indexed;
-  if (store_.size() == 0 || (fixed_m_ == 0 && auto_m(bits_, store_.size()) != tables_.size()))
-    rebuild_locked();
+  if (store_.size() == 0 || (fixed_m_ == 0 && auto_m(bits_, store_.size()) != tables_.size())) rebuild_locked();
   return removed;
 }
 
 double MultiIndex::linear_cost(bool batch, bool split) const {
-  // Picoseconds per code of this index's scans (per thread), times the codes. A batch scan
-  // shares cached blocks between queries and costs far less per query than one query alone;
-  // a single query's scan is split over the threads.
-  const auto& rate = batch ? scan_ps_batch_ : scan_ps_single_;
-  double ns = static_cast<double>(store_.size()) *
-              static_cast<double>(rate.load(std::memory_order_relaxed)) * 1e-3;
-  if (split) ns /= static_cast<double>(std::max(1, get_num_threads()));
-  return ns;
-}
-
-void MultiIndex::note_scan(bool batch, double seconds, double codes, int threads) const {
-  if (codes < 1e5) return;
-  auto& rate = batch ? scan_ps_batch_ : scan_ps_single_;
-  const double ps = seconds * 1e12 * static_cast<double>(threads) / codes;
-  const double old = static_cast<double>(rate.load(std::memory_order_relaxed));
-  rate.store(static_cast<uint64_t>(std::max(1.0, 0.75 * old + 0.25 * ps)), std::memory_order_relaxed);
+  return policy_.linear_cost(store_.size(), batch, split, get_num_threads());
 }
 
 bool MultiIndex::use_hashing_now() const {
   if (tables_.empty() || strategy_ == Strategy::linear) return false;
   if (strategy_ == Strategy::hashing) return true;
-  // A scan of a small index is cheaper than a few dozen probes.
-  if (linear_cost(false, false) < 2000.0 * static_cast<double>(tables_.size())) return false;
-  if (giveup_streak_.load(std::memory_order_relaxed) >= kGiveupStreak)
-    return query_counter_.fetch_add(1, std::memory_order_relaxed) % kProbeEvery == 0;
-  return true;
+  return policy_.try_hashing(store_.size(), tables_.size());
 }
 
 void MultiIndex::record(bool hashed) const {
-  if (strategy_ != Strategy::automatic) return;
-  if (hashed)
-    giveup_streak_.store(0, std::memory_order_relaxed);
-  else
-    giveup_streak_.fetch_add(1, std::memory_order_relaxed);
+  if (strategy_ == Strategy::automatic) policy_.record(hashed);
 }
 
-void MultiIndex::scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top,
-                          int32_t cap, bool ascending_fresh) const {
-  const uint8_t* qs[1] = {q};
-  scan_knn_group(qs, 1, begin, end, &top, &cap, ascending_fresh);
+// The kernel of this index's codes for queries given by query_of(slot).
+template <class QueryOf>
+static auto kernel_of(const CodeStore& store, size_t cs, QueryOf query_of) {
+  return block_scan::hamming_kernel(hamming_kernels(), store.codes(), cs, query_of);
 }
 
-void MultiIndex::scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
-                                CountingTopK* tops, const int32_t* caps, bool ascending_fresh) const {
-  // Blocks of the database stay in cache while every query of the group passes over them.
-  // Within a block, kernel calls start short while a query's threshold is loose (few codes
-  // reach the heap) and grow once it is tight.
-  const HammingKernels& K = hamming_kernels();
-  const size_t cs = code_size();
-  const uint8_t* codes = store_.codes();
-  const int64_t* ids = store_.ids();
-  // A scan in position order into heaps that saw no later position, with ids increasing in
-  // position order, meets ties in id order: a code that only ties the k-th best cannot enter.
-  const bool by_pos = ascending_fresh && store_.ids_increasing();
-  const int32_t tie_skip = by_pos ? 1 : 0;
-  const size_t block = std::clamp<size_t>((24 * 1024) / cs, 256, size_t{1} << 20);  // L1-sized
-  std::vector<uint32_t> idx(block);
-  std::vector<int32_t> dist(block);
-  std::vector<size_t> step(gq, kFirstStep);
-  for (size_t b = begin; b < end; b += block) {
-    const size_t bend = std::min(end, b + block);
-    for (size_t g = 0; g < gq; ++g) {
-      CountingTopK& top = tops[g];
-      for (size_t c0 = b; c0 < bend;) {
-        const size_t len = std::min(step[g], bend - c0);
-        const int32_t thr = top.threshold();
-        const int32_t kthr = std::min(thr == kInfDist ? thr : thr - tie_skip, caps[g]);
-        const size_t f = K.scan_leq(qs[g], codes + c0 * cs, len, cs, kthr, idx.data(), dist.data());
-        for (size_t i = 0; i < f; ++i) {
-          if (dist[i] > top.threshold()) continue;
-          const size_t pos = c0 + idx[i];
-          // Ids increasing like positions: rank by position (the same order) and let the caller
-          // look the ids up at the end (see ids_from_positions) instead of a miss per candidate.
-          top.push(dist[i], by_pos ? static_cast<int64_t>(pos) : ids[pos], pos);
-        }
-        step[g] = f * 8 > len ? kFirstStep : std::min(block, step[g] * 2);
-        c0 += len;
-      }
-    }
-  }
-}
-
-void MultiIndex::ids_from_positions(int64_t* row, size_t k) const {
-  if (!store_.ids_increasing()) return;  // the scans ranked by the ids themselves
-  const int64_t* ids = store_.ids();
-  for (size_t j = 0; j < k; ++j)
-    if (row[j] != kMissingId) row[j] = ids[static_cast<size_t>(row[j])];
+void MultiIndex::scan_tail(const uint8_t* q, CountingTopK& top) const {
+  // The hashed candidates enter the same selector afterwards, ranked by their ids: rank by id here
+  // too (and so no tie skipping).
+  const block_scan::Options o{store_.ids(), false, nullptr};
+  const size_t block = block_scan::block_codes(code_size());
+  block_scan::Scratch s(block);
+  block_scan::scan_group(kernel_of(store_, code_size(), [q](size_t) { return q; }), &top, 0, 1, indexed_, store_.size(),
+                         block, o, s);
 }
 
 void MultiIndex::scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
                             std::vector<Neighbor<int32_t>>& out) const {
-  const HammingKernels& K = hamming_kernels();
-  const size_t cs = code_size();
-  const uint8_t* codes = store_.codes();
-  const int64_t* ids = store_.ids();
-  uint32_t idx[kScanBlock];
-  int32_t dist[kScanBlock];
-  for (size_t b = begin; b < end; b += kScanBlock) {
-    const size_t cnt = std::min(kScanBlock, end - b);
-    const size_t f = K.scan_leq(q, codes + b * cs, cnt, cs, radius, idx, dist);
-    for (size_t i = 0; i < f; ++i) out.push_back({dist[i], ids[b + idx[i]], b + idx[i]});
-  }
+  const size_t block = block_scan::block_codes(code_size());
+  block_scan::Scratch s(block);
+  block_scan::scan_range(kernel_of(store_, code_size(), [q](size_t) { return q; }), 0, begin, end, radius, block,
+                         store_.ids(), out, s);
 }
 
 // Probes table j at substring radius exactly r: every key at Hamming distance r from the
@@ -432,12 +333,11 @@ bool MultiIndex::probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&&
 // Full distance of code c, reached in table j at substring radius r, as the sum of its substring
 // distances; -1 when an earlier probe reached it (a table i < j within r, or i > j within r - 1:
 // a duplicate) or when the sum exceeds bound.
-int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound,
-                                    const QueryState& st) const {
+int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound, const QueryState& st) const {
   int32_t total = r;
   for (size_t i = 0; i < subs_.size(); ++i) {
     if (i == j) continue;
-    const int32_t di = popcount64(substring(c, subs_[i]) ^ st.qsub[i]);
+    const int32_t di = popcount64_swar(substring(c, subs_[i]) ^ st.qsub[i]);
     if ((i < j && di <= r) || (i > j && di < r)) return -1;
     total += di;
     if (total > bound) return -1;
@@ -448,23 +348,20 @@ int32_t MultiIndex::substring_total(const uint8_t* c, size_t j, int32_t r, int32
 // Splits the query into its substrings and sets the deadline of the hashing attempt: a fraction
 // of scan_cost_ns, the measured cost of the linear scan it competes with (budgeted), or a
 // generous one when hashing is forced.
-void MultiIndex::start_probe(const uint8_t* q, QueryState& st, bool budgeted,
-                             double scan_cost_ns) const {
+void MultiIndex::start_probe(const uint8_t* q, QueryState& st, bool budgeted, double scan_cost_ns) const {
   st.qsub.resize(tables_.size());
   for (size_t i = 0; i < tables_.size(); ++i) st.qsub[i] = substring(q, subs_[i]);
-  const double budget_ns = budgeted ? kBudgetFraction * scan_cost_ns
-                                    : kForcedBudgetFactor * linear_cost(false, false) + kForcedBudgetFloorNs;
+  const double budget_ns = policy_.budget_ns(budgeted, scan_cost_ns, store_.size());
   st.deadline = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(budget_ns));
 }
 
-bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
-                             bool batch) const {
+bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted, bool batch) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
   const uint8_t* codes = store_.codes();
   const int64_t* ids = store_.ids();
   start_probe(q, st, budgeted, linear_cost(batch, !batch));
-  if (indexed_ < store_.size()) scan_knn(q, indexed_, store_.size(), top, kInfDist, false);
+  if (indexed_ < store_.size()) scan_tail(q, top);
   const bool word = cs == 8;  // 64-bit codes: one XOR, then a masked popcount per substring
   const uint64_t qword = word ? load_u64(q) : 0;
   for (unsigned r = 0;; ++r) {
@@ -474,36 +371,37 @@ bool MultiIndex::knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st
       // Full distance as the sum of substring distances. A code is checked once: at the first
       // (radius, table) probe that reaches it; if an earlier probe reached it (a table i < j
       // within r, or i > j within r - 1) it is a duplicate.
-      const bool ok = word ? probe(j, r, st, true, [&](uint32_t pos) {
-        const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ qword;
-        const int32_t thr = top.threshold();
-        int32_t total = rr;
-        for (size_t i = 0; i < m; ++i) {
-          if (i == j) continue;
-          const int32_t di = popcount64(x & subs_[i].word_mask);
-          if ((i < j && di <= rr) || (i > j && di < rr)) return;
-          total += di;
-          if (total > thr) return;
-        }
-        top.push(total, ids[pos], pos);
-      }) : probe(j, r, st, true, [&](uint32_t pos) {
-        const int32_t total =
-            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, top.threshold(), st);
-        if (total >= 0) top.push(total, ids[pos], pos);
-      });
+      const bool ok = word ? probe(j, r, st, true,
+                                   [&](uint32_t pos) {
+                                     const uint64_t x = load_u64(codes + static_cast<size_t>(pos) * 8) ^ qword;
+                                     const int32_t thr = top.threshold();
+                                     int32_t total = rr;
+                                     for (size_t i = 0; i < m; ++i) {
+                                       if (i == j) continue;
+                                       const int32_t di = popcount64_swar(x & subs_[i].word_mask);
+                                       if ((i < j && di <= rr) || (i > j && di < rr)) return;
+                                       total += di;
+                                       if (total > thr) return;
+                                     }
+                                     top.push(total, ids[pos], pos);
+                                   })
+                           : probe(j, r, st, true, [&](uint32_t pos) {
+                               const int32_t total =
+                                   substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, top.threshold(), st);
+                               if (total >= 0) top.push(total, ids[pos], pos);
+                             });
       if (!ok) return false;
       // Every code with distance <= m * r + j has been found now; if the table was searched to
       // its full length, every code has.
       if (r >= sj.len) return true;
-      if (top.threshold() != kInfDist && static_cast<int64_t>(top.threshold()) <=
-                                             static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
+      if (top.threshold() != kInfDist &&
+          static_cast<int64_t>(top.threshold()) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
         return true;
     }
   }
 }
 
-bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
-                               std::vector<Neighbor<int32_t>>& out, QueryState& st,
+bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out, QueryState& st,
                                bool budgeted) const {
   const size_t m = tables_.size();
   const size_t cs = code_size();
@@ -516,21 +414,18 @@ bool MultiIndex::range_hashing(const uint8_t* q, int32_t radius,
       const Substring& sj = subs_[j];
       const int32_t rr = static_cast<int32_t>(r);
       const bool ok = probe(j, r, st, true, [&](uint32_t pos) {
-        const int32_t total =
-            substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, radius, st);
+        const int32_t total = substring_total(codes + static_cast<size_t>(pos) * cs, j, rr, radius, st);
         if (total < 0) return;
         out.push_back({total, ids[pos], pos});
       });
       if (!ok) return false;
       if (r >= sj.len) return true;
-      if (static_cast<int64_t>(radius) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j))
-        return true;
+      if (static_cast<int64_t>(radius) <= static_cast<int64_t>(m) * r + static_cast<int64_t>(j)) return true;
     }
   }
 }
 
-void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances,
-                        int64_t* ids) const {
+void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* distances, int64_t* ids) const {
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
   ReadLock lock(mu_);
@@ -540,25 +435,31 @@ void MultiIndex::search(const uint8_t* queries, size_t nq, size_t k, int32_t* di
   pad_rows(distances, ids, nq, k, kk);
 }
 
-// The first kk (<= size()) columns of each row of k columns. Caller holds the read lock.
-void MultiIndex::search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k,
-                             int32_t* distances, int64_t* ids) const {
-  const size_t cs = code_size();
-  const size_t n = store_.size();
-  const int32_t maxd = static_cast<int32_t>(bits_);
-  const int nthreads = get_num_threads();
-  // Phase 1: hashing, query by query. A query that gives up keeps its k-th best distance so far
-  // as a cap for the scan (the answer cannot be farther).
+// The first k (<= size()) columns of each row of `stride` columns. Caller holds the read lock.
+void MultiIndex::search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances,
+                             int64_t* ids) const {
   std::vector<int32_t> caps(nq, kInfDist);
+  const std::vector<size_t> rest = hash_phase(queries, nq, stride, k, distances, ids, caps.data());
+  policy_.count(nq - rest.size(), rest.size());
+  if (!rest.empty()) scan_phase(queries, rest, caps.data(), stride, k, distances, ids);
+}
+
+// Phase 1: hashing, query by query; writes the rows of the queries it answers and returns the
+// others. A query that gives up keeps its k-th best distance so far in caps[i], a cap for the
+// scan (the answer cannot be farther).
+std::vector<size_t> MultiIndex::hash_phase(const uint8_t* queries, size_t nq, size_t stride, size_t k,
+                                           int32_t* distances, int64_t* ids, int32_t* caps) const {
+  const size_t cs = code_size();
+  const int nthreads = get_num_threads();
   std::vector<uint8_t> done(nq, 0);
-  // With k >= n the heap never fills before every code is seen: a scan is always better.
   // Many queries: the fallback is a batch scan (cheap per query); few queries: a single-query
   // scan split over the threads. Hashing must beat whichever applies.
   const bool batch = nq >= 2 && (nthreads <= 1 || nq >= static_cast<size_t>(nthreads) * 2);
-  if (k < n && !tables_.empty() && strategy_ != Strategy::linear) {
+  // With k >= n the heap never fills before every code is seen: a scan is always better.
+  if (k < store_.size() && !tables_.empty() && strategy_ != Strategy::linear) {
     auto hash_one = [&](size_t i) {
       if (!use_hashing_now()) return;
-      CountingTopK top(k, maxd);
+      CountingTopK top(k, static_cast<int32_t>(bits_));
       QueryState st;
       const bool ok = knn_hashing(queries + i * cs, top, st, strategy_ == Strategy::automatic, batch);
       record(ok);
@@ -578,52 +479,31 @@ void MultiIndex::search_rows(const uint8_t* queries, size_t nq, size_t stride, s
   std::vector<size_t> rest;
   for (size_t i = 0; i < nq; ++i)
     if (!done[i]) rest.push_back(i);
-  stat_hashed_.fetch_add(nq - rest.size(), std::memory_order_relaxed);
-  stat_linear_.fetch_add(rest.size(), std::memory_order_relaxed);
-  if (rest.empty()) return;
-  // Phase 2: linear scan of the rest (as FlatIndex: query groups share cached blocks; few
-  // queries over a large index split the database over threads and merge the parts).
-  const size_t nr = rest.size();
+  return rest;
+}
+
+// Phase 2: the blocked scan of the queries hashing did not answer, capped by what it found; the
+// time it takes refines the cost model.
+void MultiIndex::scan_phase(const uint8_t* queries, const std::vector<size_t>& rest, const int32_t* caps, size_t stride,
+                            size_t k, int32_t* distances, int64_t* ids) const {
+  const size_t cs = code_size(), n = store_.size(), nr = rest.size();
+  std::vector<int32_t> rest_caps(nr);
+  for (size_t j = 0; j < nr; ++j) rest_caps[j] = caps[rest[j]];
+  // Fresh selectors scanned in position order: with increasing ids they may rank by position.
+  const block_scan::Options o{store_.ids(), store_.ids_increasing(), rest_caps.data()};
+  const block_scan::Plan plan = block_scan::make_plan(nr, n, cs);
   const auto t0 = Clock::now();
-  if (nr >= static_cast<size_t>(nthreads) * 2 || nthreads <= 1 || n < 16 * kScanBlock) {
-    const size_t group = std::clamp<size_t>(ceil_div(nr, static_cast<size_t>(nthreads)), 1, 64);
-    const bool small = static_cast<double>(nr) * static_cast<double>(n) * static_cast<double>(cs) < 4e6;
-    const int used = small ? 1 : static_cast<int>(std::min<size_t>(nthreads, ceil_div(nr, group)));
-    parallel_for(ceil_div(nr, group), used, [&](size_t g) {
-      const size_t r0 = g * group, gq = std::min(group, nr - r0);
-      std::vector<CountingTopK> tops(gq, CountingTopK(k, maxd));
-      std::vector<const uint8_t*> qs(gq);
-      std::vector<int32_t> gcaps(gq);
-      for (size_t j = 0; j < gq; ++j) {
-        qs[j] = queries + rest[r0 + j] * cs;
-        gcaps[j] = caps[rest[r0 + j]];
-      }
-      scan_knn_group(qs.data(), gq, 0, n, tops.data(), gcaps.data(), true);
-      for (size_t j = 0; j < gq; ++j) {
-        const size_t i = rest[r0 + j];
-        tops[j].write_sorted(distances + i * stride, ids + i * stride, kMissingDistance);
-        ids_from_positions(ids + i * stride, k);
-      }
-    });
-    note_scan(nr >= 2, std::chrono::duration<double>(Clock::now() - t0).count(),
-              static_cast<double>(nr) * static_cast<double>(n), used);
-    return;
-  }
-  const size_t parts = static_cast<size_t>(nthreads);
-  const size_t chunk = ceil_div(n, parts);
-  for (size_t i : rest) {
-    std::vector<CountingTopK> tops(parts, CountingTopK(k, maxd));
-    const uint8_t* q = queries + i * cs;
-    parallel_for(parts, nthreads, [&](size_t t) {
-      const size_t b = t * chunk, e = std::min(n, b + chunk);
-      if (b < e) scan_knn(q, b, e, tops[t], caps[i], true);
-    });
-    for (size_t t = 1; t < parts; ++t) tops[0].merge(tops[t]);
-    tops[0].write_sorted(distances + i * stride, ids + i * stride, kMissingDistance);
-    ids_from_positions(ids + i * stride, k);
-  }
-  note_scan(false, std::chrono::duration<double>(Clock::now() - t0).count(),
-            static_cast<double>(nr) * static_cast<double>(n), nthreads);
+  block_scan::knn<CountingTopK>(
+      plan, n, nr, cs, o, [&] { return CountingTopK(k, static_cast<int32_t>(bits_)); },
+      kernel_of(store_, cs, [&](size_t j) { return queries + rest[j] * cs; }),
+      [&](size_t j, CountingTopK& top) {
+        const size_t i = rest[j];
+        top.write_sorted(distances + i * stride, ids + i * stride, kMissingDistance);
+        if (o.by_pos) block_scan::positions_to_ids(ids + i * stride, k, o.ids);
+      });
+  const int used = static_cast<int>(std::min<size_t>(static_cast<size_t>(plan.threads), plan.groups * plan.parts));
+  policy_.note_scan(nr >= 2, std::chrono::duration<double>(Clock::now() - t0).count(),
+                    static_cast<double>(nr) * static_cast<double>(n), used);
 }
 
 RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t radius) const {
@@ -641,30 +521,13 @@ RangeResult MultiIndex::range_search(const uint8_t* queries, size_t nq, int32_t 
       record(ok);
       if (!ok) out.clear();
     }
-    (ok ? stat_hashed_ : stat_linear_).fetch_add(1, std::memory_order_relaxed);
+    policy_.count(ok ? 1 : 0, ok ? 0 : 1);
     if (!ok) scan_range(q, 0, store_.size(), radius, out);
-    std::sort(out.begin(), out.end());
   };
-  // Small jobs are not worth starting threads for.
-  const bool small = static_cast<double>(nq) * static_cast<double>(store_.size()) *
-                         static_cast<double>(cs) < 4e6 || nq < 4;
-  parallel_for(nq, small ? 1 : get_num_threads(), one);
-  RangeResult res;
-  res.lims.resize(nq + 1);
-  res.lims[0] = 0;
-  for (size_t i = 0; i < nq; ++i) res.lims[i + 1] = res.lims[i] + static_cast<int64_t>(per_query[i].size());
-  res.distances.resize(static_cast<size_t>(res.lims[nq]));
-  res.ids.resize(static_cast<size_t>(res.lims[nq]));
-  for (size_t i = 0; i < nq; ++i) {
-    size_t o = static_cast<size_t>(res.lims[i]);
-    for (const auto& nb : per_query[i]) {
-      res.distances[o] = nb.dist;
-      res.ids[o] = nb.id;
-      ++o;
-    }
-    std::vector<Neighbor<int32_t>>().swap(per_query[i]);
-  }
-  return res;
+  // Small jobs (and a few hashing queries, each short) are not worth starting threads for.
+  const int threads = nq < 4 ? 1 : block_scan::job_threads(nq, store_.size(), cs);
+  parallel_for(nq, threads, one);
+  return block_scan::assemble_range<int32_t>(per_query, nq, 1, threads, [](size_t, int32_t d) { return d; });
 }
 
 void MultiIndex::save(const std::string& path) const {
@@ -686,13 +549,11 @@ MultiIndex MultiIndex::load(const IndexFile& file, bool mmap, bool verify) {
   CodeStore store;
   file.read_into(mmap, verify, &store);
   const IndexFileInfo& info = file.info();
-  if (info.kind != IndexKind::multi_index)
-    throw FormatError("'" + path + "' does not hold a multi-index");
+  if (info.kind != IndexKind::multi_index) throw FormatError("'" + path + "' does not hold a multi-index");
   const size_t bits = static_cast<size_t>(info.bits);
   const size_t m = static_cast<size_t>(info.param);
   if (m != 0 && (m > bits || ceil_div(bits, m) > 32))
-    throw FormatError("'" + path + "' holds an invalid number of substrings (" +
-                      std::to_string(m) + ")");
+    throw FormatError("'" + path + "' holds an invalid number of substrings (" + std::to_string(m) + ")");
   MultiIndex index(bits, m);
   index.store_ = std::move(store);
   index.rebuild_locked();  // not shared yet

@@ -14,8 +14,8 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -110,8 +110,7 @@ class Pool {
     }
     cv_.notify_all();
     job->work();
-    if (spin_until([&] { return job->finished.load(std::memory_order_acquire) == job->ntasks; }))
-      return;
+    if (spin_until([&] { return job->finished.load(std::memory_order_acquire) == job->ntasks; })) return;
     std::unique_lock<std::mutex> lock(job->mu);
     job->cv.wait(lock, [&] { return job->done; });
   }
@@ -125,8 +124,7 @@ class Pool {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return !jobs_.empty(); });
         job = jobs_.front();
-        if (job->helpers >= job->max_helpers ||
-            job->next.load(std::memory_order_relaxed) >= job->ntasks) {
+        if (job->helpers >= job->max_helpers || job->next.load(std::memory_order_relaxed) >= job->ntasks) {
           jobs_.pop_front();  // enough help, or nothing left to hand out
           queued_.store(jobs_.size(), std::memory_order_release);
           continue;
@@ -150,9 +148,7 @@ std::atomic<Pool*> g_pool{nullptr};
 std::once_flag g_atfork_once;
 
 Pool& pool() {
-  std::call_once(g_atfork_once, [] {
-    pthread_atfork(nullptr, nullptr, [] { g_pool.store(nullptr); });
-  });
+  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, [] { g_pool.store(nullptr); }); });
   Pool* p = g_pool.load(std::memory_order_acquire);
   if (p == nullptr) {
     Pool* fresh = new Pool();

@@ -13,13 +13,11 @@ SimdLevel detect() noexcept {
 #if defined(DEEPHASH_HAVE_X86_KERNELS) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   // __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0).
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512bitalg") &&
-      __builtin_cpu_supports("bmi2"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq") &&
+      __builtin_cpu_supports("avx512bitalg") && __builtin_cpu_supports("bmi2"))
     return SimdLevel::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
-      __builtin_cpu_supports("bmi2"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi2"))
     return SimdLevel::avx2;
 #endif
   return SimdLevel::scalar;
@@ -46,9 +44,7 @@ SimdLevel detected_simd_level() noexcept {
   return level;
 }
 
-SimdLevel simd_level() noexcept {
-  return static_cast<SimdLevel>(current_level().load(std::memory_order_relaxed));
-}
+SimdLevel simd_level() noexcept { return static_cast<SimdLevel>(current_level().load(std::memory_order_relaxed)); }
 
 SimdLevel set_simd_level(SimdLevel cap) noexcept {
   SimdLevel level = cap < detected_simd_level() ? cap : detected_simd_level();

@@ -99,8 +99,7 @@ void SubstringTable::remap(const uint32_t* new_pos) {
 }
 
 size_t SubstringTable::memory_bytes() const {
-  return (offsets_.capacity() + entries_.capacity()) * sizeof(uint32_t) +
-         slots_.capacity() * sizeof(uint64_t);
+  return (offsets_.capacity() + entries_.capacity()) * sizeof(uint32_t) + slots_.capacity() * sizeof(uint64_t);
 }
 
 }  // namespace deephash

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bits_util.hpp"
 #include "deephash/weighted.hpp"
 
 #include <algorithm>
@@ -17,19 +18,10 @@ namespace deephash {
 
 namespace scalar_weighted_isa {
 #include "weighted_impl.hpp"
-
-size_t masked_scan_leq(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
-                       size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist) {
-  return masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx, dist);
-}
-size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
-                    int32_t thr, uint32_t* idx, int32_t* dist) {
-  return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
-}
 }  // namespace scalar_weighted_isa
 
-const WeightedKernels kWeightedScalar = {SimdLevel::scalar, scalar_weighted_isa::masked_scan_leq,
-                                         scalar_weighted_isa::lut_scan_leq};
+const WeightedKernels kWeightedScalar = {SimdLevel::scalar, scalar_weighted_isa::masked_scan_leq_table,
+                                         scalar_weighted_isa::lut_scan_leq_table};
 #if defined(DEEPHASH_HAVE_X86_KERNELS)
 extern const WeightedKernels kWeightedAvx2;
 const WeightedKernels& weighted_avx512_kernels() noexcept;  // scalar LUT without AVX-512 VBMI
@@ -46,24 +38,14 @@ const WeightedKernels& weighted_kernels(SimdLevel level) noexcept {
 
 const WeightedKernels& weighted_kernels() noexcept { return weighted_kernels(simd_level()); }
 
-namespace {
-
-int ceil_log2(size_t x) {
-  int c = 0;
-  while ((size_t{1} << c) < x) ++c;
-  return c;
-}
-
-}  // namespace
-
 QuantizedWeights quantize_weights(const float* w, size_t bits) {
   float mx = 0.0f;
   for (size_t j = 0; j < bits; ++j) {
     const float v = w[j];
-    if (!std::isfinite(v)) throw InvalidArgument("weights must be finite, got " + std::to_string(v) +
-                                                 " at bit " + std::to_string(j));
-    if (v < 0.0f) throw InvalidArgument("weights must be >= 0, got " + std::to_string(v) +
-                                        " at bit " + std::to_string(j));
+    if (!std::isfinite(v))
+      throw InvalidArgument("weights must be finite, got " + std::to_string(v) + " at bit " + std::to_string(j));
+    if (v < 0.0f)
+      throw InvalidArgument("weights must be >= 0, got " + std::to_string(v) + " at bit " + std::to_string(j));
     if (v > mx) mx = v;
   }
   QuantizedWeights qw;
@@ -74,8 +56,9 @@ QuantizedWeights quantize_weights(const float* w, size_t bits) {
   std::frexp(static_cast<double>(mx), &E);  // 2^(E-1) <= mx < 2^E
   int e = E - P;
   if (e < -149) e = -149;
-  if (e > 105) throw InvalidArgument("weights too large: the largest (" + std::to_string(mx) +
-                                     ") would overflow float32 distances; rescale them");
+  if (e > 105)
+    throw InvalidArgument("weights too large: the largest (" + std::to_string(mx) +
+                          ") would overflow float32 distances; rescale them");
   qw.exponent = e;
   for (size_t j = 0; j < bits; ++j)
     qw.units[j] = static_cast<int32_t>(std::nearbyint(std::ldexp(static_cast<double>(w[j]), -e)));

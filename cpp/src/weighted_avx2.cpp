@@ -4,23 +4,15 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bits_util.hpp"
 #include "deephash/weighted.hpp"
 
 namespace deephash {
 namespace avx2_weighted_isa {
 #include "weighted_impl.hpp"
-
-size_t masked_scan_leq(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
-                       size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist) {
-  return masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx, dist);
-}
-size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
-                    int32_t thr, uint32_t* idx, int32_t* dist) {
-  return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
-}
 }  // namespace avx2_weighted_isa
 
-extern const WeightedKernels kWeightedAvx2 = {SimdLevel::avx2, avx2_weighted_isa::masked_scan_leq,
-                                              avx2_weighted_isa::lut_scan_leq};
+extern const WeightedKernels kWeightedAvx2 = {SimdLevel::avx2, avx2_weighted_isa::masked_scan_leq_table,
+                                              avx2_weighted_isa::lut_scan_leq_table};
 
 }  // namespace deephash

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bits_util.hpp"
 #include "deephash/weighted.hpp"
 
 namespace deephash {
@@ -24,18 +25,18 @@ namespace avx512_weighted_isa {
 
 inline size_t emit8(__m512i d, __mmask8 m, size_t base, uint32_t* idx, int32_t* out, size_t c) {
   const __m256i d32 = _mm512_cvtepi64_epi32(d);
-  const __m256i ix = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i ix =
+      _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   _mm256_mask_compressstoreu_epi32(out + c, m, d32);
   _mm256_mask_compressstoreu_epi32(idx + c, m, ix);
   return c + static_cast<size_t>(__builtin_popcount(m));
 }
 
-size_t masked_scan_leq(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
-                       size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist) {
+size_t masked_scan_leq(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n, size_t nbytes,
+                       int32_t thr, uint32_t* idx, int32_t* dist) {
   if (nbytes != 8) return masked_scan_leq_portable(q, mask, codes, n, nbytes, thr, idx, dist);
-  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(wload_u64(q)));
-  const __m512i mv = _mm512_set1_epi64(static_cast<long long>(wload_u64(mask)));
+  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(load_u64(q)));
+  const __m512i mv = _mm512_set1_epi64(static_cast<long long>(load_u64(mask)));
   const __m512i t = _mm512_set1_epi64(thr);
   size_t c = 0, i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -93,8 +94,8 @@ inline __m512i combine(const __m512i* acc) {
 // total; only groups of 8 codes where some bound is within the threshold pay for the exact
 // planes. 32 codes per iteration.
 template <int NP>
-size_t lut_scan_vbmi_64(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
-                        int32_t thr, uint32_t* idx, int32_t* dist) {
+size_t lut_scan_vbmi_64(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr,
+                        uint32_t* idx, int32_t* dist) {
   const uint8_t* tabs = plan.planes.data();
   __m512i tlo_a[NP], tlo_b[NP], thi_a[NP], thi_b[NP];
   for (int t = 0; t < NP; ++t) {
@@ -110,7 +111,7 @@ size_t lut_scan_vbmi_64(const WeightedPlan& plan, const uint8_t* q, const uint8_
   const __m512i rows = lane_rows();
   const __m512i nib = _mm512_set1_epi8(0x0F);
   const __m512i zero = _mm512_setzero_si512();
-  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(wload_u64(q)));
+  const __m512i qv = _mm512_set1_epi64(static_cast<long long>(load_u64(q)));
   const __m512i t64 = _mm512_set1_epi64(thr);
   const __m512i ct64 = _mm512_set1_epi64(thr >> plan.coarse_shift);
   struct Idx {
@@ -123,8 +124,8 @@ size_t lut_scan_vbmi_64(const WeightedPlan& plan, const uint8_t* q, const uint8_
                _mm512_ternarylogic_epi64(_mm512_srli_epi16(x, 4), nib, rows, 0xEA)};
   };
   auto coarse_ok = [&](const Idx& ix) {
-    const __m512i v = _mm512_add_epi8(_mm512_permutex2var_epi8(clo_a, ix.lo, clo_b),
-                                      _mm512_permutex2var_epi8(chi_a, ix.hi, chi_b));
+    const __m512i v =
+        _mm512_add_epi8(_mm512_permutex2var_epi8(clo_a, ix.lo, clo_b), _mm512_permutex2var_epi8(chi_a, ix.hi, chi_b));
     return _mm512_cmple_epi64_mask(_mm512_sad_epu8(v, zero), ct64);
   };
   auto exact = [&](const Idx& ix) {
@@ -164,8 +165,8 @@ size_t lut_scan_vbmi_64(const WeightedPlan& plan, const uint8_t* q, const uint8_
 
 // Wider codes (a multiple of 8 bytes): gather group g of 8 codes into one register.
 template <int NP>
-size_t lut_scan_vbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
-                     int32_t thr, uint32_t* idx, int32_t* dist) {
+size_t lut_scan_vbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr,
+                     uint32_t* idx, int32_t* dist) {
   const size_t nbytes = plan.nbytes;
   if (nbytes == 8) return lut_scan_vbmi_64<NP>(plan, q, codes, n, thr, idx, dist);
   const size_t groups = nbytes / 8;
@@ -182,7 +183,7 @@ size_t lut_scan_vbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* 
     for (int p = 0; p < NP; ++p) acc[p] = _mm512_setzero_si512();
     for (size_t g = 0; g < groups; ++g) {
       const __m512i x = _mm512_i64gather_epi64(offs, base + 8 * g, 1);
-      const __m512i qg = _mm512_set1_epi64(static_cast<long long>(wload_u64(q + 8 * g)));
+      const __m512i qg = _mm512_set1_epi64(static_cast<long long>(load_u64(q + 8 * g)));
       add_group<NP>(_mm512_xor_si512(x, qg), tabs + g * gstride, rows, acc);
     }
     const __m512i d = combine<NP>(acc);
@@ -193,8 +194,8 @@ size_t lut_scan_vbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* 
   return c;
 }
 
-size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n,
-                    int32_t thr, uint32_t* idx, int32_t* dist) {
+size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr,
+                    uint32_t* idx, int32_t* dist) {
   switch (plan.nplanes) {
     case 1: return lut_scan_vbmi<1>(plan, q, codes, n, thr, idx, dist);
     case 2: return lut_scan_vbmi<2>(plan, q, codes, n, thr, idx, dist);
@@ -203,17 +204,13 @@ size_t lut_scan_leq(const WeightedPlan& plan, const uint8_t* q, const uint8_t* c
   }
 }
 
-size_t lut_scan_leq_novbmi(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes,
-                           size_t n, int32_t thr, uint32_t* idx, int32_t* dist) {
-  return lut_scan_leq_portable(plan, q, codes, n, thr, idx, dist);
-}
 }  // namespace avx512_weighted_isa
 
 const WeightedKernels& weighted_avx512_kernels() noexcept {
   static const WeightedKernels vbmi = {SimdLevel::avx512, avx512_weighted_isa::masked_scan_leq,
                                        avx512_weighted_isa::lut_scan_leq};
   static const WeightedKernels novbmi = {SimdLevel::avx512, avx512_weighted_isa::masked_scan_leq,
-                                         avx512_weighted_isa::lut_scan_leq_novbmi};
+                                         avx512_weighted_isa::lut_scan_leq_table};
   static const bool has_vbmi = __builtin_cpu_supports("avx512vbmi");
   return has_vbmi ? vbmi : novbmi;
 }

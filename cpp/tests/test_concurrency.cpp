@@ -64,8 +64,8 @@ int distance(const uint8_t* a, const uint8_t* b) {
 }
 
 // Brute-force k-NN rows of `s` (ids are unique: (distance, id) is a total order).
-void oracle(const State& s, const std::vector<uint8_t>& q, size_t nq, size_t k,
-            std::vector<int32_t>* d, std::vector<int64_t>* ids) {
+void oracle(const State& s, const std::vector<uint8_t>& q, size_t nq, size_t k, std::vector<int32_t>* d,
+            std::vector<int64_t>* ids) {
   d->assign(nq * k, kMissingDistance);
   ids->assign(nq * k, kMissingId);
   std::vector<std::pair<int32_t, int64_t>> all(s.ids.size());
@@ -181,8 +181,8 @@ void stress(Index& index, const char* name, size_t mutations) {
   done.store(true, std::memory_order_release);
   for (auto& t : threads) t.join();
   std::remove(path.c_str());
-  std::printf("%s: %zu mutations, %zu searches by 3 threads, %zu wrong\n", name, mutations,
-              counts.searches.load(), counts.wrong.load());
+  std::printf("%s: %zu mutations, %zu searches by 3 threads, %zu wrong\n", name, mutations, counts.searches.load(),
+              counts.wrong.load());
   CHECK(counts.wrong.load() == 0);
 }
 

@@ -1,6 +1,7 @@
 // C++ test of MultiIndex and the weighted kernels without Python: MultiIndex (forced hashing
 // and automatic) against FlatIndex, after adds and removes; weighted kernels of every SIMD
-// level against a direct sum of the quantised weights. Exits non-zero on the first failure.
+// level against a direct sum of the quantised weights. Every failed check is reported
+// (check.hpp); the exit status is non-zero when any failed.
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -10,7 +11,6 @@
 #include "deephash/deephash.hpp"
 
 using namespace deephash;
-
 
 // n codes near a few random centres (each bit flipped with probability 1/8).
 static std::vector<uint8_t> clustered(std::mt19937_64& rng, size_t n, size_t nbytes) {
@@ -27,8 +27,8 @@ static std::vector<uint8_t> clustered(std::mt19937_64& rng, size_t n, size_t nby
   return out;
 }
 
-static void compare(const FlatIndex& flat, const MultiIndex& mi, const std::vector<uint8_t>& q,
-                    size_t nq, size_t k, int32_t radius) {
+static void compare(const FlatIndex& flat, const MultiIndex& mi, const std::vector<uint8_t>& q, size_t nq, size_t k,
+                    int32_t radius) {
   std::vector<int32_t> d1(nq * k), d2(nq * k);
   std::vector<int64_t> i1(nq * k), i2(nq * k);
   flat.search(q.data(), nq, k, d1.data(), i1.data());
@@ -88,8 +88,8 @@ static void test_weighted(SimdLevel level, size_t bits) {
   const int32_t thr = sorted[n / 3];
   std::vector<uint32_t> idx(n);
   std::vector<int32_t> dist(n);
-  const size_t found = weighted_kernels(level).lut_scan_leq(plan, q.data(), codes.data(), n, thr,
-                                                            idx.data(), dist.data());
+  const size_t found =
+      weighted_kernels(level).lut_scan_leq(plan, q.data(), codes.data(), n, thr, idx.data(), dist.data());
   size_t expect = 0;
   for (size_t i = 0; i < n; ++i) expect += ref[i] <= thr;
   CHECK(found == expect);

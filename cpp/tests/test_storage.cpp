@@ -17,8 +17,8 @@ static std::vector<uint8_t> random_codes(std::mt19937_64& rng, size_t n, size_t 
   return c;
 }
 
-static bool same(const CodeStore::Snapshot& s, const std::vector<uint8_t>& codes,
-                 const std::vector<int64_t>& ids, size_t nb) {
+static bool same(const CodeStore::Snapshot& s, const std::vector<uint8_t>& codes, const std::vector<int64_t>& ids,
+                 size_t nb) {
   return s.size == ids.size() && std::equal(ids.begin(), ids.end(), s.ids) &&
          std::equal(codes.begin(), codes.end(), s.codes) && codes.size() == s.size * nb;
 }

@@ -30,12 +30,13 @@ void raise_os_error(const IoError& e) {
     return;
   }
   py::object filename = py::none();
-  PyObject* name = PyUnicode_DecodeFSDefaultAndSize(e.path().data(),
-                                                   static_cast<py::ssize_t>(e.path().size()));
-  if (name != nullptr) filename = py::reinterpret_steal<py::object>(name);
-  else PyErr_Clear();
-  py::object exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(
-      e.error_code(), std::strerror(e.error_code()), filename);
+  PyObject* name = PyUnicode_DecodeFSDefaultAndSize(e.path().data(), static_cast<py::ssize_t>(e.path().size()));
+  if (name != nullptr)
+    filename = py::reinterpret_steal<py::object>(name);
+  else
+    PyErr_Clear();
+  py::object exc =
+      py::reinterpret_borrow<py::object>(PyExc_OSError)(e.error_code(), std::strerror(e.error_code()), filename);
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
 }
 
@@ -57,12 +58,15 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("simd_level", [] { return std::string(simd_level_name(simd_level())); });
   m.def("detected_simd_level", [] { return std::string(simd_level_name(detected_simd_level())); });
-  m.def("_set_simd_level", [](const std::string& name) {
-    SimdLevel level;
-    if (!parse_simd_level(name.c_str(), &level))
-      throw InvalidArgument("SIMD level must be scalar, avx2 or avx512, got '" + name + "'");
-    return std::string(simd_level_name(set_simd_level(level)));
-  }, "Caps the SIMD level (tests and benchmarks); returns the level now in use.");
+  m.def(
+      "_set_simd_level",
+      [](const std::string& name) {
+        SimdLevel level;
+        if (!parse_simd_level(name.c_str(), &level))
+          throw InvalidArgument("SIMD level must be scalar, avx2 or avx512, got '" + name + "'");
+        return std::string(simd_level_name(set_simd_level(level)));
+      },
+      "Caps the SIMD level (tests and benchmarks); returns the level now in use.");
   m.attr("MAX_BITS") = kMaxBits;
   m.attr("MAX_THREADS") = kMaxThreads;
   m.attr("MAX_RESULT_ENTRIES") = kMaxResultEntries;
@@ -75,26 +79,31 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("count", [](const IndexFile& f) { return f.info().count; })
       .def_property_readonly("path", [](const IndexFile& f) { return py::bytes(f.path()); });
   // The file format's checksum (tools/fuzz.py writes files whose checksums match).
-  m.def("_checksum64", [](const py::bytes& data, uint64_t seed) {
-    const std::string s = data;
-    return checksum64(s.data(), s.size(), seed);
-  }, py::arg("data"), py::arg("seed") = 0);
+  m.def(
+      "_checksum64",
+      [](const py::bytes& data, uint64_t seed) {
+        const std::string s = data;
+        return checksum64(s.data(), s.size(), seed);
+      },
+      py::arg("data"), py::arg("seed") = 0);
   // The engine's weight quantisation (deephash/weighted.hpp), row by row: the metrics rank by
   // the same integers as the weighted searches. Rows are validated float32 weights.
-  m.def("quantize_weights", [](const py::array_t<float, py::array::c_style | py::array::forcecast>& w,
-                               size_t bits) {
-    if (w.ndim() != 2 || static_cast<size_t>(w.shape(1)) != bits)
-      throw InvalidArgument("weights must have shape (rows, bits)");
-    const size_t rows = static_cast<size_t>(w.shape(0));
-    py::array_t<int32_t> units({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(bits)});
-    py::array_t<int32_t> exponents(static_cast<py::ssize_t>(rows));
-    for (size_t r = 0; r < rows; ++r) {
-      const QuantizedWeights q = quantize_weights(w.data() + r * bits, bits);
-      std::copy(q.units.begin(), q.units.end(), units.mutable_data() + r * bits);
-      exponents.mutable_data()[r] = q.exponent;
-    }
-    return py::make_tuple(units, exponents);
-  }, py::arg("weights"), py::arg("bits"), "(units int32 (rows, bits), exponents int32 (rows,))");
+  m.def(
+      "quantize_weights",
+      [](const py::array_t<float, py::array::c_style | py::array::forcecast>& w, size_t bits) {
+        if (w.ndim() != 2 || static_cast<size_t>(w.shape(1)) != bits)
+          throw InvalidArgument("weights must have shape (rows, bits)");
+        const size_t rows = static_cast<size_t>(w.shape(0));
+        py::array_t<int32_t> units({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(bits)});
+        py::array_t<int32_t> exponents(static_cast<py::ssize_t>(rows));
+        for (size_t r = 0; r < rows; ++r) {
+          const QuantizedWeights q = quantize_weights(w.data() + r * bits, bits);
+          std::copy(q.units.begin(), q.units.end(), units.mutable_data() + r * bits);
+          exponents.mutable_data()[r] = q.exponent;
+        }
+        return py::make_tuple(units, exponents);
+      },
+      py::arg("weights"), py::arg("bits"), "(units int32 (rows, bits), exponents int32 (rows,))");
   m.def("open_index_file", [](const std::string& path) {
     py::gil_scoped_release release;
     return IndexFile::open(path);

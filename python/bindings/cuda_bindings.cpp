@@ -14,8 +14,8 @@
 
 #include "deephash/errors.hpp"
 #include "deephash/limits.hpp"
-#include "gpu_flat_index.hpp"
 #include "deephash/weighted.hpp"
+#include "gpu_flat_index.hpp"
 
 namespace py = pybind11;
 using deephash::gpu::GpuFlatIndex;
@@ -131,23 +131,30 @@ PYBIND11_MODULE(_cuda, m) {
     }
   });
 
-  m.def("device_count", [] {
-    std::string reason;
-    const int n = deephash::gpu::device_count(&reason);
-    return py::make_tuple(n, reason);
-  }, "(number of usable CUDA devices, reason when there is none)");
-  m.def("quantize_weights", [](const WeightsArray& w, size_t bits) {
-    Quant qw = quantize(w, bits);
-    py::array_t<uint32_t> q({ss(qw.scale.size()), ss(bits)});
-    std::copy(qw.q.begin(), qw.q.end(), q.mutable_data());
-    py::array_t<int> e({ss(qw.exponent.size())});
-    std::copy(qw.exponent.begin(), qw.exponent.end(), e.mutable_data());
-    return py::make_tuple(q, e);
-  }, "(units (rows, bits), exponents (rows,)) of weights (deephash/weighted.hpp); for tests, no device needed.");
+  m.def(
+      "device_count",
+      [] {
+        std::string reason;
+        const int n = deephash::gpu::device_count(&reason);
+        return py::make_tuple(n, reason);
+      },
+      "(number of usable CUDA devices, reason when there is none)");
+  m.def(
+      "quantize_weights",
+      [](const WeightsArray& w, size_t bits) {
+        Quant qw = quantize(w, bits);
+        py::array_t<uint32_t> q({ss(qw.scale.size()), ss(bits)});
+        std::copy(qw.q.begin(), qw.q.end(), q.mutable_data());
+        py::array_t<int> e({ss(qw.exponent.size())});
+        std::copy(qw.exponent.begin(), qw.exponent.end(), e.mutable_data());
+        return py::make_tuple(q, e);
+      },
+      "(units (rows, bits), exponents (rows,)) of weights (deephash/weighted.hpp); for tests, no device needed.");
   m.def("weighted_threshold", &deephash::weighted_threshold);
   m.def("device_description", &deephash::gpu::device_description);
   m.def("max_k", &deephash::gpu::max_k);
-  m.def("pointer_device", [](uintptr_t ptr) { return deephash::gpu::pointer_device(reinterpret_cast<const void*>(ptr)); });
+  m.def("pointer_device",
+        [](uintptr_t ptr) { return deephash::gpu::pointer_device(reinterpret_cast<const void*>(ptr)); });
 
   py::class_<DeviceArray>(m, "DeviceArray")
       .def_property_readonly("__cuda_array_interface__", &DeviceArray::interface)
@@ -156,126 +163,138 @@ PYBIND11_MODULE(_cuda, m) {
   py::class_<GpuFlatIndex>(m, "GpuFlatIndex")
       .def(py::init<size_t, int>(), py::arg("bits"), py::arg("device"))
       .def_property_readonly("bits", &GpuFlatIndex::bits)
-      .def_property_readonly("size", [](const GpuFlatIndex& self) {
-        py::gil_scoped_release release;  // the index lock may be held by a mutation
-        return self.size();
-      })
+      .def_property_readonly("size",
+                             [](const GpuFlatIndex& self) {
+                               py::gil_scoped_release release;  // the index lock may be held by a mutation
+                               return self.size();
+                             })
       .def_property_readonly("device", &GpuFlatIndex::device)
       .def("memory_bytes", &GpuFlatIndex::memory_bytes, py::call_guard<py::gil_scoped_release>())
-      .def("reserve", [](GpuFlatIndex& self, size_t n) {
-        py::gil_scoped_release release;
-        self.reserve(n);
-      })
-      .def("add_host", [](GpuFlatIndex& self, const CodesArray& codes, const py::object& ids) {
-        const size_t n = rows_of(codes, self.code_size());
-        IdsArray id_arr;
-        const int64_t* idp = nullptr;
-        if (!ids.is_none()) {
-          id_arr = ids.cast<IdsArray>();
-          if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
-          idp = id_arr.data();
-        }
-        py::gil_scoped_release release;
-        self.add(codes.data(), n, idp, Loc::host, 0);
-      })
-      .def("add_device", [](GpuFlatIndex& self, uintptr_t ptr, size_t n, const py::object& ids, uintptr_t stream) {
-        IdsArray id_arr;
-        const int64_t* idp = nullptr;
-        if (!ids.is_none()) {
-          id_arr = ids.cast<IdsArray>();
-          if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
-          idp = id_arr.data();
-        }
-        py::gil_scoped_release release;
-        self.add(reinterpret_cast<const uint8_t*>(ptr), n, idp, Loc::device, stream);
-      })
-      .def("remove", [](GpuFlatIndex& self, const IdsArray& ids) {
-        py::gil_scoped_release release;
-        return self.remove(ids.data(), static_cast<size_t>(ids.size()), 0);
-      })
-      .def("copy_out", [](const GpuFlatIndex& self) {
-        std::vector<uint8_t> codes;
-        std::vector<int64_t> ids;
-        {
-          py::gil_scoped_release release;
-          self.copy_out(&codes, &ids, 0);
-        }
-        const size_t n = ids.size();
-        py::array_t<uint8_t> c({ss(n), ss(self.code_size())});
-        py::array_t<int64_t> i({ss(n)});
-        std::copy(codes.begin(), codes.end(), c.mutable_data());
-        std::copy(ids.begin(), ids.end(), i.mutable_data());
-        return py::make_tuple(c, i);
-      })
-      .def("search_host", [](const GpuFlatIndex& self, const CodesArray& queries, size_t k, const py::object& weights) {
-        const size_t nq = rows_of(queries, self.code_size());
-        deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
-        Quant w = quantize(weights, self.bits());
-        const bool weighted = !w.scale.empty();
-        py::array dist = weighted ? py::array(py::array_t<float>({ss(nq), ss(k)})) : py::array(py::array_t<int32_t>({ss(nq), ss(k)}));
-        py::array_t<int64_t> ids({ss(nq), ss(k)});
-        void* dp = dist.mutable_data();
-        int64_t* ip = ids.mutable_data();
-        {
-          py::gil_scoped_release release;
-          self.search(queries.data(), nq, k, w.view(), weighted ? nullptr : static_cast<int32_t*>(dp),
-                      weighted ? static_cast<float*>(dp) : nullptr, ip, Loc::host, 0);
-        }
-        return py::make_tuple(dist, ids);
-      })
-      .def("search_device", [](const GpuFlatIndex& self, uintptr_t qptr, size_t nq, size_t k, const py::object& weights,
-                               uintptr_t stream) {
-        deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
-        Quant w = quantize(weights, self.bits());
-        const bool weighted = !w.scale.empty();
-        const int dev = self.device();
-        const size_t cells = nq * k ? nq * k : 1;
-        void* dp = deephash::gpu::alloc_device(cells * 4, dev);
-        py::object dist = device_array(dp, dev, {static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)},
-                                       weighted ? "<f4" : "<i4");
-        void* ip = deephash::gpu::alloc_device(cells * 8, dev);
-        py::object ids = device_array(ip, dev, {static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)}, "<i8");
-        {
-          py::gil_scoped_release release;
-          self.search(reinterpret_cast<const uint8_t*>(qptr), nq, k, w.view(),
-                      weighted ? nullptr : static_cast<int32_t*>(dp), weighted ? static_cast<float*>(dp) : nullptr,
-                      static_cast<int64_t*>(ip), Loc::device, stream);
-        }
-        return py::make_tuple(dist, ids);
-      })
-      .def("range_search", [](const GpuFlatIndex& self, uintptr_t qptr, const py::object& host_queries, size_t nq,
-                              double radius, const py::object& weights, uintptr_t stream, bool to_host) -> py::tuple {
-        Quant w = quantize(weights, self.bits());
-        const bool weighted = !w.scale.empty();
-        const std::vector<int32_t> rad = radii(radius, w, nq);
-        CodesArray hq;
-        const uint8_t* q = reinterpret_cast<const uint8_t*>(qptr);
-        Loc loc = Loc::device;
-        if (!host_queries.is_none()) {
-          hq = host_queries.cast<CodesArray>();
-          nq = rows_of(hq, self.code_size());
-          q = hq.data();
-          loc = Loc::host;
-        }
-        deephash::gpu::DeviceRange r;
-        {
-          py::gil_scoped_release release;
-          r = self.range_search(q, nq, rad.data(), rad.size(), w.view(), loc, stream);
-        }
-        const int dev = self.device();
-        py::object lims = device_array(r.lims, dev, {static_cast<py::ssize_t>(nq + 1)}, "<i8");
-        py::object dist = device_array(r.distances, dev, {static_cast<py::ssize_t>(r.total)}, weighted ? "<f4" : "<i4");
-        py::object ids = device_array(r.ids, dev, {static_cast<py::ssize_t>(r.total)}, "<i8");
-        if (!to_host) return py::tuple(py::make_tuple(lims, dist, ids));
-        py::array_t<int64_t> hl({ss(nq + 1)});
-        py::array hd = weighted ? py::array(py::array_t<float>({ss(r.total)})) : py::array(py::array_t<int32_t>({ss(r.total)}));
-        py::array_t<int64_t> hi({ss(r.total)});
-        {
-          py::gil_scoped_release release;
-          deephash::gpu::copy_to_host(hl.mutable_data(), r.lims, (nq + 1) * 8, dev);
-          deephash::gpu::copy_to_host(hd.mutable_data(), r.distances, r.total * 4, dev);
-          deephash::gpu::copy_to_host(hi.mutable_data(), r.ids, r.total * 8, dev);
-        }
-        return py::tuple(py::make_tuple(hl, hd, hi));
-      });
+      .def("reserve",
+           [](GpuFlatIndex& self, size_t n) {
+             py::gil_scoped_release release;
+             self.reserve(n);
+           })
+      .def("add_host",
+           [](GpuFlatIndex& self, const CodesArray& codes, const py::object& ids) {
+             const size_t n = rows_of(codes, self.code_size());
+             IdsArray id_arr;
+             const int64_t* idp = nullptr;
+             if (!ids.is_none()) {
+               id_arr = ids.cast<IdsArray>();
+               if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
+               idp = id_arr.data();
+             }
+             py::gil_scoped_release release;
+             self.add(codes.data(), n, idp, Loc::host, 0);
+           })
+      .def("add_device",
+           [](GpuFlatIndex& self, uintptr_t ptr, size_t n, const py::object& ids, uintptr_t stream) {
+             IdsArray id_arr;
+             const int64_t* idp = nullptr;
+             if (!ids.is_none()) {
+               id_arr = ids.cast<IdsArray>();
+               if (static_cast<size_t>(id_arr.size()) != n) throw deephash::InvalidArgument("one id per code");
+               idp = id_arr.data();
+             }
+             py::gil_scoped_release release;
+             self.add(reinterpret_cast<const uint8_t*>(ptr), n, idp, Loc::device, stream);
+           })
+      .def("remove",
+           [](GpuFlatIndex& self, const IdsArray& ids) {
+             py::gil_scoped_release release;
+             return self.remove(ids.data(), static_cast<size_t>(ids.size()), 0);
+           })
+      .def("copy_out",
+           [](const GpuFlatIndex& self) {
+             std::vector<uint8_t> codes;
+             std::vector<int64_t> ids;
+             {
+               py::gil_scoped_release release;
+               self.copy_out(&codes, &ids, 0);
+             }
+             const size_t n = ids.size();
+             py::array_t<uint8_t> c({ss(n), ss(self.code_size())});
+             py::array_t<int64_t> i({ss(n)});
+             std::copy(codes.begin(), codes.end(), c.mutable_data());
+             std::copy(ids.begin(), ids.end(), i.mutable_data());
+             return py::make_tuple(c, i);
+           })
+      .def("search_host",
+           [](const GpuFlatIndex& self, const CodesArray& queries, size_t k, const py::object& weights) {
+             const size_t nq = rows_of(queries, self.code_size());
+             deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
+             Quant w = quantize(weights, self.bits());
+             const bool weighted = !w.scale.empty();
+             py::array dist = weighted ? py::array(py::array_t<float>({ss(nq), ss(k)}))
+                                       : py::array(py::array_t<int32_t>({ss(nq), ss(k)}));
+             py::array_t<int64_t> ids({ss(nq), ss(k)});
+             void* dp = dist.mutable_data();
+             int64_t* ip = ids.mutable_data();
+             {
+               py::gil_scoped_release release;
+               self.search(queries.data(), nq, k, w.view(), weighted ? nullptr : static_cast<int32_t*>(dp),
+                           weighted ? static_cast<float*>(dp) : nullptr, ip, Loc::host, 0);
+             }
+             return py::make_tuple(dist, ids);
+           })
+      .def("search_device",
+           [](const GpuFlatIndex& self, uintptr_t qptr, size_t nq, size_t k, const py::object& weights,
+              uintptr_t stream) {
+             deephash::check_result_size(nq, k);  // before the (nq, k) output is allocated
+             Quant w = quantize(weights, self.bits());
+             const bool weighted = !w.scale.empty();
+             const int dev = self.device();
+             const size_t cells = nq * k ? nq * k : 1;
+             void* dp = deephash::gpu::alloc_device(cells * 4, dev);
+             py::object dist = device_array(dp, dev, {static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)},
+                                            weighted ? "<f4" : "<i4");
+             void* ip = deephash::gpu::alloc_device(cells * 8, dev);
+             py::object ids = device_array(ip, dev, {static_cast<py::ssize_t>(nq), static_cast<py::ssize_t>(k)}, "<i8");
+             {
+               py::gil_scoped_release release;
+               self.search(reinterpret_cast<const uint8_t*>(qptr), nq, k, w.view(),
+                           weighted ? nullptr : static_cast<int32_t*>(dp), weighted ? static_cast<float*>(dp) : nullptr,
+                           static_cast<int64_t*>(ip), Loc::device, stream);
+             }
+             return py::make_tuple(dist, ids);
+           })
+      .def("range_search",
+           [](const GpuFlatIndex& self, uintptr_t qptr, const py::object& host_queries, size_t nq, double radius,
+              const py::object& weights, uintptr_t stream, bool to_host) -> py::tuple {
+             Quant w = quantize(weights, self.bits());
+             const bool weighted = !w.scale.empty();
+             const std::vector<int32_t> rad = radii(radius, w, nq);
+             CodesArray hq;
+             const uint8_t* q = reinterpret_cast<const uint8_t*>(qptr);
+             Loc loc = Loc::device;
+             if (!host_queries.is_none()) {
+               hq = host_queries.cast<CodesArray>();
+               nq = rows_of(hq, self.code_size());
+               q = hq.data();
+               loc = Loc::host;
+             }
+             deephash::gpu::DeviceRange r;
+             {
+               py::gil_scoped_release release;
+               r = self.range_search(q, nq, rad.data(), rad.size(), w.view(), loc, stream);
+             }
+             const int dev = self.device();
+             py::object lims = device_array(r.lims, dev, {static_cast<py::ssize_t>(nq + 1)}, "<i8");
+             py::object dist =
+                 device_array(r.distances, dev, {static_cast<py::ssize_t>(r.total)}, weighted ? "<f4" : "<i4");
+             py::object ids = device_array(r.ids, dev, {static_cast<py::ssize_t>(r.total)}, "<i8");
+             if (!to_host) return py::tuple(py::make_tuple(lims, dist, ids));
+             py::array_t<int64_t> hl({ss(nq + 1)});
+             py::array hd = weighted ? py::array(py::array_t<float>({ss(r.total)}))
+                                     : py::array(py::array_t<int32_t>({ss(r.total)}));
+             py::array_t<int64_t> hi({ss(r.total)});
+             {
+               py::gil_scoped_release release;
+               deephash::gpu::copy_to_host(hl.mutable_data(), r.lims, (nq + 1) * 8, dev);
+               deephash::gpu::copy_to_host(hd.mutable_data(), r.distances, r.total * 4, dev);
+               deephash::gpu::copy_to_host(hi.mutable_data(), r.ids, r.total * 8, dev);
+             }
+             return py::tuple(py::make_tuple(hl, hd, hi));
+           });
 }

@@ -61,8 +61,7 @@ class CodeStore {
   size_t memory_bytes() const;
 
   // Views `n` codes and ids inside a mapped file (kept alive by the store and its snapshots).
-  void attach_mapped(std::shared_ptr<MappedFile> file, const uint8_t* codes, const int64_t* ids,
-                     size_t n);
+  void attach_mapped(std::shared_ptr<MappedFile> file, const uint8_t* codes, const int64_t* ids, size_t n);
 
  private:
   struct Buffer;

@@ -64,8 +64,6 @@ class FlatIndex {
   static FlatIndex load(const IndexFile& file, bool mmap = false, bool verify = true);
 
  private:
-  void positions_to_ids(int64_t* row, size_t k) const;
-
   size_t bits_;
   CodeStore store_;
   mutable RwLock mu_;  // searches, save, snapshot: shared; add, remove, reserve: exclusive

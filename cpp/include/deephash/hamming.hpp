@@ -17,8 +17,8 @@ struct HammingKernels {
   // Finds every i in [0, n) with distance(q, code i) <= thr. Writes their indices (ascending)
   // to idx and distances to dist (both must hold n entries); returns how many were found.
   // n must be below 2^32 (callers scan in blocks).
-  size_t (*scan_leq)(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr,
-                     uint32_t* idx, int32_t* dist);
+  size_t (*scan_leq)(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
+                     int32_t* dist);
 };
 
 // Kernels of the level in use (simd_level()); cheap to call, but fetch once outside hot loops.

@@ -59,8 +59,7 @@ uint64_t checksum64(const void* data, size_t n, uint64_t seed = 0) noexcept;
 // Writes an index file atomically. A symbolic link at `path` is followed and its final target
 // replaced (the link stays); a directory, device, FIFO or socket is refused (IoError) rather
 // than replaced. Throws IoError if the OS refuses, InvalidArgument for a path with a NUL byte.
-void write_index_file(const std::string& path, const IndexFileInfo& info, const uint8_t* codes,
-                      const int64_t* ids);
+void write_index_file(const std::string& path, const IndexFileInfo& info, const uint8_t* codes, const int64_t* ids);
 
 // An index file opened and mapped once, its header validated. Loading dispatches on info().kind
 // and reads the content from the same mapping, so a concurrent replace of the file (by an index

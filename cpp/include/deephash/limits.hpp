@@ -25,16 +25,16 @@ constexpr size_t kMaxResultEntries = size_t{1} << 28;
 // Throws InvalidArgument unless bits is a positive multiple of 8 that is at most kMaxBits.
 inline void check_bits(size_t bits) {
   if (bits == 0 || bits % 8 != 0 || bits > kMaxBits)
-    throw InvalidArgument("bits must be a positive multiple of 8 and at most " +
-                          std::to_string(kMaxBits) + ", got " + std::to_string(bits));
+    throw InvalidArgument("bits must be a positive multiple of 8 and at most " + std::to_string(kMaxBits) + ", got " +
+                          std::to_string(bits));
 }
 
 // Throws InvalidArgument when an (nq, k) result would exceed kMaxResultEntries.
 inline void check_result_size(size_t nq, size_t k) {
   if (k != 0 && nq > kMaxResultEntries / k)
     throw InvalidArgument("a search returns at most " + std::to_string(kMaxResultEntries) +
-                          " (nq * k) entries, got nq = " + std::to_string(nq) + ", k = " +
-                          std::to_string(k) + "; search fewer queries at a time or a smaller k");
+                          " (nq * k) entries, got nq = " + std::to_string(nq) + ", k = " + std::to_string(k) +
+                          "; search fewer queries at a time or a smaller k");
 }
 
 }  // namespace deephash

@@ -22,13 +22,13 @@
 // every search sees the tables and codes of one state. The adaptive state that searches update
 // (cost model, fallback streak, counters) is atomic and affects speed only, never results.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "deephash/code_store.hpp"
+#include "deephash/hashing_policy.hpp"
 #include "deephash/rw_lock.hpp"
 #include "deephash/substring_table.hpp"
 #include "deephash/topk.hpp"
@@ -94,17 +94,17 @@ class MultiIndex {
 
   // Counters of the searches run so far (for benchmarks and tests): queries answered by
   // hashing, and by the linear scan.
-  uint64_t hashed_queries() const { return stat_hashed_.load(std::memory_order_relaxed); }
-  uint64_t linear_queries() const { return stat_linear_.load(std::memory_order_relaxed); }
+  uint64_t hashed_queries() const { return policy_.hashed_queries(); }
+  uint64_t linear_queries() const { return policy_.linear_queries(); }
 
  private:
   struct Substring {
-    unsigned start;  // first bit
-    unsigned len;    // bits (1..32)
-    unsigned byte;   // start / 8
-    unsigned shift;  // start % 8
-    uint64_t mask;   // (1 << len) - 1
-    bool wide_load;  // an 8-byte load at `byte` stays inside the code
+    unsigned start;      // first bit
+    unsigned len;        // bits (1..32)
+    unsigned byte;       // start / 8
+    unsigned shift;      // start % 8
+    uint64_t mask;       // (1 << len) - 1
+    bool wide_load;      // an 8-byte load at `byte` stays inside the code
     uint64_t word_mask;  // mask << start (64-bit codes: the substring's bits in the code word)
   };
   struct QueryState;
@@ -112,38 +112,35 @@ class MultiIndex {
   void build_tables(size_t m);
   void rebuild_locked();
   void maybe_rebuild();
-  void search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances,
-                   int64_t* ids) const;
+  void search_rows(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances, int64_t* ids) const;
+  std::vector<size_t> hash_phase(const uint8_t* queries, size_t nq, size_t stride, size_t k, int32_t* distances,
+                                 int64_t* ids, int32_t* caps) const;
+  void scan_phase(const uint8_t* queries, const std::vector<size_t>& rest, const int32_t* caps, size_t stride, size_t k,
+                  int32_t* distances, int64_t* ids) const;
   uint32_t substring(const uint8_t* code, const Substring& s) const;
 
-  // One query. Returns false (and leaves `top` empty) when it gave up on hashing.
-  int32_t substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound,
-                          const QueryState& st) const;
+  // Full distance of code c reached in table j at substring radius r, or -1 when an earlier
+  // probe reached it or the distance exceeds bound (see multi_index.cpp).
+  int32_t substring_total(const uint8_t* c, size_t j, int32_t r, int32_t bound, const QueryState& st) const;
   void start_probe(const uint8_t* q, QueryState& st, bool budgeted, double scan_cost_ns) const;
-  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted,
-                   bool batch) const;
+  // k-NN of one query by hashing. Returns false when it gave up (the deadline passed); `top` then
+  // holds what was found so far, whose threshold caps the scan that follows.
+  bool knn_hashing(const uint8_t* q, CountingTopK& top, QueryState& st, bool budgeted, bool batch) const;
   template <class Visit>
   bool probe(size_t j, unsigned r, QueryState& st, bool timed, Visit&& visit) const;
-  bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out,
-                     QueryState& st, bool budgeted) const;
-  // Linear scan of positions [begin, end) into top; codes farther than cap are skipped.
-  // ascending_fresh: top is new (it has seen no other position), which allows skipping codes
-  // that only tie the threshold and, with increasing ids, ranking by position: the heap then
-  // holds positions as ids, and rows are mapped back with ids_from_positions().
-  void scan_knn(const uint8_t* q, size_t begin, size_t end, CountingTopK& top, int32_t cap,
-                bool ascending_fresh) const;
-  // The same for a group of queries sharing cached blocks.
-  void scan_knn_group(const uint8_t* const* qs, size_t gq, size_t begin, size_t end,
-                      CountingTopK* tops, const int32_t* caps, bool ascending_fresh) const;
-  void ids_from_positions(int64_t* row, size_t k) const;
+  bool range_hashing(const uint8_t* q, int32_t radius, std::vector<Neighbor<int32_t>>& out, QueryState& st,
+                     bool budgeted) const;
+  // Offers the tail (codes added after the last table build) to top.
+  void scan_tail(const uint8_t* q, CountingTopK& top) const;
+  // Appends every code of positions [begin, end) within radius to out.
   void scan_range(const uint8_t* q, size_t begin, size_t end, int32_t radius,
                   std::vector<Neighbor<int32_t>>& out) const;
+  // The policy (hashing_policy.hpp) under this index's strategy and size.
   bool use_hashing_now() const;
   void record(bool hashed) const;
   // Expected nanoseconds of a linear scan for one query (batch: as part of a batch scan;
   // split: a single-query scan over all threads).
   double linear_cost(bool batch, bool split) const;
-  void note_scan(bool batch, double seconds, double codes, int threads) const;
 
   size_t bits_;
   size_t fixed_m_;
@@ -152,16 +149,8 @@ class MultiIndex {
   std::vector<SubstringTable> tables_;
   size_t indexed_ = 0;
   Strategy strategy_ = Strategy::automatic;
-  // Adaptive fallback: after a run of queries that gave up on hashing, skip hashing except for
-  // an occasional probe. Only speed depends on these.
-  mutable std::atomic<uint32_t> giveup_streak_{0};
-  mutable std::atomic<uint64_t> query_counter_{0};
-  mutable std::atomic<uint64_t> stat_hashed_{0};
-  mutable std::atomic<uint64_t> stat_linear_{0};
-  // Measured cost of this index's linear scans, picoseconds per code and thread, for single
-  // queries and for batches (initial guesses: VPOPCNTDQ scans, memory-bound vs cache-blocked).
-  mutable std::atomic<uint64_t> scan_ps_single_{200};
-  mutable std::atomic<uint64_t> scan_ps_batch_{100};
+  // When to hash and when to scan (cost model, adaptive fallback, counters); searches update it.
+  mutable HashingPolicy policy_;
   // searches, save, snapshot: shared; add, remove, reserve, rebuild, set_strategy: exclusive
   mutable RwLock mu_;
 };

@@ -67,9 +67,7 @@ class SubstringTable {
       s = (s + 1) & slot_mask_;
     }
   }
-  static inline uint64_t hash(uint32_t key) {
-    return (static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> 29;
-  }
+  static inline uint64_t hash(uint32_t key) { return (static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> 29; }
 
   unsigned len_ = 0;
   bool direct_ = true;

@@ -3,6 +3,18 @@
 // Order: ascending distance, then ascending id, then ascending position in the index (ids need
 // not be unique). This total order makes results identical whatever the scan order, the SIMD
 // level or the thread count.
+//
+// The three selectors share one interface, which the blocked scan (cpp/src/block_scan.hpp) is
+// written against:
+//   k()                         the number of neighbours kept
+//   threshold()                 largest distance a new candidate can have and still enter
+//                               (inclusive; int32 max while fewer than k were pushed)
+//   push(dist, id, pos)         offers a candidate
+//   merge(other)                offers every candidate another selector of the same type holds
+//   write_sorted(d, ids, miss)  writes the k best in order, padding with (miss, -1)
+// CountingTopK suits small integer distances (Hamming), HeapTopK any int32 distance, and
+// PosHeapTopK any int32 distance ranked by position (it ignores the id: the caller maps
+// positions to ids afterwards).
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -28,19 +40,25 @@ struct Neighbor {
   }
 };
 
-// Sorts candidates and writes the first k (distance, id) pairs, padding with (missing, -1).
+// Writes the first k (distance, id) pairs of sorted candidates, padding with (missing, -1).
 template <typename Dist>
-void write_best(std::vector<Neighbor<Dist>>& cands, size_t k, Dist* dist, int64_t* ids, Dist missing) {
-  std::sort(cands.begin(), cands.end());
+void write_prefix(const std::vector<Neighbor<Dist>>& sorted, size_t k, Dist* dist, int64_t* ids, Dist missing) {
   size_t i = 0;
-  for (; i < cands.size() && i < k; ++i) {
-    dist[i] = cands[i].dist;
-    ids[i] = cands[i].id;
+  for (; i < sorted.size() && i < k; ++i) {
+    dist[i] = sorted[i].dist;
+    ids[i] = sorted[i].id;
   }
   for (; i < k; ++i) {
     dist[i] = missing;
     ids[i] = kMissingId;
   }
+}
+
+// Sorts candidates and writes the first k (distance, id) pairs, padding with (missing, -1).
+template <typename Dist>
+void write_best(std::vector<Neighbor<Dist>>& cands, size_t k, Dist* dist, int64_t* ids, Dist missing) {
+  std::sort(cands.begin(), cands.end());
+  write_prefix(cands, k, dist, ids, missing);
 }
 
 // Pads columns [from, k) of nq rows of k entries with (missing, -1): searches select only
@@ -64,8 +82,7 @@ inline void pad_rows(int32_t* dist, int64_t* ids, size_t nq, size_t k, size_t fr
 // the buffer as garbage until the buffer is compacted.
 class CountingTopK {
  public:
-  CountingTopK(size_t k, int32_t max_dist)
-      : k_(k), cap_(2 * k + 64), hist_(static_cast<size_t>(max_dist) + 2, 0) {}
+  CountingTopK(size_t k, int32_t max_dist) : k_(k), cap_(2 * k + 64), hist_(static_cast<size_t>(max_dist) + 2, 0) {}
 
   size_t k() const { return k_; }
 
@@ -121,15 +138,7 @@ class CountingTopK {
       if (!std::is_sorted(b, e)) std::sort(b, e);
     }
     buf_.swap(sorted);
-    size_t i = 0;
-    for (; i < buf_.size() && i < k_; ++i) {
-      dist[i] = buf_[i].dist;
-      ids[i] = buf_[i].id;
-    }
-    for (; i < k_; ++i) {
-      dist[i] = missing;
-      ids[i] = kMissingId;
-    }
+    write_prefix(buf_, k_, dist, ids, missing);
   }
 
  private:
@@ -158,6 +167,94 @@ class CountingTopK {
   std::vector<size_t> hist_;  // buffered candidates per distance (valid up to the threshold)
   int32_t thr_ = kOpen;
   size_t le_ = 0;  // buffered candidates with distance <= threshold
+};
+
+// The k best (distance, id, position) with an exact threshold for any int32 distance: a binary
+// max-heap. The kernel filter lets few candidates through (about k * ln(n / k) per query), so
+// the threshold's exactness matters more than the cost of a push.
+class HeapTopK {
+ public:
+  explicit HeapTopK(size_t k) : k_(k) { heap_.reserve(k); }
+
+  size_t k() const { return k_; }
+
+  int32_t threshold() const { return heap_.size() < k_ ? std::numeric_limits<int32_t>::max() : heap_.front().dist; }
+
+  void push(int32_t dist, int64_t id, uint64_t pos) {
+    const Neighbor<int32_t> n{dist, id, pos};
+    if (heap_.size() < k_) {
+      heap_.push_back(n);
+      std::push_heap(heap_.begin(), heap_.end());
+    } else if (k_ > 0 && n < heap_.front()) {
+      std::pop_heap(heap_.begin(), heap_.end());
+      heap_.back() = n;
+      std::push_heap(heap_.begin(), heap_.end());
+    }
+  }
+
+  void merge(const HeapTopK& o) {
+    for (const auto& n : o.heap_) push(n.dist, n.id, n.pos);
+  }
+
+  void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
+    write_best(heap_, k_, dist, ids, missing);
+    heap_.clear();
+  }
+
+ private:
+  size_t k_;
+  std::vector<Neighbor<int32_t>> heap_;
+};
+
+// HeapTopK for candidates ranked by position (ids increasing like positions): one 64-bit key
+// (distance << 40 | position) per candidate makes every comparison a single integer compare.
+// Positions must be below 2^40 and distances >= 0. The id given to push() is ignored and
+// write_sorted() writes positions as ids.
+class PosHeapTopK {
+ public:
+  static constexpr uint64_t kPosMask = (uint64_t{1} << 40) - 1;
+
+  explicit PosHeapTopK(size_t k) : k_(k) { heap_.reserve(k); }
+
+  size_t k() const { return k_; }
+
+  int32_t threshold() const {
+    return heap_.size() < k_ ? std::numeric_limits<int32_t>::max() : static_cast<int32_t>(heap_.front() >> 40);
+  }
+
+  void push(int32_t dist, int64_t /*id*/, uint64_t pos) {
+    const uint64_t key = (static_cast<uint64_t>(dist) << 40) | pos;
+    if (heap_.size() < k_) {
+      heap_.push_back(key);
+      std::push_heap(heap_.begin(), heap_.end());
+    } else if (k_ > 0 && key < heap_.front()) {
+      std::pop_heap(heap_.begin(), heap_.end());
+      heap_.back() = key;
+      std::push_heap(heap_.begin(), heap_.end());
+    }
+  }
+
+  void merge(const PosHeapTopK& o) {
+    for (uint64_t key : o.heap_) push(static_cast<int32_t>(key >> 40), 0, key & kPosMask);
+  }
+
+  void write_sorted(int32_t* dist, int64_t* ids, int32_t missing) {
+    std::sort_heap(heap_.begin(), heap_.end());
+    size_t i = 0;
+    for (; i < heap_.size(); ++i) {
+      dist[i] = static_cast<int32_t>(heap_[i] >> 40);
+      ids[i] = static_cast<int64_t>(heap_[i] & kPosMask);
+    }
+    for (; i < k_; ++i) {
+      dist[i] = missing;
+      ids[i] = kMissingId;
+    }
+    heap_.clear();
+  }
+
+ private:
+  size_t k_;
+  std::vector<uint64_t> heap_;
 };
 
 // Result of a range search over nq queries: the results of query i are the entries

@@ -65,11 +65,11 @@ struct WeightedKernels {
   SimdLevel level;
   // Finds every i in [0, n) with popcount((q ^ code_i) & mask) <= thr; writes indices
   // (ascending) and those popcounts; returns the count (n < 2^32).
-  size_t (*masked_scan_leq)(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n,
-                            size_t nbytes, int32_t thr, uint32_t* idx, int32_t* dist);
+  size_t (*masked_scan_leq)(const uint8_t* q, const uint8_t* mask, const uint8_t* codes, size_t n, size_t nbytes,
+                            int32_t thr, uint32_t* idx, int32_t* dist);
   // Finds every i with weighted integer distance <= thr (plan.masked == false).
-  size_t (*lut_scan_leq)(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes,
-                         size_t n, int32_t thr, uint32_t* idx, int32_t* dist);
+  size_t (*lut_scan_leq)(const WeightedPlan& plan, const uint8_t* q, const uint8_t* codes, size_t n, int32_t thr,
+                         uint32_t* idx, int32_t* dist);
 };
 
 const WeightedKernels& weighted_kernels() noexcept;
@@ -79,14 +79,13 @@ const WeightedKernels& weighted_kernels(SimdLevel level) noexcept;
 // all queries, or nq * bits (per_query). Rows sorted by (distance, id, position); padding:
 // distance +inf, id -1. ids_increasing: the ids strictly increase with position
 // (CodeStore::ids_increasing()), which lets the scan skip codes that only tie a threshold.
-void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
-                     const uint8_t* queries, size_t nq, size_t k, const float* weights,
-                     bool per_query, float* distances, int64_t* out_ids,
+void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits, const uint8_t* queries, size_t nq,
+                     size_t k, const float* weights, bool per_query, float* distances, int64_t* out_ids,
                      bool ids_increasing = false);
 
 // Every code with weighted distance <= radius (inclusive; radius >= 0, may be +inf).
-RangeResultT<float> weighted_range_search(const uint8_t* codes, const int64_t* ids, size_t n,
-                                          size_t bits, const uint8_t* queries, size_t nq,
-                                          float radius, const float* weights, bool per_query);
+RangeResultT<float> weighted_range_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
+                                          const uint8_t* queries, size_t nq, float radius, const float* weights,
+                                          bool per_query);
 
 }  // namespace deephash
