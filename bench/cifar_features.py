@@ -63,6 +63,15 @@ def parse_args(argv=None):
     p.add_argument("--methods", default=",".join(SUPERVISED + BASELINES), help="table and mosaics parts")
     p.add_argument("--bits", default="12,24,32,48")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["test", "validation"],
+        help="validation: 500 queries drawn from the 5,000 training items, the other 4,500 train and are the database",
+    )
+    p.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a method hyperparameter (JSON value)"
+    )
     p.add_argument("--data", default=None, help="cifar10-jpeg.tar.xz or its directory")
     p.add_argument(
         "--features",
@@ -109,13 +118,16 @@ def cifar_features(data, path):
     return out
 
 
-def make(name, bits, seed, **extra):
+PARAMS = {}  # --param NAME=VALUE, for every method of the run
+
+
+def make(name, bits, seed):
     import deephash.methods as M
 
     cls = M.method_class(name)
     if issubclass(cls, M.DeepHashingMethod):
-        return cls(bits=bits, backbone="features", seed=seed, progress=False, **RECIPE, **extra)
-    return cls(bits=bits, seed=seed)
+        return cls(bits=bits, backbone="features", seed=seed, progress=False, **RECIPE, **PARAMS)
+    return cls(bits=bits, seed=seed, **PARAMS)
 
 
 def fit_encode(name, bits, seed, tx, ty, qx, dx):
@@ -134,8 +146,9 @@ def both(fn, *args, **kw):
 
 
 class Records:
-    def __init__(self, path):
+    def __init__(self, path, variant=None):
         self.path = path
+        self.variant = variant  # {"split": ..., "params": ...} when not the defaults
         self.rows = []
         if path and os.path.exists(path):
             with open(path) as f:
@@ -144,15 +157,17 @@ class Records:
 
     @staticmethod
     def key(r):
-        return (r["part"], r["method"], r.get("bits"), r["seed"])
+        return (r["part"], r["method"], r.get("bits"), r["seed"], json.dumps(r.get("variant"), sort_keys=True))
 
     def has(self, part, method, bits, seed):
-        if (part, method, bits, seed) in self.done:
+        if (part, method, bits, seed, json.dumps(self.variant, sort_keys=True)) in self.done:
             print(f"{part:8} {method:9} {bits}  (already in {self.path}, skipped)", flush=True)
             return True
         return False
 
     def add(self, rec):
+        if self.variant:
+            rec["variant"] = self.variant
         self.rows.append(rec)
         self.done.add(self.key(rec))
         print(json.dumps(rec), flush=True)
@@ -163,18 +178,28 @@ class Records:
             os.replace(self.path + ".tmp", self.path)
 
 
-def protocol(data, feats, seed):
+def validation(parts, split, seed):
+    """(query, train, database) parts, or a validation protocol carved from the training part."""
+    if split == "test":
+        return parts
+    tx, ty = parts[1]
+    perm = np.random.default_rng(seed + 1).permutation(len(tx))
+    q, t = perm[:500], perm[500:]
+    return [(tx[q], ty[q]), (tx[t], ty[t]), (tx[t], ty[t])]
+
+
+def protocol(data, feats, seed, split="test"):
     from deephash.data.cifar10 import protocol_indices
 
     idx = protocol_indices(data.labels, data.is_test, "1k", seed)
     y = data.labels
-    return [(feats[i], y[i]) for i in (idx.query, idx.train, idx.database)]
+    return validation([(feats[i], y[i]) for i in (idx.query, idx.train, idx.database)], split, seed)
 
 
 def part_table(args, data, feats, rec):
     from deephash.metrics import mean_average_precision
 
-    (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed)
+    (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed, args.split)
     for name in args.methods:
         for bits in args.bits:
             if rec.has("table", name, bits, args.seed):
@@ -187,7 +212,7 @@ def part_table(args, data, feats, rec):
                     "bits": bits,
                     "seed": args.seed,
                     "map": both(mean_average_precision, qc, qy, dc, dy),
-                    "published": PUBLISHED.get(name, {}).get(bits),
+                    "published": PUBLISHED.get(name, {}).get(bits) if args.split == "test" else None,
                     "train_s": round(train_s, 1),
                     "encode_s": round(enc_s, 2),
                 }
@@ -199,7 +224,8 @@ def part_mosaics(args, data, feats, rec):
     from deephash.metrics import acg_at_k, mean_average_precision, ndcg_at_k, weighted_map
 
     idx, (qy, ty, dy) = mosaic_sources(data.labels, 1000, 5000, 59000, seed=args.seed)
-    qx, tx, dx = (feats[s].mean(axis=1) for s in (idx.query, idx.train, idx.database))
+    parts = [(feats[s].mean(axis=1), y) for s, y in zip((idx.query, idx.train, idx.database), (qy, ty, dy))]
+    (qx, qy), (tx, ty), (dx, dy) = validation(parts, args.split, args.seed)
     for name in args.methods:
         for bits in args.bits:
             if rec.has("mosaics", name, bits, args.seed):
@@ -229,7 +255,7 @@ def part_drsch(args, data, feats, rec):
     from deephash import pack_bits
     from deephash.metrics import mean_average_precision
 
-    (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed)
+    (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed, args.split)
 
     def scores(m, b, by_index=False):
         if by_index:  # the first b bits in index order, weights in that order
@@ -269,7 +295,7 @@ def part_dlbhc(args, data, feats, rec):
     bits = 48
     if rec.has("dlbhc", "DLBHC", bits, args.seed):
         return
-    (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed)
+    (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed, args.split)
     m = make("DLBHC", bits, args.seed).fit(tx, ty)
     qc, dc = m.encode(qx), m.encode(dx)
     ql, dl = m.latent(qx), m.latent(dx)
@@ -305,7 +331,16 @@ def main(argv=None):
     data = load_cifar10(args.data)
     feats = cifar_features(data, args.features)
     print(f"data and features in {time.perf_counter() - t:.1f} s", flush=True)
-    rec = Records(args.json)
+    global PARAMS
+    PARAMS = {}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        try:
+            PARAMS[name] = json.loads(value)
+        except json.JSONDecodeError:
+            PARAMS[name] = value
+    variant = {"split": args.split, "params": PARAMS} if (args.split != "test" or PARAMS) else None
+    rec = Records(args.json, variant)
     parts = ["dlbhc", "drsch", "mosaics", "table"] if args.part == "all" else [args.part]
     for part in parts:
         globals()["part_" + part](args, data, feats, rec)
