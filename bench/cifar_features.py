@@ -252,16 +252,14 @@ def part_mosaics(args, data, feats, rec):
 
 
 def part_drsch(args, data, feats, rec):
-    from deephash import pack_bits
     from deephash.metrics import mean_average_precision
+    from drsch_bit_scalable import index_order_codes
 
     (qx, qy), (tx, ty), (dx, dy) = protocol(data, feats, args.seed, args.split)
 
     def scores(m, b, by_index=False):
         if by_index:  # the first b bits in index order, weights in that order
-            q, d = (m.transform(x)[:, :b] for x in (qx, dx))
-            pad = -(-b // 8) * 8 - b
-            q, d = (pack_bits(np.ascontiguousarray(np.pad(u, ((0, 0), (0, pad))))) for u in (q, d))
+            q, d = (index_order_codes(m, x, b) for x in (qx, dx))
             w = np.zeros(q.shape[1] * 8, np.float32)
             w[:b] = m.bit_weights[:b]
         else:
