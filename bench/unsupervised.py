@@ -113,6 +113,7 @@ def main(argv=None):
                         "backbone": backbone,
                         "method": cls.name,
                         "bits": bits,
+                        "epochs": args.epochs,
                         **evaluate(model, split),
                         "seed": args.seed,
                     }
