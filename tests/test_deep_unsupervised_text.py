@@ -51,6 +51,24 @@ def test_dh_beats_lsh_and_sdh_beats_dh(digits, tmp_path):
     np.testing.assert_array_equal(M.load(tmp_path / "dh.npz").encode(xq), dh.encode(xq))
 
 
+def test_frozen_feature_heads_dh_sdh_linear_others_hidden():
+    # DH and SDH take one tanh layer on frozen features (chosen on a validation split); the
+    # others keep the hidden layer of 256 unless TrainConfig.head_hidden says otherwise.
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(24, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(24) % 3
+    kw = dict(bits=8, backbone="hog", seed=0, epochs=1, progress=False, cache_dir=False)
+
+    def linears(m):
+        return [mod for mod in m._head.modules() if isinstance(mod, torch.nn.Linear)]
+
+    for cls, widths in ((M.DH, [8]), (M.SDH, [8]), (M.DPSH, [256, 8])):
+        m = cls(**kw).fit(images, labels)
+        assert [lin.out_features for lin in linears(m)] == widths, cls.name
+    m = M.DH(head_hidden=[16], **kw).fit(images)
+    assert [lin.out_features for lin in linears(m)] == [16, 8]
+
+
 def test_spectral_target_codes_are_balanced(snippets):
     xt, yt, _, _ = snippets
     t = spectral_target_codes(xt, 8, neighbors=10, min_df=2, seed=0)

@@ -46,9 +46,9 @@ class TrainConfig:
         image backbone trains end to end, whose outputs drift too fast for stored ones to stay
         comparable (measured on digits with small_cnn: stale pairs gave near-constant codes).
     head_hidden : sequence of int or None
-        Hidden layer widths of the hash head. None = one layer of 256 on frozen pretrained
-        features (which the head also standardises), none otherwise (an "mlp" backbone has its
-        own).
+        Hidden layer widths of the hash head. None = the method's ``frozen_head_hidden`` (one
+        layer of 256 for most; none for DH and SDH) on frozen pretrained features (which the
+        head also standardises), none otherwise (an "mlp" backbone has its own).
     flip : bool
         Random horizontal flips of training images: end-to-end training flips each batch;
         partial fine-tuning also caches the flipped view of each training image and picks one

@@ -38,13 +38,15 @@ class DeepHashingMethod(HashingMethod):
     blocks above train with the head (:mod:`deephash.models.partial`). Encoding: ``u > 0``.
 
     Subclasses define ``name``, ``hyperparameter_defaults``, ``make_loss`` and, where they
-    differ from the defaults, ``head_activation``, ``make_head``, ``make_targets`` and
-    ``supervised``.
+    differ from the defaults, ``head_activation``, ``frozen_head_hidden``, ``make_head``,
+    ``make_targets`` and ``supervised``.
     """
 
     default_backbone = "mlp"
     head_activation = None
     supervised = True
+    #: Hidden widths of the head on frozen features when ``TrainConfig.head_hidden`` is None.
+    frozen_head_hidden = (256,)
 
     # -- what a method composes ----------------------------------------------------------
     def make_loss(self):  # pragma: no cover - abstract
@@ -86,7 +88,7 @@ class DeepHashingMethod(HashingMethod):
         self._frozen = bool(info.pretrained and not self.config.finetune and self._cut is None)
         hidden = self.config.head_hidden
         if hidden is None:
-            hidden = [256] if self._frozen else []
+            hidden = list(self.frozen_head_hidden) if self._frozen else []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + 1)
             head = self.make_head(backbone.out_dim, hidden, self._frozen)

@@ -12,7 +12,10 @@ class SDH(DeepHashingMethod):
 
     Loss (:class:`deephash.losses.SDHLoss`): DH's terms plus ``discriminative / 2 * (mean
     squared distance of similar pairs - alpha * that of dissimilar pairs)`` over the batch
-    against a memory bank of the training outputs. tanh code layer, codes ``u > 0``.
+    against a memory bank of the training outputs. tanh code layer, codes ``u > 0``. On frozen
+    features, like DH, no hidden layer (``frozen_head_hidden = ()``): on the validation split
+    described in :class:`DH` (20 epochs, ``hog``), mAP .201/.209 at 32/48 bits against
+    .194/.176 with a hidden layer of 256.
 
     Hyperparameters
     ---------------
@@ -23,6 +26,7 @@ class SDH(DeepHashingMethod):
 
     name = "SDH"
     head_activation = "tanh"
+    frozen_head_hidden = ()
     hyperparameter_defaults = {"balance": 1.0, "independence": 1.0, "discriminative": 1.0, "alpha": 1.0}
 
     def make_loss(self):
