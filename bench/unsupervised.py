@@ -47,7 +47,10 @@ def parse_args(argv=None):
     p.add_argument("--methods", default="LSH,PCAH,SH,ITQ")
     p.add_argument("--bits", default=None, help="default 16,32,64 (texts), 12,24,32,48 (CIFAR-10)")
     p.add_argument("--backbones", default=None, help="default tfidf,minilm (texts), hog (CIFAR-10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the split (and the models, see --model-seeds)")
+    p.add_argument(
+        "--model-seeds", default=None, help="comma-separated seeds of the models (default: --seed); the split keeps --seed"
+    )
     p.add_argument("--epochs", type=int, default=None, help="deep methods (DH, SDH, ...): epochs")
     p.add_argument("--path", default=None, help="data directory (default ../shared/data)")
     p.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/deephash/features)")
@@ -88,6 +91,7 @@ def main(argv=None):
     bits_list = [int(b) for b in (args.bits or ("16,32,64" if texts else "12,24,32,48")).split(",")]
     backbones = [b.strip() for b in (args.backbones or ("tfidf,minilm" if texts else "hog")).split(",")]
     common = dict(progress=not args.quiet, cache_dir=args.cache_dir)
+    model_seeds = [int(s) for s in args.model_seeds.split(",")] if args.model_seeds else [args.seed]
     t0 = time.perf_counter()
     if texts:
         splits = [data.stc2_text_split(name, seed=args.seed, path=args.path) for name in args.sets.split(",")]
@@ -105,9 +109,9 @@ def main(argv=None):
         for backbone in backbones:
             for name in methods:
                 cls = M.method_class(name)
-                for bits in bits_list:
+                for bits, model_seed in [(b, s) for b in bits_list for s in model_seeds]:
                     extra = {} if args.epochs is None else {"epochs": args.epochs}
-                    model = cls(bits=bits, backbone=backbone, seed=args.seed, **common, **extra)
+                    model = cls(bits=bits, backbone=backbone, seed=model_seed, **common, **extra)
                     rec = {
                         "data": split.name,
                         "backbone": backbone,
@@ -116,6 +120,7 @@ def main(argv=None):
                         "epochs": args.epochs,
                         **evaluate(model, split),
                         "seed": args.seed,
+                        "model_seed": model_seed,
                     }
                     ref = (
                         REFERENCE_ITQ_TFIDF.get(set_name, {}).get(bits)
@@ -128,7 +133,8 @@ def main(argv=None):
                         f"{set_name:15} {backbone:8} {cls.name:6} {bits:>4} "
                         f"{rec['map_average_ties']:>8.4f} {rec['map_id_ties']:>7.4f} "
                         f"{rec['p_at_100']:>6.3f} {'' if ref is None else f'{ref:.3f}':>5} "
-                        f"{rec['fit_s']:>6.1f} {rec['encode_s']:>6.1f}",
+                        f"{rec['fit_s']:>6.1f} {rec['encode_s']:>6.1f}"
+                        + (f"  model seed {model_seed}" if len(model_seeds) > 1 else ""),
                         flush=True,
                     )
                     if args.json:
