@@ -83,7 +83,7 @@ def test_spectral_target_codes_are_balanced(snippets):
 
 TEXT_FAST = {
     "TextCNNHash": dict(backbone={"name": "text_cnn", "width": 64}, epochs=15, lr=3e-3),
-    "SemanticHashing": dict(epochs=20, batch_size=32),
+    "SemanticHashing": dict(epochs=60, batch_size=32, hidden=[256]),
 }
 
 
@@ -93,15 +93,12 @@ def test_text_deep_methods(snippets, tmp_path, name):
     xt, yt, xq, yq = snippets
     m = M.method_class(name)(bits=16, seed=0, progress=False, **TEXT_FAST[name]).fit(xt)
     assert m.supervised is False
-    if name == "TextCNNHash":
-        lsh = M.LSH(bits=16, seed=0, backbone="tfidf").fit(xt)
-        assert tie_map(m, xq, yq, xt, yt) > tie_map(lsh, xq, yq, xt, yt) + 0.02
-    else:
-        # On 480 texts Semantic Hashing does not beat LSH (measured: .147 vs .144 on tfidf, .153
-        # on its own word counts: a known shortfall); what is checked is that the codes tell
-        # texts apart at all (logistic hidden layers from a random start gave one code for
-        # every text; the ReLU network gives 16 distinct codes here).
-        assert len({c.tobytes() for c in m.encode(xt)}) >= 8
+    lsh = M.LSH(bits=16, seed=0, backbone="tfidf").fit(xt)
+    # Measured on these 480 texts: TextCNNHash well above LSH; Semantic Hashing .219 against
+    # LSH's .145 with 60 epochs and one hidden layer (20 epochs of the default [500, 500]
+    # network: .147, undertrained on so few texts).
+    assert tie_map(m, xq, yq, xt, yt) > tie_map(lsh, xq, yq, xt, yt) + 0.02
+    assert len({c.tobytes() for c in m.encode(xt)}) >= 8  # codes tell texts apart
     odd = ["", "zzqxv wvvkq unknownwordz", "   "]
     codes = m.encode(xq + odd)
     m.save(tmp_path / "m.npz")
