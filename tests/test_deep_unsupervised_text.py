@@ -69,6 +69,25 @@ def test_frozen_feature_heads_dh_sdh_linear_others_hidden():
     assert [lin.out_features for lin in linears(m)] == [16, 8]
 
 
+def test_laplacian_eigenmaps_match_scikit_learn():
+    # Same embedding as SpectralEmbedding (normalised Laplacian, trivial vector dropped), up to
+    # each dimension's sign, on a connected random kNN graph.
+    from sklearn.manifold import SpectralEmbedding
+    from sklearn.neighbors import kneighbors_graph
+
+    from deephash.methods.text_cnn_hash import laplacian_eigenmaps
+
+    x = np.random.default_rng(0).normal(size=(300, 5))
+    g = kneighbors_graph(x, 10, include_self=False)
+    g = ((g + g.T) > 0).astype(np.float64)
+    ours = laplacian_eigenmaps(g, 4, seed=0)
+    ref = SpectralEmbedding(n_components=4, affinity="precomputed", random_state=0).fit_transform(g)
+    for j in range(4):
+        c = np.corrcoef(ours[:, j], ref[:, j])[0, 1]
+        assert abs(c) > 0.999, (j, c)
+    np.testing.assert_array_equal(laplacian_eigenmaps(g, 4, seed=0), ours)
+
+
 def test_spectral_target_codes_are_balanced(snippets):
     xt, yt, _, _ = snippets
     t = spectral_target_codes(xt, 8, neighbors=10, min_df=2, seed=0)
