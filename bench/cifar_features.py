@@ -179,13 +179,17 @@ class Records:
 
 
 def validation(parts, split, seed):
-    """(query, train, database) parts, or a validation protocol carved from the training part."""
+    """(query, train, database) parts, or a validation protocol carved from the training part
+    by the rule of ``bench/cifar_protocol.py --split validation`` (50 queries per class, the
+    other 4,500 train and are the database; seed + 1), so the two benchmarks validate alike."""
+    from deephash.data.splits import stratified_split
+
     if split == "test":
         return parts
     tx, ty = parts[1]
-    perm = np.random.default_rng(seed + 1).permutation(len(tx))
-    q, t = perm[:500], perm[500:]
-    return [(tx[q], ty[q]), (tx[t], ty[t]), (tx[t], ty[t])]
+    per_class = len(ty) // len(np.unique(ty))
+    idx = stratified_split(ty, per_class // 10, per_class - per_class // 10, seed=seed + 1)
+    return [(tx[i], ty[i]) for i in (idx.query, idx.train, idx.database)]
 
 
 def protocol(data, feats, seed, split="test"):
