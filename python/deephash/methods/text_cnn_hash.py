@@ -79,7 +79,9 @@ class TextCNNHash(DeepHashingMethod):
     Hyperparameters
     ---------------
     neighbors : int, default 10
-        k of the kNN graph.
+        k of the kNN graph. Validated at 32 bits on 10% of each class of the STC2 databases
+        (the rest training): k = 10 gave mAP .663 / .500 (SearchSnippets / StackOverflow),
+        k = 30 .503 / .566; 10 has the better mean.
     target_min_df : int, default 2
         TF-IDF ``min_df`` of the graph's vectors.
     """
