@@ -49,7 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--backbones", default=None, help="default tfidf,minilm (texts), hog (CIFAR-10)")
     p.add_argument("--seed", type=int, default=0, help="seeds the split (and the models, see --model-seeds)")
     p.add_argument(
-        "--model-seeds", default=None, help="comma-separated seeds of the models (default: --seed); the split keeps --seed"
+        "--model-seeds",
+        default=None,
+        help="comma-separated model seeds (default: --seed); the split keeps --seed",
     )
     p.add_argument("--epochs", type=int, default=None, help="deep methods (DH, SDH, ...): epochs")
     p.add_argument("--path", default=None, help="data directory (default ../shared/data)")
