@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cifar_protocol import PUBLISHED
+from cifar_protocol import PUBLISHED, validation_indices
 
 CUT = 11
 RESOLUTION = 160
@@ -180,15 +180,12 @@ class Records:
 
 def validation(parts, split, seed):
     """(query, train, database) parts, or a validation protocol carved from the training part
-    by the rule of ``bench/cifar_protocol.py --split validation`` (50 queries per class, the
-    other 4,500 train and are the database; seed + 1), so the two benchmarks validate alike."""
-    from deephash.data.splits import stratified_split
-
+    by ``cifar_protocol.validation_indices`` (the rule of ``--split validation`` there), so the
+    two benchmarks validate alike."""
     if split == "test":
         return parts
     tx, ty = parts[1]
-    per_class = len(ty) // len(np.unique(ty))
-    idx = stratified_split(ty, per_class // 10, per_class - per_class // 10, seed=seed + 1)
+    idx = validation_indices(ty, seed)
     return [(tx[i], ty[i]) for i in (idx.query, idx.train, idx.database)]
 
 

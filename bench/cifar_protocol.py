@@ -148,12 +148,22 @@ def parse_args(argv=None):
     return args
 
 
+def validation_indices(train_y, seed):
+    """The validation carve of the training items: 10% of each class as queries (50 of 500),
+    the rest train and are the database (``stratified_split`` with seed + 1)."""
+    import numpy as np
+
+    from deephash.data.splits import stratified_split
+
+    per_class = len(train_y) // len(np.unique(train_y))
+    return stratified_split(train_y, per_class // 10, per_class - per_class // 10, seed=seed + 1)
+
+
 def validation_split(split, seed):
     """500 queries (50 per class) from the training images; the other 4,500 train and are the database."""
-    from deephash.data.splits import stratified_split, take_split
+    from deephash.data.splits import take_split
 
-    per_class = len(split.train_y) // len(split.classes)
-    idx = stratified_split(split.train_y, per_class // 10, per_class - per_class // 10, seed=seed + 1)
+    idx = validation_indices(split.train_y, seed)
     return take_split(split.train_x, split.train_y, idx, split.classes, split.name + "/validation")
 
 
