@@ -88,16 +88,27 @@ def test_laplacian_eigenmaps_match_scikit_learn():
     np.testing.assert_array_equal(laplacian_eigenmaps(g, 4, seed=0), ours)
 
 
-def test_spectral_target_codes_are_balanced(snippets):
+@pytest.mark.parametrize("options", [{"rotation": "median"}, {"rotation": "itq"}, {"svd": 20, "neighbors": 15}])
+def test_spectral_target_codes_are_balanced(snippets, options):
     xt, yt, _, _ = snippets
-    t = spectral_target_codes(xt, 8, neighbors=10, min_df=2, seed=0)
+    t = spectral_target_codes(xt, 8, min_df=2, seed=0, **options)
     assert t.shape == (len(xt), 8) and set(np.unique(t)) == {-1.0, 1.0}
     np.testing.assert_allclose(t.mean(0), 0, atol=0.02)
-    # The leading dimension separates topics: its bit agrees within classes more than chance.
+    # The bits separate topics: texts of one class agree on more bits than texts of two.
     same = yt[:, None] == yt[None, :]
-    agree = t[:, None, 0] == t[None, :, 0]
+    agree = (t[:, None, :] == t[None, :, :]).mean(axis=2)
     assert agree[same].mean() > agree[~same].mean() + 0.1
-    np.testing.assert_array_equal(spectral_target_codes(xt, 8, seed=0), t)
+    np.testing.assert_array_equal(spectral_target_codes(xt, 8, min_df=2, seed=0, **options), t)
+
+
+def test_spectral_target_codes_reject_bad_options(snippets):
+    xt = snippets[0]
+    with pytest.raises(ValueError, match="rotation must be"):
+        spectral_target_codes(xt, 8, rotation="sign")
+    with pytest.raises(ValueError, match="svd must be"):
+        spectral_target_codes(xt, 8, svd=0)
+    with pytest.raises(ValueError, match="need more than 9 training texts"):
+        spectral_target_codes(xt[:5], 8)
 
 
 TEXT_FAST = {
@@ -124,3 +135,39 @@ def test_text_deep_methods(snippets, tmp_path, name):
     np.testing.assert_array_equal(M.load(tmp_path / "m.npz").encode(xq + odd), codes)
     with pytest.raises(TypeError, match=r"x\[1\] must be a str"):
         m.encode(["fine", 7])
+
+
+def test_bow_vocabulary_is_fitted_and_saved(snippets, tmp_path):
+    from deephash.models.backbones import fit_spec, normalize_spec
+    from deephash.models.text_cnn import BagOfWords, fit_vocabulary
+
+    # by total count among words in two or more texts; "the" is a stop word, "sat"/"fish" once
+    assert fit_vocabulary(["the cat sat", "cat dog", "dog cat fish"], 10) == ["cat", "dog"]
+    assert fit_vocabulary(["the cat sat", "cat dog", "dog cat fish"], 1) == ["cat"]
+    assert fit_vocabulary(["one text only"], 5) == ["text"]  # no word twice: words of one text
+    bow = BagOfWords(vocabulary=["cat", "dog"])
+    assert bow.out_dim == 2
+    np.testing.assert_array_equal(bow(["Cat cat bird", "", "dog"]).numpy(), [[2, 0], [0, 0], [0, 1]])
+    spec = normalize_spec({"name": "bow", "vocabulary": 3})
+    assert fit_spec(spec, ["a cat", "cat dog", "dog cat"])["vocabulary"] == ["cat", "dog"]
+    assert fit_spec(normalize_spec("bow"), ["a cat"]) == normalize_spec("bow")  # hashed: nothing fitted
+    with pytest.raises(ValueError, match=">= 1 words"):
+        normalize_spec({"name": "bow", "vocabulary": 0})
+    with pytest.raises(TypeError, match="item 1"):
+        normalize_spec({"name": "bow", "vocabulary": ["cat", 3]})
+    with pytest.raises(ValueError, match="distinct"):
+        normalize_spec({"name": "bow", "vocabulary": ["cat", "cat"]})
+
+    # A fitted model keeps its word list; loading rebuilds the same counts. 129 texts in batches
+    # of 128 leave a batch of one, which batch norm cannot train on: it is skipped.
+    xt = snippets[0][:129]
+    m = M.SemanticHashing(bits=8, seed=0, epochs=1, batch_size=128, hidden=[16], progress=False)
+    m.fit(xt)
+    words = m._spec["vocabulary"]
+    assert isinstance(words, list) and 1 < len(words) <= 10000 and "the" not in words
+    m.save(tmp_path / "sh.npz")
+    loaded = M.load(tmp_path / "sh.npz")
+    assert loaded._spec["vocabulary"] == words
+    np.testing.assert_array_equal(loaded.encode(xt), m.encode(xt))
+    with pytest.raises(ValueError, match="word_dropout"):
+        M.SemanticHashing(bits=8, word_dropout=1.0, epochs=1, progress=False).fit(xt)

@@ -37,14 +37,21 @@ class SemanticHashing(DeepHashingMethod):
 
     name = "SemanticHashing"
     supervised = False
-    default_backbone = "bow"
-    hyperparameter_defaults = {"hidden": [500, 500], "noise": 1.0}
+    default_backbone = {"name": "bow", "vocabulary": 10000}
+    hyperparameter_defaults = {"hidden": [500, 500], "noise": 2.0, "code_norm": True, "word_dropout": 0.3}
 
     def make_head(self, in_dim, hidden, standardize):
         from ..models.autoencoder import AutoencoderHead
 
+        p = self.params
         return AutoencoderHead(
-            in_dim, self.bits, hidden=self.params["hidden"], noise=self.params["noise"], seed=self.seed
+            in_dim,
+            self.bits,
+            hidden=p["hidden"],
+            noise=p["noise"],
+            code_norm=p["code_norm"],
+            word_dropout=p["word_dropout"],
+            seed=self.seed,
         )
 
     def make_loss(self):

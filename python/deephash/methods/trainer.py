@@ -136,6 +136,8 @@ def train_network(
         bank = torch.zeros(n, bits, device=device)
         seen = torch.zeros(n, dtype=torch.bool, device=device)
     bs = min(cfg.batch_size, n)
+    # batch norm in training mode cannot normalise a batch of one item
+    batch_norm = any(isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules for mod in m.modules())
     set_lr = _lr_schedule(opt, cfg, cfg.epochs * -(-n // bs))
     epochs = range(cfg.epochs)
     bar = progress(epochs, desc=desc, unit="epoch", leave=False) if cfg.progress else None
@@ -147,8 +149,8 @@ def train_network(
             total, steps = 0.0, 0
             for start in range(0, n, bs):
                 idx_np = perm[start : start + bs]
-                if relational and bank is None and idx_np.size < 2:
-                    continue  # a pair or a triplet needs two outputs
+                if idx_np.size < 2 and (batch_norm or (relational and bank is None)):
+                    continue  # a pair or a triplet needs two outputs; so does batch norm
                 idx = torch.from_numpy(idx_np).to(device)
                 out = net.forward(idx_np, idx)
                 u = code_outputs(out)

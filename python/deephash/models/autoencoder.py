@@ -33,6 +33,10 @@ class AutoencoderHead(nn.Module):
         Encoder widths; the decoder uses them in reverse.
     noise : float
         Standard deviation of the training noise.
+    code_norm : bool
+        Batch normalisation of z (no affine part).
+    word_dropout : float in [0, 1)
+        Probability of dropping each word count from the encoder's input in training.
     seed : int
         Seeds the noise (its own generator: training is reproducible and leaves torch's global
         RNG alone).
@@ -42,28 +46,45 @@ class AutoencoderHead(nn.Module):
     bit is ``z > 0``. In eval mode ``u`` alone is needed, the rest is computed anyway.
     """
 
-    def __init__(self, in_dim: int, bits: int, hidden=(500, 500), noise: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        in_dim: int,
+        bits: int,
+        hidden=(500, 500),
+        noise: float = 2.0,
+        code_norm: bool = True,
+        word_dropout: float = 0.3,
+        seed: int = 0,
+    ):
         super().__init__()
         if not noise >= 0:
             raise ValueError(f"noise must be >= 0, got {noise}")
+        if not 0 <= word_dropout < 1:
+            raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
         sizes = [int(in_dim)] + [int(h) for h in hidden]
         enc = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             enc += [nn.Linear(a, b), nn.ReLU()]
-        self.encoder = nn.Sequential(*enc, nn.Linear(sizes[-1], int(bits)))
+        code = [nn.BatchNorm1d(int(bits), affine=False)] if code_norm else []
+        self.encoder = nn.Sequential(*enc, nn.Linear(sizes[-1], int(bits)), *code)
         rev = [int(bits)] + sizes[::-1]
         dec = []
         for a, b in zip(rev[:-2], rev[1:-1]):
             dec += [nn.Linear(a, b), nn.ReLU()]
         self.decoder = nn.Sequential(*dec, nn.Linear(rev[-2], rev[-1]))
         self.noise = float(noise)
+        self.word_dropout = float(word_dropout)
         self._gen = torch.Generator().manual_seed(int(seed))
 
     def fit_input(self, features) -> "AutoencoderHead":
         return self
 
     def forward(self, counts):
-        x = torch.log1p(counts)
+        x = counts
+        if self.training and self.word_dropout > 0:
+            keep = torch.rand(x.shape, generator=self._gen) >= self.word_dropout
+            x = x * keep.to(x.device)
+        x = torch.log1p(x)
         z = self.encoder(x / x.norm(dim=1, keepdim=True).clamp_min(1e-12))
         zn = z
         if self.training and self.noise > 0:

@@ -7,7 +7,7 @@ import numpy as np
 from .._validate import describe
 from .._torch import require_torch
 
-__all__ = ["BACKBONES", "FITTED_BACKBONES", "BackboneInfo", "build_backbone", "normalize_spec"]
+__all__ = ["BACKBONES", "FITTED_BACKBONES", "BackboneInfo", "build_backbone", "fit_spec", "normalize_spec"]
 
 # name -> (input kind, default options)
 BACKBONES = {
@@ -19,7 +19,7 @@ BACKBONES = {
     "tfidf": ("texts", {"min_df": 2, "max_df": 1.0, "sublinear_tf": True, "max_features": None, "svd": None}),
     "minilm": ("texts", {}),
     "text_cnn": ("texts", {"width": 512, "kernel": 3, "max_len": 64}),
-    "bow": ("texts", {"n_features": 2000}),
+    "bow": ("texts", {"n_features": 2000, "vocabulary": None}),
 }
 
 # Backbones fitted on the training inputs rather than built as a module: the non-deep methods
@@ -75,7 +75,26 @@ def normalize_spec(backbone):
     unknown = set(spec) - {"name"} - set(defaults)
     if unknown:
         raise ValueError(f"unknown options {sorted(unknown)} for backbone {name!r}; it takes {sorted(defaults)}")
-    return {"name": name, **{k: spec.get(k, v) for k, v in defaults.items()}}
+    out = {"name": name, **{k: spec.get(k, v) for k, v in defaults.items()}}
+    if name == "bow":
+        from .text_cnn import check_vocabulary
+
+        out["vocabulary"] = check_vocabulary(out["vocabulary"])
+    return out
+
+
+def fit_spec(spec, x):
+    """The spec with what is fitted on the training inputs ``x`` filled in (saved with the model).
+
+    Only ``"bow"`` with ``vocabulary`` = N fits something: its N most frequent words (see
+    :func:`deephash.models.text_cnn.fit_vocabulary`), stored in the spec as the word list.
+    Other specs (and modules) come back unchanged.
+    """
+    if isinstance(spec, dict) and spec["name"] == "bow" and isinstance(spec["vocabulary"], int):
+        from .text_cnn import fit_vocabulary
+
+        return {**spec, "vocabulary": fit_vocabulary(x, spec["vocabulary"])}
+    return spec
 
 
 def backbone_input_kind(spec) -> str:
@@ -120,7 +139,9 @@ def build_backbone(spec, x_shape):
     if name == "bow":
         from .text_cnn import BagOfWords
 
-        return BagOfWords(spec["n_features"]), BackboneInfo(spec, "texts", False)
+        if isinstance(spec["vocabulary"], int):
+            raise ValueError("backbone 'bow' with vocabulary=N is fitted first (deephash.models.backbones.fit_spec)")
+        return BagOfWords(spec["n_features"], spec["vocabulary"]), BackboneInfo(spec, "texts", False)
     if name == "features":
         from .mlp import FeatureBackbone
 

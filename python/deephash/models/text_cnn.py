@@ -11,9 +11,11 @@ weights alone:
   convolution learns. Chosen over gensim word2vec trained on the corpus because it needs no
   training pass, has no out-of-vocabulary words (unknown words split into word pieces) and is
   identical for every data set.
-- ``"bow"`` (:class:`BagOfWords`): word counts in ``n_features`` hashed buckets (scikit-learn's
-  HashingVectorizer, English stop words removed), the input of Semantic Hashing; hashing
-  stands in for the paper's 2,000 most frequent words so that no vocabulary is fitted.
+- ``"bow"`` (:class:`BagOfWords`): word counts, the input of Semantic Hashing, English stop words
+  removed. With ``vocabulary`` = N (as the paper, which kept the 2,000 most frequent words),
+  the N most frequent words of the training texts (:func:`fit_vocabulary`; the word list is
+  saved in the model's backbone spec); with ``vocabulary=None``, ``n_features`` hashed
+  buckets (scikit-learn's HashingVectorizer: nothing fitted, but unrelated words share buckets).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .._torch import require_torch
 torch = require_torch()
 nn = torch.nn
 
-__all__ = ["BagOfWords", "TextCNN"]
+__all__ = ["BagOfWords", "TextCNN", "check_vocabulary", "fit_vocabulary"]
 
 
 def _minilm_files():
@@ -92,26 +94,72 @@ class TextCNN(nn.Module):
         return h.max(dim=2).values
 
 
-class BagOfWords(nn.Module):
-    """Word counts in hashed buckets, float tensor (n, n_features); nothing to train.
+def check_vocabulary(vocabulary):
+    """Validates the ``"bow"`` option ``vocabulary``: None, an int N >= 1 (fit N words), or a
+    list of distinct non-empty str (a fitted word list); returns it (a tuple of words as a list)."""
+    if vocabulary is None:
+        return None
+    if isinstance(vocabulary, int) and not isinstance(vocabulary, bool):
+        if vocabulary < 1:
+            raise ValueError(f"bow vocabulary must be >= 1 words, got {vocabulary}")
+        return int(vocabulary)
+    if isinstance(vocabulary, (list, tuple)):
+        for i, w in enumerate(vocabulary):
+            if not isinstance(w, str) or not w:
+                raise TypeError(f"bow vocabulary must hold non-empty str; item {i} is {w!r}")
+        if not vocabulary or len(set(vocabulary)) != len(vocabulary):
+            raise ValueError("bow vocabulary must be a non-empty list of distinct words")
+        return list(vocabulary)
+    raise TypeError(f"bow vocabulary must be None, an int or a list of str, got {type(vocabulary).__name__}")
 
-    Tokens as in scikit-learn (lower case, words of two or more letters), English stop words
-    removed, each word counted in bucket ``hash(word) % n_features`` (no sign flipping).
+
+def fit_vocabulary(texts, max_words: int) -> list:
+    """The ``max_words`` most frequent words of ``texts`` (by total count; ties by word) among those
+    in at least two texts, English stop words removed, tokens as in scikit-learn (lower case, two
+    or more letters). Falls back to words of one text when no word occurs twice."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [str(t) for t in texts]
+    for min_df in (2, 1):
+        try:
+            vec = CountVectorizer(min_df=min_df, stop_words="english", max_features=int(max_words)).fit(texts)
+            break
+        except ValueError:  # no word left at this min_df
+            continue
+    else:
+        raise ValueError("bow vocabulary: the training texts hold no words (after removing English stop words)")
+    return sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+
+
+class BagOfWords(nn.Module):
+    """Word counts, float tensor (n, out_dim); nothing to train.
+
+    Tokens as in scikit-learn (lower case, words of two or more letters). With ``vocabulary`` (a
+    list of words) the counts of those words (others are ignored; ``out_dim = len(vocabulary)``);
+    without, English stop words removed and each word counted in bucket ``hash(word) %
+    n_features`` (no sign flipping; ``out_dim = n_features``).
     """
 
     input_kind = "texts"
     pretrained = False
 
-    def __init__(self, n_features: int = 2000):
+    def __init__(self, n_features: int = 2000, vocabulary=None):
         super().__init__()
-        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 2:
-            raise ValueError(f"bow n_features must be an int >= 2, got {n_features!r}")
-        from sklearn.feature_extraction.text import HashingVectorizer
+        from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 
-        self._vec = HashingVectorizer(
-            n_features=int(n_features), alternate_sign=False, norm=None, stop_words="english", dtype=np.float32
-        )
-        self.out_dim = int(n_features)
+        vocabulary = check_vocabulary(vocabulary)
+        if isinstance(vocabulary, int):
+            raise ValueError("BagOfWords takes a fitted word list (fit_vocabulary), not a word count")
+        if vocabulary is not None:
+            self._vec = CountVectorizer(vocabulary=vocabulary, dtype=np.float32)
+            self.out_dim = len(vocabulary)
+        else:
+            if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 2:
+                raise ValueError(f"bow n_features must be an int >= 2, got {n_features!r}")
+            self._vec = HashingVectorizer(
+                n_features=int(n_features), alternate_sign=False, norm=None, stop_words="english", dtype=np.float32
+            )
+            self.out_dim = int(n_features)
         self.register_buffer("_device_marker", torch.zeros(0), persistent=False)
 
     def forward(self, texts):
