@@ -150,7 +150,9 @@ def test_bow_vocabulary_is_fitted_and_saved(snippets, tmp_path):
     np.testing.assert_array_equal(bow(["Cat cat bird", "", "dog"]).numpy(), [[2, 0], [0, 0], [0, 1]])
     spec = normalize_spec({"name": "bow", "vocabulary": 3})
     assert fit_spec(spec, ["a cat", "cat dog", "dog cat"])["vocabulary"] == ["cat", "dog"]
-    assert fit_spec(normalize_spec("bow"), ["a cat"]) == normalize_spec("bow")  # hashed: nothing fitted
+    hashed = normalize_spec({"name": "bow", "vocabulary": None})
+    assert fit_spec(hashed, ["a cat"]) == hashed  # hashed buckets: nothing fitted
+    assert normalize_spec("bow")["vocabulary"] == 10000
     with pytest.raises(ValueError, match=">= 1 words"):
         normalize_spec({"name": "bow", "vocabulary": 0})
     with pytest.raises(TypeError, match="item 1"):

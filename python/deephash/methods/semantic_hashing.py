@@ -37,7 +37,7 @@ class SemanticHashing(DeepHashingMethod):
 
     name = "SemanticHashing"
     supervised = False
-    default_backbone = {"name": "bow", "vocabulary": 10000}
+    default_backbone = "bow"
     hyperparameter_defaults = {"hidden": [500, 500], "noise": 2.0, "code_norm": True, "word_dropout": 0.3}
 
     def make_head(self, in_dim, hidden, standardize):

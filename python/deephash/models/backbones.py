@@ -19,7 +19,7 @@ BACKBONES = {
     "tfidf": ("texts", {"min_df": 2, "max_df": 1.0, "sublinear_tf": True, "max_features": None, "svd": None}),
     "minilm": ("texts", {}),
     "text_cnn": ("texts", {"width": 512, "kernel": 3, "max_len": 64}),
-    "bow": ("texts", {"n_features": 2000, "vocabulary": None}),
+    "bow": ("texts", {"n_features": 2000, "vocabulary": 10000}),
 }
 
 # Backbones fitted on the training inputs rather than built as a module: the non-deep methods

@@ -12,8 +12,8 @@ weights alone:
   training pass, has no out-of-vocabulary words (unknown words split into word pieces) and is
   identical for every data set.
 - ``"bow"`` (:class:`BagOfWords`): word counts, the input of Semantic Hashing, English stop words
-  removed. With ``vocabulary`` = N (as the paper, which kept the 2,000 most frequent words),
-  the N most frequent words of the training texts (:func:`fit_vocabulary`; the word list is
+  removed. With ``vocabulary`` = N (default 10,000; the paper kept the 2,000 most frequent
+  words of its corpora), the N most frequent words of the training texts (:func:`fit_vocabulary`; the word list is
   saved in the model's backbone spec); with ``vocabulary=None``, ``n_features`` hashed
   buckets (scikit-learn's HashingVectorizer: nothing fitted, but unrelated words share buckets).
 """
