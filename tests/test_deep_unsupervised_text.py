@@ -173,3 +173,11 @@ def test_bow_vocabulary_is_fitted_and_saved(snippets, tmp_path):
     np.testing.assert_array_equal(loaded.encode(xt), m.encode(xt))
     with pytest.raises(ValueError, match="word_dropout"):
         M.SemanticHashing(bits=8, word_dropout=1.0, epochs=1, progress=False).fit(xt)
+
+
+def test_non_deep_methods_fit_the_bow_vocabulary(snippets, tmp_path):
+    xt = snippets[0]
+    m = M.ITQ(bits=8, backbone="bow", seed=0, progress=False).fit(xt)
+    assert isinstance(m._features.spec["vocabulary"], list)
+    m.save(tmp_path / "itq.npz")
+    np.testing.assert_array_equal(M.load(tmp_path / "itq.npz").encode(xt), m.encode(xt))

@@ -69,15 +69,17 @@ class FrozenFeatures:
         return self.spec
 
     # -- building ------------------------------------------------------------------------
-    def _build(self, x_shape):
+    def _build(self, x_shape, x=None):
         if self.identity:
             return
         from ..models import build_backbone, normalize_spec
         from .._torch import require_torch
-        from ..models.backbones import FITTED_BACKBONES
+        from ..models.backbones import FITTED_BACKBONES, fit_spec
 
         torch = require_torch()
         spec = normalize_spec(self.backbone)
+        if x is not None:
+            spec = fit_spec(spec, x)  # e.g. the "bow" word list, saved in the spec
         self.spec = spec if isinstance(spec, dict) else None
         if isinstance(spec, dict) and spec["name"] in FITTED_BACKBONES:
             return  # tfidf: built by fit / restore
@@ -98,7 +100,7 @@ class FrozenFeatures:
 
     def fit(self, x) -> "FrozenFeatures":
         """Builds the backbone for inputs like ``x`` (validated), fitting TF-IDF on them."""
-        self._build(x.shape)
+        self._build(x.shape, x)
         if isinstance(self.spec, dict) and self.spec["name"] == "tfidf":
             from ..models.text import TfidfEncoder
 
