@@ -67,11 +67,13 @@ class DeepHashingMethod(HashingMethod):
         raise NotImplementedError(f"{type(self).__name__} makes no target codes")
 
     # -- building ------------------------------------------------------------------------
-    def _build(self, x_shape, torch, spec=None):
+    def _build(self, x_shape, torch, x=None):
         from ..models import build_backbone, normalize_spec
+        from ..models.backbones import fit_spec
 
-        if spec is None:
-            spec = normalize_spec(self.backbone)
+        spec = normalize_spec(self.backbone)
+        if x is not None:
+            spec = fit_spec(spec, x)  # e.g. the "bow" word list, saved in the spec
         # Initialise under a private seeded RNG so the global torch RNG is neither used nor changed.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -250,9 +252,7 @@ class DeepHashingMethod(HashingMethod):
         cfg = self.config
         device = resolve_device(cfg.device)
         self._n_classes = _n_classes(y)
-        from ..models.backbones import fit_spec, normalize_spec
-
-        self._build(x.shape, torch, fit_spec(normalize_spec(self.backbone), x))
+        self._build(x.shape, torch, x)
         self._input_shape = tuple(int(v) for v in x.shape[1:])
         if self._info.input_kind == "vectors" and hasattr(self._backbone, "standardize"):
             self._backbone.standardize.fit(torch.from_numpy(x))

@@ -139,8 +139,6 @@ def build_backbone(spec, x_shape):
     if name == "bow":
         from .text_cnn import BagOfWords
 
-        if isinstance(spec["vocabulary"], int):
-            raise ValueError("backbone 'bow' with vocabulary=N is fitted first (deephash.models.backbones.fit_spec)")
         return BagOfWords(spec["n_features"], spec["vocabulary"]), BackboneInfo(spec, "texts", False)
     if name == "features":
         from .mlp import FeatureBackbone

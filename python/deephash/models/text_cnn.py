@@ -13,9 +13,10 @@ weights alone:
   identical for every data set.
 - ``"bow"`` (:class:`BagOfWords`): word counts, the input of Semantic Hashing, English stop words
   removed. With ``vocabulary`` = N (default 10,000; the paper kept the 2,000 most frequent
-  words of its corpora), the N most frequent words of the training texts (:func:`fit_vocabulary`; the word list is
-  saved in the model's backbone spec); with ``vocabulary=None``, ``n_features`` hashed
-  buckets (scikit-learn's HashingVectorizer: nothing fitted, but unrelated words share buckets).
+  words of its corpora), the N most frequent words of the training texts
+  (:func:`fit_vocabulary`; the word list is saved in the model's backbone spec); with
+  ``vocabulary=None``, ``n_features`` hashed buckets (scikit-learn's HashingVectorizer:
+  nothing fitted, but unrelated words share buckets).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class TextCNN(nn.Module):
 
 def check_vocabulary(vocabulary):
     """Validates the ``"bow"`` option ``vocabulary``: None, an int N >= 1 (fit N words), or a
-    list of distinct non-empty str (a fitted word list); returns it (a tuple of words as a list)."""
+    list of distinct non-empty str (a fitted word list); returns it (a tuple as a list)."""
     if vocabulary is None:
         return None
     if isinstance(vocabulary, int) and not isinstance(vocabulary, bool):
@@ -114,9 +115,9 @@ def check_vocabulary(vocabulary):
 
 
 def fit_vocabulary(texts, max_words: int) -> list:
-    """The ``max_words`` most frequent words of ``texts`` (by total count; ties by word) among those
-    in at least two texts, English stop words removed, tokens as in scikit-learn (lower case, two
-    or more letters). Falls back to words of one text when no word occurs twice."""
+    """The ``max_words`` most frequent words of ``texts`` (by total count) among those in at least
+    two texts, in alphabetical order; English stop words removed, tokens as in scikit-learn
+    (lower case, two or more letters). Falls back to words of one text when no word occurs twice."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     texts = [str(t) for t in texts]
@@ -128,7 +129,7 @@ def fit_vocabulary(texts, max_words: int) -> list:
             continue
     else:
         raise ValueError("bow vocabulary: the training texts hold no words (after removing English stop words)")
-    return sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+    return vec.get_feature_names_out().tolist()
 
 
 class BagOfWords(nn.Module):
@@ -149,7 +150,10 @@ class BagOfWords(nn.Module):
 
         vocabulary = check_vocabulary(vocabulary)
         if isinstance(vocabulary, int):
-            raise ValueError("BagOfWords takes a fitted word list (fit_vocabulary), not a word count")
+            raise ValueError(
+                "BagOfWords takes a fitted word list, not a word count: fit it first "
+                "(deephash.models.text_cnn.fit_vocabulary, or deephash.models.backbones.fit_spec for a spec)"
+            )
         if vocabulary is not None:
             self._vec = CountVectorizer(vocabulary=vocabulary, dtype=np.float32)
             self.out_dim = len(vocabulary)
