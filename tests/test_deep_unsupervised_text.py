@@ -181,3 +181,25 @@ def test_non_deep_methods_fit_the_bow_vocabulary(snippets, tmp_path):
     assert isinstance(m._features.spec["vocabulary"], list)
     m.save(tmp_path / "itq.npz")
     np.testing.assert_array_equal(M.load(tmp_path / "itq.npz").encode(xt), m.encode(xt))
+
+
+def test_semantic_hashing_code_rotation(snippets):
+    # The ITQ rotation is fitted after training on the training texts' code layer; training
+    # itself does not depend on it, so the plain model's outputs z give the rotated ones.
+    xt, _, xq, _ = snippets
+    kw = dict(bits=8, seed=0, epochs=2, batch_size=64, hidden=[32], progress=False)
+    plain = M.SemanticHashing(code_rotation=None, **kw).fit(xt)
+    rotated = M.SemanticHashing(**kw).fit(xt)
+    head = rotated._head
+    r = head.code_rotation.numpy().astype(np.float64)
+    np.testing.assert_allclose(r @ r.T, np.eye(8), atol=1e-5)
+    assert np.abs(r - np.eye(8)).max() > 0.1  # a real rotation, not the identity
+    z = plain.transform(xt)
+    np.testing.assert_allclose(head.code_mean.numpy(), z.mean(axis=0), atol=1e-4)
+    expect = (plain.transform(xq) - z.mean(axis=0)) @ r
+    np.testing.assert_allclose(rotated.transform(xq), expect, atol=1e-4)
+    assert np.abs(plain._head.code_rotation.numpy() - np.eye(8)).max() == 0
+    with pytest.raises(ValueError, match="code_rotation must be one of"):
+        M.SemanticHashing(bits=8, code_rotation="pca", epochs=1, progress=False).fit(xt)
+    with pytest.raises(ValueError, match=r"expected mean \(8,\) and rotation \(8, 8\)"):
+        head.set_code_rotation(np.zeros(8), np.eye(4))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .deep import DeepHashingMethod
 
 __all__ = ["SemanticHashing"]
@@ -52,7 +54,27 @@ class SemanticHashing(DeepHashingMethod):
     name = "SemanticHashing"
     supervised = False
     default_backbone = "bow"
-    hyperparameter_defaults = {"hidden": [500, 500], "noise": 2.0, "code_norm": True, "word_dropout": 0.3}
+    hyperparameter_defaults = {
+        "hidden": [500, 500],
+        "noise": 2.0,
+        "code_norm": True,
+        "word_dropout": 0.3,
+        "code_rotation": "itq",
+    }
+    _rotations = ("itq", None)
+
+    def fit(self, x, labels=None) -> "SemanticHashing":
+        rotation = self.params["code_rotation"]
+        if rotation not in self._rotations:
+            raise ValueError(f"code_rotation must be one of {self._rotations}, got {rotation!r}")
+        super().fit(x, labels)
+        if rotation == "itq":
+            from ._itq import itq_rotation
+
+            z = self.transform(x).astype(np.float64)  # the code layer; the rotation is still the identity
+            mean = z.mean(axis=0)
+            self._head.set_code_rotation(mean, itq_rotation(z - mean, 50, self.seed))
+        return self
 
     def make_head(self, in_dim, hidden, standardize):
         from ..models.autoencoder import AutoencoderHead

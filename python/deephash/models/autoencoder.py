@@ -48,9 +48,12 @@ class AutoencoderHead(nn.Module):
         Seeds the noise (its own generator: training is reproducible and leaves torch's global
         RNG alone).
 
-    Output: :class:`deephash.models.HeadOutput` ``(u=z, logits=word scores (n, in_dim),
+    Output: :class:`deephash.models.HeadOutput` ``(u, logits=word scores (n, in_dim),
     latent=the input counts)``: the loss compares the reconstruction with the counts; the code
-    bit is ``z > 0``. In eval mode ``u`` alone is needed, the rest is computed anyway.
+    bit is ``u > 0``. In training ``u = z``; in eval mode ``u = (z - code_mean) @
+    code_rotation``, which is z itself until :meth:`set_code_rotation` is called (both are
+    buffers, saved with the model). In eval mode ``u`` alone is needed, the rest is computed
+    anyway.
     """
 
     def __init__(
@@ -82,6 +85,21 @@ class AutoencoderHead(nn.Module):
         self.noise = float(noise)
         self.word_dropout = float(word_dropout)
         self._gen = torch.Generator().manual_seed(int(seed))
+        self.register_buffer("code_mean", torch.zeros(int(bits)))
+        self.register_buffer("code_rotation", torch.eye(int(bits)))
+
+    def set_code_rotation(self, mean, rotation) -> None:
+        """Sets the eval-mode code map ``u = (z - mean) @ rotation`` (mean (bits,), rotation (bits, bits))."""
+        bits = self.code_mean.shape[0]
+        mean = torch.as_tensor(mean, dtype=torch.float32)
+        rotation = torch.as_tensor(rotation, dtype=torch.float32)
+        if tuple(mean.shape) != (bits,) or tuple(rotation.shape) != (bits, bits):
+            raise ValueError(
+                f"expected mean ({bits},) and rotation ({bits}, {bits}), "
+                f"got {tuple(mean.shape)} and {tuple(rotation.shape)}"
+            )
+        self.code_mean.copy_(mean)
+        self.code_rotation.copy_(rotation)
 
     def fit_input(self, features) -> "AutoencoderHead":
         return self
@@ -97,4 +115,5 @@ class AutoencoderHead(nn.Module):
         if self.training and self.noise > 0:
             eps = torch.randn(z.shape, generator=self._gen) * self.noise
             zn = z + eps.to(z.device, z.dtype)
-        return HeadOutput(z, logits=self.decoder(torch.sigmoid(zn)), latent=counts)
+        u = z if self.training else (z - self.code_mean) @ self.code_rotation
+        return HeadOutput(u, logits=self.decoder(torch.sigmoid(zn)), latent=counts)
