@@ -183,7 +183,7 @@ def test_non_deep_methods_fit_the_bow_vocabulary(snippets, tmp_path):
     np.testing.assert_array_equal(M.load(tmp_path / "itq.npz").encode(xt), m.encode(xt))
 
 
-def test_semantic_hashing_code_rotation(snippets):
+def test_semantic_hashing_code_rotation(snippets, tmp_path):
     # The ITQ rotation is fitted after training on the training texts' code layer; training
     # itself does not depend on it, so the plain model's outputs z give the rotated ones.
     xt, _, xq, _ = snippets
@@ -199,6 +199,14 @@ def test_semantic_hashing_code_rotation(snippets):
     expect = (plain.transform(xq) - z.mean(axis=0)) @ r
     np.testing.assert_allclose(rotated.transform(xq), expect, atol=1e-4)
     assert np.abs(plain._head.code_rotation.numpy() - np.eye(8)).max() == 0
+    # A model saved before the rotation existed (no rotation arrays) loads with codes z > 0.
+    rotated.save(tmp_path / "sh.npz")
+    with np.load(tmp_path / "sh.npz") as f:
+        old = {k: f[k] for k in f.files if "code_" not in k}
+    assert len(old) == len(np.load(tmp_path / "sh.npz").files) - 2
+    np.savez(tmp_path / "old.npz", **old)
+    np.testing.assert_array_equal(M.load(tmp_path / "old.npz").encode(xq), plain.encode(xq))
+    np.testing.assert_array_equal(M.load(tmp_path / "sh.npz").encode(xq), rotated.encode(xq))
     with pytest.raises(ValueError, match="code_rotation must be one of"):
         M.SemanticHashing(bits=8, code_rotation="pca", epochs=1, progress=False).fit(xt)
     with pytest.raises(ValueError, match=r"expected mean \(8,\) and rotation \(8, 8\)"):

@@ -104,6 +104,12 @@ class AutoencoderHead(nn.Module):
     def fit_input(self, features) -> "AutoencoderHead":
         return self
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Models saved before the code rotation existed have no rotation: keep z itself.
+        for name in ("code_mean", "code_rotation"):
+            state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, counts):
         x = counts
         if self.training and self.word_dropout > 0:
