@@ -51,6 +51,35 @@ def test_dh_beats_lsh_and_sdh_beats_dh(digits, tmp_path):
     np.testing.assert_array_equal(M.load(tmp_path / "dh.npz").encode(xq), dh.encode(xq))
 
 
+def test_dh_itq_init_starts_from_itq(digits):
+    from deephash.codes import pack_bits
+    from deephash.methods.dh import itq_init_code_layer
+    from deephash.models import HashHead
+
+    xt = digits[0].astype(np.float32)
+    f = torch.from_numpy(xt)
+    head = HashHead(xt.shape[1], 8, activation="tanh")
+    itq_init_code_layer(head, f, 8, seed=0)
+    with torch.no_grad():
+        pre = head.linear(f).double().numpy()
+    np.testing.assert_allclose(pre.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(pre.std(0), 1, atol=1e-3)
+    itq = M.ITQ(bits=8, backbone="features", seed=0).fit(xt)
+    np.testing.assert_array_equal(pack_bits(pre > 0), itq.encode(xt))
+    # the method uses it on frozen features unless init="random"
+    kw = dict(bits=8, backbone="features", seed=0, epochs=1, lr=1e-9, progress=False)
+    start = M.DH(**kw).fit(xt)
+    with torch.no_grad():
+        xs = start._backbone(f).numpy()  # the "features" backbone standardises the vectors
+    expect = M.ITQ(bits=8, backbone="features", seed=0).fit(xs).encode(xs)
+    assert (start.encode(xt) == expect).mean() > 0.99
+    assert (M.DH(init="random", **kw).fit(xt).encode(xt) == expect).mean() < 0.5
+    with pytest.raises(ValueError, match="init must be one of"):
+        M.DH(init="pca", **kw).fit(xt)
+    with pytest.raises(ValueError, match=r"DH with init='itq' with 80 bits"):
+        M.DH(**dict(kw, bits=80)).fit(xt)
+
+
 def test_frozen_feature_heads_dh_sdh_linear_others_hidden():
     # DH and SDH take one tanh layer on frozen features (chosen on a validation split); the
     # others keep the hidden layer of 256 unless TrainConfig.head_hidden says otherwise.

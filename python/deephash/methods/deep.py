@@ -39,7 +39,7 @@ class DeepHashingMethod(HashingMethod):
 
     Subclasses define ``name``, ``hyperparameter_defaults``, ``make_loss`` and, where they
     differ from the defaults, ``head_activation``, ``frozen_head_hidden``, ``make_head``,
-    ``make_targets`` and ``supervised``.
+    ``init_head``, ``make_targets`` and ``supervised``.
     """
 
     default_backbone = "mlp"
@@ -61,6 +61,12 @@ class DeepHashingMethod(HashingMethod):
         from ..models import HashHead
 
         return HashHead(in_dim, self.bits, activation=self.head_activation, hidden=hidden, standardize=standardize)
+
+    def init_head(self, head, features) -> None:
+        """Initialises the head from the backbone's features of the training set (frozen
+        backbones, after the head's ``fit_input``; vector inputs, from the untrained backbone).
+        Not called for image and text backbones trained end to end. Default: keep the random
+        initialisation."""
 
     def make_targets(self, x, labels) -> np.ndarray:  # pragma: no cover - abstract
         """Target codes for losses that consume "targets": float32 (n, bits) in {-1, +1}."""
@@ -187,6 +193,7 @@ class DeepHashingMethod(HashingMethod):
         if self._frozen:
             feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
             head.fit_input(feats)
+            self.init_head(head, feats)
             head.to(device)
             return TrainingNetwork(
                 lambda idx_np, idx: head(feats[idx]), [head], [{"params": head.parameters(), "lr": cfg.lr}], True
@@ -207,6 +214,9 @@ class DeepHashingMethod(HashingMethod):
                 xb = x_dev[idx]
             return head(backbone(xb))
 
+        if x_dev is not None:  # vectors: the head can start from the untrained network's features
+            with torch.no_grad():
+                self.init_head(head, backbone.to(device)(x_dev))
         for m in (backbone, head):
             m.to(device)
         if self._info.pretrained:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .deep import DeepHashingMethod
 
 __all__ = ["DH"]
@@ -25,19 +27,61 @@ class DH(DeepHashingMethod):
     .158/.162/.162); over balance {1, 2} x independence {0.3, 1} without a hidden layer,
     balance 1 / independence 0.3 had the best mean over the three lengths (.159/.169/.173).
 
+    The code layer starts from ITQ (``init="itq"``, a departure from the
+    paper, which initialises at random): its weights are the PCA directions of the (standardised)
+    features rotated by ITQ, scaled so that every unit's pre-activation has unit variance over
+    the training set; DH's objective then trains from there. Same validation split, 20 epochs:
+    .1645/.1732/.1734 at 12/32/48 bits against .159/.169/.173 from a random start (ITQ's
+    starting point alone scores .149/.155/.158 through the tanh layer; scales 0.5 and 2 instead
+    of 1: .162/.169/.171 and .158/.168/.170).
+
     Hyperparameters
     ---------------
     balance : float, default 1.0
     independence : float, default 0.3
+    init : {"itq", "random"}, default "itq"
+        How the code layer starts: "itq" on frozen features and on vector inputs (``"mlp"``,
+        ``"features"``: from the untrained backbone's outputs); image and text backbones trained
+        end to end start at random either way. "itq" needs ``bits`` <= the width of the
+        layer's input.
     """
 
     name = "DH"
     supervised = False
     head_activation = "tanh"
     frozen_head_hidden = ()
-    hyperparameter_defaults = {"balance": 1.0, "independence": 0.3}
+    hyperparameter_defaults = {"balance": 1.0, "independence": 0.3, "init": "itq"}
+    _inits = ("itq", "random")
+
+    def fit(self, x, labels=None) -> "DH":
+        if self.params["init"] not in self._inits:
+            raise ValueError(f"init must be one of {self._inits}, got {self.params['init']!r}")
+        return super().fit(x, labels)
+
+    def init_head(self, head, features) -> None:
+        if self.params["init"] == "itq":
+            itq_init_code_layer(head, features, self.bits, self.seed)
 
     def make_loss(self):
         from ..losses.dh import DHLoss
 
         return DHLoss(balance=self.params["balance"], independence=self.params["independence"])
+
+
+def itq_init_code_layer(head, features, bits: int, seed: int) -> None:
+    """Sets ``head.linear`` to ITQ's projection of the head's trunk outputs on ``features``:
+    the top-``bits`` PCA directions rotated by ITQ (50 iterations, seeded), each unit scaled to
+    unit variance over ``features`` and centred by its bias."""
+    import torch
+
+    from ._itq import itq_rotation
+    from .projection import pca_projection, project_linear
+
+    with torch.no_grad():
+        h = head.trunk(features.cpu()).double().numpy()  # the head is still on the CPU here
+        w, offset = pca_projection(h, bits, seed, "DH with init='itq'")
+        r = itq_rotation(project_linear(h, w, offset), 50, seed)
+        scale = 1.0 / np.maximum(project_linear(h, w @ r, offset @ r).std(axis=0), 1e-12)
+        weight = (w @ r) * scale
+        head.linear.weight.copy_(torch.from_numpy(weight.T.copy()).to(head.linear.weight.dtype))
+        head.linear.bias.copy_(torch.from_numpy(-(offset @ r) * scale).to(head.linear.bias.dtype))
