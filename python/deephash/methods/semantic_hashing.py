@@ -35,7 +35,9 @@ class SemanticHashing(DeepHashingMethod):
     ITQ on TF-IDF on that split: .299 / .512): the paper-like network on 2,000 hashed word
     buckets (noise std 1, neither regulariser) .352 / .290; the word list and both
     regularisers, codes ``z > 0``: .546 / .491 (.568 / .505 when rerun later with the same
-    seed; the gap was not traced); the ITQ rotation of the rerun's code layer: .596 / .544
+    seed; probably the thread count: one and two threads give outputs that differ by 1e-7
+    after 3 epochs on small data, and the first run's setting was not recorded); the ITQ
+    rotation of the rerun's code layer: .596 / .544
     (64 bits on StackOverflow: .468 against .421 unrotated; ITQ on TF-IDF .446). The noise
     leaves most code units unsaturated (|z| > 2 for 6-13% of them), so thresholding z at 0
     loses information that a rotation minimising the quantisation error keeps.
