@@ -51,7 +51,8 @@ def test_dh_beats_lsh_and_sdh_beats_dh(digits, tmp_path):
     np.testing.assert_array_equal(M.load(tmp_path / "dh.npz").encode(xq), dh.encode(xq))
 
 
-def test_dh_itq_init_starts_from_itq(digits):
+def test_dh_itq_init_starts_from_itq(digits, monkeypatch):
+    from deephash.methods import deep
     from deephash.codes import pack_bits
     from deephash.methods.dh import itq_init_code_layer
     from deephash.models import HashHead
@@ -76,6 +77,14 @@ def test_dh_itq_init_starts_from_itq(digits):
     assert (M.DH(init="random", **kw).fit(xt).encode(xt) == expect).mean() < 0.5
     with pytest.raises(ValueError, match="init must be one of"):
         M.DH(init="pca", **kw).fit(xt)
+    # beyond INIT_HEAD_ROWS items the start is fitted on a seeded sample of them: another
+    # ITQ solution (its own bits), still balanced over all items, and reproducible
+    monkeypatch.setattr(deep, "INIT_HEAD_ROWS", 600)
+    sampled = M.DH(**kw).fit(xt).encode(xt)
+    assert not (sampled == expect).all()
+    np.testing.assert_array_equal(sampled, M.DH(**kw).fit(xt).encode(xt))
+    ones = np.unpackbits(sampled, axis=1, bitorder="little").mean(0)
+    assert ((ones > 0.3) & (ones < 0.7)).all()
     with pytest.raises(ValueError, match=r"DH with init='itq' with 80 bits"):
         M.DH(**dict(kw, bits=80)).fit(xt)
 

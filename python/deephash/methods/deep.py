@@ -20,6 +20,17 @@ from .trainer import TrainingNetwork, progress, train_network
 __all__ = ["DeepHashingMethod"]
 
 
+#: At most this many training items (a seeded sample) feed ``init_head``.
+INIT_HEAD_ROWS = 100_000
+
+
+def _init_rows(n: int, seed: int):
+    """Indices of the training items ``init_head`` sees: all, or a seeded sample of INIT_HEAD_ROWS."""
+    if n <= INIT_HEAD_ROWS:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n, INIT_HEAD_ROWS, replace=False))
+
+
 def _n_classes(y) -> int:
     if y is None:
         return 0
@@ -64,7 +75,8 @@ class DeepHashingMethod(HashingMethod):
 
     def init_head(self, head, features) -> None:
         """Initialises the head from the backbone's features of the training set (frozen
-        backbones, after the head's ``fit_input``; vector inputs, from the untrained backbone).
+        backbones, after the head's ``fit_input``; vector inputs, from the untrained backbone;
+        a seeded sample of ``INIT_HEAD_ROWS`` items when there are more).
         Not called for image and text backbones trained end to end. Default: keep the random
         initialisation."""
 
@@ -193,7 +205,7 @@ class DeepHashingMethod(HashingMethod):
         if self._frozen:
             feats = torch.from_numpy(self._features(x, device, f"{self.name} features")).to(device)
             head.fit_input(feats)
-            self.init_head(head, feats)
+            self.init_head(head, feats[_init_rows(feats.shape[0], self.seed)])
             head.to(device)
             return TrainingNetwork(
                 lambda idx_np, idx: head(feats[idx]), [head], [{"params": head.parameters(), "lr": cfg.lr}], True
@@ -216,7 +228,7 @@ class DeepHashingMethod(HashingMethod):
 
         if x_dev is not None:  # vectors: the head can start from the untrained network's features
             with torch.no_grad():
-                self.init_head(head, backbone.to(device)(x_dev))
+                self.init_head(head, backbone.to(device)(x_dev[_init_rows(x_dev.shape[0], self.seed)]))
         for m in (backbone, head):
             m.to(device)
         if self._info.pretrained:
