@@ -39,7 +39,8 @@ class HashingMethod:
     **hyperparameters
         The method's own hyperparameters (listed in its docstring), or TrainConfig fields.
 
-    Subclasses define ``name``, ``hyperparameter_defaults`` and ``supervised``, and implement
+    Subclasses define ``name``, ``hyperparameter_defaults`` (``hyperparameter_choices`` for options
+    with a fixed set of values, checked here) and ``supervised``, and implement
     ``fit``, ``transform``, ``_state`` and ``_restore``.
 
     Attributes
@@ -52,6 +53,8 @@ class HashingMethod:
 
     name = "base"
     hyperparameter_defaults: dict = {}
+    #: Hyperparameters that take one of a fixed set of values: name -> the allowed values.
+    hyperparameter_choices: dict = {}
     default_backbone = "features"
     supervised = True
 
@@ -82,6 +85,9 @@ class HashingMethod:
                     f"{type(self).__name__} got an unknown argument {key!r}; its hyperparameters "
                     f"are {sorted(params) or 'none'} and training settings {sorted(cfg_fields)}"
                 )
+        for key, allowed in self.hyperparameter_choices.items():
+            if params[key] not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {params[key]!r}")
         self.params = params
         self.config = config.replace(**overrides) if overrides else config
         self._fitted = False

@@ -51,12 +51,7 @@ class DH(DeepHashingMethod):
     head_activation = "tanh"
     frozen_head_hidden = ()
     hyperparameter_defaults = {"balance": 1.0, "independence": 0.3, "init": "itq"}
-    _inits = ("itq", "random")
-
-    def fit(self, x, labels=None) -> "DH":
-        if self.params["init"] not in self._inits:
-            raise ValueError(f"init must be one of {self._inits}, got {self.params['init']!r}")
-        return super().fit(x, labels)
+    hyperparameter_choices = {"init": ("itq", "random")}
 
     def init_head(self, head, features) -> None:
         if self.params["init"] == "itq":
@@ -74,14 +69,13 @@ def itq_init_code_layer(head, features, bits: int, seed: int) -> None:
     unit variance over ``features`` and centred by its bias."""
     import torch
 
-    from ._itq import itq_rotation
-    from .projection import pca_projection, project_linear
+    from .itq import itq_projection
+    from .projection import project_linear
 
     with torch.no_grad():
         h = head.trunk(features.cpu()).double().numpy()  # the head is still on the CPU here
-        w, offset = pca_projection(h, bits, seed, "DH with init='itq'")
-        r = itq_rotation(project_linear(h, w, offset), 50, seed)
-        scale = 1.0 / np.maximum(project_linear(h, w @ r, offset @ r).std(axis=0), 1e-12)
-        weight = (w @ r) * scale
-        head.linear.weight.copy_(torch.from_numpy(weight.T.copy()).to(head.linear.weight.dtype))
-        head.linear.bias.copy_(torch.from_numpy(-(offset @ r) * scale).to(head.linear.bias.dtype))
+        projection, offset = itq_projection(h, bits, seed, method="DH with init='itq'")
+        scale = 1.0 / np.maximum(project_linear(h, projection, offset).std(axis=0), 1e-12)
+        weight = head.linear.weight
+        weight.copy_(torch.from_numpy((projection * scale).T.copy()).to(weight.dtype))
+        head.linear.bias.copy_(torch.from_numpy(-offset * scale).to(head.linear.bias.dtype))

@@ -5,7 +5,18 @@ from __future__ import annotations
 from ._itq import itq_rotation
 from .projection import ProjectionHashing, pca_projection, project_linear
 
-__all__ = ["ITQ"]
+__all__ = ["ITQ", "itq_projection"]
+
+
+def itq_projection(f, bits: int, seed: int, n_iter: int = 50, method: str = "ITQ"):
+    """ITQ's map of features f (n, d) to ``bits`` values: ``(projection (d, bits), offset (bits,))``.
+
+    ``project_linear(f, projection, offset)`` are the rotated, zero-mean PCA projections whose
+    signs are the ITQ codes; ``method`` names the caller in errors (too many bits).
+    """
+    w, offset = pca_projection(f, bits, seed, method)
+    r = itq_rotation(project_linear(f, w, offset), n_iter, seed)
+    return w @ r, offset @ r
 
 
 class ITQ(ProjectionHashing):
@@ -28,9 +39,8 @@ class ITQ(ProjectionHashing):
     hyperparameter_defaults = {"n_iter": 50}
 
     def _learn(self, f):
-        w, offset = pca_projection(f, self.bits, self.seed, self.name)
-        r = itq_rotation(project_linear(f, w, offset), self.params["n_iter"], self.seed)
-        return {"projection": w @ r, "offset": offset @ r}
+        projection, offset = itq_projection(f, self.bits, self.seed, self.params["n_iter"], self.name)
+        return {"projection": projection, "offset": offset}
 
     def _project(self, f, a):
         return project_linear(f, a["projection"], a["offset"])

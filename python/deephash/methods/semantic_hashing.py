@@ -75,14 +75,11 @@ class SemanticHashing(DeepHashingMethod):
         "word_dropout": 0.3,
         "code_rotation": "itq",
     }
-    _rotations = ("itq", None)
+    hyperparameter_choices = {"code_rotation": ("itq", None)}
 
     def fit(self, x, labels=None) -> "SemanticHashing":
-        rotation = self.params["code_rotation"]
-        if rotation not in self._rotations:
-            raise ValueError(f"code_rotation must be one of {self._rotations}, got {rotation!r}")
         super().fit(x, labels)
-        if rotation == "itq":
+        if self.params["code_rotation"] == "itq":
             from ._itq import itq_rotation
 
             z = self.transform(x).astype(np.float64)  # the code layer; the rotation is still the identity
