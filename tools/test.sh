@@ -33,8 +33,14 @@ cmake --build build/tsan -j "$(nproc)" --target deephash_concurrency_test >/dev/
 TSAN_OPTIONS="halt_on_error=1" build/tsan/deephash_concurrency_test 30
 # Run from tests/ so that `import deephash` is the installed package, not the source folder.
 python3 -m pytest -q -p no:cacheprovider tests "$@"
-# The oldest NumPy the package declares (pyproject: numpy>=2.0), on the numpy-only tests.
-python3 -m venv --system-site-packages build/numpy-min
-build/numpy-min/bin/python -m pip install -q "numpy==2.0.2"
-(cd tests && ../build/numpy-min/bin/python -m pytest -q -p no:cacheprovider test_codes.py \
+# The oldest NumPy the package declares (pyproject: numpy>=2.0), on the numpy-only tests. It is
+# installed into its own folder put first on PYTHONPATH, so it shadows the newer NumPy whatever
+# python3 is (a system, pyenv or venv interpreter: a --system-site-packages venv would see the base
+# interpreter's packages, not those of a venv python3, and could not import deephash).
+rm -rf build/numpy-min
+python3 -m pip install -q --no-deps --target build/numpy-min "numpy==2.0.2"
+numpy_min="$PWD/build/numpy-min"
+(cd tests && PYTHONPATH="$numpy_min" python3 -c \
+  'import numpy, deephash; assert numpy.__version__ == "2.0.2", numpy.__version__' &&
+  PYTHONPATH="$numpy_min" python3 -m pytest -q -p no:cacheprovider test_codes.py \
   test_flat_index.py test_multi_index.py test_weighted.py test_metrics.py test_validation.py test_io.py)
