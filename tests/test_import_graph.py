@@ -13,10 +13,9 @@ ROOT = Path(deephash.__file__).parent
 
 def test_package_has_no_import_cycles():
     edges = graph.graph(ROOT)
-    assert graph.cycles(edges, graph.ALLOWED) == []
-    # Each allowed edge is still needed (or it goes from the list).
-    for a, b in graph.ALLOWED:
-        assert b in edges[a], f"{a} no longer imports {b}: remove it from ALLOWED"
+    assert graph.cycles(edges) == []  # no allow-list: lazy imports count as much as static ones
+    # The GPU module builds on the CPU index, never the other way (to_gpu is registered).
+    assert "index" in edges["gpu_index"] and "gpu_index" not in edges["index"]
 
 
 def test_layers():
@@ -39,4 +38,5 @@ def test_detects_lazy_and_relative_cycles(tmp_path):
     edges = graph.graph(pkg)
     assert edges == {"a": {"sub"}, "sub": {"b"}, "b": {"a"}, "c": {"b"}}
     assert graph.cycles(edges) == [["a", "b", "sub"]]
-    assert graph.cycles(edges, {("b", "a"): "test"}) == []
+    edges["b"].discard("a")
+    assert graph.cycles(edges) == []

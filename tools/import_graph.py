@@ -12,16 +12,9 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Set, Tuple
+from typing import Dict, Iterator, List, Set
 
 PACKAGE = "deephash"
-
-#: Edges a cycle may use, with the reason. ``BinaryIndex.to_gpu`` returns a GpuFlatIndex, whose
-#: module builds on index.py (subclass, ``to_cpu``): the two classes name each other, so one
-#: direction is imported on use. Nothing else may close a cycle.
-ALLOWED: Dict[Tuple[str, str], str] = {
-    ("index", "gpu_index"): "BinaryIndex.to_gpu imports GpuFlatIndex when called",
-}
 
 
 def nodes(root: Path) -> Set[str]:
@@ -69,9 +62,8 @@ def graph(root: Path) -> Dict[str, Set[str]]:
     return edges
 
 
-def cycles(edges: Dict[str, Set[str]], allowed=()) -> List[List[str]]:
-    """Strongly connected components of more than one node (each sorted), without ``allowed`` edges."""
-    edges = {a: {b for b in bs if (a, b) not in allowed} for a, bs in edges.items()}
+def cycles(edges: Dict[str, Set[str]]) -> List[List[str]]:
+    """Strongly connected components of more than one node (each sorted)."""
     index: Dict[str, int] = {}
     low: Dict[str, int] = {}
     stack: List[str] = []
@@ -115,10 +107,8 @@ def main(argv: List[str]) -> int:
     edges = graph(root)
     for a in sorted(edges):
         if edges[a]:
-            marked = [f"{b} (allowed: {ALLOWED[a, b]})" if (a, b) in ALLOWED else b for b in sorted(edges[a])]
-            print(f"{a} -> {', '.join(marked)}")
-    print("cycles:", cycles(edges, ALLOWED) or "none")
-    print("cycles counting the allowed edges too:", cycles(edges) or "none")
+            print(f"{a} -> {', '.join(sorted(edges[a]))}")
+    print("cycles:", cycles(edges) or "none")
     return 0
 
 

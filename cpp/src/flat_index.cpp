@@ -29,6 +29,8 @@ CodeStore::Snapshot FlatIndex::snapshot() const {
   return store_.snapshot();
 }
 
+ScanView FlatIndex::scan_view() const { return store_.view(ReadLock(mu_)); }
+
 void FlatIndex::reserve(size_t n) {
   WriteLock lock(mu_);
   store_.reserve(n);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bits_util.hpp"
 #include "deephash/errors.hpp"
 #include "deephash/limits.hpp"
 
@@ -46,11 +47,6 @@ static_assert(offsetof(Header, header_checksum) == 120, "header layout");
 uint64_t align_up(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 
 inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-inline uint64_t rd64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 // An IoError for the current errno: "<action> '<path>': <reason>", errno and path attached.
 [[noreturn]] void throw_errno(const std::string& action, const std::string& path) {
@@ -255,9 +251,9 @@ uint64_t checksum64(const void* data, size_t n, uint64_t seed) noexcept {
   uint64_t h[4] = {seed + p1 + p2, seed + p2, seed, seed - p1};
   size_t i = 0;
   for (; i + 32 <= n; i += 32)
-    for (int l = 0; l < 4; ++l) h[l] = rotl(h[l] + rd64(p + i + 8 * l) * p2, 31) * p1;
+    for (int l = 0; l < 4; ++l) h[l] = rotl(h[l] + load_u64(p + i + 8 * l) * p2, 31) * p1;
   uint64_t acc = rotl(h[0], 1) + rotl(h[1], 7) + rotl(h[2], 12) + rotl(h[3], 18);
-  for (; i + 8 <= n; i += 8) acc = rotl(acc ^ (rd64(p + i) * p2), 27) * p1 + p2;
+  for (; i + 8 <= n; i += 8) acc = rotl(acc ^ (load_u64(p + i) * p2), 27) * p1 + p2;
   for (; i < n; ++i) acc = rotl(acc ^ (p[i] * p1), 11) * p2;
   acc ^= n;
   acc ^= acc >> 33;

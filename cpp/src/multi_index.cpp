@@ -144,6 +144,8 @@ CodeStore::Snapshot MultiIndex::snapshot() const {
   return store_.snapshot();
 }
 
+ScanView MultiIndex::scan_view() const { return store_.view(ReadLock(mu_)); }
+
 void MultiIndex::reserve(size_t n) {
   WriteLock lock(mu_);
   store_.reserve(n);

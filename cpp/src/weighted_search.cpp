@@ -90,9 +90,11 @@ void knn_with(const KnnJob& job, const std::vector<size_t>& slots, const Weighte
 
 }  // namespace
 
-void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits, const uint8_t* queries, size_t nq,
-                     size_t k, const float* weights, bool per_query, float* distances, int64_t* out_ids,
-                     bool ids_increasing) {
+void weighted_search(const ScanView& view, const uint8_t* queries, size_t nq, size_t k, const float* weights,
+                     bool per_query, float* distances, int64_t* out_ids) {
+  const uint8_t* codes = view.codes;
+  const int64_t* ids = view.ids;
+  const size_t n = view.size, bits = view.bits;
   check_bits(bits);
   if (k == 0) throw InvalidArgument("k must be >= 1");
   if (nq == 0) return;
@@ -111,7 +113,7 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     (plan_of[i]->masked ? masked : general).push_back(i);
   }
   // Rank by position when ids increase like positions (and positions fit PosHeapTopK's keys).
-  const bool by_pos = ids_increasing && n < (uint64_t{1} << 40);
+  const bool by_pos = view.ids_increasing && n < (uint64_t{1} << 40);
   const KnnJob job{codes, n, bits, k, stride, queries, distances, out_ids, {ids, by_pos, nullptr}};
   knn_with<CountingTopK>(job, masked, plan_of.data());
   if (by_pos)
@@ -120,9 +122,11 @@ void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t 
     knn_with<HeapTopK>(job, general, plan_of.data());
 }
 
-RangeResultT<float> weighted_range_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
-                                          const uint8_t* queries, size_t nq, float radius, const float* weights,
-                                          bool per_query) {
+RangeResultT<float> weighted_range_search(const ScanView& view, const uint8_t* queries, size_t nq, float radius,
+                                          const float* weights, bool per_query) {
+  const uint8_t* codes = view.codes;
+  const int64_t* ids = view.ids;
+  const size_t n = view.size, bits = view.bits;
   check_bits(bits);
   if (!(radius >= 0.0f)) throw InvalidArgument("radius must be >= 0 and not NaN");
   const size_t nb = bits / 8;

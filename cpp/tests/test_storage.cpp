@@ -29,7 +29,9 @@ static void test_self_add_and_snapshots(Index& index, std::mt19937_64& rng, cons
   auto codes = random_codes(rng, n, nb);
   index.add(codes.data(), n, nullptr);
   // Source inside the index's own buffer, no snapshot held: the buffer must outlive the copy.
-  index.add(index.codes(), n / 2, nullptr);
+  // (The view's read lock ends with the full expression, before add takes the write lock.)
+  const uint8_t* own = index.scan_view().codes;
+  index.add(own, n / 2, nullptr);
   CodeStore::Snapshot s = index.snapshot();
   CHECK(s.size == n + n / 2);
   CHECK(std::equal(codes.begin(), codes.begin() + (n / 2) * nb, s.codes + n * nb));

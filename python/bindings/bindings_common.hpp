@@ -156,9 +156,8 @@ py::tuple weighted_search(const Index& self, const CodesArray& queries, size_t k
   py::array_t<int64_t> ids({nq, k});
   {
     py::gil_scoped_release release;
-    const deephash::ReadLock lock = self.read_lock();
-    deephash::weighted_search(self.codes(), self.ids(), self.store().size(), self.bits(), queries.data(), nq, k,
-                              w.data(), pq, dist.mutable_data(), ids.mutable_data(), self.store().ids_increasing());
+    deephash::weighted_search(self.scan_view(), queries.data(), nq, k, w.data(), pq, dist.mutable_data(),
+                              ids.mutable_data());
   }
   return py::make_tuple(dist, ids);
 }
@@ -170,9 +169,7 @@ py::tuple weighted_range_search(const Index& self, const CodesArray& queries, fl
   deephash::RangeResultT<float> r;
   {
     py::gil_scoped_release release;
-    const deephash::ReadLock lock = self.read_lock();
-    r = deephash::weighted_range_search(self.codes(), self.ids(), self.store().size(), self.bits(), queries.data(), nq,
-                                        radius, w.data(), pq);
+    r = deephash::weighted_range_search(self.scan_view(), queries.data(), nq, radius, w.data(), pq);
   }
   return range_to_tuple(std::move(r));
 }

@@ -23,7 +23,7 @@ import numpy as np
 from ._typing import Codes, DeviceArrayLike, Ids, PathLike
 from ._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
 from ._weights import as_weights, check_weighted_radius
-from .index import BinaryIndex, FlatIndex
+from .index import BinaryIndex, FlatIndex, register_gpu_copy
 from .loading import load
 
 __all__ = ["GpuFlatIndex", "cuda_available", "cuda_unavailable_reason"]
@@ -372,3 +372,8 @@ def _host(x):
         except ImportError:
             raise TypeError("ids on the GPU need CuPy or torch to be read; pass a numpy array") from None
     return x
+
+
+# BinaryIndex.to_gpu makes its copy through this module, which builds on index.py: the
+# conversion is registered here rather than imported there (no import cycle).
+register_gpu_copy(GpuFlatIndex.from_cpu)

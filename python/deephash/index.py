@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Callable, Optional, Union
 
 from . import _core
 from ._typing import ArrayLike, Codes, Ids, PathLike, RangeResult, SearchResult
 from ._validate import as_codes, as_ids, as_path, check_bits, check_k, check_radius
 from ._weights import as_weights, check_weighted_radius
 
-if TYPE_CHECKING:  # the class to_gpu returns; imported on use (see to_gpu)
-    from .gpu_index import GpuFlatIndex
-
 __all__ = ["BinaryIndex", "FlatIndex"]
+
+#: Makes the GPU copy for :meth:`BinaryIndex.to_gpu`: ``GpuFlatIndex.from_cpu``, registered by
+#: ``deephash.gpu_index`` when it is imported (``import deephash`` does). That module builds on
+#: this one, so the conversion is handed down rather than imported back: no import cycle.
+_gpu_copy: Optional[Callable[["BinaryIndex", int], "BinaryIndex"]] = None
+
+
+def register_gpu_copy(fn: Callable[["BinaryIndex", int], "BinaryIndex"]) -> None:
+    """Sets the function ``to_gpu`` calls (``fn(index, device)``); used by ``deephash.gpu_index``."""
+    global _gpu_copy
+    _gpu_copy = fn
 
 
 class BinaryIndex:
@@ -184,12 +192,10 @@ class BinaryIndex:
         """
         return self._impl.ids()
 
-    def to_gpu(self, device: int = 0) -> GpuFlatIndex:
+    def to_gpu(self, device: int = 0) -> BinaryIndex:
         """A :class:`deephash.GpuFlatIndex` copy of this index on CUDA device ``device``."""
-        # The one import back from gpu_index (which builds on this module); done on use.
-        from .gpu_index import GpuFlatIndex
-
-        return GpuFlatIndex.from_cpu(self, device)
+        # Importing deephash.index runs deephash/__init__.py first, which imports gpu_index.
+        return _gpu_copy(self, device)
 
     def memory_bytes(self) -> int:
         """Bytes held for codes and ids (0 for a memory-mapped, unmodified index)."""

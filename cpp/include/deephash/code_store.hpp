@@ -15,7 +15,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "deephash/rw_lock.hpp"
+#include "deephash/scan_view.hpp"
 
 namespace deephash {
 
@@ -48,6 +52,10 @@ class CodeStore {
   // then meets ties in id order, which lets k-NN skip candidates that only tie the threshold.
   bool ids_increasing() const { return ids_increasing_; }
   Snapshot snapshot() const;
+  // A view of the entries now under `lock`, the owning index's read lock (scan_view.hpp).
+  ScanView view(ReadLock lock) const {
+    return ScanView{std::move(lock), codes_, ids_, size_, code_size_ * 8, ids_increasing_};
+  }
 
   // Appends n codes with their ids. The source may lie inside this store's own buffer.
   void append(const uint8_t* codes, const int64_t* ids, size_t n);

@@ -9,6 +9,7 @@
 #include "deephash/multi_index.hpp"
 #include "deephash/parallel.hpp"
 #include "deephash/rw_lock.hpp"
+#include "deephash/scan_view.hpp"
 #include "deephash/simd.hpp"
 #include "deephash/substring_table.hpp"
 #include "deephash/topk.hpp"

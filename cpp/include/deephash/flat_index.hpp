@@ -11,6 +11,7 @@
 
 #include "deephash/code_store.hpp"
 #include "deephash/rw_lock.hpp"
+#include "deephash/scan_view.hpp"
 #include "deephash/topk.hpp"
 
 namespace deephash {
@@ -35,12 +36,8 @@ class FlatIndex {
   // The stored codes and ids now, valid as long as the snapshot lives, whatever happens to the
   // index meanwhile (copy-on-write, see code_store.hpp).
   CodeStore::Snapshot snapshot() const;
-  // Direct access to the storage: only while holding read_lock() (or with no concurrent
-  // mutation); the pointers change on add/remove.
-  ReadLock read_lock() const { return ReadLock(mu_); }
-  const CodeStore& store() const { return store_; }
-  const uint8_t* codes() const { return store_.codes(); }
-  const int64_t* ids() const { return store_.ids(); }
+  // The stored codes under this index's read lock, for a scan run outside it (scan_view.hpp).
+  ScanView scan_view() const;
 
   // Adds n codes (n * code_size bytes). ids may be null: then ids are size(), size() + 1, ...
   // Ids need not be unique; equal (distance, id) pairs come out in insertion order.

@@ -30,6 +30,7 @@
 #include "deephash/code_store.hpp"
 #include "deephash/hashing_policy.hpp"
 #include "deephash/rw_lock.hpp"
+#include "deephash/scan_view.hpp"
 #include "deephash/substring_table.hpp"
 #include "deephash/topk.hpp"
 
@@ -57,12 +58,8 @@ class MultiIndex {
   size_t size() const;
   // The stored codes and ids now, valid as long as the snapshot lives (see code_store.hpp).
   CodeStore::Snapshot snapshot() const;
-  // Direct access to the storage: only while holding read_lock() (or with no concurrent
-  // mutation); the pointers change on add/remove.
-  ReadLock read_lock() const { return ReadLock(mu_); }
-  const CodeStore& store() const { return store_; }
-  const uint8_t* codes() const { return store_.codes(); }
-  const int64_t* ids() const { return store_.ids(); }
+  // The stored codes under this index's read lock, for a scan run outside it (scan_view.hpp).
+  ScanView scan_view() const;
   // Substrings in use (0 while no table is built), and the fixed m given (0 = automatic).
   size_t m() const;
   size_t fixed_m() const { return fixed_m_; }

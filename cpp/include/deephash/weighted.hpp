@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "deephash/scan_view.hpp"
 #include "deephash/simd.hpp"
 #include "deephash/topk.hpp"
 
@@ -75,17 +76,16 @@ struct WeightedKernels {
 const WeightedKernels& weighted_kernels() noexcept;
 const WeightedKernels& weighted_kernels(SimdLevel level) noexcept;
 
-// Weighted k-NN over n codes (with their ids) of `bits` bits. weights: bits floats shared by
-// all queries, or nq * bits (per_query). Rows sorted by (distance, id, position); padding:
-// distance +inf, id -1. ids_increasing: the ids strictly increase with position
-// (CodeStore::ids_increasing()), which lets the scan skip codes that only tie a threshold.
-void weighted_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits, const uint8_t* queries, size_t nq,
-                     size_t k, const float* weights, bool per_query, float* distances, int64_t* out_ids,
-                     bool ids_increasing = false);
+// Weighted k-NN over the codes of an index's scan view (index.scan_view(): the index's read
+// lock is held while the view lives, so the scan sees one state). weights: view.bits floats
+// shared by all queries, or nq * bits (per_query). Rows sorted by (distance, id, position);
+// padding: distance +inf, id -1. When the view's ids increase with position the scan skips
+// codes that only tie a threshold.
+void weighted_search(const ScanView& view, const uint8_t* queries, size_t nq, size_t k, const float* weights,
+                     bool per_query, float* distances, int64_t* out_ids);
 
-// Every code with weighted distance <= radius (inclusive; radius >= 0, may be +inf).
-RangeResultT<float> weighted_range_search(const uint8_t* codes, const int64_t* ids, size_t n, size_t bits,
-                                          const uint8_t* queries, size_t nq, float radius, const float* weights,
-                                          bool per_query);
+// Every code of the view with weighted distance <= radius (inclusive; radius >= 0, may be +inf).
+RangeResultT<float> weighted_range_search(const ScanView& view, const uint8_t* queries, size_t nq, float radius,
+                                          const float* weights, bool per_query);
 
 }  // namespace deephash
