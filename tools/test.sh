@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q torch==2.13.0
-python3 -m pip install -q ".[torch,test,bench,distributed]"
+python3 -m pip install -q ".[torch,test,bench,distributed,docs]"
+# The user guide, with its API reference generated from the docstrings: any warning fails.
+NO_MKDOCS_2_WARNING=1 python3 -m mkdocs build --strict --quiet
 # Lint (configured in pyproject.toml).
 python3 -m ruff check python tests bench tools examples
 python3 -m ruff format --check python tests bench tools examples

@@ -39,6 +39,8 @@ class HashingMethod:
     **hyperparameters
         The method's own hyperparameters (listed in its docstring), or TrainConfig fields.
 
+    Notes
+    -----
     Subclasses define ``name``, ``hyperparameter_defaults`` (``hyperparameter_choices`` for options
     with a fixed set of values, checked here) and ``supervised``, and implement
     ``fit``, ``transform``, ``_state`` and ``_restore``.
