@@ -166,7 +166,11 @@ def test_huge_class_ids_are_refused_before_allocating():
 
 
 # ---- 11. random bytes as a model or codes file ----------------------------------------------------
-@pytest.mark.parametrize("content", [os.urandom(300), b"\x93NUMPY\x01\x00garbage", b"PK\x03\x04junk", b""])
+@pytest.mark.parametrize(
+    "content",
+    [np.random.default_rng(0).bytes(300), b"\x93NUMPY\x01\x00garbage", b"PK\x03\x04junk", b""],
+    ids=["random", "npy-magic", "zip-magic", "empty"],
+)
 def test_random_bytes_give_no_allow_pickle_hint(tmp_path, content, capsys):
     from deephash import methods
 
