@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -89,8 +88,10 @@ def _check_npy_header(fp, available: int, where: str) -> None:
         version = npformat.read_magic(fp)
         read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
         shape, _, dtype = read(fp, max_header_size=10000)
-    except (ValueError, OSError, EOFError, SyntaxError) as e:
-        raise ValueError(f"{where} has a damaged .npy header ({e})") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # numpy parses the header with ast/tokenize: any error means damage
+        raise ValueError(f"{where} has a damaged .npy header ({type(e).__name__}: {e})") from None
     if dtype.hasobject:
         raise ValueError(f"{where} holds an object array (pickled Python objects), which deephash never loads")
     need = int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -122,9 +123,9 @@ class _Archive:
             with self._npz.zip.open(member) as fp:
                 _check_npy_header(fp, info.file_size, f"{self._p}: array {key!r}")
             return self._npz[key]
-        except KeyError:
+        except (KeyError, MemoryError):
             raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
+        except Exception as e:
             # zlib/zip errors of a damaged member, or an object array
             raise ValueError(f"{self._p}: array {key!r} of this {self._what} is unreadable ({_explain(e)})") from None
 
@@ -165,7 +166,9 @@ def np_load(p: Path, what: str):
             f.seek(0)
         try:
             loaded = np.load(f, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
+        except MemoryError:
+            raise
+        except Exception as e:  # OSError, EOFError, BadZipFile, header parse errors of a damaged file
             raise ValueError(f"{p} is not a readable {what} ({_explain(e)})") from None
     except BaseException:
         f.close()

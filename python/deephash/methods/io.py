@@ -116,6 +116,8 @@ def _probe_network(model, meta, arrays, path) -> None:
     frozen = bool(model._frozen)
     if bool(meta.get("frozen")) != frozen:
         raise _bad(path, f"frozen={meta.get('frozen')!r} does not fit the backbone (expected {frozen})")
+    if meta.get("cut") != getattr(model, "_cut", None):
+        raise _bad(path, f"cut={meta.get('cut')!r} does not fit the config (expected {getattr(model, '_cut', None)!r})")
     parts = [("head/", model._head)] + ([] if frozen else [("backbone/", model._backbone)])
     for prefix, module in parts:
         want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
