@@ -351,3 +351,17 @@ def test_forked_child_is_refused_at_once_even_while_a_thread_adds(ray_local):
             stop.set()
             t.join()
     assert results == [0] * 5
+
+
+def test_cli_reports_sharded_failures_as_one_line(ray_local, tmp_path, capsys):
+    from deephash import cli
+    from deephash.distributed import ShardUnavailableError
+
+    assert issubclass(ShardUnavailableError, (RuntimeError, OSError))
+    folder, codes = _saved(tmp_path)
+    np.save(tmp_path / "q.npy", codes[:2])
+    m = _manifest(folder)
+    (folder / m["shards"][0]["index"]).write_bytes(b"\0" * m["shards"][0]["index_size"])  # same size
+    rc = cli.main(["search", "--index", str(folder), "--queries", str(tmp_path / "q.npy")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "checksum" in err and m["shards"][0]["index"] in err and "internal error" not in err, err

@@ -32,9 +32,12 @@ DEFAULT_TIMEOUT = 60.0
 _MANIFEST_MAX_BYTES = 64 << 20
 
 
-class ShardUnavailableError(RuntimeError):
+class ShardUnavailableError(RuntimeError, ConnectionError):
     """A shard actor is dead (its restarts are used up) or did not answer within the timeout:
-    the operation is abandoned rather than answered from the other shards alone."""
+    the operation is abandoned rather than answered from the other shards alone.
+
+    Also a ``ConnectionError`` (an ``OSError``): the cluster, not deephash, failed, and the CLI
+    reports it as one line (exit status 2) rather than as an internal error."""
 
 
 # Fork safety: a child forked while another thread of the parent held an index's lock would
