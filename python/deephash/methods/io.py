@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import warnings
 
 import numpy as np
 
@@ -29,7 +30,7 @@ _MAX_META_BYTES = 16 << 20
 
 
 def _bad(path, what: str) -> ValueError:
-    return ValueError(f"{path} is not a valid deephash model file: {what}")
+    return ValueError(f"{path} is not a deephash model file, or a damaged one: {what}")
 
 
 def _check_ints(value, path, where: str) -> None:
@@ -50,7 +51,11 @@ def _check_ints(value, path, where: str) -> None:
 
 def _read(path):
     p = existing(path, "model file", directories=False)
-    archive = np_load(p, "deephash model file (.npz)")
+    try:
+        archive = np_load(p, ".npz archive")
+    except ValueError as e:
+        reason = str(e).replace(f"{p} is not a readable .npz archive", "", 1).lstrip(": (").rstrip(")")
+        raise ValueError(f"{path} is not a deephash model file ({reason})") from None
     if isinstance(archive, np.ndarray):
         raise _bad(path, "a single .npy array, not a .npz archive")
     with archive:
@@ -92,7 +97,7 @@ def _check_meta(meta, path) -> None:
             _check_ints(value, path, key)
     shape = meta.get("input_shape")
     if shape is not None:
-        if not isinstance(shape, list) or not 1 <= len(shape) <= 4 or not all(_positive_int(d) for d in shape):
+        if not isinstance(shape, list) or len(shape) > 4 or not all(_positive_int(d) for d in shape):
             raise _bad(path, f"input_shape {shape!r}")
         if int(np.prod(shape, dtype=object)) > MAX_META_INT:
             raise _bad(path, f"input_shape {shape} has more than {MAX_META_INT} values")
@@ -110,7 +115,9 @@ def _probe_network(model, meta, arrays, path) -> None:
     import torch
 
     shape = (1,) + tuple(meta["input_shape"])
-    with torch.device("meta"):
+    with torch.device("meta"), warnings.catch_warnings():
+        # (pretrained weights copied into meta tensors: a no-op torch warns about)
+        warnings.simplefilter("ignore")
         model._n_classes = int(meta.get("n_classes", 0) or 0)
         model._build(shape, torch)
     frozen = bool(model._frozen)
@@ -120,8 +127,9 @@ def _probe_network(model, meta, arrays, path) -> None:
         raise _bad(path, f"cut={meta.get('cut')!r} does not fit the config (expected {getattr(model, '_cut', None)!r})")
     parts = [("head/", model._head)] + ([] if frozen else [("backbone/", model._backbone)])
     for prefix, module in parts:
-        want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-        got = {k[len(prefix) :]: tuple(a.shape) for k, a in arrays.items() if k.startswith(prefix)}
+        # (a 0-d tensor is saved as shape (1,): np.ascontiguousarray returns at least 1-D)
+        want = {k: tuple(v.shape) or (1,) for k, v in module.state_dict().items()}
+        got = {k[len(prefix) :]: tuple(a.shape) or (1,) for k, a in arrays.items() if k.startswith(prefix)}
         for name in sorted(set(want) | set(got)):
             if want.get(name) != got.get(name):
                 raise _bad(
