@@ -54,7 +54,9 @@ def _read(path):
     try:
         archive = np_load(p, ".npz archive")
     except ValueError as e:
-        reason = str(e).replace(f"{p} is not a readable .npz archive", "", 1).lstrip(": (").rstrip(")")
+        reason = str(e).replace(f"{p} is not a readable .npz archive", "", 1).lstrip(": ")
+        if reason.startswith("(") and reason.endswith(")"):
+            reason = reason[1:-1]
         raise ValueError(f"{path} is not a deephash model file ({reason})") from None
     if isinstance(archive, np.ndarray):
         raise _bad(path, "a single .npy array, not a .npz archive")
