@@ -306,7 +306,7 @@ def test_shard_replays_its_log_and_ignores_a_torn_tail(tmp_path):
     for a, b in zip(got[1:], expected[1:]):
         _same(a, b)
     # After a save the log restarts from the checkpoint; later mutations replay on top of it.
-    r.save(str(tmp_path), 0, "t")
+    r.save(str(tmp_path), 0, "0123456789ab")
     r.add(4, codes[:5], ids[:5], np.arange(200, 205, dtype=np.int64))
     again = Shard(64, "multi", {}, log)
     assert again.info()["n"] == expected[0] + 5

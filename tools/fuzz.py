@@ -24,6 +24,8 @@ layer only, the compiled core is not built with -fsanitize=fuzzer).
     python tools/fuzz.py --write-corpus                      # regenerates tests/fuzz_corpus
 
 tests/test_fuzz.py runs both targets for a few seconds with a derandomised hypothesis profile.
+The other files deephash reads (model files, codes files, ShardedIndex manifests, write-ahead
+logs, the CLI's file arguments) are fuzzed by tools/fuzz_files.py (tests/test_fuzz_files.py).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@
 #include "bits_util.hpp"
 #include "deephash/errors.hpp"
 #include "deephash/limits.hpp"
+#include "deephash/topk.hpp"
 
 namespace deephash {
 namespace {
@@ -365,6 +366,15 @@ void IndexFile::read_into(bool mmap, bool verify, CodeStore* store) const {
   const size_t codes_bytes = count * (info_.bits / 8);
   if (verify && checksum64(id_bytes, count * 8, checksum64(codes, codes_bytes)) != payload_checksum_)
     throw FormatError("'" + path_ + "' is corrupted (payload checksum mismatch)");
+  // Id -1 marks padding in every result: a stored -1 would read exactly like "no result", so
+  // add() refuses it and so does load, whatever the checksums say (a crafted file can fix them).
+  for (size_t i = 0; i < count; ++i) {
+    int64_t id;
+    std::memcpy(&id, id_bytes + 8 * i, sizeof id);
+    if (id == kMissingId)
+      throw FormatError("'" + path_ + "' stores id -1 (code " + std::to_string(i) +
+                        "), which marks missing results; such a file is not written by deephash");
+  }
   *store = CodeStore(info_.bits / 8);
   if (mmap) {
     store->attach_mapped(file_, codes, reinterpret_cast<const int64_t*>(id_bytes), count);

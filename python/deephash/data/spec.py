@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .._npfile import existing, np_load
 from .._typing import PathLike
 from .cifar10 import cifar10_protocol
 from .digits import digits
@@ -76,8 +77,9 @@ def load_split(
             "stackoverflow, wiki-image, wiki-text, "
             "nor an existing .npz file, image folder or tar archive"
         )
+    existing(p, "data file")  # a FIFO or device is refused at once, never opened
     if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
+        with np_load(p, "data file (.npz)") as z:
             keys = set(z.files)
             six = ("query_x", "query_y", "train_x", "train_y", "db_x", "db_y")
             if set(six) <= keys:
@@ -141,7 +143,7 @@ def load_pairs(
             f"cross-modal methods take paired data: --data wiki or a .npz with image_x, "
             f"text_x, labels, is_test; got {spec!r}"
         )
-    with np.load(p, allow_pickle=False) as z:
+    with np_load(existing(p, "paired data file", directories=False), "paired data file (.npz)") as z:
         keys = ("image_x", "text_x", "labels", "is_test")
         missing = [k for k in keys if k not in z.files]
         if missing:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 
 import numpy as np
@@ -25,17 +24,21 @@ import numpy as np
 from .. import load as load_index
 from ..index import FlatIndex
 from ..multi_index import MultiIndex
+from ._files import check_shard_name, digest, shard_file_names
 from ._log import (
     ADD,
     CHECKPOINT,
     REMOVE,
+    LogCorruptError,
     WriteAheadLog,
     decode_add,
+    decode_checkpoint,
+    decode_remove,
     encode_add,
     write_atomic,
 )
 
-__all__ = ["Shard", "make_index", "sha256_file"]
+__all__ = ["Shard", "make_index", "shard_file_names", "verify_file"]
 
 # The file kind ``deephash.load`` reports for each ShardedIndex kind.
 _CLASS_OF_KIND = {"flat": FlatIndex, "multi": MultiIndex}
@@ -50,17 +53,21 @@ def make_index(bits: int, kind: str, options: dict):
     return MultiIndex(bits, **options)
 
 
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def shard_file_names(shard: int, token: str):
-    """(index file, seq file) names of shard ``shard`` in a save with token ``token``."""
-    return f"shard-{shard:05d}-{token}.dhi", f"shard-{shard:05d}-{token}.seq.npy"
+def verify_file(path: str, size, sha256, where: str) -> None:
+    """Checks that ``path`` is a regular file of ``size`` bytes with SHA-256 ``sha256`` (what
+    ``where``, a manifest or a log, pinned); ValueError naming the file otherwise."""
+    if not isinstance(size, int) or not isinstance(sha256, str):
+        raise ValueError(f"{where}: no size and sha256 pinned for {path!r}")
+    try:
+        got = digest(path)
+    except FileNotFoundError:
+        raise ValueError(f"shard file {path!r} named by {where} is missing") from None
+    except OSError as e:
+        raise ValueError(f"shard file {path!r} named by {where} cannot be read: {e.strerror or e}") from None
+    if got.size != size:
+        raise ValueError(f"shard file {path!r} has {got.size} bytes, {where} says {size} (truncated or replaced)")
+    if got.sha256 != sha256:
+        raise ValueError(f"shard file {path!r} does not match its checksum in {where} (corrupted or replaced)")
 
 
 class Shard:
@@ -76,6 +83,10 @@ class Shard:
         The shard's log (created by the driver, starting with a checkpoint record).
     threads : int or None
         Search threads in this process (None: deephash's default, all cores).
+
+    A shard whose recovery fails (a damaged log, a missing or corrupted shard file) stays alive
+    but answers every call with that error (a ValueError naming the file), so the driver reports
+    the cause instead of "actor died".
     """
 
     def __init__(self, bits: int, kind: str, options: dict, log_path: str, threads=None):
@@ -88,7 +99,23 @@ class Shard:
         self._options = dict(options)
         self._log = WriteAheadLog(log_path)
         self._crash_point = None
-        self._recover()
+        self._error = None
+        try:
+            self._recover()
+        except (ValueError, OSError) as e:
+            self._error = e
+
+    def _check(self, min_op: int = 0) -> None:
+        """Raises the recovery error, or a data-loss error when the shard holds fewer operations
+        than the driver saw acknowledged (``min_op``): its log lost acknowledged mutations."""
+        if self._error is not None:
+            raise self._error
+        if self._op < min_op:
+            raise LogCorruptError(
+                f"write-ahead log {self._log.path!r} ends at op {self._op}, but op {min_op} was "
+                "acknowledged: the log lost acknowledged mutations (truncated or replaced); reload "
+                "the index from its last save (ShardedIndex.load)"
+            )
 
     # ---- recovery -----------------------------------------------------------------------
     def _recover(self) -> None:
@@ -96,14 +123,17 @@ class Shard:
         self._seq = np.zeros(0, np.int64)
         self._op = 0
         self._last_result = None
-        for rec in self._log.records():
-            if rec.kind == CHECKPOINT:
-                self._load_checkpoint(json.loads(rec.payload))
-                self._last_result = None
-            elif rec.kind == ADD:
-                self._last_result = self._apply_add(*decode_add(rec.payload))
-            elif rec.kind == REMOVE:
-                self._last_result = self._apply_remove(np.frombuffer(rec.payload, np.int64))
+        for rec in self._log.records(self._bits // 8):
+            try:
+                if rec.kind == CHECKPOINT:
+                    self._load_checkpoint(decode_checkpoint(rec.payload))
+                    self._last_result = None
+                elif rec.kind == ADD:
+                    self._last_result = self._apply_add(*decode_add(rec.payload))
+                elif rec.kind == REMOVE:
+                    self._last_result = self._apply_remove(decode_remove(rec.payload))
+            except ValueError as e:
+                raise ValueError(f"replaying op {rec.op} of {self._log.path!r}: {e}") from None
             self._op = rec.op
         self._lookup = None
 
@@ -112,17 +142,28 @@ class Shard:
             self._index = make_index(self._bits, self._kind, self._options)
             self._seq = np.zeros(0, np.int64)
             return
-        if sha256_file(info["seq"]) != info["seq_sha256"]:
-            raise ValueError(f"{info['seq']!r} does not match its checksum (corrupted or replaced)")
-        index = load_index(info["index"], mmap=bool(info.get("mmap", True)))
+        where = f"the checkpoint in {self._log.path!r}"
+        shard = info.get("shard")
+        folder = info.get("folder")
+        if not isinstance(shard, int) or not isinstance(folder, str) or not os.path.isabs(folder):
+            raise ValueError(f"{where} names no shard number and absolute folder")
+        index_path = os.path.join(folder, check_shard_name(info["index"], shard, "dhi", where))
+        seq_path = os.path.join(folder, check_shard_name(info.get("seq"), shard, "seq.npy", where))
+        verify_file(index_path, info.get("index_size"), info.get("index_sha256"), where)
+        verify_file(seq_path, info.get("seq_size"), info.get("seq_sha256"), where)
+        mmap = bool(info.get("mmap", True))
+        index = load_index(index_path, mmap=mmap)
         if not isinstance(index, _CLASS_OF_KIND[self._kind]) or index.bits != self._bits:
             raise ValueError(
-                f"{info['index']!r} holds a {type(index).__name__}({index.bits} bits), expected "
+                f"{index_path!r} holds a {type(index).__name__}({index.bits} bits), expected "
                 f"a {_CLASS_OF_KIND[self._kind].__name__}({self._bits} bits)"
             )
-        seq = np.load(info["seq"], mmap_mode="r" if info.get("mmap", True) else None)
+        try:
+            seq = np.load(seq_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            raise ValueError(f"{seq_path!r} is not a readable .npy file ({e})") from None
         if seq.dtype != np.int64 or seq.shape != (len(index),):
-            raise ValueError(f"{info['seq']!r} does not match {info['index']!r} ({len(index)} codes)")
+            raise ValueError(f"{seq_path!r} does not match {index_path!r} ({len(index)} codes)")
         self._index, self._seq = index, seq
 
     # ---- mutations ----------------------------------------------------------------------
@@ -144,6 +185,7 @@ class Shard:
     def _mutate(self, kind: int, op: int, payload: bytes, apply):
         # An op the shard already holds is a retry of a mutation whose acknowledgement was lost
         # in a crash: answer it again instead of applying it twice.
+        self._check()
         if op <= self._op:
             return self._last_result
         self._maybe_crash("before_log")
@@ -165,11 +207,13 @@ class Shard:
         return self._op, int(removed)
 
     # ---- searches -----------------------------------------------------------------------
-    def search(self, queries: np.ndarray, k: int, weights=None):
+    def search(self, queries: np.ndarray, k: int, weights=None, min_op: int = 0):
         """The shard's own top ``min(k, len)`` with each result's insertion number.
 
         Returns (distances (nq, k'), ids (nq, k'), seq (nq, k')) with ``k' = min(k, len(shard))``.
+        ``min_op``: the last operation the driver saw acknowledged (see ``_check``).
         """
+        self._check(min_op)
         k = min(k, len(self._index))
         nq = queries.shape[0]
         if k == 0:
@@ -180,8 +224,9 @@ class Shard:
         seq = self._seqs(queries, weights, rows, d.ravel(), ids.ravel()).reshape(nq, k)
         return d, ids, seq
 
-    def range_search(self, queries: np.ndarray, radius, weights=None):
+    def range_search(self, queries: np.ndarray, radius, weights=None, min_op: int = 0):
         """(lims, distances, ids, seq): the shard's range search with insertion numbers."""
+        self._check(min_op)
         lims, d, ids = self._index.range_search(queries, radius, weights=weights)
         rows = np.repeat(np.arange(queries.shape[0]), np.diff(lims))
         return lims, d, ids, self._seqs(queries, weights, rows, d, ids)
@@ -221,7 +266,9 @@ class Shard:
             groups.setdefault((int(rows[e]), int(out_ids[e])), []).append(e)
         codes = self._index.codes
         for (r, x), entries in groups.items():
-            lo, hi = np.searchsorted(sorted_ids, [x, x + 1])
+            # (not searchsorted(ids, [x, x + 1]): x + 1 overflows int64 at 2**63 - 1)
+            lo = int(np.searchsorted(sorted_ids, np.int64(x), "left"))
+            hi = int(np.searchsorted(sorted_ids, np.int64(x), "right"))
             positions = order[lo:hi]  # increasing: the argsort is stable
             tmp = FlatIndex(self._bits)
             tmp.add(np.ascontiguousarray(codes[positions]), np.arange(len(positions)))
@@ -236,27 +283,38 @@ class Shard:
     # ---- persistence and introspection ----------------------------------------------------
     def save(self, directory: str, shard: int, token: str) -> dict:
         """Writes the shard (atomic, checksummed index file + its insertion numbers), then restarts
-        the log from that checkpoint. Returns the manifest entry of this shard."""
+        the log from that checkpoint. Returns the manifest entry of this shard: both file names
+        with their sizes and SHA-256, and the number of codes."""
+        self._check()
         index_name, seq_name = shard_file_names(shard, token)
+        check_shard_name(index_name, shard, "dhi", "save")
         index_path = os.path.join(directory, index_name)
         seq_path = os.path.join(directory, seq_name)
+        for p in (index_path, seq_path):  # fresh random names: something there was planted
+            if os.path.lexists(p):
+                raise FileExistsError(17, "a file already has the new shard file's name", p)
         self._index.save(index_path)
+        index_digest = digest(index_path)
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(self._seq, dtype=np.int64))
         write_atomic(seq_path, buf.getvalue())
-        seq_sha = hashlib.sha256(buf.getvalue()).hexdigest()
-        checkpoint = {
-            "index": os.path.abspath(index_path),
-            "seq": os.path.abspath(seq_path),
-            "seq_sha256": seq_sha,
-            "op": self._op,
-            "mmap": True,
+        entry = {
+            "index": index_name,
+            "index_size": index_digest.size,
+            "index_sha256": index_digest.sha256,
+            "seq": seq_name,
+            "seq_size": len(buf.getvalue()),
+            "seq_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
+            "n": len(self._index),
         }
+        checkpoint = {k: v for k, v in entry.items() if k != "n"}
+        checkpoint.update(shard=shard, folder=os.path.abspath(directory), op=self._op, mmap=True)
         WriteAheadLog.create(self._log.path, checkpoint)
-        return {"index": index_name, "seq": seq_name, "seq_sha256": seq_sha, "n": len(self._index)}
+        return entry
 
-    def info(self) -> dict:
+    def info(self, min_op: int = 0) -> dict:
         """Size, last applied op, process id (tests use it to see a restart), bytes held in memory."""
+        self._check(min_op)
         return {
             "n": len(self._index),
             "op": self._op,

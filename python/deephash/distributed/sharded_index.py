@@ -6,30 +6,53 @@ import functools
 import json
 import numbers
 import os
+import secrets
 import shutil
 import tempfile
 import threading
 import time
-import uuid
 import weakref
 
 import numpy as np
 
+from .. import _core
 from .._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
-from ._log import WriteAheadLog, write_atomic
+from ._files import check_shard_name, read_regular, write_atomic
+from ._log import WriteAheadLog
 from ._merge import merge_knn, merge_range
-from ._shard import Shard, make_index, sha256_file
+from ._shard import Shard, make_index
 
-__all__ = ["MANIFEST", "ShardUnavailableError", "ShardedIndex"]
+__all__ = ["DEFAULT_TIMEOUT", "MANIFEST", "ShardUnavailableError", "ShardedIndex"]
 
 MANIFEST = "manifest.json"
 _FORMAT = "deephash.ShardedIndex"
-_VERSION = 1
+_VERSION = 2  # 2: every shard file pinned by size and SHA-256
+#: Seconds any wait on a shard actor may take before ShardUnavailableError (``timeout=``).
+DEFAULT_TIMEOUT = 60.0
+_MANIFEST_MAX_BYTES = 64 << 20
 
 
-class ShardUnavailableError(RuntimeError):
-    """A shard actor is dead (its restarts are used up) or did not answer: the operation is
-    abandoned rather than answered from the other shards alone."""
+class ShardUnavailableError(RuntimeError, ConnectionError):
+    """A shard actor is dead (its restarts are used up) or did not answer within the timeout:
+    the operation is abandoned rather than answered from the other shards alone.
+
+    Also a ``ConnectionError`` (an ``OSError``): the cluster, not deephash, failed, and the CLI
+    reports it as one line (exit status 2) rather than as an internal error."""
+
+
+# Fork safety: a child forked while another thread of the parent held an index's lock would
+# inherit it locked forever, and the child has no connection to the parent's Ray workers
+# anyway. Every live index gets a fresh lock in the child and refuses to be used there.
+_LIVE = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for index in list(_LIVE):
+        index._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _ray():
@@ -53,6 +76,12 @@ def _locked(fn):
 
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
+        if self._pid != os.getpid():
+            raise RuntimeError(
+                "this ShardedIndex was opened by process "
+                f"{self._pid}; a forked child cannot use it (Ray connections do not survive "
+                "fork): open it in the child with ShardedIndex.load, or use a spawn-started process"
+            )
         with self._lock:
             return fn(self, *args, **kwargs)
 
@@ -84,6 +113,11 @@ class ShardedIndex:
         How often Ray restarts a crashed shard actor (-1: without limit).
     actor_options : dict, optional
         Extra ``ray.remote`` options for the shard actors (``num_cpus``, ``resources``, ...).
+    timeout : float
+        Seconds any wait on the shard actors may take (start-up, each search, add, save, ...;
+        default :data:`DEFAULT_TIMEOUT`, 60): beyond it the call raises
+        :class:`ShardUnavailableError` (e.g. ``actor_options`` Ray cannot schedule). Raise it
+        for very large saves or searches.
     **index_options
         Passed to each shard's index (``m=`` for ``kind="multi"``).
 
@@ -104,8 +138,18 @@ class ShardedIndex:
 
     *Memory.* Each shard stores, beside its index, the int64 insertion number of every code.
 
+    *Integrity.* Each shard's log detects damage (see ``_log.py``): only a torn last record, a
+    mutation that was never acknowledged, is dropped on replay; any other damage, or a log that
+    ends before the last operation the driver saw acknowledged, makes every call on that shard
+    raise a ValueError naming the file. A saved folder's manifest pins every shard file by size
+    and SHA-256, names only files inside the folder, and :meth:`load` refuses anything else.
+
     *Threads.* Calls from several threads are serialised by a lock, so a search never sees an add
     or a remove that only some shards have applied.
+
+    *fork().* A forked child cannot use an index opened by its parent (RuntimeError; Ray's
+    connections do not survive fork): load it again in the child. A fork while another thread
+    adds never leaves the child's lock held.
 
     Examples
     --------
@@ -126,17 +170,31 @@ class ShardedIndex:
         threads_per_shard=None,
         max_restarts: int = 3,
         actor_options=None,
+        timeout: float = DEFAULT_TIMEOUT,
         **index_options,
     ):
-        self._configure(bits, num_shards, kind, index_options, log_dir, threads_per_shard, max_restarts, actor_options)
+        self._configure(
+            bits, num_shards, kind, index_options, log_dir, threads_per_shard, max_restarts, actor_options, timeout
+        )
         make_index(self._bits, self._kind, self._options)  # rejects bad options here, not in an actor
         self._start([{"index": None, "op": 0}] * self._num_shards, sizes=[0] * self._num_shards)
         self._next_seq = 0
 
     # ---- set-up -------------------------------------------------------------------------
-    def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts, actor_options):
+    def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts, actor_options, timeout):
         self._actors = []
+        self._cleanup = None
+        self._size = 0
         self._lock = threading.RLock()
+        self._pid = os.getpid()
+        _LIVE.add(self)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, numbers.Real)
+            or not (0 < float(timeout) < float("inf"))
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self._timeout = float(timeout)
         self._bits = check_bits(bits)
         if isinstance(num_shards, bool) or not isinstance(num_shards, numbers.Integral):
             raise TypeError(f"num_shards must be an int, got {describe(num_shards)}")
@@ -171,40 +229,54 @@ class ShardedIndex:
     def _start(self, checkpoints, sizes):
         ray = _ray()
         ensure_ray()
-        actor_cls = ray.remote(Shard).options(
-            max_restarts=self._max_restarts,
-            max_task_retries=self._max_restarts,
-            **self._actor_options,
-        )
-        for s, checkpoint in enumerate(checkpoints):
-            path = os.path.join(self._log_dir, f"shard-{s:05d}.log")
-            WriteAheadLog.create(path, checkpoint)
-            self._actors.append(actor_cls.remote(self._bits, self._kind, self._options, path, self._threads))
-        self._ops = [int(c["op"]) for c in checkpoints]
-        infos = self._gather([a.info.remote() for a in self._actors], "start")
-        got = [i["n"] for i in infos]
-        if got != list(sizes):
-            raise ValueError(f"shards hold {got} codes, the manifest says {list(sizes)}")
+        try:
+            actor_cls = ray.remote(Shard).options(
+                max_restarts=self._max_restarts,
+                max_task_retries=self._max_restarts,
+                **self._actor_options,
+            )
+            for s, checkpoint in enumerate(checkpoints):
+                path = os.path.join(self._log_dir, f"shard-{s:05d}.log")
+                WriteAheadLog.create(path, checkpoint)
+                self._actors.append(actor_cls.remote(self._bits, self._kind, self._options, path, self._threads))
+            self._ops = [int(c["op"]) for c in checkpoints]  # the last op sent to each shard
+            self._acked = list(self._ops)  # the last op each shard acknowledged
+            infos = self._gather([a.info.remote() for a in self._actors], "start")
+            got = [i["n"] for i in infos]
+            if got != list(sizes):
+                raise ValueError(f"shards hold {got} codes, the manifest says {list(sizes)}")
+        except BaseException:
+            self._shutdown()
+            raise
         self._size = sum(got)
 
     # ---- calls to the shards ------------------------------------------------------------
     def _gather(self, refs, what: str, resubmit=None):
         """Results of one call per shard, in shard order; never a partial list.
 
-        ``resubmit(s)`` re-issues shard s's call after Ray reports the actor temporarily
-        unavailable (safe for mutations too: they carry operation numbers).
+        Every wait ends by the index's ``timeout`` (ShardUnavailableError). An error the shard
+        raised (ValueError, TypeError, OSError: e.g. a damaged log or shard file) is re-raised
+        as itself. ``resubmit(s)`` re-issues shard s's call after Ray reports the actor
+        temporarily unavailable (safe for mutations too: they carry operation numbers).
         """
         ray = _ray()
-        from ray.exceptions import ActorUnavailableError, RayActorError
+        from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
 
+        deadline = time.monotonic() + self._timeout
         out = []
         for s, ref in enumerate(refs):
             for attempt in range(20):
                 try:
-                    out.append(ray.get(ref))
+                    out.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
                     break
+                except GetTimeoutError:
+                    raise ShardUnavailableError(
+                        f"{what}: shard {s} did not answer within {self._timeout:g} s (timeout=); "
+                        "it may be unschedulable (actor_options asking for more than the cluster "
+                        "has), overloaded or hung. No partial answer is returned"
+                    ) from None
                 except ActorUnavailableError:
-                    if resubmit is None or attempt == 19:
+                    if resubmit is None or attempt == 19 or time.monotonic() >= deadline:
                         raise ShardUnavailableError(
                             f"{what}: shard {s} stayed unreachable; no partial answer is returned"
                         ) from None
@@ -214,13 +286,20 @@ class ShardedIndex:
                     raise ShardUnavailableError(
                         f"{what}: shard {s} is dead (its {self._max_restarts} restarts are used up "
                         f"or it was killed for good); no partial answer is returned. Reload the "
-                        f"index from its last save, or from its logs in {self._log_dir!r}"
+                        f"index from its last save"
                     ) from e
+                except RayTaskError as e:
+                    cause = getattr(e, "cause", None)
+                    if isinstance(cause, (ValueError, TypeError, OSError)):
+                        raise cause from None
+                    raise
         return out
 
     def _call_all(self, method: str, *args, what=None):
+        """One read-only call per shard; each checks it holds every acknowledged operation."""
+
         def submit(s):
-            return getattr(self._actors[s], method).remote(*args)
+            return getattr(self._actors[s], method).remote(*args, min_op=self._acked[s])
 
         return self._gather([submit(s) for s in range(self._num_shards)], what or method, submit)
 
@@ -232,15 +311,15 @@ class ShardedIndex:
             return getattr(self._actors[s], method).remote(ops[s], *per_shard_args[s])
 
         shards = sorted(ops)
+        for s in shards:  # numbers are never reused, whatever happens to this call
+            self._ops[s] = ops[s]
         try:
             answers = self._gather([submit(s) for s in shards], what, lambda i: submit(shards[i]))
         except Exception:
             self._size = None  # some shards may have applied it: recount on demand
-            for s in shards:
-                self._ops[s] = ops[s]
             raise
         for s in shards:
-            self._ops[s] = ops[s]
+            self._acked[s] = ops[s]
         return dict(zip(shards, answers))
 
     # ---- the index API ------------------------------------------------------------------
@@ -316,6 +395,12 @@ class ShardedIndex:
         ray = _ray()
         queries = as_codes(queries, self._bits, "queries")
         k = check_k(k)
+        nq = queries.shape[0]
+        if nq * k > _core.MAX_RESULT_ENTRIES:  # FlatIndex's cap, checked before anything is sent
+            raise ValueError(
+                f"a search returns at most {_core.MAX_RESULT_ENTRIES} (nq * k) entries, got nq = {nq}, "
+                f"k = {k}; search fewer queries at a time or a smaller k"
+            )
         w = self._weights(weights, queries.shape[0])
         q_ref = ray.put(queries)  # once, shared by every shard
         w_ref = None if w is None else ray.put(w)
@@ -351,17 +436,29 @@ class ShardedIndex:
     @_locked
     def save(self, directory) -> None:
         """Saves every shard (each actor writes its own atomic, checksummed index file and the
-        insertion numbers beside it) and then, last and atomically, ``manifest.json``.
+        insertion numbers beside it) and then, last and atomically, ``manifest.json``, which pins
+        each file by name, size and SHA-256.
 
         A crash before the manifest is replaced leaves the previous save intact: shard files of
-        each save have their own names, and those of the previous save are deleted only after
-        the new manifest is in place. The shards' logs restart from this save, so a folder should
-        belong to one live index: saving another index there deletes files a restart would need.
+        each save have their own random names, and those of the previous save are deleted only
+        after the new manifest is in place — only names of the form
+        ``shard-NNNNN-<12 hex digits>.dhi`` / ``.seq.npy`` inside ``directory`` are ever removed.
+        A folder whose ``manifest.json`` is damaged, foreign or names anything else is refused
+        (ValueError) before anything is written. The shards' logs restart from this save, so a
+        folder should belong to one live index.
         """
         directory = os.path.abspath(os.fspath(directory))
         os.makedirs(directory, exist_ok=True)
-        previous = _read_manifest(directory) if os.path.exists(os.path.join(directory, MANIFEST)) else None
-        token = uuid.uuid4().hex[:12]
+        previous = None
+        if os.path.lexists(os.path.join(directory, MANIFEST)):
+            try:
+                previous = _read_manifest(directory, any_version=True)
+            except ValueError as e:
+                raise ValueError(
+                    f"refusing to save into {directory!r}: {e}. Remove that manifest (and the "
+                    "files it names) or save to another folder"
+                ) from None
+        token = secrets.token_hex(6)
         entries = self._gather([a.save.remote(directory, s, token) for s, a in enumerate(self._actors)], "save")
         manifest = {
             "format": _FORMAT,
@@ -376,13 +473,17 @@ class ShardedIndex:
         write_atomic(os.path.join(directory, MANIFEST), json.dumps(manifest, indent=1).encode())
         if previous is not None:
             keep = {e[f] for e in entries for f in ("index", "seq")}
-            for e in previous["shards"]:
-                for f in ("index", "seq"):
-                    if e[f] not in keep:
-                        try:
-                            os.remove(os.path.join(directory, e[f]))
-                        except FileNotFoundError:
-                            pass
+            dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                for e in previous["shards"]:
+                    for f in ("index", "seq"):
+                        if e[f] not in keep:  # a validated shard file name: no '/', no '..'
+                            try:
+                                os.unlink(e[f], dir_fd=dfd)
+                            except FileNotFoundError:
+                                pass
+            finally:
+                os.close(dfd)
 
     @classmethod
     def load(
@@ -394,43 +495,63 @@ class ShardedIndex:
         threads_per_shard=None,
         max_restarts: int = 3,
         actor_options=None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> ShardedIndex:
-        """Reopens a saved ShardedIndex; each actor loads (by default memory-maps) its own shard
-        file. Raises ValueError for a missing, foreign or inconsistent manifest or shard file."""
+        """Reopens a saved ShardedIndex; each actor verifies (size, SHA-256) and loads (by default
+        memory-maps) its own shard files.
+
+        Raises
+        ------
+        ValueError
+            A missing, damaged, foreign or inconsistent manifest, or a shard file that is missing,
+            not a regular file, or does not match the size and checksum the manifest pins (the
+            message names the file).
+        ShardUnavailableError
+            A shard actor did not start within ``timeout`` seconds.
+        """
         directory = os.path.abspath(os.fspath(directory))
         m = _read_manifest(directory)
+        where = repr(os.path.join(directory, MANIFEST))
+        for e in m["shards"]:
+            for f in ("index", "seq"):
+                _check_present(os.path.join(directory, e[f]), e[f + "_size"], where)
         self = cls.__new__(cls)
         self._configure(
-            m["bits"], m["num_shards"], m["kind"], m["options"], log_dir, threads_per_shard, max_restarts, actor_options
+            m["bits"],
+            m["num_shards"],
+            m["kind"],
+            m["options"],
+            log_dir,
+            threads_per_shard,
+            max_restarts,
+            actor_options,
+            timeout,
         )
         checkpoints = []
-        for e in m["shards"]:
-            seq_path = os.path.join(directory, e["seq"])
-            if sha256_file(seq_path) != e["seq_sha256"]:
-                raise ValueError(f"{seq_path!r} does not match the checksum in the manifest")
-            checkpoints.append(
-                {
-                    "index": os.path.join(directory, e["index"]),
-                    "seq": seq_path,
-                    "seq_sha256": e["seq_sha256"],
-                    "op": 0,
-                    "mmap": bool(mmap),
-                }
-            )
+        for s, e in enumerate(m["shards"]):
+            c = {k: e[k] for k in ("index", "index_size", "index_sha256", "seq", "seq_size", "seq_sha256")}
+            c.update(shard=s, folder=directory, op=0, mmap=bool(mmap))
+            checkpoints.append(c)
         self._start(checkpoints, sizes=[e["n"] for e in m["shards"]])
         self._next_seq = int(m["next_seq"])
         return self
 
     # ---- lifetime -----------------------------------------------------------------------
-    @_locked
-    def close(self) -> None:
-        """Stops the shard actors and removes a temporary log folder."""
+    def _shutdown(self) -> None:
         ray = _ray()
         for a in self._actors:
-            ray.kill(a, no_restart=True)
+            try:
+                ray.kill(a, no_restart=True)
+            except Exception:  # already gone
+                pass
         self._actors = []
         if self._cleanup is not None:
             self._cleanup()
+
+    @_locked
+    def close(self) -> None:
+        """Stops the shard actors and removes a temporary log folder."""
+        self._shutdown()
 
     def __enter__(self):
         return self
@@ -439,19 +560,85 @@ class ShardedIndex:
         self.close()
 
 
-def _read_manifest(directory: str) -> dict:
+def _check_present(path: str, size: int, where: str) -> None:
+    """A shard file named by a manifest must be a regular file (not a link) of the pinned size."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ValueError(f"shard file {path!r} named by {where} is missing") from None
+    if not os.path.isfile(path) or os.path.islink(path):
+        raise ValueError(f"shard file {path!r} named by {where} is not a regular file")
+    if st.st_size != size:
+        raise ValueError(f"shard file {path!r} has {st.st_size} bytes, {where} says {size} (truncated or replaced)")
+
+
+def _is_int(x, lo=0) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= lo
+
+
+def _is_sha256(x) -> bool:
+    return isinstance(x, str) and len(x) == 64 and all(c in "0123456789abcdef" for c in x)
+
+
+def _read_manifest(directory: str, any_version: bool = False) -> dict:
+    """The validated manifest of ``directory``; ValueError naming the file for anything else.
+
+    ``any_version``: also accept format 1 (the names are all that ``save`` needs from it).
+    """
     path = os.path.join(directory, MANIFEST)
     try:
-        with open(path, "rb") as f:
-            m = json.loads(f.read())
+        raw = read_regular(path, follow=True)
     except FileNotFoundError:
         raise ValueError(f"{directory!r} holds no {MANIFEST}: not a saved ShardedIndex") from None
-    except json.JSONDecodeError as e:
+    except OSError as e:
+        raise ValueError(f"{path!r} cannot be read as a ShardedIndex manifest: {e.strerror or e}") from None
+    if len(raw) > _MANIFEST_MAX_BYTES:
+        raise ValueError(f"{path!r} has {len(raw)} bytes, more than a manifest ({_MANIFEST_MAX_BYTES})")
+    try:
+        m = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path!r} is not valid JSON ({e})") from None
     if not isinstance(m, dict) or m.get("format") != _FORMAT:
         raise ValueError(f"{path!r} is not a ShardedIndex manifest")
-    if m.get("version") != _VERSION:
-        raise ValueError(f"{path!r} has format version {m.get('version')}, this build reads {_VERSION}")
-    if len(m["shards"]) != m["num_shards"]:
-        raise ValueError(f"{path!r} lists {len(m['shards'])} shards, expected {m['num_shards']}")
+    version = m.get("version")
+    if version != _VERSION and not (any_version and version == 1):
+        raise ValueError(
+            f"{path!r} has format version {version!r}, this build reads {_VERSION}"
+            + (" (version 1 does not pin its shard files: rebuild the index)" if version == 1 else "")
+        )
+
+    def bad(what):
+        return ValueError(f"{path!r} is damaged or not a ShardedIndex manifest: {what}")
+
+    if not _is_int(m.get("bits"), 1) or m["bits"] % 8 or m["bits"] > _core.MAX_BITS:
+        raise bad(f"bits {m.get('bits')!r}")
+    if m.get("kind") not in ("flat", "multi"):
+        raise bad(f"kind {m.get('kind')!r}")
+    if not isinstance(m.get("options"), dict):
+        raise bad(f"options {m.get('options')!r}")
+    try:
+        make_index(m["bits"], m["kind"], m["options"])
+    except (TypeError, ValueError) as e:
+        raise bad(f"options {m['options']!r} ({e})") from None
+    if not _is_int(m.get("num_shards"), 1) or not _is_int(m.get("next_seq")):
+        raise bad(f"num_shards {m.get('num_shards')!r}, next_seq {m.get('next_seq')!r}")
+    shards = m.get("shards")
+    if not isinstance(shards, list) or len(shards) != m["num_shards"]:
+        n = len(shards) if isinstance(shards, list) else shards
+        raise ValueError(f"{path!r} lists {n!r} shards, expected {m['num_shards']}")
+    where = repr(path)
+    for s, e in enumerate(shards):
+        if not isinstance(e, dict):
+            raise bad(f"shard {s} entry {e!r}")
+        check_shard_name(e.get("index"), s, "dhi", where)
+        check_shard_name(e.get("seq"), s, "seq.npy", where)
+        if version == 1:
+            continue
+        for f in ("index", "seq"):
+            if not _is_int(e.get(f + "_size")) or not _is_sha256(e.get(f + "_sha256")):
+                raise bad(f"shard {s} pins no size and SHA-256 for its {f} file")
+        if not _is_int(e.get("n")):
+            raise bad(f"shard {s} count {e.get('n')!r}")
+    if version != 1 and sum(e["n"] for e in shards) > m["next_seq"]:
+        raise bad(f"next_seq {m['next_seq']} is below the number of codes")
     return m

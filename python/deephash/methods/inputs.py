@@ -6,7 +6,10 @@ import numpy as np
 
 from .._validate import describe
 
-__all__ = ["as_inputs", "as_labels", "as_texts"]
+__all__ = ["MAX_CLASS_ID", "as_inputs", "as_labels", "as_texts"]
+
+#: Largest class id ``fit`` accepts (ids are 0 .. MAX_CLASS_ID; renumber sparse ids).
+MAX_CLASS_ID = 2**20 - 1
 
 
 def _to_numpy(x, name):
@@ -103,6 +106,14 @@ def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
                 y = y.astype(np.int64)
             else:
                 raise TypeError(f"{name} (n,) must be integer class ids, got dtype {y.dtype}")
+        if y.size and (int(y.min()) < 0 or int(y.max()) > MAX_CLASS_ID):
+            # Methods size class layers and one-hot targets by the largest id: refuse before
+            # anything of that size is allocated (one label of 10**9 would ask for gigabytes).
+            bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+            raise ValueError(
+                f"{name} must be class ids in [0, {MAX_CLASS_ID}], got {bad}; renumber them "
+                "with np.unique(labels, return_inverse=True)[1]"
+            )
         return np.ascontiguousarray(y, dtype=np.int64)
     if y.dtype != np.bool_ and not np.issubdtype(y.dtype, np.number):
         raise TypeError(f"multi-hot {name} must be numeric 0/1, got dtype {y.dtype}")
