@@ -19,6 +19,8 @@ from .._validate import as_codes, as_ids, check_bits, check_k, check_radius, des
 from ._log import WriteAheadLog, write_atomic
 from ._merge import merge_knn, merge_range
 from ._shard import Shard, make_index, sha256_file
+from .ray_support import ensure_ray
+from .ray_support import require_ray as _ray
 
 __all__ = ["MANIFEST", "ShardUnavailableError", "ShardedIndex"]
 
@@ -30,22 +32,6 @@ _VERSION = 1
 class ShardUnavailableError(RuntimeError):
     """A shard actor is dead (its restarts are used up) or did not answer: the operation is
     abandoned rather than answered from the other shards alone."""
-
-
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("deephash.distributed needs Ray: pip install 'deephash[distributed]'") from None
-
-    return ray
-
-
-def ensure_ray(address=None) -> None:
-    """Connects to Ray: to ``address`` when given, else to a running local instance or a new one."""
-    ray = _ray()
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
 
 
 def _locked(fn):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LossInputs, class_cross_entropy
+from .base import LossInputs, Supervision, class_cross_entropy
 from .cnnh import CNNHLoss
 
 __all__ = ["CNNHPlusLoss"]
@@ -28,7 +28,7 @@ class CNNHPlusLoss(CNNHLoss):
     logits : float tensor (n, c); labels : int (n,) or multi-hot (n, c)
     """
 
-    consumes = frozenset({"targets", "classes"})
+    consumes = frozenset({Supervision.TARGETS, Supervision.CLASSES})
 
     def __init__(self, class_weight: float = 1.0):
         super().__init__()

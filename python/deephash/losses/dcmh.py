@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .base import HashLoss, check_labels, check_outputs, similarity_matrix, torch
-
-F = torch.nn.functional
+from .base import HashLoss, Supervision, check_labels, check_outputs, similarity_matrix, torch
+from .parts import PairLikelihood, upcast
 
 __all__ = ["DCMHLoss"]
 
@@ -61,7 +60,7 @@ class DCMHLoss(HashLoss):
         from ``u`` (so it carries the gradient); default ``u.sum(0)`` (the batch alone).
     """
 
-    consumes = frozenset({"pairs"})
+    consumes = frozenset({Supervision.PAIRS})
 
     def __init__(self, gamma: float = 1.0, eta: float = 1.0):
         super().__init__()
@@ -70,6 +69,7 @@ class DCMHLoss(HashLoss):
                 raise ValueError(f"{name} must be a number >= 0, got {v!r}")
         self.gamma = float(gamma)
         self.eta = float(eta)
+        self.pair = PairLikelihood(scale=0.5)
 
     def step_loss(self, inputs):
         raise TypeError(
@@ -100,11 +100,9 @@ class DCMHLoss(HashLoss):
                 f"{tuple(getattr(u_sum, 'shape', ())) or type(u_sum).__name__}"
             )
         out_dtype = u.dtype
-        work = torch.float32 if u.dtype in (torch.float16, torch.bfloat16) else u.dtype
-        u, other, codes, u_sum = (t.to(work) for t in (u, other, codes, u_sum))
+        work, u, other, codes, u_sum = upcast(u, other, codes, u_sum)
         s = similarity_matrix(labels, other_labels).to(work)
-        theta = 0.5 * (u @ other.T)
-        nll = (F.softplus(theta) - s * theta).sum()
+        nll = self.pair(u, other, s).sum()
         quant = (codes - u).pow(2).sum()
         balance = u_sum.pow(2).sum()
         total = nll + self.gamma * quant + self.eta * balance
@@ -126,9 +124,8 @@ class DCMHLoss(HashLoss):
         f, g, codes = f.double(), g.double(), codes.double()
         nll = 0.0
         for start in range(0, f.shape[0], block):
-            theta = 0.5 * (f[start : start + block] @ g.T)
             s = similarity_matrix(labels[start : start + block], labels).double()
-            nll += float((F.softplus(theta) - s * theta).sum())
+            nll += float(self.pair(f[start : start + block], g, s).sum())
         quant = float((codes - f).pow(2).sum() + (codes - g).pow(2).sum())
         balance = float(f.sum(0).pow(2).sum() + g.sum(0).pow(2).sum())
         return nll + self.gamma * quant + self.eta * balance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch
+from .parts import upcast
 
 __all__ = ["DHLoss", "dh_terms"]
 
@@ -60,5 +61,5 @@ class DHLoss(HashLoss):
         check_outputs(u)
         if u.shape[0] < 2:
             raise ValueError("DH's batch statistics need at least 2 outputs")
-        work = u.float() if u.dtype in (torch.float16, torch.bfloat16) else u
+        _, work = upcast(u)
         return dh_terms(work, self.balance, self.independence).to(u.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 
-from .base import LossInputs, check_labels, check_outputs, similarity_matrix, torch
+from .base import LossInputs, Supervision, check_labels, check_outputs, similarity_matrix, torch
 from .triplet import TripletHashLoss
 
 nn = torch.nn
@@ -61,7 +61,7 @@ class DRSCHLoss(TripletHashLoss):
         Scale of the weight logits (see above).
     """
 
-    consumes = frozenset({"triplets", "pairs"})
+    consumes = frozenset({Supervision.TRIPLETS, Supervision.PAIRS})
 
     def __init__(self, bits: int, margin: float | None = None, lam: float = 1.0, weight_lr_scale: float = 10.0):
         super().__init__()

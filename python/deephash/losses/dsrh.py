@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 
-from .base import LossInputs, check_outputs
+from .base import LossInputs, Supervision, check_outputs
 from .triplet import TripletHashLoss
 
 __all__ = ["DSRHLoss"]
@@ -48,7 +48,7 @@ class DSRHLoss(TripletHashLoss):
         Weight of the balance regulariser.
     """
 
-    consumes = frozenset({"graded_triplets"})
+    consumes = frozenset({Supervision.GRADED_TRIPLETS})
 
     def __init__(self, bits: int, margin: float | None = None, alpha: float = 0.1):
         super().__init__()

@@ -1,6 +1,6 @@
 """The deep hashing methods' common part: build the network, train it through the one loop, encode.
 
-A deep method is a composition (see :mod:`deephash.methods.trainer`): a backbone
+A deep method is a composition trained by :mod:`deephash.training`: a backbone
 (:mod:`deephash.models`), a head (``make_head``; by default :class:`deephash.models.HashHead`),
 a loss (``make_loss``) that declares what it consumes, and, for losses that learn target codes,
 ``make_targets``. A new method is one subclass naming these, one loss class and a registry line.
@@ -15,7 +15,7 @@ import numpy as np
 from .._typing import ArrayLike, NDArray
 from .base import HashingMethod
 from .inputs import as_inputs, as_labels
-from .trainer import TrainingNetwork, progress, train_network
+from ..training import TrainingNetwork, progress
 
 __all__ = ["DeepHashingMethod"]
 
@@ -38,7 +38,7 @@ def _n_classes(y) -> int:
 
 
 class DeepHashingMethod(HashingMethod):
-    """A backbone, a head and a loss, trained with Adam by :func:`~deephash.methods.trainer.train_network`.
+    """A backbone, a head and a loss, trained with Adam by :func:`deephash.training.train`.
 
     Training: outputs ``u = head(backbone(x))``; the loop supplies the loss what it consumes
     (pairs or triplets against a memory bank of the training set's latest outputs
@@ -79,6 +79,41 @@ class DeepHashingMethod(HashingMethod):
         a seeded sample of ``INIT_HEAD_ROWS`` items when there are more).
         Not called for image and text backbones trained end to end. Default: keep the random
         initialisation."""
+
+    def make_miner(self, loss):
+        """The triplet miner of a loss that consumes triplets (None for other losses).
+
+        Default: :class:`deephash.training.TripletMiner` with 4 triplets per anchor (graded when
+        the loss consumes graded triplets), seeded by ``seed``; DNNH passes its own per_anchor.
+        """
+        from ..losses.base import Supervision
+        from ..training import TripletMiner
+
+        graded = Supervision.GRADED_TRIPLETS in loss.consumes
+        if not graded and Supervision.TRIPLETS not in loss.consumes:
+            return None
+        per_anchor = getattr(loss, "triplets_per_anchor", None) or 4  # deprecated loss argument
+        return TripletMiner(per_anchor, seed=self.seed, graded=graded)
+
+    def make_criterion(self, loss, net, n: int, labels):
+        """The loss with its miner, wrapped in a memory bank of the n training items' latest
+        outputs when it compares items (pairs, triplets) and ``TrainConfig.memory_bank`` (None:
+        the network's default) says so."""
+        from ..losses.base import RELATIONAL
+        from ..training import Criterion, MemoryBank
+
+        miner = self.make_miner(loss)
+        use_bank = self.config.memory_bank
+        if use_bank is None:
+            use_bank = net.bank_default
+        if use_bank and loss.consumes & RELATIONAL and labels is not None:
+            return MemoryBank(loss, n, self.bits, labels, miner)
+        return Criterion(loss, miner)
+
+    def make_hooks(self) -> list:
+        """Hooks of the method's training run (see :mod:`deephash.training.hooks`); default none
+        (the learning-rate schedule is added from ``TrainConfig.lr_schedule``)."""
+        return []
 
     def make_targets(self, x, labels) -> np.ndarray:  # pragma: no cover - abstract
         """Target codes for losses that consume "targets": float32 (n, bits) in {-1, +1}."""
@@ -242,7 +277,7 @@ class DeepHashingMethod(HashingMethod):
         return TrainingNetwork(forward, [backbone, head], groups, not images)
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> DeepHashingMethod:
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks=()) -> DeepHashingMethod:
         """Trains the network.
 
         Parameters
@@ -254,12 +289,17 @@ class DeepHashingMethod(HashingMethod):
         labels : numpy.ndarray or None
             int class ids (n,) or multi-hot (n, c); a pair is similar when it shares a label.
             Required by supervised methods; unsupervised ones (``supervised = False``) ignore it.
+        callbacks : sequence of hooks
+            Extra hooks of the training run (:mod:`deephash.training.hooks`), after the method's
+            own (``make_hooks``): schedules, continuations, logging, data-parallel training.
 
         Returns
         -------
         self
         """
+        from ..losses.base import Supervision
         from ..models import resolve_device
+        from ..training import Run, Stage, train
         from .._torch import require_torch
 
         if self.config.num_workers > 1:  # data-parallel over Ray workers, each running this fit
@@ -287,24 +327,24 @@ class DeepHashingMethod(HashingMethod):
         net = self._training_network(x, device, rng, torch)
         loss_fn = self.make_loss().to(device)
         targets = None
-        if "targets" in loss_fn.consumes:
+        if Supervision.TARGETS in loss_fn.consumes:
             t = np.asarray(self.make_targets(x, y), dtype=np.float32)
             if t.shape != (n, self.bits):
                 raise ValueError(f"make_targets must return ({n}, {self.bits}), got {t.shape}")
             targets = torch.from_numpy(t).to(device)
-        train_network(
-            net,
-            loss_fn,
+        criterion = self.make_criterion(loss_fn, net, n, y_t)
+        run = Run(
+            [Stage(net, criterion, name=self.name)],
             n=n,
-            bits=self.bits,
-            cfg=cfg,
+            config=cfg,
             rng=rng,
-            seed=self.seed,
             device=device,
             labels=y_t,
             targets=targets,
+            hooks=[*self.make_hooks(), *callbacks],
             desc=f"{self.name} {self.bits} bits",
         )
+        train(run)
         self._loss = loss_fn
         self._fitted = True
         return self

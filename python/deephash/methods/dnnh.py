@@ -16,7 +16,7 @@ class DNNH(DeepHashingMethod):
     (:class:`deephash.losses.DNNHLoss`): ``max(0, margin - (||F(q) - F(q-)||^2 -
     ||F(q) - F(q+)||^2))`` over (query, similar, dissimilar) triplets. Code: F > 0.5.
 
-    Triplets are mined by the trainer (:mod:`deephash.methods.mining`): for each item of a
+    Triplets are mined by the method's miner (:class:`deephash.training.TripletMiner`): for each item of a
     batch, ``triplets_per_anchor`` times, a uniformly drawn item sharing a label (itself
     excluded) and a uniformly drawn item sharing none, from the memory bank of the training
     set's latest outputs (or the batch when there is no bank; see ``TrainConfig.memory_bank``);
@@ -45,6 +45,9 @@ class DNNH(DeepHashingMethod):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.make_loss()  # validates margin and triplets_per_anchor now rather than at fit
+        k = self.params["triplets_per_anchor"]
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise ValueError(f"triplets_per_anchor must be a positive int, got {k!r}")
         eps = self.params["epsilon"]
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 0.5:
             raise ValueError(f"epsilon must be a number in (0, 0.5), got {eps!r}")
@@ -59,4 +62,9 @@ class DNNH(DeepHashingMethod):
     def make_loss(self):
         from ..losses.dnnh import DNNHLoss
 
-        return DNNHLoss(margin=self.params["margin"], triplets_per_anchor=self.params["triplets_per_anchor"])
+        return DNNHLoss(margin=self.params["margin"])
+
+    def make_miner(self, loss):
+        from ..training import TripletMiner
+
+        return TripletMiner(self.params["triplets_per_anchor"], seed=self.seed)

@@ -22,7 +22,7 @@ class DRSCH(DeepHashingMethod):
     (:class:`deephash.losses.DRSCHLoss`): a triplet hinge on the weighted Hamming distance with
     learned non-negative per-bit weights, plus ``lam`` times the
     graph-Laplacian regulariser (similar items' outputs pulled together); codes sign(u).
-    Triplets are mined by the trainer (:mod:`deephash.methods.mining`: seeded, against the
+    Triplets are mined by the trainer (:class:`deephash.training.TripletMiner`: seeded, against the
     memory bank).
 
     The weights are part of the model: rank a database by the weighted Hamming distance,

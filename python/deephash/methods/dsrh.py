@@ -13,7 +13,7 @@ class DSRH(DeepHashingMethod):
     Graded relevance r = number of labels two items share (multi-hot labels; int class ids
     give r in {0, 1}). The trainer mines graded triplets (anchor, more relevant, less relevant)
     against the memory bank, each with the NDCG-style gain 2**r_pos - 2**r_neg
-    (:mod:`deephash.methods.mining`); the loss (:class:`deephash.losses.DSRHLoss`) is the
+    (:class:`deephash.training.TripletMiner`); the loss (:class:`deephash.losses.DSRHLoss`) is the
     gain-weighted hinge on relaxed Hamming distances plus ``alpha`` times the bit-balance
     regulariser. The hash layer is squashed by tanh (the paper's 2 sigmoid(z) - 1); codes
     sign(u). Labels with nothing to rank (all identical, say) raise ValueError before training.
