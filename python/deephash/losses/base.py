@@ -121,6 +121,11 @@ class LossInputs:
         Training-set positions of the batch.
     ref_ids : int64 tensor (m,) or None
         Training-set positions of the memory bank's rows.
+    codes : float tensor (b, bits) or None
+        Cross-modal training: the batch's rows of the codes shared by the modalities.
+    u_sum : float tensor (bits,) or None
+        Cross-modal training: column sums of this modality's outputs over all n items, the
+        batch's share taken from ``u``.
     """
 
     u: Any
@@ -133,6 +138,8 @@ class LossInputs:
     targets: Optional[Any] = None
     ids: Optional[Any] = None
     ref_ids: Optional[Any] = None
+    codes: Optional[Any] = None
+    u_sum: Optional[Any] = None
 
     def pool(self):
         """The rows that ``triplets[:, 1:]`` index: the memory bank, else the batch."""

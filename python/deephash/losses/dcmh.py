@@ -35,8 +35,9 @@ class DCMHLoss(HashLoss):
     The sum is divided by (batch size x m), as in the authors' PyTorch code, which keeps the
     step size independent of the data size without changing the relative weights.
 
-    Consumes pairs, but across modalities and with the shared codes: it is driven by
-    :class:`deephash.methods.DCMH`'s own alternating loop, not by the single-network trainer.
+    Consumes pairs, across modalities and with the shared codes: in the training loop each
+    modality is a stage whose criterion (:class:`deephash.methods.dcmh.CrossModalBank`) hands it
+    the other modality's stored outputs (``ref_u``), the codes and ``u_sum``.
 
     Parameters
     ----------
@@ -72,11 +73,8 @@ class DCMHLoss(HashLoss):
         self.pair = PairLikelihood(scale=0.5)
 
     def step_loss(self, inputs):
-        raise TypeError(
-            "DCMHLoss pairs one modality's batch with the other modality's outputs and "
-            "the shared codes: it is trained by deephash.methods.DCMH's alternating "
-            "loop, not by the single-network trainer"
-        )
+        """``ref_u`` / ``ref_labels``: the other modality's outputs and labels; ``codes``, ``u_sum``."""
+        return self(inputs.u, inputs.labels, inputs.ref_u, inputs.ref_labels, inputs.codes, inputs.u_sum)
 
     def forward(self, u, labels, other, other_labels, codes, u_sum=None):
         _check_outputs(u, "u")

@@ -26,10 +26,10 @@ class CNNHPlus(CNNH):
     name = "CNNHPlus"
     hyperparameter_defaults = {"stage1_iterations": 100, "class_weight": 1.0}
 
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models import HashHead
 
-        return HashHead(in_dim, self.bits, hidden=hidden, standardize=standardize, classes=self._n_classes)
+        return HashHead(in_dim, self.bits, hidden=hidden, standardize=standardize, classes=n_classes)
 
     def make_loss(self):
         from ..losses.cnnh_plus import CNNHPlusLoss

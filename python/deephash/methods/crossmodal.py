@@ -151,7 +151,9 @@ class CrossModalMethod(HashingMethod):
     # -- the public surface --------------------------------------------------------------
     supervised = True
 
-    def fit(self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None) -> CrossModalMethod:
+    def fit(
+        self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks=()
+    ) -> CrossModalMethod:
         """Trains on paired rows.
 
         Parameters
@@ -164,6 +166,9 @@ class CrossModalMethod(HashingMethod):
         labels : numpy.ndarray
             int class ids (n,) or multi-hot (n, c), shared by the pair; required by the
             supervised methods (DCMH, SCM), ignored by CCA-ITQ.
+        callbacks : sequence of hooks
+            Deep methods (DCMH): extra hooks of the training run (:mod:`deephash.training.hooks`).
+            The linear methods have no training loop and refuse them.
 
         Returns
         -------
@@ -174,7 +179,12 @@ class CrossModalMethod(HashingMethod):
             "image": tuple(int(v) for v in image_x.shape[1:]) if hasattr(image_x, "shape") else None,
             "text": tuple(int(v) for v in text_x.shape[1:]) if hasattr(text_x, "shape") else None,
         }
-        self._fit(image_x, text_x, labels)
+        if callbacks:
+            if not hasattr(self, "_nets"):
+                raise TypeError(f"{type(self).__name__} has no training loop: callbacks are not supported")
+            self._fit(image_x, text_x, labels, callbacks=callbacks)
+        else:
+            self._fit(image_x, text_x, labels)
         self._fitted = True
         return self
 

@@ -52,7 +52,7 @@ class DNNH(DeepHashingMethod):
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 0.5:
             raise ValueError(f"epsilon must be a number in (0, 0.5), got {eps!r}")
 
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.divide_encode import DivideEncodeHead
 
         return DivideEncodeHead(

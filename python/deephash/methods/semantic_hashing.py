@@ -87,7 +87,7 @@ class SemanticHashing(DeepHashingMethod):
             self._head.set_code_rotation(mean, itq_rotation(z - mean, 50, self.seed))
         return self
 
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.autoencoder import AutoencoderHead
 
         p = self.params
