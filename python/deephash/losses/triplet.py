@@ -37,15 +37,15 @@ class TripletHashLoss(HashLoss):
         if triplets_per_anchor is not None:  # the miner's parameter now
             import warnings
 
-            from ..training.mining import TripletMiner
-
             warnings.warn(
                 f"{type(self).__name__}(triplets_per_anchor=...) is deprecated: the method passes "
                 "deephash.training.TripletMiner(per_anchor=...) to the training run",
                 DeprecationWarning,
                 stacklevel=2,
             )
-            TripletMiner(per_anchor=triplets_per_anchor)  # validates
+            k = triplets_per_anchor
+            if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+                raise ValueError(f"triplets_per_anchor (the miner's per_anchor) must be a positive int, got {k!r}")
         #: Deprecated: read by DeepHashingMethod.make_miner when set.
         self.triplets_per_anchor = triplets_per_anchor
 

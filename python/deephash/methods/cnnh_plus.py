@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .cnnh import CNNH
+from .hyperparameters import Hyperparameter
 
 __all__ = ["CNNHPlus"]
 
@@ -24,7 +25,10 @@ class CNNHPlus(CNNH):
     """
 
     name = "CNNHPlus"
-    hyperparameter_defaults = {"stage1_iterations": 100, "class_weight": 1.0}
+    hyperparameters = (
+        Hyperparameter("stage1_iterations", 100, "iterations of the target-code stage", int, low=1),
+        Hyperparameter("class_weight", 1.0, "weight of the softmax class term", low=0),
+    )
 
     def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models import HashHead

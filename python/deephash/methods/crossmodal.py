@@ -13,7 +13,7 @@ adds the state of the shallow methods (CCA-ITQ, SCM), whose encoders are affine 
 
 from __future__ import annotations
 
-from typing import NoReturn, Optional
+from typing import NoReturn, Optional, Sequence
 
 import numpy as np
 
@@ -152,7 +152,7 @@ class CrossModalMethod(HashingMethod):
     supervised = True
 
     def fit(
-        self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks=()
+        self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks: Sequence = ()
     ) -> CrossModalMethod:
         """Trains on paired rows.
 
@@ -274,6 +274,8 @@ class LinearCrossModalMethod(CrossModalMethod):
                     f"be 'features', got {self.backbone[m]!r} (extract features first, e.g. with "
                     "deephash.models.extract_features)"
                 )
+
+    config_fields = frozenset()  # affine maps solved in closed form: no training settings
 
     def _inputs(self, modality, x):
         checked = as_inputs(x, "vectors", f"{modality}_x")

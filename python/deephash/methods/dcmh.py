@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import TrainConfig
 from .crossmodal import MODALITIES, CrossModalMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DCMH"]
 
@@ -30,9 +32,11 @@ class DCMH(CrossModalMethod):
 
     Hyperparameters
     ---------------
-    gamma : float, default 100
+    quantization : float, default 100
+        (Formerly ``gamma``, still accepted with a DeprecationWarning.)
         Quantisation weight.
-    eta : float, default 0.1
+    balance : float, default 0.1
+        (Formerly ``eta``, still accepted with a DeprecationWarning.)
         Bit-balance weight.
 
     The paper's gamma = eta = 1 (chosen there by cross-validation, SGD, 10k-20k pairs) do not
@@ -60,7 +64,13 @@ class DCMH(CrossModalMethod):
     """
 
     name = "DCMH"
-    hyperparameter_defaults = {"gamma": 100.0, "eta": 0.1}
+    hyperparameters = (
+        Hyperparameter("quantization", 100.0, "weight of the quantisation term (the paper's gamma)", low=0),
+        Hyperparameter("balance", 0.1, "weight of the bit-balance term (the paper's eta)", low=0),
+    )
+    renamed = {"gamma": "quantization", "eta": "balance"}
+    # every training setting but num_workers (DCMH trains in one process)
+    config_fields = frozenset(TrainConfig.field_names() - {"num_workers"})
     default_image_backbone = "mlp"
     default_text_backbone = "mlp"
 
@@ -102,7 +112,7 @@ class DCMH(CrossModalMethod):
     def make_loss(self):
         from ..losses import DCMHLoss
 
-        return DCMHLoss(gamma=self.params["gamma"], eta=self.params["eta"])
+        return DCMHLoss(gamma=self.params["quantization"], eta=self.params["balance"])
 
     def _fit(self, image_x, text_x, labels, callbacks=()):
         from .._torch import require_torch

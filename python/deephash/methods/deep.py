@@ -8,7 +8,7 @@ a loss (``make_loss``) that declares what it consumes, and, for losses that lear
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class DeepHashingMethod(HashingMethod):
     """
 
     default_backbone = "mlp"
+    config_fields = None  # every TrainConfig field
     head_activation = None
     supervised = True
     #: Hidden widths of the head on frozen features when ``TrainConfig.head_hidden`` is None.
@@ -140,7 +141,7 @@ class DeepHashingMethod(HashingMethod):
     _cut = property(lambda self: self._net.cut)
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks=()) -> DeepHashingMethod:
+    def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks: Sequence = ()) -> DeepHashingMethod:
         """Trains the network.
 
         Parameters

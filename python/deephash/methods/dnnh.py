@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DNNH"]
 
@@ -40,17 +41,11 @@ class DNNH(DeepHashingMethod):
     """
 
     name = "DNNH"
-    hyperparameter_defaults = {"margin": 1.0, "epsilon": 0.05, "triplets_per_anchor": 8}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.make_loss()  # validates margin and triplets_per_anchor now rather than at fit
-        k = self.params["triplets_per_anchor"]
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise ValueError(f"triplets_per_anchor must be a positive int, got {k!r}")
-        eps = self.params["epsilon"]
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 0.5:
-            raise ValueError(f"epsilon must be a number in (0, 0.5), got {eps!r}")
+    hyperparameters = (
+        Hyperparameter("margin", 1.0, "the triplet margin", low=0, open="low"),
+        Hyperparameter("epsilon", 0.05, "half-width of the threshold's linear band", low=0, high=0.5, open="both"),
+        Hyperparameter("triplets_per_anchor", 8, "triplets mined per anchor and step", int, low=1),
+    )
 
     def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.divide_encode import DivideEncodeHead

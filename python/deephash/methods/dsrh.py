@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DSRH"]
 
@@ -23,7 +24,8 @@ class DSRH(DeepHashingMethod):
 
     Hyperparameters
     ---------------
-    alpha : float, default 0.1
+    balance : float, default 0.1
+        (Formerly ``alpha``, still accepted with a DeprecationWarning.)
         Weight of the balance regulariser 0.5 * ||mean code||^2.
     margin : float or None, default None
         Hinge margin rho in Hamming units; None means bits / 32.
@@ -36,10 +38,14 @@ class DSRH(DeepHashingMethod):
     """
 
     name = "DSRH"
-    hyperparameter_defaults = {"alpha": 0.1, "margin": None}
+    hyperparameters = (
+        Hyperparameter("balance", 0.1, "weight of the bit-balance term (the paper's alpha)", low=0),
+        Hyperparameter("margin", None, "hinge margin in Hamming units (None: bits / 32)", low=0, open="low", none=True),
+    )
+    renamed = {"alpha": "balance"}
     head_activation = "tanh"
 
     def make_loss(self):
         from ..losses import DSRHLoss
 
-        return DSRHLoss(self.bits, margin=self.params["margin"], alpha=self.params["alpha"])
+        return DSRHLoss(self.bits, margin=self.params["margin"], alpha=self.params["balance"])

@@ -53,6 +53,8 @@ def load(path, backbone=None, device=None):
         if backbone is None:
             raise ValueError(f"{path} was trained with a custom backbone module; pass it: load(path, backbone=module)")
         bb = backbone
-    model = cls(bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, **meta["hyperparameters"])
+    model = cls.from_saved(
+        bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
+    )
     model._restore(meta, arrays)
     return model

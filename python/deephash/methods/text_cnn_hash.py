@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["TextCNNHash", "laplacian_eigenmaps", "spectral_target_codes"]
 
@@ -133,7 +134,12 @@ class TextCNNHash(DeepHashingMethod):
     name = "TextCNNHash"
     supervised = False
     default_backbone = "text_cnn"
-    hyperparameter_defaults = {"neighbors": 10, "target_min_df": 2, "target_svd": None, "target_rotation": "itq"}
+    hyperparameters = (
+        Hyperparameter("neighbors", 10, "k of the texts' kNN graph", int, low=1),
+        Hyperparameter("target_min_df", 2, "TF-IDF min_df of the graph's vectors", int, low=1),
+        Hyperparameter("target_svd", None, "SVD dimensions of the graph (None: TF-IDF)", int, low=1, none=True),
+        Hyperparameter("target_rotation", "itq", "how the eigenmaps become bits", choices=("itq", "median")),
+    )
 
     def make_targets(self, x, labels):
         p = self.params
