@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .._torch import require_torch
-from .parts import upcast
+from .parts import nonnegative, upcast
 
 torch = require_torch()
 nn = torch.nn
@@ -236,6 +236,8 @@ class PairwiseHashLoss(HashLoss):
         E.g. ``SignSquared()``, ``LogCoshDistance()``, ``AbsDistance()``.
     weight : float
         Weight of the quantisation term.
+    weight_name : str
+        Its name in error messages (the loss's own argument name).
 
     Parameters of forward
     ---------------------
@@ -248,13 +250,11 @@ class PairwiseHashLoss(HashLoss):
 
     consumes = frozenset({Supervision.PAIRS})
 
-    def __init__(self, pair=None, quantization=None, weight: float = 0.0):
+    def __init__(self, pair=None, quantization=None, weight: float = 0.0, weight_name: str = "weight"):
         super().__init__()
         self.pair = pair
         self.quantization = quantization
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
-            raise ValueError(f"the quantisation weight must be a number >= 0, got {weight!r}")
-        self.weight = float(weight)
+        self.weight = nonnegative(weight_name, weight)
 
     def step_loss(self, inputs: LossInputs):
         if inputs.ref_u is None:

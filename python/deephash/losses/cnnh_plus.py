@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import LossInputs, Supervision, class_cross_entropy
 from .cnnh import CNNHLoss
+from .parts import nonnegative
 
 __all__ = ["CNNHPlusLoss"]
 
@@ -32,9 +33,7 @@ class CNNHPlusLoss(CNNHLoss):
 
     def __init__(self, class_weight: float = 1.0):
         super().__init__()
-        if not class_weight >= 0:
-            raise ValueError(f"class_weight must be >= 0, got {class_weight}")
-        self.class_weight = float(class_weight)
+        self.class_weight = nonnegative("class_weight", class_weight)
 
     def step_loss(self, inputs: LossInputs):
         return self(inputs.u, inputs.targets, inputs.out.logits, inputs.labels)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import HashLoss, Supervision, check_labels, check_outputs, similarity_matrix, torch
-from .parts import PairLikelihood, upcast
+from .parts import PairLikelihood, nonnegative, upcast
 
 __all__ = ["DCMHLoss"]
 
@@ -65,11 +65,8 @@ class DCMHLoss(HashLoss):
 
     def __init__(self, gamma: float = 1.0, eta: float = 1.0):
         super().__init__()
-        for name, v in (("gamma", gamma), ("eta", eta)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-        self.gamma = float(gamma)
-        self.eta = float(eta)
+        self.gamma = nonnegative("gamma", gamma)
+        self.eta = nonnegative("eta", eta)
         self.pair = PairLikelihood(scale=0.5)
 
     def step_loss(self, inputs):

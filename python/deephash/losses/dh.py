@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch
-from .parts import upcast
+from .parts import nonnegative, upcast
 
 __all__ = ["DHLoss", "dh_terms"]
 
@@ -49,8 +49,7 @@ class DHLoss(HashLoss):
     def __init__(self, balance: float = 1.0, independence: float = 1.0):
         super().__init__()
         for name, v in (("balance", balance), ("independence", independence)):
-            if not v >= 0:
-                raise ValueError(f"{name} must be >= 0, got {v}")
+            nonnegative(name, v)
         self.balance = float(balance)
         self.independence = float(independence)
 

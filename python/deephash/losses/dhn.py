@@ -28,7 +28,7 @@ class DHNLoss(PairwiseHashLoss):
     """
 
     def __init__(self, lam: float = 0.1):
-        super().__init__(pair=PairLikelihood(scale=1.0), quantization=LogCoshDistance(), weight=lam)
+        super().__init__(pair=PairLikelihood(scale=1.0), quantization=LogCoshDistance(), weight=lam, weight_name="lam")
 
     @property
     def lam(self) -> float:

@@ -29,7 +29,7 @@ class DPSHLoss(PairwiseHashLoss):
     """
 
     def __init__(self, lam: float = 0.1):
-        super().__init__(pair=PairLikelihood(scale=0.5), quantization=SignSquared(), weight=lam)
+        super().__init__(pair=PairLikelihood(scale=0.5), quantization=SignSquared(), weight=lam, weight_name="lam")
 
     @property
     def lam(self) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import PairwiseHashLoss
-from .parts import AbsDistance, Contrastive
+from .parts import AbsDistance, Contrastive, positive_int
 
 __all__ = ["DSHLoss"]
 
@@ -34,10 +34,8 @@ class DSHLoss(PairwiseHashLoss):
     """
 
     def __init__(self, bits: int, margin: float | None = None, alpha: float = 0.01):
-        if isinstance(bits, bool) or not isinstance(bits, int) or bits <= 0:
-            raise ValueError(f"bits must be a positive int, got {bits!r}")
-        margin = 2.0 * bits if margin is None else margin
-        super().__init__(pair=Contrastive(margin), quantization=AbsDistance(), weight=alpha)
+        margin = 2.0 * positive_int("bits", bits) if margin is None else margin
+        super().__init__(pair=Contrastive(margin), quantization=AbsDistance(), weight=alpha, weight_name="alpha")
 
     @property
     def margin(self) -> float:

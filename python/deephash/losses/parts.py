@@ -11,6 +11,7 @@ Every part takes tensors already in the working dtype (see :func:`upcast`).
 from __future__ import annotations
 
 import math
+import numbers
 
 from .._torch import require_torch
 
@@ -25,6 +26,8 @@ __all__ = [
     "SignSquared",
     "TargetBCE",
     "log_cosh",
+    "nonnegative",
+    "positive_int",
     "pair_nll",
     "upcast",
 ]
@@ -53,10 +56,18 @@ def log_cosh(x):
     return a + F.softplus(-2.0 * a) - math.log(2.0)
 
 
-def _nonneg(name, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+def nonnegative(name: str, v) -> float:
+    """``v`` as a float; ValueError unless it is a number >= 0 (NaN and bools refused)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
         raise ValueError(f"{name} must be a number >= 0, got {v!r}")
     return float(v)
+
+
+def positive_int(name: str, v) -> int:
+    """``v`` as an int; ValueError unless it is an int > 0 (bools refused)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return int(v)
 
 
 class PairLikelihood:
@@ -78,7 +89,7 @@ class PairLikelihood:
         if class_weights is not None:
             if len(class_weights) != 2:
                 raise ValueError(f"class_weights must be (similar, dissimilar), got {class_weights!r}")
-            class_weights = tuple(_nonneg("class_weights", w) for w in class_weights)
+            class_weights = tuple(nonnegative("class_weights", w) for w in class_weights)
         self.class_weights = class_weights
 
     def __call__(self, u, v, s):

@@ -134,7 +134,11 @@ class HashingMethod:
                     f"{owner} does not use the training setting(s) {', '.join(unused)} (it would ignore "
                     f"them); it reads {sorted(self.config_fields) or 'none'}"
                 )
+        self._check_settings()
         self._fitted = False
+
+    def _check_settings(self) -> None:
+        """Checks a combination of settings at construction (a subclass's extra rules); default none."""
 
     @classmethod
     def from_saved(cls, *, bits, backbone, seed, config, hyperparameters):

@@ -248,25 +248,7 @@ class LinearCrossModalMethod(CrossModalMethod):
     pairs, float64 (d_m,) and (d_m, bits). Inputs are vectors (no backbone: "features").
     """
 
-    def __init__(
-        self,
-        bits: int = 32,
-        image_backbone=None,
-        text_backbone=None,
-        seed: int = 0,
-        config=None,
-        backbone=None,
-        **hyperparameters,
-    ):
-        super().__init__(
-            bits=bits,
-            image_backbone=image_backbone,
-            text_backbone=text_backbone,
-            seed=seed,
-            config=config,
-            backbone=backbone,
-            **hyperparameters,
-        )
+    def _check_settings(self) -> None:
         for m in MODALITIES:
             if self.backbone[m] != "features":
                 raise ValueError(

@@ -74,25 +74,7 @@ class DCMH(CrossModalMethod):
     default_image_backbone = "mlp"
     default_text_backbone = "mlp"
 
-    def __init__(
-        self,
-        bits: int = 32,
-        image_backbone=None,
-        text_backbone=None,
-        seed: int = 0,
-        config=None,
-        backbone=None,
-        **hyperparameters,
-    ):
-        super().__init__(
-            bits=bits,
-            image_backbone=image_backbone,
-            text_backbone=text_backbone,
-            seed=seed,
-            config=config,
-            backbone=backbone,
-            **hyperparameters,
-        )
+    def _check_settings(self) -> None:
         if self.config.memory_bank is False:
             raise ValueError(
                 "DCMH always pairs a batch with the stored outputs of all n items of "

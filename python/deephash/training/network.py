@@ -234,16 +234,8 @@ class Network:
         """``pick(head output)`` for every row of validated inputs ``x``, float32 (n, width), in
         inference mode."""
         from .._torch import require_torch
-        from ..models import images_to_tensor
 
         torch = require_torch()
-        device = self.device()
-        if self.cut is not None:
-            return self._partial_outputs(x, pick, width, desc, device, torch)
-        src = self.features(x, device, f"{self.label} features") if self.frozen else x
-        images = self.info.input_kind == "images" and not self.frozen
-        texts = self.info.input_kind == "texts" and not self.frozen
-        step = self.config.feature_batch_size if images or texts else 4096
         n = x.shape[0] if hasattr(x, "shape") else len(x)
         out = np.empty((n, width), dtype=np.float32)
         bar = progress(total=n, desc=desc, unit="item", leave=False) if self.config.progress else None
@@ -251,50 +243,47 @@ class Network:
         self.backbone.eval()
         try:
             with torch.inference_mode():
-                for start in range(0, n, step):
-                    chunk = src[start : start + step]
-                    if images:
-                        o = self.head(self.backbone(images_to_tensor(chunk, torch).to(device)))
-                    elif texts:
-                        o = self.head(self.backbone(list(chunk)))
-                    elif self.frozen:
-                        o = self.head(torch.from_numpy(chunk).to(device))
-                    else:
-                        o = self.head(self.backbone(torch.from_numpy(chunk).to(device)))
-                    out[start : start + step] = pick(o).float().cpu().numpy()
+                for start, o in self._output_batches(x, torch, desc):
+                    values = pick(o).float().cpu().numpy()
+                    out[start : start + values.shape[0]] = values
                     if bar is not None:
-                        bar.update(len(chunk))
+                        bar.update(values.shape[0])
         finally:
             if bar is not None:
                 bar.close()
         return out
 
-    def _partial_outputs(self, x, pick, width, desc, device, torch, chunk: int = 4096):
-        """:meth:`outputs` under partial fine-tuning: activations at the cut from the cache
-        (computed and added for images not in it), then the top blocks and the head. Chunks of
-        ``chunk`` images bound the memory (float16 (chunk, h, w, c) at a time)."""
+    def _output_batches(self, x, torch, desc, chunk: int = 4096):
+        """(first row, head output) of each batch of ``x``. Partial fine-tuning reads the
+        activations at the cut from the cache (computed and added for images not in it), in
+        chunks of ``chunk`` images to bound the memory (float16 (chunk, h, w, c) at a time)."""
+        from ..models import images_to_tensor
         from ..models.partial import maps_to_input
 
-        n = x.shape[0]
-        step = self.config.feature_batch_size
-        out = np.empty((n, width), dtype=np.float32)
-        bar = progress(total=n, desc=desc, unit="item", leave=False) if self.config.progress else None
-        self.head.eval()
-        self.backbone.eval()
-        try:
-            with torch.inference_mode():
-                for start in range(0, n, chunk):
-                    acts = self.activations(x[start : start + chunk], device, desc, progress=False)
-                    for s in range(0, acts.shape[0], step):
-                        a = torch.from_numpy(acts[s : s + step]).to(device)
-                        o = self.head(self.backbone.upper(maps_to_input(a), self.cut))
-                        out[start + s : start + s + a.shape[0]] = pick(o).float().cpu().numpy()
-                        if bar is not None:
-                            bar.update(a.shape[0])
-        finally:
-            if bar is not None:
-                bar.close()
-        return out
+        device = self.device()
+        n = x.shape[0] if hasattr(x, "shape") else len(x)
+        if self.cut is not None:
+            step = self.config.feature_batch_size
+            for first in range(0, n, chunk):
+                acts = self.activations(x[first : first + chunk], device, desc, progress=False)
+                for s in range(0, acts.shape[0], step):
+                    a = torch.from_numpy(acts[s : s + step]).to(device)
+                    yield first + s, self.head(self.backbone.upper(maps_to_input(a), self.cut))
+            return
+        src = self.features(x, device, f"{self.label} features") if self.frozen else x
+        images = self.info.input_kind == "images" and not self.frozen
+        texts = self.info.input_kind == "texts" and not self.frozen
+        step = self.config.feature_batch_size if images or texts else 4096
+        for start in range(0, n, step):
+            part = src[start : start + step]
+            if images:
+                yield start, self.head(self.backbone(images_to_tensor(part, torch).to(device)))
+            elif texts:
+                yield start, self.head(self.backbone(list(part)))
+            elif self.frozen:
+                yield start, self.head(torch.from_numpy(part).to(device))
+            else:
+                yield start, self.head(self.backbone(torch.from_numpy(part).to(device)))
 
     # -- persistence ---------------------------------------------------------------------
     def state(self, prefix: str = ""):
