@@ -1,7 +1,7 @@
 """What every hashing loss shares: what it consumes, what the trainer hands it, input checks.
 
 A loss declares in ``consumes`` what it needs besides the network outputs; the trainer
-(:mod:`deephash.methods.trainer`) supplies exactly that in a :class:`LossInputs` and calls
+(:func:`deephash.training.train`) supplies exactly that in a :class:`LossInputs` and calls
 :meth:`HashLoss.step_loss`. The kinds, and the ``forward`` signature of each kind's base class:
 
 ==================  =========================================================================

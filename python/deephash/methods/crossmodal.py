@@ -55,7 +55,7 @@ class CrossModalMethod(HashingMethod):
     **hyperparameters
         The method's own (see its docstring) or TrainConfig fields.
 
-    Subclasses define ``name``, ``hyperparameter_defaults``, ``default_image_backbone`` /
+    Subclasses define ``name``, ``hyperparameters``, ``default_image_backbone`` /
     ``default_text_backbone`` and implement ``_fit(image_x, text_x, labels)``,
     ``_transform(modality, x)``, ``_state`` and ``_restore``.
     """

@@ -36,9 +36,10 @@ class DeepHashingMethod(HashingMethod):
     instead: the activations below the cut are computed once (cached on disk, float16) and the
     blocks above train with the head (:mod:`deephash.models.partial`). Encoding: ``u > 0``.
 
-    Subclasses define ``name``, ``hyperparameter_defaults``, ``make_loss`` and, where they
+    Subclasses define ``name``, ``hyperparameters``, ``make_loss`` and, where they
     differ from the defaults, ``head_activation``, ``frozen_head_hidden``, ``make_head``,
-    ``init_head``, ``make_targets`` and ``supervised``.
+    ``init_head``, ``make_targets``, ``make_miner``, ``make_criterion``, ``make_hooks`` and
+    ``supervised``.
     """
 
     default_backbone = "mlp"

@@ -24,7 +24,7 @@ class DLBHC(DeepHashingMethod):
     """
 
     name = "DLBHC"
-    hyperparameter_defaults: dict = {}
+    hyperparameters = ()
 
     def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.latent_head import LatentHead

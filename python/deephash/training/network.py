@@ -47,9 +47,14 @@ class Network:
     label : str
         Progress-bar label ("DPSH", "image", ...).
 
-    Attributes (after :meth:`build`)
-    --------------------------------
-    spec, info, backbone, head, cut (int or None), frozen (bool)
+    Attributes
+    ----------
+    spec, info, backbone, head
+        Set by :meth:`build`: the backbone's normalised spec and info, the modules.
+    cut : int or None
+        Partial fine-tuning's cut (``TrainConfig.train_from_block``).
+    frozen : bool
+        Whether the pretrained backbone is frozen (its features cached, the head trained).
     """
 
     def __init__(

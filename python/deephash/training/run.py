@@ -85,11 +85,20 @@ class Run:
     desc : str
         Progress-bar label.
 
-    Attributes (progress)
-    ---------------------
-    epoch : int; stage : Stage (the one training now); loss : 0-d tensor of the current step;
-    batch_ids : int64 tensor of the current batch; postfix : dict shown on the progress bar;
-    steps_per_stage : int (``epochs * ceil(n / batch_size)``).
+    Attributes
+    ----------
+    epoch : int
+        The current epoch, from 0.
+    stage : Stage
+        The stage training now.
+    loss : 0-d tensor
+        The loss of the current step.
+    batch_ids : int64 tensor
+        Training-set positions of the current batch.
+    postfix : dict
+        Shown on the progress bar after each epoch.
+    steps_per_stage : int
+        ``epochs * ceil(n / batch_size)``.
     """
 
     def __init__(self, stages, *, n, config, rng, device, labels=None, targets=None, hooks=(), desc="training"):
