@@ -285,3 +285,23 @@ def test_training_settings_a_method_does_not_use_are_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         M.DPSH(epochs=3, lr_schedule="cosine", memory_bank=False)
+
+
+def test_data_parallel_training_reaches_no_private_attribute():
+    # distributed/train.py goes through public hooks of the run and the method: it neither
+    # assigns nor reads another object's private attributes (a rename elsewhere cannot break it).
+    import ast
+    from pathlib import Path
+
+    import deephash.distributed.train as dt
+
+    tree = ast.parse(Path(dt.__file__).read_text())
+    private = [
+        f"line {n.lineno}: .{n.attr}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute)
+        and n.attr.startswith("_")
+        and not n.attr.startswith("__")
+        and not (isinstance(n.value, ast.Name) and n.value.id == "self")
+    ]
+    assert private == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 from .criterion import Criterion, MemoryBank
 from .hooks import HOOK_POINTS, CosineSchedule, Hook
 from .mining import TripletMiner, check_rankable, relevance
+from .network import Network
 from .run import Run, Stage, TrainingNetwork, progress, train
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Criterion",
     "Hook",
     "MemoryBank",
+    "Network",
     "Run",
     "Stage",
     "TrainingNetwork",
