@@ -135,6 +135,31 @@ def test_hashnet_continuation_is_a_hook_without_a_loop_edit(small):
     assert not np.array_equal(plain(bits=8, seed=0, epochs=4, progress=False).fit(xt, yt).transform(xq), u)
 
 
+class _SelfSchedulingHead(_ScaledTanhHead):
+    """The continuation as part of the head: a trained module with a hook method registers itself."""
+
+    def on_epoch_start(self, run):
+        self.beta = 1.5**run.epoch
+
+
+class _HeadScheduled(_HashNetLike):
+    name = "HeadScheduled"
+
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
+        return _SelfSchedulingHead(in_dim, self.bits)
+
+    def make_hooks(self):
+        return []
+
+
+def test_heads_and_losses_with_hook_methods_register_themselves(small):
+    xt, yt, _ = small
+    rec = _Recorder()
+    m = _HeadScheduled(bits=8, seed=0, epochs=3, progress=False).fit(xt, yt, callbacks=[rec])
+    assert m._head.beta == 1.5**2
+    assert rec.calls[0] == ("fit_start", 1)
+
+
 # ---------------------------------------------------------------------------- criteria
 def test_memory_bank_wraps_a_loss_and_grows_with_the_items_seen():
     seen = []

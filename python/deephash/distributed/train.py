@@ -145,7 +145,7 @@ class _TrainWorker:
         ray = require_ray()
         return ray.util.get_node_ip_address(), free_port()
 
-    def fit(self, method, x, labels, rank, world, host, port):
+    def fit(self, method, x, labels, rank, world, host, port, callbacks=()):
         import torch.distributed as dist
 
         dist.init_process_group("gloo", init_method=f"tcp://{host}:{port}", rank=rank, world_size=world)
@@ -153,18 +153,22 @@ class _TrainWorker:
             method.config = method.config.replace(num_workers=1, progress=False)
             hook = DataParallel(rank, world)
             # Object-store arrays are read-only; the training code may write (standardise, ...).
-            method.fit(np.array(x), None if labels is None else np.array(labels), callbacks=[hook])
+            y = None if labels is None else np.array(labels)
+            method.fit(np.array(x), y, callbacks=[hook, *callbacks])
             return (method if rank == 0 else None), hook.fingerprint
         finally:
             dist.destroy_process_group()
 
 
-def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_worker=1, actor_options=None):
+def fit_data_parallel(
+    method, x, labels=None, *, num_workers=None, threads_per_worker=1, actor_options=None, callbacks=()
+):
     """Trains ``method`` on ``num_workers`` Ray actors (default ``method.config.num_workers``).
 
     ``x`` and ``labels`` are put in Ray's object store once; one torch.distributed (gloo) group
     joins the workers. Returns ``method``, fitted with the weights every worker ends with
-    (checked identical on all of them).
+    (checked identical on all of them). ``callbacks``: extra hooks of each worker's run (they
+    travel to the workers, so they must pickle).
     """
     config = method.config
     world = config.num_workers if num_workers is None else int(num_workers)
@@ -178,7 +182,9 @@ def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_w
         host, port = ray.get(workers[0].rendezvous.remote())
         x_ref = ray.put(np.asarray(x))
         y_ref = None if labels is None else ray.put(np.asarray(labels))
-        results = ray.get([w.fit.remote(method, x_ref, y_ref, r, world, host, port) for r, w in enumerate(workers)])
+        results = ray.get(
+            [w.fit.remote(method, x_ref, y_ref, r, world, host, port, list(callbacks)) for r, w in enumerate(workers)]
+        )
     finally:
         for w in workers:
             ray.kill(w)

@@ -170,7 +170,7 @@ class DeepHashingMethod(HashingMethod):
         if self.config.num_workers > 1:  # data-parallel over Ray workers, each running this fit
             from ..distributed.train import fit_data_parallel
 
-            return fit_data_parallel(self, x, labels)
+            return fit_data_parallel(self, x, labels, callbacks=callbacks)
         torch = require_torch()
         x = as_inputs(x, self._input_kind())
         y = as_labels(labels, x.shape[0]) if self.supervised else None

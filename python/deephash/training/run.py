@@ -81,7 +81,9 @@ class Run:
     labels : tensor (n,) int64 or (n, c) float on ``device``, or None
     targets : float tensor (n, bits) on ``device``, or None
     hooks : sequence of hooks (see :mod:`deephash.training.hooks`)
-        ``TrainConfig.lr_schedule="cosine"`` adds a :class:`CosineSchedule` first.
+        ``TrainConfig.lr_schedule="cosine"`` adds a :class:`CosineSchedule` first; then every
+        stage's loss and trained modules (e.g. a head) that define hook methods register
+        themselves; then these.
     desc : str
         Progress-bar label.
 
@@ -111,9 +113,13 @@ class Run:
         self.device = device
         self.labels = labels
         self.targets = targets
-        self.hooks = ([CosineSchedule()] if config.lr_schedule == "cosine" else []) + list(hooks)
+        # The parts register themselves: a loss or a trained module (a head) with hook methods
+        # is called like any hook, after the schedule and before the hooks given here.
+        parts = [st.criterion.loss for st in self.stages] + [m for st in self.stages for m in st.net.modules]
+        parts = list({id(p): p for p in parts if _is_hook(p)}.values())
+        self.hooks = ([CosineSchedule()] if config.lr_schedule == "cosine" else []) + parts + list(hooks)
         for h in self.hooks:
-            if not any(callable(getattr(h, p, None)) for p in HOOK_POINTS):
+            if not _is_hook(h):
                 raise TypeError(f"a hook needs one of the methods {HOOK_POINTS}, got {type(h).__name__}")
         self.desc = desc
         self.batch_size = min(config.batch_size, self.n)
@@ -134,6 +140,10 @@ class Run:
             fn = getattr(h, point, None)
             if fn is not None:
                 fn(self)
+
+
+def _is_hook(obj) -> bool:
+    return any(callable(getattr(obj, p, None)) for p in HOOK_POINTS)
 
 
 def _make_optimizer(torch, stage, cfg):
