@@ -7,7 +7,8 @@ names, and accepts a renamed one under its old name for a while with a Deprecati
 
 One name per concept across methods: ``quantization`` is the weight of the quantisation term
 (DPSH, DHN, DSH, DCMH), ``balance`` that of the bit-balance term (DH, SDH, DSRH, DCMH),
-``itq_iterations`` the alternations of an ITQ rotation (ITQ, CCA-ITQ, DH's start).
+``itq_iterations`` the alternations of an ITQ rotation (ITQ, CCA-ITQ, DH, SDH, SemanticHashing,
+TextCNNHash).
 """
 
 from __future__ import annotations
