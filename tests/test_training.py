@@ -330,3 +330,18 @@ def test_data_parallel_training_reaches_no_private_attribute():
         and not (isinstance(n.value, ast.Name) and n.value.id == "self")
     ]
     assert private == []
+
+
+def test_method_classes_import_without_torch():
+    # the registry, every method class and the hyperparameter declarations need no torch: it is
+    # imported when a deep method is fitted or loaded
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deephash.methods as M\n"
+        "for n in M.registry.method_names():\n"
+        "    M.method_class(n).hyperparameters\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -36,7 +36,7 @@ class DCMHLoss(HashLoss):
     step size independent of the data size without changing the relative weights.
 
     Consumes pairs, across modalities and with the shared codes: in the training loop each
-    modality is a stage whose criterion (:class:`deephash.methods.dcmh.CrossModalBank`) hands it
+    modality is a stage whose criterion (:class:`deephash.training.CrossModalBank`) hands it
     the other modality's stored outputs (``ref_u``), the codes and ``u_sum``.
 
     Parameters

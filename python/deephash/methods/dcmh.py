@@ -99,7 +99,7 @@ class DCMH(CrossModalMethod):
     def _fit(self, image_x, text_x, labels, callbacks=()):
         from .._torch import require_torch
         from ..models import resolve_device
-        from ..training import Run, Stage, train
+        from ..training import CrossModalBank, Run, Stage, train
 
         torch = require_torch()
         cfg = self.config
@@ -194,37 +194,3 @@ class _SharedCodes:
     def on_epoch_end(self, run) -> None:
         self._update_codes()
         run.postfix = {"J": f"{self.history[-1]:.4g}"}
-
-
-class CrossModalBank:
-    """The criterion of one modality's stage in DCMH: pairs the batch with every stored output of
-    the other modality and hands :class:`deephash.losses.DCMHLoss` the batch's codes and the
-    modality's column sums; then stores the batch's outputs."""
-
-    min_batch = 1
-
-    def __init__(self, loss, modality, state):
-        self.loss, self.modality, self.state = loss, modality, state
-        self.other = "text" if modality == "image" else "image"
-
-    @property
-    def consumes(self):
-        return self.loss.consumes
-
-    def check(self, labels, targets) -> None:
-        if labels is None:
-            raise ValueError("DCMH needs labels")
-
-    def step_loss(self, inputs):
-        st, idx = self.state, inputs.ids
-        own = st.outputs[self.modality]
-        inputs.u = u = inputs.u.float()
-        # Column sums of this modality over all n items, the batch's share live.
-        inputs.u_sum = (own.sum(0) - own[idx].sum(0)) + u.sum(0)
-        inputs.ref_u, inputs.ref_labels, inputs.codes = st.outputs[self.other], st.labels, st.codes[idx]
-        loss = self.loss.step_loss(inputs)
-        own[idx] = u.detach()  # not in the loss's graph: safe before backward
-        return loss
-
-    def no_step_hint(self) -> str:
-        return ""

@@ -15,7 +15,7 @@ continuation or warm-up is a hook, not a loop edit.
 
 from __future__ import annotations
 
-from .criterion import Criterion, MemoryBank
+from .criterion import Criterion, CrossModalBank, MemoryBank
 from .hooks import HOOK_POINTS, CosineSchedule, Hook
 from .mining import TripletMiner, check_rankable, relevance
 from .network import Network
@@ -25,6 +25,7 @@ __all__ = [
     "HOOK_POINTS",
     "CosineSchedule",
     "Criterion",
+    "CrossModalBank",
     "Hook",
     "MemoryBank",
     "Network",

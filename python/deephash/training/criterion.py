@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..losses.base import LABELLED, RELATIONAL, LossInputs, Supervision
 
-__all__ = ["Criterion", "MemoryBank"]
+__all__ = ["Criterion", "CrossModalBank", "MemoryBank"]
 
 
 class Criterion:
@@ -133,3 +133,40 @@ class MemoryBank(Criterion):
             self._full = True
             inputs.ref_u, inputs.ref_labels, inputs.ref_ids = self.outputs, self.labels, self.ids
         return super().step_loss(inputs)
+
+
+class CrossModalBank(Criterion):
+    """The criterion of one modality's stage in cross-modal training (DCMH): pairs the batch with
+    every stored output of the other modality and hands the loss (:class:`deephash.losses.DCMHLoss`)
+    the batch's rows of the shared codes and the modality's column sums; then stores the batch's
+    outputs.
+
+    Parameters
+    ----------
+    loss : deephash.losses.HashLoss
+        Its ``step_loss`` reads ``u``, ``labels``, ``ref_u`` / ``ref_labels`` (the other
+        modality), ``codes`` and ``u_sum``.
+    modality : {"image", "text"}
+    state : object
+        ``outputs`` (dict modality -> float tensor (n, bits), the latest outputs), ``labels``
+        (all n) and ``codes`` (float tensor (n, bits) of +-1), shared by both stages (DCMH's
+        ``_SharedCodes`` hook keeps them).
+    """
+
+    min_batch = 1  # its pairs are with the other modality: a batch of one still has them
+
+    def __init__(self, loss, modality, state):
+        super().__init__(loss)
+        self.modality, self.state = modality, state
+        self.other = "text" if modality == "image" else "image"
+
+    def step_loss(self, inputs):
+        st, idx = self.state, inputs.ids
+        own = st.outputs[self.modality]
+        inputs.u = u = inputs.u.float()
+        # Column sums of this modality over all n items, the batch's share live.
+        inputs.u_sum = (own.sum(0) - own[idx].sum(0)) + u.sum(0)
+        inputs.ref_u, inputs.ref_labels, inputs.codes = st.outputs[self.other], st.labels, st.codes[idx]
+        loss = self.loss.step_loss(inputs)
+        own[idx] = u.detach()  # not in the loss's graph: safe before backward
+        return loss
