@@ -2,8 +2,10 @@
 
 A deep method is a composition trained by :mod:`deephash.training`: a backbone
 (:mod:`deephash.models`), a head (``make_head``; by default :class:`deephash.models.HashHead`),
-a loss (``make_loss``) that declares what it consumes, and, for losses that learn target codes,
-``make_targets``. A new method is one subclass naming these, one loss class and a registry line.
+a loss (``make_loss``, composed from :mod:`deephash.losses.parts` or a class of its own) that
+declares what it consumes, its miner (``make_miner``), its hooks (``make_hooks``) and, for losses
+that learn target codes, ``make_targets``. A new method is one subclass naming these and a
+registry line; the loop is not edited.
 """
 
 from __future__ import annotations
@@ -129,9 +131,7 @@ class DeepHashingMethod(HashingMethod):
         )
 
     def _input_kind(self):
-        from ..models.backbones import backbone_input_kind, normalize_spec
-
-        return backbone_input_kind(normalize_spec(self.backbone))
+        return self._network(0).input_kind()
 
     # The fitted network's parts, read by tests and tools (the Network owns them).
     _backbone = property(lambda self: self._net.backbone)
