@@ -327,7 +327,13 @@ def main(argv=None):
                 print(f"{cls.name:8} {bits:>4}  (already in {args.json}, skipped)", flush=True)
                 continue
             if not deep:
-                model = cls(bits=bits, backbone=backbone, seed=args.seed, **common)
+                # batch_size is a training setting: methods that do not train refuse it
+                model = cls(
+                    bits=bits,
+                    backbone=backbone,
+                    seed=args.seed,
+                    **{k: v for k, v in common.items() if k != "batch_size"},
+                )
             else:
                 hidden = (
                     None if args.head_hidden is None else [int(h) for h in args.head_hidden.split(",") if h.strip()]

@@ -33,7 +33,7 @@ GRID = [(1.0, 1.0), (1.0, 0.0), (100.0, 0.0), (100.0, 0.1), (100.0, 1.0), (300.0
 
 def make(name, bits, seed, epochs, gamma=None, eta=None):
     if name == "DCMH":
-        kw = {} if gamma is None else {"gamma": gamma, "eta": eta}
+        kw = {} if gamma is None else {"quantization": gamma, "balance": eta}  # the paper's gamma, eta
         return M.DCMH(bits=bits, seed=seed, epochs=epochs, progress=False, **kw)
     return getattr(M, name)(bits=bits, seed=seed)
 

@@ -112,7 +112,8 @@ def main(argv=None):
             for name in methods:
                 cls = M.method_class(name)
                 for bits, model_seed in [(b, s) for b in bits_list for s in model_seeds]:
-                    extra = {} if args.epochs is None else {"epochs": args.epochs}
+                    deep = issubclass(cls, M.DeepHashingMethod)  # only training methods take epochs
+                    extra = {} if args.epochs is None or not deep else {"epochs": args.epochs}
                     model = cls(bits=bits, backbone=backbone, seed=model_seed, **common, **extra)
                     rec = {
                         "data": split.name,

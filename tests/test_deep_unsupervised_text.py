@@ -52,7 +52,7 @@ def test_dh_beats_lsh_and_sdh_beats_dh(digits, tmp_path):
 
 
 def test_dh_itq_init_starts_from_itq(digits, monkeypatch):
-    from deephash.methods import deep
+    from deephash.training import network
     from deephash.codes import pack_bits
     from deephash.methods.dh import itq_init_code_layer
     from deephash.models import HashHead
@@ -79,7 +79,7 @@ def test_dh_itq_init_starts_from_itq(digits, monkeypatch):
         M.DH(init="pca", **kw).fit(xt)
     # beyond INIT_HEAD_ROWS items the start is fitted on a seeded sample of them: another
     # ITQ solution (its own bits), still balanced over all items, and reproducible
-    monkeypatch.setattr(deep, "INIT_HEAD_ROWS", 600)
+    monkeypatch.setattr(network, "INIT_HEAD_ROWS", 600)
     sampled = M.DH(**kw).fit(xt).encode(xt)
     assert not (sampled == expect).all()
     np.testing.assert_array_equal(sampled, M.DH(**kw).fit(xt).encode(xt))

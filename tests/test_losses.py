@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deephash.losses import DHNLoss, DPSHLoss, DSHLoss, log_cosh, similarity_matrix
+from deephash.losses import DHNLoss, DPSHLoss, DSHLoss, Supervision, log_cosh, similarity_matrix
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
 
@@ -171,7 +171,7 @@ from deephash.losses import (
     TripletHashLoss,
     class_cross_entropy,
 )
-from deephash.methods.mining import TripletMiner, relevance
+from deephash.training.mining import TripletMiner, relevance
 
 
 def log_softmax_at(row, k):
@@ -273,13 +273,13 @@ def test_new_loss_input_errors():
         DNNHLoss()(u, u, torch.zeros(3, 3))
     with pytest.raises(ValueError, match="margin"):
         DNNHLoss(margin=0.0)
-    with pytest.raises(ValueError, match="triplets_per_anchor"):
+    with pytest.warns(DeprecationWarning, match="TripletMiner"), pytest.raises(ValueError, match="per_anchor"):
         DNNHLoss(triplets_per_anchor=0)
     with pytest.raises(ValueError, match="class_weight"):
         CNNHPlusLoss(class_weight=-1.0)
 
     class Graded(TripletHashLoss):
-        consumes = frozenset({"graded_triplets"})
+        consumes = frozenset({Supervision.GRADED_TRIPLETS})
 
         def compute_loss(self, a, p, n, gains):
             return (gains * (a - p).pow(2).sum(1)).mean()

@@ -381,7 +381,8 @@ def test_cifar_protocol_accepts_the_new_names():
 
 
 # ------------------------------------------- the training layer serves other kinds of methods
-from deephash.losses import HashLoss, TripletHashLoss
+from deephash.losses import HashLoss, Supervision, TripletHashLoss
+from deephash.training import TripletMiner
 
 
 class _BalanceLoss(HashLoss):
@@ -403,10 +404,10 @@ class _Unsupervised(M.DeepHashingMethod):
 class _WeightedTriplets(TripletHashLoss):
     """Triplets and pairs at once, with learned non-negative per-bit weights (a DRSCH-like toy)."""
 
-    consumes = frozenset({"triplets", "pairs"})
+    consumes = frozenset({Supervision.TRIPLETS, Supervision.PAIRS})
 
     def __init__(self, bits):
-        super().__init__(triplets_per_anchor=2)
+        super().__init__()
         self.raw = torch.nn.Parameter(torch.zeros(bits))
         self.seen = []
 
@@ -427,9 +428,12 @@ class _Weighted(M.DeepHashingMethod):
     def make_loss(self):
         return _WeightedTriplets(self.bits)
 
+    def make_miner(self, loss):
+        return TripletMiner(2, seed=self.seed)
+
 
 class _GradedLoss(TripletHashLoss):
-    consumes = frozenset({"graded_triplets"})
+    consumes = frozenset({Supervision.GRADED_TRIPLETS})
 
     def compute_loss(self, a, p, n, gains):
         d = (a - p).pow(2).sum(1) - (a - n).pow(2).sum(1)
@@ -475,21 +479,25 @@ def test_graded_triplets_from_multi_hot_labels(split):
 
 
 def test_cosine_schedule_decays_every_group_to_zero_and_changes_training(digits):
+    from types import SimpleNamespace
+
     from deephash.methods.config import TrainConfig
-    from deephash.methods.trainer import _lr_schedule
+    from deephash.training import CosineSchedule
 
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="step")
     w = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.Adam([{"params": [w], "lr": 1.0}, {"params": [], "lr": 0.1}], lr=1.0)
-    set_lr = _lr_schedule(opt, TrainConfig(lr_schedule="cosine"), total_steps=4)
+    stage = SimpleNamespace(optimizer=opt, step=0)
+    run = SimpleNamespace(stages=[stage], stage=stage, steps_per_stage=4)
+    schedule = CosineSchedule()
+    schedule.on_fit_start(run)
     seen = []
-    for _ in range(4):
-        set_lr()
+    for step in range(4):
+        stage.step = step
+        schedule.on_step(run)
         seen.append([g["lr"] for g in opt.param_groups])
     np.testing.assert_allclose(seen, [[1.0, 0.1], [0.853553, 0.0853553], [0.5, 0.05], [0.146447, 0.0146447]], rtol=1e-5)
-    _lr_schedule(opt, TrainConfig(), total_steps=4)()  # constant: leaves the rates alone
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.146447, rel=1e-5)
     xt, yt, xq, _ = digits
     const = M.DPSH(bits=16, seed=0, epochs=3, progress=False).fit(xt, yt)
     cos = M.DPSH(bits=16, seed=0, epochs=3, progress=False, lr_schedule="cosine").fit(xt, yt)

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deephash.losses import DRSCHLoss, DSRHLoss, LossInputs
-from deephash.methods.mining import TripletMiner, check_rankable, relevance
+from deephash.training.mining import TripletMiner, check_rankable, relevance
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16]
 

@@ -9,7 +9,8 @@ never imports Ray.
 from __future__ import annotations
 
 from .encode import encode
-from .sharded_index import ShardedIndex, ShardUnavailableError, ensure_ray
+from .ray_support import ensure_ray
+from .sharded_index import ShardedIndex, ShardUnavailableError
 from .train import fit_data_parallel
 
 __all__ = ["ShardUnavailableError", "ShardedIndex", "encode", "ensure_ray", "fit_data_parallel"]

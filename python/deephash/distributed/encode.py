@@ -8,7 +8,8 @@ import numbers
 import numpy as np
 
 from .._validate import as_ids, describe
-from .sharded_index import _ray, ensure_ray
+from .ray_support import ensure_ray
+from .ray_support import require_ray as _ray
 
 __all__ = ["encode"]
 

@@ -21,6 +21,8 @@ from ._files import check_shard_name, read_regular, write_atomic
 from ._log import WriteAheadLog
 from ._merge import merge_knn, merge_range
 from ._shard import Shard, make_index
+from .ray_support import ensure_ray
+from .ray_support import require_ray as _ray
 
 __all__ = ["DEFAULT_TIMEOUT", "MANIFEST", "ShardUnavailableError", "ShardedIndex"]
 
@@ -53,22 +55,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("deephash.distributed needs Ray: pip install 'deephash[distributed]'") from None
-
-    return ray
-
-
-def ensure_ray(address=None) -> None:
-    """Connects to Ray: to ``address`` when given, else to a running local instance or a new one."""
-    ray = _ray()
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
 
 
 def _locked(fn):

@@ -2,8 +2,9 @@
 
 ``TrainConfig(num_workers=W)`` (or ``deephash train --workers W``) makes ``method.fit`` call
 :func:`fit_data_parallel`: W Ray actors each run the method's own training loop
-(:func:`deephash.methods.trainer.train_network`) on the same seeded batch order. Of every batch of
-``batch_size`` items, worker r runs the network forward and backward on its contiguous part
+(:func:`deephash.training.train`) on the same seeded batch order, made data-parallel by a
+public hook of the run (:class:`DataParallel`, passed as ``fit(..., callbacks=[...])``). Of
+every batch of ``batch_size`` items, worker r runs the network forward and backward on its contiguous part
 (``ceil(b / W)`` items); the outputs are all-gathered so that every worker computes the loss of
 the *whole* batch, and its memory bank receives the whole batch's outputs, exactly as one process
 would. Backward through the gather keeps each worker's own rows; the parameter gradients, summed
@@ -24,19 +25,11 @@ NCCL; nothing else changes.
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 
-from .sharded_index import _ray, ensure_ray
+from .ray_support import ensure_ray, free_port, require_ray
 
-__all__ = ["fit_data_parallel"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
+__all__ = ["DataParallel", "fit_data_parallel"]
 
 
 def _gather_rows(t, rank: int, world: int, b: int):
@@ -64,29 +57,39 @@ def _gather_rows(t, rank: int, world: int, b: int):
     return AllGather.apply(t)[:b]
 
 
-def make_data_parallel(method, rank: int, world: int) -> None:
-    """Makes this process's ``method.fit`` one of ``world`` data-parallel workers (see module
-    docstring). Needs ``torch.distributed`` initialised; changes only this method object.
-    Returns the gradient hooks' handles (``remove()`` them after training)."""
-    import torch
-    import torch.distributed as dist
+class DataParallel:
+    """A training-run hook (:mod:`deephash.training.hooks`) that makes this process one of
+    ``world`` data-parallel workers (see the module docstring). Needs ``torch.distributed``
+    initialised; changes only the run it is given to.
 
-    from ..models.hash_head import HeadOutput
+    At ``on_fit_start`` it wraps each stage's ``net.forward`` (this worker's part of the batch,
+    then an all-gather) and sums the gradients of the network's parameters over the workers as
+    they are accumulated; at ``on_fit_end`` it removes those gradient hooks, averages floating
+    buffers (batch-norm statistics) and records ``fingerprint``, the sha256 of the trained weights.
+    """
 
-    build = method._training_network
-    hooks = []
+    def __init__(self, rank: int, world: int):
+        self.rank, self.world = int(rank), int(world)
+        self._handles = []
+        self.fingerprint = None
 
-    def training_network(x, device, rng, torch_mod):
-        net = build(x, device, rng, torch_mod)
-        for g in net.groups:
-            g["params"] = list(g["params"])  # may be generators; Adam reads them again
-        for g in net.groups:
-            for p in g["params"]:
-                if p.requires_grad:
-                    hooks.append(p.register_post_accumulate_grad_hook(_sum_grad))
-        forward = net.forward
+    def on_fit_start(self, run) -> None:
+        for stage in run.stages:
+            net = stage.net
+            for g in net.groups:
+                for p in g["params"]:
+                    if p.requires_grad:
+                        self._handles.append(p.register_post_accumulate_grad_hook(_sum_grad))
+            net.forward = self._parallel(net.forward)
 
-        def parallel_forward(idx_np, idx):
+    def _parallel(self, forward):
+        import torch
+
+        from ..models.hash_head import HeadOutput
+
+        rank, world = self.rank, self.world
+
+        def parallel_forward(idx_np, idx, *args, **kwargs):
             b = len(idx_np)
             per = -(-b // world)
             part = idx_np[rank * per : (rank + 1) * per]
@@ -94,42 +97,39 @@ def make_data_parallel(method, rank: int, world: int) -> None:
             # with items of the batch; the padding rows are cut off after the gather (no gradient).
             if len(part) < per:
                 part = np.concatenate([part, idx_np[: per - len(part)]])
-            out = forward(part, torch.from_numpy(part).to(idx.device))
+            out = forward(part, torch.from_numpy(part).to(idx.device), *args, **kwargs)
             if isinstance(out, HeadOutput):
                 return HeadOutput(*(None if v is None else _gather_rows(v, rank, world, b) for v in out))
             return _gather_rows(out, rank, world, b)
 
-        net.forward = parallel_forward
-        return net
+        return parallel_forward
 
-    def _sum_grad(p):
-        dist.all_reduce(p.grad)  # the whole batch's gradient: the sum of the workers' rows
+    def on_fit_end(self, run) -> None:
+        import hashlib
 
-    method._training_network = training_network
-    return hooks
+        import torch.distributed as dist
+
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        modules = [m for st in run.stages for m in st.net.modules]
+        # batch-norm running statistics, gathered by each worker from its own part of the batches
+        for module in modules:
+            for b in module.buffers():
+                if b.is_floating_point():
+                    dist.all_reduce(b)
+                    b.div_(self.world)
+        h = hashlib.sha256()
+        for module in modules:
+            for v in module.state_dict().values():
+                h.update(v.detach().cpu().numpy().tobytes())
+        self.fingerprint = h.hexdigest()
 
 
-def _fingerprint(method) -> str:
-    """sha256 of the fitted network's weights (workers must end identical)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for module in (method._backbone, method._head):
-        for v in module.state_dict().values():
-            h.update(v.detach().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _average_buffers(method, world: int) -> None:
-    """Averages floating buffers (batch-norm running statistics, which each worker gathered from
-    its own part of the batches) so that every worker ends with the same model."""
+def _sum_grad(p):
     import torch.distributed as dist
 
-    for module in (method._backbone, method._head):
-        for b in module.buffers():
-            if b.is_floating_point():
-                dist.all_reduce(b)
-                b.div_(world)
+    dist.all_reduce(p.grad)  # the whole batch's gradient: the sum of the workers' rows
 
 
 class _TrainWorker:
@@ -142,39 +142,39 @@ class _TrainWorker:
             torch.set_num_threads(int(threads))
 
     def rendezvous(self):
-        ray = _ray()
-        return ray.util.get_node_ip_address(), _free_port()
+        ray = require_ray()
+        return ray.util.get_node_ip_address(), free_port()
 
-    def fit(self, method, x, labels, rank, world, host, port):
+    def fit(self, method, x, labels, rank, world, host, port, callbacks=()):
         import torch.distributed as dist
 
         dist.init_process_group("gloo", init_method=f"tcp://{host}:{port}", rank=rank, world_size=world)
         try:
             method.config = method.config.replace(num_workers=1, progress=False)
-            hooks = make_data_parallel(method, rank, world)
+            hook = DataParallel(rank, world)
             # Object-store arrays are read-only; the training code may write (standardise, ...).
-            method.fit(np.array(x), None if labels is None else np.array(labels))
-            for h in hooks:
-                h.remove()
-            _average_buffers(method, world)
-            del method._training_network  # the instance override: back to the class's method
-            return (method if rank == 0 else None), _fingerprint(method)
+            y = None if labels is None else np.array(labels)
+            method.fit(np.array(x), y, callbacks=[hook, *callbacks])
+            return (method if rank == 0 else None), hook.fingerprint
         finally:
             dist.destroy_process_group()
 
 
-def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_worker=1, actor_options=None):
+def fit_data_parallel(
+    method, x, labels=None, *, num_workers=None, threads_per_worker=1, actor_options=None, callbacks=()
+):
     """Trains ``method`` on ``num_workers`` Ray actors (default ``method.config.num_workers``).
 
     ``x`` and ``labels`` are put in Ray's object store once; one torch.distributed (gloo) group
     joins the workers. Returns ``method``, fitted with the weights every worker ends with
-    (checked identical on all of them).
+    (checked identical on all of them). ``callbacks``: extra hooks of each worker's run (they
+    travel to the workers, so they must pickle).
     """
     config = method.config
     world = config.num_workers if num_workers is None else int(num_workers)
     if world < 1:
         raise ValueError(f"num_workers must be >= 1, got {world}")
-    ray = _ray()
+    ray = require_ray()
     ensure_ray()
     cls = ray.remote(_TrainWorker).options(**dict(actor_options or {}))
     workers = [cls.remote(threads_per_worker) for _ in range(world)]
@@ -182,7 +182,9 @@ def fit_data_parallel(method, x, labels=None, *, num_workers=None, threads_per_w
         host, port = ray.get(workers[0].rendezvous.remote())
         x_ref = ray.put(np.asarray(x))
         y_ref = None if labels is None else ray.put(np.asarray(labels))
-        results = ray.get([w.fit.remote(method, x_ref, y_ref, r, world, host, port) for r, w in enumerate(workers)])
+        results = ray.get(
+            [w.fit.remote(method, x_ref, y_ref, r, world, host, port, list(callbacks)) for r, w in enumerate(workers)]
+        )
     finally:
         for w in workers:
             ray.kill(w)

@@ -1,6 +1,8 @@
 """Deep hashing losses (PyTorch): one class per method.
 
-Each loss declares what it ``consumes`` (pairs, triplets, graded triplets, target codes, class
+Losses are composed from parts (:mod:`deephash.losses.parts`: the pair likelihood, the target
+cross-entropy, the contrastive term, the quantisation penalties), each formula written once.
+Each loss declares what it ``consumes`` (:class:`Supervision`: pairs, triplets, graded triplets, target codes, class
 labels, or nothing but the outputs; see :mod:`deephash.losses.base`) and the trainer supplies
 it. Pairwise losses: ``loss(u, labels)`` over the pairs of a batch, or
 ``loss(u, labels, ref_u, ref_labels)`` against reference outputs; labels are int class ids (n,)
@@ -19,23 +21,50 @@ from .base import (  # noqa: E402
     HashLoss,
     LossInputs,
     PairwiseHashLoss,
+    Supervision,
+    check_labels,
+    check_outputs,
+    check_targets,
     class_cross_entropy,
     similarity_matrix,
 )
 from .cnnh import CNNHLoss  # noqa: E402
 from .cnnh_plus import CNNHPlusLoss  # noqa: E402
 from .dcmh import DCMHLoss  # noqa: E402
-from .dhn import DHNLoss, log_cosh  # noqa: E402
+from .dhn import DHNLoss  # noqa: E402
 from .dlbhc import DLBHCLoss  # noqa: E402
 from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .drsch import DRSCHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
 from .dsrh import DSRHLoss  # noqa: E402
+from .parts import (  # noqa: E402
+    AbsDistance,
+    Contrastive,
+    LogCoshDistance,
+    PairLikelihood,
+    SignSquared,
+    TargetBCE,
+    log_cosh,
+    pair_nll,
+    upcast,
+)
 from .triplet import TripletHashLoss  # noqa: E402
 
 __all__ = [
+    "AbsDistance",
     "CNNHLoss",
+    "Contrastive",
+    "LogCoshDistance",
+    "PairLikelihood",
+    "SignSquared",
+    "Supervision",
+    "TargetBCE",
+    "check_labels",
+    "check_outputs",
+    "check_targets",
+    "pair_nll",
+    "upcast",
     "CNNHPlusLoss",
     "CONSUMABLE",
     "DCMHLoss",

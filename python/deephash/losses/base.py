@@ -1,7 +1,7 @@
 """What every hashing loss shares: what it consumes, what the trainer hands it, input checks.
 
 A loss declares in ``consumes`` what it needs besides the network outputs; the trainer
-(:mod:`deephash.methods.trainer`) supplies exactly that in a :class:`LossInputs` and calls
+(:func:`deephash.training.train`) supplies exactly that in a :class:`LossInputs` and calls
 :meth:`HashLoss.step_loss`. The kinds, and the ``forward`` signature of each kind's base class:
 
 ==================  =========================================================================
@@ -17,17 +17,19 @@ A loss declares in ``consumes`` what it needs besides the network outputs; the t
 (nothing)           outputs only: unsupervised losses
 ==================  =========================================================================
 
-A loss may consume several kinds (``consumes = frozenset({"triplets", "pairs"})``) and may own
+A loss may consume several kinds (``consumes = frozenset({Supervision.TRIPLETS, Supervision.PAIRS})``) and may own
 trainable parameters (for example learned per-bit weights): the trainer optimises them with the
 network and the method saves them with the model.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from .._torch import require_torch
+from .parts import nonnegative, upcast
 
 torch = require_torch()
 nn = torch.nn
@@ -35,20 +37,60 @@ nn = torch.nn
 __all__ = [
     "CONSUMABLE",
     "HashLoss",
+    "Supervision",
     "LossInputs",
     "PairwiseHashLoss",
     "check_labels",
     "check_outputs",
+    "check_targets",
     "class_cross_entropy",
     "similarity_matrix",
 ]
 
+
+class Supervision(str, enum.Enum):
+    """What a loss may consume besides the outputs (the table in the module docstring).
+
+    A ``str`` enum: ``Supervision.PAIRS == "pairs"``, so ``"pairs" in loss.consumes`` works too.
+    """
+
+    PAIRS = "pairs"
+    TRIPLETS = "triplets"
+    GRADED_TRIPLETS = "graded_triplets"
+    TARGETS = "targets"
+    CLASSES = "classes"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 #: The kinds of supervision a loss may declare in ``consumes``.
-CONSUMABLE = frozenset({"pairs", "triplets", "graded_triplets", "targets", "classes"})
+CONSUMABLE = frozenset(Supervision)
 #: Kinds that need the training labels.
-LABELLED = frozenset({"pairs", "triplets", "graded_triplets", "classes"})
+LABELLED = frozenset({Supervision.PAIRS, Supervision.TRIPLETS, Supervision.GRADED_TRIPLETS, Supervision.CLASSES})
 #: Kinds that compare a batch with other items (and so can use a memory bank).
-RELATIONAL = frozenset({"pairs", "triplets", "graded_triplets"})
+RELATIONAL = frozenset({Supervision.PAIRS, Supervision.TRIPLETS, Supervision.GRADED_TRIPLETS})
+
+
+def _check_consumes(cls) -> None:
+    """``cls.consumes`` must be a frozenset of :class:`Supervision` members (checked at class definition)."""
+    consumes = cls.consumes
+    if not isinstance(consumes, frozenset):
+        raise TypeError(f"{cls.__name__}.consumes must be a frozenset of deephash.losses.Supervision, got {consumes!r}")
+    values = {s.value for s in Supervision}
+    bad = [c for c in consumes if not isinstance(c, Supervision) and not (isinstance(c, str) and c in values)]
+    if bad:
+        known = ", ".join(f"Supervision.{s.name}" for s in Supervision)
+        raise TypeError(f"{cls.__name__}.consumes holds {bad!r}, which are not Supervision members; expected {known}")
+    if any(not isinstance(c, Supervision) for c in consumes):
+        import warnings
+
+        warnings.warn(
+            f"{cls.__name__}.consumes: strings are deprecated, use deephash.losses.Supervision members",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        cls.consumes = frozenset(Supervision(c) for c in consumes)
 
 
 @dataclass
@@ -75,6 +117,15 @@ class LossInputs:
         Graded triplets: 2**r_pos - 2**r_neg.
     targets : float tensor (b, bits) or None
         Target codes in {-1, +1} of the batch.
+    ids : int64 tensor (b,) or None
+        Training-set positions of the batch.
+    ref_ids : int64 tensor (m,) or None
+        Training-set positions of the memory bank's rows.
+    codes : float tensor (b, bits) or None
+        Cross-modal training: the batch's rows of the codes shared by the modalities.
+    u_sum : float tensor (bits,) or None
+        Cross-modal training: column sums of this modality's outputs over all n items, the
+        batch's share taken from ``u``.
     """
 
     u: Any
@@ -85,6 +136,10 @@ class LossInputs:
     triplets: Optional[Any] = None
     gains: Optional[Any] = None
     targets: Optional[Any] = None
+    ids: Optional[Any] = None
+    ref_ids: Optional[Any] = None
+    codes: Optional[Any] = None
+    u_sum: Optional[Any] = None
 
     def pool(self):
         """The rows that ``triplets[:, 1:]`` index: the memory bank, else the batch."""
@@ -94,11 +149,16 @@ class LossInputs:
 class HashLoss(nn.Module):
     """Base of every hashing loss: declares ``consumes`` and maps :class:`LossInputs` to ``forward``.
 
-    Subclasses set ``consumes`` (a frozenset of :data:`CONSUMABLE` kinds; empty for a loss
-    of the outputs alone) and implement ``step_loss`` unless a kind's base class does.
+    Subclasses set ``consumes`` (a frozenset of :class:`Supervision` members; empty for a loss
+    of the outputs alone; checked when the class is defined, so a typo fails at import) and
+    implement ``step_loss`` unless a kind's base class does.
     """
 
     consumes: frozenset = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _check_consumes(cls)
 
     def step_loss(self, inputs: LossInputs):  # pragma: no cover - abstract
         """The 0-d training loss of one step."""
@@ -115,9 +175,6 @@ def check_outputs(u, name: str = "u"):
         raise ValueError(f"{name} must have shape (n, bits), got {tuple(u.shape)}")
 
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
 def check_labels(labels, n: int, name: str):
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor, got {type(labels).__name__}")
@@ -127,6 +184,16 @@ def check_labels(labels, n: int, name: str):
         raise ValueError(f"{name} must have shape (n,) or (n, c), got {tuple(labels.shape)}")
     if labels.shape[0] != n:
         raise ValueError(f"{name} must have one row per output ({n}), got {labels.shape[0]}")
+
+
+def check_targets(u, targets):
+    """targets must be a float tensor of u's shape holding -1 and +1."""
+    if not isinstance(targets, torch.Tensor) or not targets.dtype.is_floating_point:
+        raise TypeError("targets must be a floating-point torch tensor of -1/+1 target codes")
+    if targets.shape != u.shape:
+        raise ValueError(f"targets must have the outputs' shape {tuple(u.shape)}, got {tuple(targets.shape)}")
+    if not bool(((targets == 1) | (targets == -1)).all()):
+        raise ValueError("targets must contain only -1 and +1")
 
 
 def similarity_matrix(labels, ref_labels):
@@ -154,9 +221,23 @@ class PairwiseHashLoss(HashLoss):
     the whole training set's latest outputs, as DPSH's implementation does); the references
     are treated as constants only if the caller detaches them.
 
-    Subclasses implement :meth:`compute_loss`; this class validates shapes and dtypes, builds the
-    similarity matrix and the pair mask, computes in at least float32 (float16 / bfloat16 inputs
-    are upcast, so the result does not lose precision) and returns a 0-d tensor of ``u``'s dtype.
+    Composed by constructor (:mod:`deephash.losses.parts`): ``pair`` maps (u, v, s) to per-pair
+    losses (n, m), averaged over the pairs; ``quantization`` maps u to a 0-d penalty, added times
+    ``weight``. A subclass may instead override :meth:`compute_loss`. ``forward`` is the one
+    template: it validates shapes and dtypes, builds the similarity matrix and the pair mask,
+    upcasts once (float16 / bfloat16 to float32, so the result does not lose precision), computes
+    and returns a 0-d tensor of ``u``'s dtype.
+
+    Parameters
+    ----------
+    pair : callable (u, v, s) -> (n, m), optional
+        E.g. ``PairLikelihood(scale=0.5)``, ``Contrastive(margin)``.
+    quantization : callable u -> 0-d, optional
+        E.g. ``SignSquared()``, ``LogCoshDistance()``, ``AbsDistance()``.
+    weight : float
+        Weight of the quantisation term.
+    weight_name : str
+        Its name in error messages (the loss's own argument name).
 
     Parameters of forward
     ---------------------
@@ -167,7 +248,13 @@ class PairwiseHashLoss(HashLoss):
     ref_labels : tensor (m,) or (m, c), optional (required with ``ref_u``)
     """
 
-    consumes = frozenset({"pairs"})
+    consumes = frozenset({Supervision.PAIRS})
+
+    def __init__(self, pair=None, quantization=None, weight: float = 0.0, weight_name: str = "weight"):
+        super().__init__()
+        self.pair = pair
+        self.quantization = quantization
+        self.weight = nonnegative(weight_name, weight)
 
     def step_loss(self, inputs: LossInputs):
         if inputs.ref_u is None:
@@ -180,8 +267,7 @@ class PairwiseHashLoss(HashLoss):
         if (ref_u is None) != (ref_labels is None):
             raise ValueError("ref_u and ref_labels must be given together")
         out_dtype = u.dtype
-        work = torch.float32 if u.dtype in _LOW_PRECISION else u.dtype
-        u = u.to(work)
+        work, u = upcast(u)
         if ref_u is None:
             if u.shape[0] < 2:
                 raise ValueError("a batch needs at least 2 outputs to form pairs")
@@ -210,9 +296,14 @@ class PairwiseHashLoss(HashLoss):
             return values.mean()
         return values[mask].mean()
 
-    def compute_loss(self, u, v, s, mask):  # pragma: no cover - abstract
+    def compute_loss(self, u, v, s, mask):
         """u (n, b), v (m, b), s (n, m) float {0, 1}, mask (n, m) bool or None -> 0-d tensor."""
-        raise NotImplementedError
+        if self.pair is None:
+            raise NotImplementedError(f"{type(self).__name__}: give pair=... or override compute_loss")
+        loss = self.pair_mean(self.pair(u, v, s), mask)
+        if self.quantization is not None:
+            loss = loss + self.weight * self.quantization(u)
+        return loss
 
 
 def class_cross_entropy(logits, labels):
@@ -220,8 +311,7 @@ def class_cross_entropy(logits, labels):
     over the item's labels (items with no label contribute 0)."""
     check_outputs(logits, "logits")
     check_labels(labels, logits.shape[0], "labels")
-    work = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
-    z = logits.to(work)
+    work, z = upcast(logits)
     if labels.ndim == 1:
         if int(labels.min()) < 0 or int(labels.max()) >= z.shape[1]:
             raise ValueError(f"class ids must be in [0, {z.shape[1]}), got [{int(labels.min())}, {int(labels.max())}]")

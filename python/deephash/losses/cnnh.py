@@ -3,21 +3,10 @@ Representation Learning", AAAI 2014)."""
 
 from __future__ import annotations
 
-from .base import HashLoss, LossInputs, check_outputs, torch
-
-F = torch.nn.functional
+from .base import HashLoss, LossInputs, Supervision, check_outputs, check_targets
+from .parts import TargetBCE, upcast
 
 __all__ = ["CNNHLoss"]
-
-
-def check_targets(u, targets):
-    """targets must be a float tensor of u's shape holding -1 and +1."""
-    if not isinstance(targets, torch.Tensor) or not targets.dtype.is_floating_point:
-        raise TypeError("targets must be a floating-point torch tensor of -1/+1 target codes")
-    if targets.shape != u.shape:
-        raise ValueError(f"targets must have the outputs' shape {tuple(u.shape)}, got {tuple(targets.shape)}")
-    if not bool(((targets == 1) | (targets == -1)).all()):
-        raise ValueError("targets must contain only -1 and +1")
 
 
 class CNNHLoss(HashLoss):
@@ -38,7 +27,11 @@ class CNNHLoss(HashLoss):
     targets : float tensor (n, bits) of -1/+1
     """
 
-    consumes = frozenset({"targets"})
+    consumes = frozenset({Supervision.TARGETS})
+
+    def __init__(self):
+        super().__init__()
+        self.target_bce = TargetBCE()
 
     def step_loss(self, inputs: LossInputs):
         return self(inputs.u, inputs.targets)
@@ -46,6 +39,5 @@ class CNNHLoss(HashLoss):
     def forward(self, u, targets):
         check_outputs(u)
         check_targets(u, targets)
-        work = torch.float32 if u.dtype in (torch.float16, torch.bfloat16) else u.dtype
-        t = (targets.to(work) + 1.0) * 0.5
-        return F.binary_cross_entropy_with_logits(u.to(work), t).to(u.dtype)
+        _, work_u, work_t = upcast(u, targets)
+        return self.target_bce(work_u, work_t).to(u.dtype)

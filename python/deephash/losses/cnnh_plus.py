@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .base import LossInputs, class_cross_entropy
+from .base import LossInputs, Supervision, class_cross_entropy
 from .cnnh import CNNHLoss
+from .parts import nonnegative
 
 __all__ = ["CNNHPlusLoss"]
 
@@ -28,13 +29,11 @@ class CNNHPlusLoss(CNNHLoss):
     logits : float tensor (n, c); labels : int (n,) or multi-hot (n, c)
     """
 
-    consumes = frozenset({"targets", "classes"})
+    consumes = frozenset({Supervision.TARGETS, Supervision.CLASSES})
 
     def __init__(self, class_weight: float = 1.0):
         super().__init__()
-        if not class_weight >= 0:
-            raise ValueError(f"class_weight must be >= 0, got {class_weight}")
-        self.class_weight = float(class_weight)
+        self.class_weight = nonnegative("class_weight", class_weight)
 
     def step_loss(self, inputs: LossInputs):
         return self(inputs.u, inputs.targets, inputs.out.logits, inputs.labels)

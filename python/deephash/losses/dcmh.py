@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .base import HashLoss, check_labels, check_outputs, similarity_matrix, torch
-
-F = torch.nn.functional
+from .base import HashLoss, Supervision, check_labels, check_outputs, similarity_matrix, torch
+from .parts import PairLikelihood, nonnegative, upcast
 
 __all__ = ["DCMHLoss"]
 
@@ -36,8 +35,9 @@ class DCMHLoss(HashLoss):
     The sum is divided by (batch size x m), as in the authors' PyTorch code, which keeps the
     step size independent of the data size without changing the relative weights.
 
-    Consumes pairs, but across modalities and with the shared codes: it is driven by
-    :class:`deephash.methods.DCMH`'s own alternating loop, not by the single-network trainer.
+    Consumes pairs, across modalities and with the shared codes: in the training loop each
+    modality is a stage whose criterion (:class:`deephash.training.CrossModalBank`) hands it
+    the other modality's stored outputs (``ref_u``), the codes and ``u_sum``.
 
     Parameters
     ----------
@@ -61,22 +61,17 @@ class DCMHLoss(HashLoss):
         from ``u`` (so it carries the gradient); default ``u.sum(0)`` (the batch alone).
     """
 
-    consumes = frozenset({"pairs"})
+    consumes = frozenset({Supervision.PAIRS})
 
     def __init__(self, gamma: float = 1.0, eta: float = 1.0):
         super().__init__()
-        for name, v in (("gamma", gamma), ("eta", eta)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-        self.gamma = float(gamma)
-        self.eta = float(eta)
+        self.gamma = nonnegative("gamma", gamma)
+        self.eta = nonnegative("eta", eta)
+        self.pair = PairLikelihood(scale=0.5)
 
     def step_loss(self, inputs):
-        raise TypeError(
-            "DCMHLoss pairs one modality's batch with the other modality's outputs and "
-            "the shared codes: it is trained by deephash.methods.DCMH's alternating "
-            "loop, not by the single-network trainer"
-        )
+        """``ref_u`` / ``ref_labels``: the other modality's outputs and labels; ``codes``, ``u_sum``."""
+        return self(inputs.u, inputs.labels, inputs.ref_u, inputs.ref_labels, inputs.codes, inputs.u_sum)
 
     def forward(self, u, labels, other, other_labels, codes, u_sum=None):
         _check_outputs(u, "u")
@@ -100,11 +95,9 @@ class DCMHLoss(HashLoss):
                 f"{tuple(getattr(u_sum, 'shape', ())) or type(u_sum).__name__}"
             )
         out_dtype = u.dtype
-        work = torch.float32 if u.dtype in (torch.float16, torch.bfloat16) else u.dtype
-        u, other, codes, u_sum = (t.to(work) for t in (u, other, codes, u_sum))
+        work, u, other, codes, u_sum = upcast(u, other, codes, u_sum)
         s = similarity_matrix(labels, other_labels).to(work)
-        theta = 0.5 * (u @ other.T)
-        nll = (F.softplus(theta) - s * theta).sum()
+        nll = self.pair(u, other, s).sum()
         quant = (codes - u).pow(2).sum()
         balance = u_sum.pow(2).sum()
         total = nll + self.gamma * quant + self.eta * balance
@@ -126,9 +119,8 @@ class DCMHLoss(HashLoss):
         f, g, codes = f.double(), g.double(), codes.double()
         nll = 0.0
         for start in range(0, f.shape[0], block):
-            theta = 0.5 * (f[start : start + block] @ g.T)
             s = similarity_matrix(labels[start : start + block], labels).double()
-            nll += float((F.softplus(theta) - s * theta).sum())
+            nll += float(self.pair(f[start : start + block], g, s).sum())
         quant = float((codes - f).pow(2).sum() + (codes - g).pow(2).sum())
         balance = float(f.sum(0).pow(2).sum() + g.sum(0).pow(2).sum())
         return nll + self.gamma * quant + self.eta * balance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, check_outputs, torch
+from .parts import nonnegative, upcast
 
 __all__ = ["DHLoss", "dh_terms"]
 
@@ -48,8 +49,7 @@ class DHLoss(HashLoss):
     def __init__(self, balance: float = 1.0, independence: float = 1.0):
         super().__init__()
         for name, v in (("balance", balance), ("independence", independence)):
-            if not v >= 0:
-                raise ValueError(f"{name} must be >= 0, got {v}")
+            nonnegative(name, v)
         self.balance = float(balance)
         self.independence = float(independence)
 
@@ -60,5 +60,5 @@ class DHLoss(HashLoss):
         check_outputs(u)
         if u.shape[0] < 2:
             raise ValueError("DH's batch statistics need at least 2 outputs")
-        work = u.float() if u.dtype in (torch.float16, torch.bfloat16) else u
+        _, work = upcast(u)
         return dh_terms(work, self.balance, self.independence).to(u.dtype)

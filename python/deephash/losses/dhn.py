@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
-from .base import PairwiseHashLoss, torch
-
-F = torch.nn.functional
+from .base import PairwiseHashLoss
+from .parts import LogCoshDistance, PairLikelihood, log_cosh
 
 __all__ = ["DHNLoss", "log_cosh"]
-
-
-def log_cosh(x):
-    """log(cosh(x)) without overflow: |x| + log(1 + exp(-2|x|)) - log 2."""
-    a = x.abs()
-    return a + F.softplus(-2.0 * a) - math.log(2.0)
 
 
 class DHNLoss(PairwiseHashLoss):
@@ -37,13 +28,8 @@ class DHNLoss(PairwiseHashLoss):
     """
 
     def __init__(self, lam: float = 0.1):
-        super().__init__()
-        if not lam >= 0:
-            raise ValueError(f"lam must be >= 0, got {lam}")
-        self.lam = float(lam)
+        super().__init__(pair=PairLikelihood(scale=1.0), quantization=LogCoshDistance(), weight=lam, weight_name="lam")
 
-    def compute_loss(self, u, v, s, mask):
-        theta = u @ v.T
-        pair = F.softplus(theta) - s * theta
-        quant = log_cosh(u.abs() - 1.0).mean()
-        return self.pair_mean(pair, mask) + self.lam * quant
+    @property
+    def lam(self) -> float:
+        return self.weight

@@ -3,7 +3,7 @@ Retrieval", CVPR 2015 workshops)."""
 
 from __future__ import annotations
 
-from .base import HashLoss, LossInputs, class_cross_entropy
+from .base import HashLoss, LossInputs, Supervision, class_cross_entropy
 
 __all__ = ["DLBHCLoss"]
 
@@ -25,7 +25,7 @@ class DLBHCLoss(HashLoss):
     labels : int (n,) or multi-hot (n, c)
     """
 
-    consumes = frozenset({"classes"})
+    consumes = frozenset({Supervision.CLASSES})
 
     def step_loss(self, inputs: LossInputs):
         return self(inputs.out.logits, inputs.labels)

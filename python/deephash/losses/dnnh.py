@@ -21,11 +21,9 @@ class DNNHLoss(TripletHashLoss):
     Parameters
     ----------
     margin : float, default 1.0
-    triplets_per_anchor : int, default 4
-        Triplets mined per anchor and step (see :mod:`deephash.methods.mining`).
     """
 
-    def __init__(self, margin: float = 1.0, triplets_per_anchor: int = 4):
+    def __init__(self, margin: float = 1.0, triplets_per_anchor=None):
         super().__init__(triplets_per_anchor)
         if not margin > 0:
             raise ValueError(f"margin must be > 0, got {margin}")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .base import PairwiseHashLoss, torch
-
-F = torch.nn.functional
+from .base import PairwiseHashLoss
+from .parts import PairLikelihood, SignSquared
 
 __all__ = ["DPSHLoss"]
 
@@ -30,13 +29,8 @@ class DPSHLoss(PairwiseHashLoss):
     """
 
     def __init__(self, lam: float = 0.1):
-        super().__init__()
-        if not lam >= 0:
-            raise ValueError(f"lam must be >= 0, got {lam}")
-        self.lam = float(lam)
+        super().__init__(pair=PairLikelihood(scale=0.5), quantization=SignSquared(), weight=lam, weight_name="lam")
 
-    def compute_loss(self, u, v, s, mask):
-        theta = 0.5 * (u @ v.T)
-        pair = F.softplus(theta) - s * theta
-        quant = (u - torch.sign(u)).pow(2).mean()
-        return self.pair_mean(pair, mask) + self.lam * quant
+    @property
+    def lam(self) -> float:
+        return self.weight

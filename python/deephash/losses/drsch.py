@@ -3,9 +3,9 @@ Similarity Learning for Image Retrieval and Person Re-identification", IEEE TIP 
 
 from __future__ import annotations
 
-import numbers
 
-from .base import LossInputs, check_labels, check_outputs, similarity_matrix, torch
+from .parts import nonnegative, positive_int
+from .base import LossInputs, Supervision, check_labels, check_outputs, similarity_matrix, torch
 from .triplet import TripletHashLoss
 
 nn = torch.nn
@@ -61,19 +61,13 @@ class DRSCHLoss(TripletHashLoss):
         Scale of the weight logits (see above).
     """
 
-    consumes = frozenset({"triplets", "pairs"})
+    consumes = frozenset({Supervision.TRIPLETS, Supervision.PAIRS})
 
     def __init__(self, bits: int, margin: float | None = None, lam: float = 1.0, weight_lr_scale: float = 10.0):
         super().__init__()
-        if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or bits <= 0:
-            raise ValueError(f"bits must be a positive int, got {bits!r}")
-        self.bits = int(bits)
-        self.margin = self.bits / 16.0 if margin is None else float(margin)
-        if not self.margin >= 0:
-            raise ValueError(f"margin must be >= 0, got {margin}")
-        if not lam >= 0:
-            raise ValueError(f"lam must be >= 0, got {lam}")
-        self.lam = float(lam)
+        self.bits = positive_int("bits", bits)
+        self.margin = nonnegative("margin", self.bits / 16.0 if margin is None else margin)
+        self.lam = nonnegative("lam", lam)
         if not weight_lr_scale > 0:
             raise ValueError(f"weight_lr_scale must be > 0, got {weight_lr_scale}")
         self.weight_lr_scale = float(weight_lr_scale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import PairwiseHashLoss
+from .parts import AbsDistance, Contrastive, positive_int
 
 __all__ = ["DSHLoss"]
 
@@ -33,19 +34,13 @@ class DSHLoss(PairwiseHashLoss):
     """
 
     def __init__(self, bits: int, margin: float | None = None, alpha: float = 0.01):
-        super().__init__()
-        if int(bits) <= 0:
-            raise ValueError(f"bits must be positive, got {bits}")
-        self.margin = 2.0 * int(bits) if margin is None else float(margin)
-        if not self.margin > 0:
-            raise ValueError(f"margin must be > 0, got {margin}")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
-        self.alpha = float(alpha)
+        margin = 2.0 * positive_int("bits", bits) if margin is None else margin
+        super().__init__(pair=Contrastive(margin), quantization=AbsDistance(), weight=alpha, weight_name="alpha")
 
-    def compute_loss(self, u, v, s, mask):
-        # ||u||^2 + ||v||^2 - 2 u.v, clamped: rounding can make it slightly negative
-        d = ((u * u).sum(1, keepdim=True) + (v * v).sum(1)[None, :] - 2.0 * (u @ v.T)).clamp_min(0)
-        pair = 0.5 * s * d + 0.5 * (1.0 - s) * (self.margin - d).clamp_min(0)
-        reg = (u.abs() - 1.0).abs().sum(1).mean()
-        return self.pair_mean(pair, mask) + self.alpha * reg
+    @property
+    def margin(self) -> float:
+        return self.pair.margin
+
+    @property
+    def alpha(self) -> float:
+        return self.weight

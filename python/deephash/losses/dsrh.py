@@ -3,9 +3,9 @@ Retrieval", CVPR 2015)."""
 
 from __future__ import annotations
 
-import numbers
 
-from .base import LossInputs, check_outputs
+from .parts import nonnegative, positive_int
+from .base import LossInputs, Supervision, check_outputs
 from .triplet import TripletHashLoss
 
 __all__ = ["DSRHLoss"]
@@ -48,19 +48,13 @@ class DSRHLoss(TripletHashLoss):
         Weight of the balance regulariser.
     """
 
-    consumes = frozenset({"graded_triplets"})
+    consumes = frozenset({Supervision.GRADED_TRIPLETS})
 
     def __init__(self, bits: int, margin: float | None = None, alpha: float = 0.1):
         super().__init__()
-        if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or bits <= 0:
-            raise ValueError(f"bits must be a positive int, got {bits!r}")
-        self.bits = int(bits)
-        self.margin = self.bits / 32.0 if margin is None else float(margin)
-        if not self.margin >= 0:
-            raise ValueError(f"margin must be >= 0, got {margin}")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
-        self.alpha = float(alpha)
+        self.bits = positive_int("bits", bits)
+        self.margin = nonnegative("margin", self.bits / 32.0 if margin is None else margin)
+        self.alpha = nonnegative("alpha", alpha)
 
     def compute_loss(self, anchor, positive, negative, gains):
         if anchor.shape[1] != self.bits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import PairwiseHashLoss
+from .parts import nonnegative
 from .dh import dh_terms
 
 __all__ = ["SDHLoss"]
@@ -41,8 +42,7 @@ class SDHLoss(PairwiseHashLoss):
             ("discriminative", discriminative),
             ("alpha", alpha),
         ):
-            if not v >= 0:
-                raise ValueError(f"{name} must be >= 0, got {v}")
+            nonnegative(name, v)
         self.balance, self.independence = float(balance), float(independence)
         self.discriminative, self.alpha = float(discriminative), float(alpha)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import HashLoss, LossInputs, torch
+from .parts import upcast
 
 F = torch.nn.functional
 
@@ -36,5 +37,6 @@ class SemanticHashingLoss(HashLoss):
     def forward(self, scores, counts):
         if scores.shape != counts.shape:
             raise ValueError(f"scores {tuple(scores.shape)} and counts {tuple(counts.shape)} differ")
-        nll = -(counts * F.log_softmax(scores.float(), dim=1)).sum()
+        _, scores, counts = upcast(scores, counts)
+        nll = -(counts * F.log_softmax(scores, dim=1)).sum()
         return nll / counts.sum().clamp_min(1.0)

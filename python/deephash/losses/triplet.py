@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from .base import HashLoss, LossInputs, check_outputs, torch
+from .base import HashLoss, LossInputs, Supervision, check_outputs, torch
+from .parts import upcast
 
 __all__ = ["TripletHashLoss"]
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class TripletHashLoss(HashLoss):
     """A loss over triplets of outputs: the anchor should be nearer the positive than the negative.
 
-    The trainer mines the triplets (:class:`deephash.methods.mining.TripletMiner`) and calls
+    The trainer mines the triplets (:class:`deephash.training.TripletMiner`) and calls
     ``loss(anchor, positive, negative, gains)`` with the rows gathered; subclasses implement
     :meth:`compute_loss`. This class validates shapes and dtypes, computes in at least float32
     and returns a 0-d tensor of ``anchor``'s dtype. With no triplets the loss is 0 (and still
     part of the graph, so a step with nothing to rank changes nothing).
 
-    Set ``consumes = frozenset({"graded_triplets"})`` in a subclass to receive the gains
+    Set ``consumes = frozenset({Supervision.GRADED_TRIPLETS})`` in a subclass to receive the gains
     2**r_pos - 2**r_neg of graded relevance (r = number of shared labels); a graded loss called
     without gains raises ValueError.
 
-    Parameters
-    ----------
-    triplets_per_anchor : int, default 4
-        How many triplets the trainer mines per anchor and step.
+    The triplets come from a miner the method passes to the run
+    (:class:`deephash.training.TripletMiner`, with its own ``per_anchor``).
 
     Parameters of forward
     ---------------------
@@ -33,17 +30,24 @@ class TripletHashLoss(HashLoss):
     gains : float tensor (t,), optional
     """
 
-    consumes = frozenset({"triplets"})
+    consumes = frozenset({Supervision.TRIPLETS})
 
-    def __init__(self, triplets_per_anchor: int = 4):
+    def __init__(self, triplets_per_anchor=None):
         super().__init__()
-        if (
-            isinstance(triplets_per_anchor, bool)
-            or not isinstance(triplets_per_anchor, int)
-            or triplets_per_anchor <= 0
-        ):
-            raise ValueError(f"triplets_per_anchor must be a positive int, got {triplets_per_anchor!r}")
-        self.triplets_per_anchor = int(triplets_per_anchor)
+        if triplets_per_anchor is not None:  # the miner's parameter now
+            import warnings
+
+            warnings.warn(
+                f"{type(self).__name__}(triplets_per_anchor=...) is deprecated: the method passes "
+                "deephash.training.TripletMiner(per_anchor=...) to the training run",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            k = triplets_per_anchor
+            if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+                raise ValueError(f"triplets_per_anchor (the miner's per_anchor) must be a positive int, got {k!r}")
+        #: Deprecated: read by DeepHashingMethod.make_miner when set.
+        self.triplets_per_anchor = triplets_per_anchor
 
     def step_loss(self, inputs: LossInputs):
         t = inputs.triplets
@@ -52,7 +56,7 @@ class TripletHashLoss(HashLoss):
 
     @property
     def graded(self) -> bool:
-        return "graded_triplets" in self.consumes
+        return Supervision.GRADED_TRIPLETS in self.consumes
 
     def forward(self, anchor, positive, negative, gains=None):
         check_outputs(anchor, "anchor")
@@ -71,11 +75,9 @@ class TripletHashLoss(HashLoss):
             if gains.shape != (anchor.shape[0],):
                 raise ValueError(f"gains must have shape ({anchor.shape[0]},), got {tuple(gains.shape)}")
         out_dtype = anchor.dtype
-        work = torch.float32 if anchor.dtype in _LOW_PRECISION else anchor.dtype
         if anchor.shape[0] == 0:
             return (anchor.sum() * 0).to(out_dtype)
-        a, p, n = anchor.to(work), positive.to(work), negative.to(work)
-        g = None if gains is None else gains.to(work)
+        _, a, p, n, g = upcast(anchor, positive, negative, gains)
         return self.compute_loss(a, p, n, g).to(out_dtype)
 
     def compute_loss(self, anchor, positive, negative, gains):  # pragma: no cover - abstract

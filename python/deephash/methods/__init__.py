@@ -9,7 +9,7 @@ The deep methods need PyTorch (imported when they are fitted or loaded); the non
 methods LSH, PCAH, SH and ITQ need only NumPy on input vectors (with a backbone such as
 ``"tfidf"``, ``"minilm"`` or ``"hog"`` they hash its frozen features). Every method has
 ``supervised`` (class attribute): unsupervised ones take ``fit(x)`` and ignore labels. The
-deep methods share one training loop (:mod:`deephash.methods.trainer`): a method composes a
+deep methods share one training framework (:mod:`deephash.training`): a method composes a
 backbone, a head and a loss that declares what it consumes.
 
 Cross-modal methods (DCMH, CCAITQ, SCM) fit on paired rows, ``m.fit(image_x, text_x, labels)``,

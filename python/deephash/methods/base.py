@@ -41,9 +41,12 @@ class HashingMethod:
 
     Notes
     -----
-    Subclasses define ``name``, ``hyperparameter_defaults`` (``hyperparameter_choices`` for options
-    with a fixed set of values, checked here) and ``supervised``, and implement
-    ``fit``, ``transform``, ``_state`` and ``_restore``.
+    Subclasses define ``name``, ``hyperparameters`` (a tuple of
+    :class:`~deephash.methods.hyperparameters.Hyperparameter`: name, type, range, default, doc;
+    every value is checked here, at construction), ``renamed`` (old name -> new name, accepted
+    with a DeprecationWarning), ``config_fields`` (the TrainConfig fields the method uses; others
+    set away from their defaults are refused here) and ``supervised``, and implement ``fit``,
+    ``transform``, ``_state`` and ``_restore``.
 
     Attributes
     ----------
@@ -54,11 +57,26 @@ class HashingMethod:
     """
 
     name = "base"
+    #: The method's hyperparameters (declarations, checked at construction).
+    hyperparameters: tuple = ()
+    #: name -> default, derived from ``hyperparameters`` (a subclass without declarations may set
+    #: it directly; its values are then not checked).
     hyperparameter_defaults: dict = {}
-    #: Hyperparameters that take one of a fixed set of values: name -> the allowed values.
+    #: Hyperparameters that take one of a fixed set of values: name -> the allowed values
+    #: (for subclasses without declarations; a declaration's ``choices`` does the same).
     hyperparameter_choices: dict = {}
+    #: Deprecated hyperparameter names: old -> new.
+    renamed: dict = {}
+    #: The TrainConfig fields this method reads (None: all). Methods that do not train read only
+    #: what a frozen backbone's feature extraction needs.
+    config_fields = frozenset({"device", "progress", "cache_dir", "feature_batch_size"})
     default_backbone = "features"
     supervised = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "hyperparameters" in cls.__dict__:
+            cls.hyperparameter_defaults = {h.name: h.default for h in cls.hyperparameters}
 
     def __init__(self, bits: int = 48, backbone=None, seed: int = 0, config=None, **hyperparameters):
         if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
@@ -77,6 +95,20 @@ class HashingMethod:
         params = dict(self.hyperparameter_defaults)
         overrides = {}
         cfg_fields = TrainConfig.field_names()
+        owner = type(self).__name__
+        for old, new in self.renamed.items():
+            if old in hyperparameters:
+                if new in hyperparameters:
+                    raise TypeError(f"{owner}: give {new}= or its deprecated name {old}=, not both")
+                if not getattr(self, "_loading", False):  # saved files keep their names silently
+                    import warnings
+
+                    warnings.warn(
+                        f"{owner}({old}=...) is deprecated; the hyperparameter is called {new!r}",
+                        DeprecationWarning,
+                        stacklevel=3,
+                    )
+                hyperparameters[new] = hyperparameters.pop(old)
         for key, value in hyperparameters.items():
             if key in params:
                 params[key] = value
@@ -90,9 +122,38 @@ class HashingMethod:
         for key, allowed in self.hyperparameter_choices.items():
             if params[key] not in allowed:
                 raise ValueError(f"{key} must be one of {allowed}, got {params[key]!r}")
+        for h in self.hyperparameters:
+            h.check(params[h.name], owner)
         self.params = params
         self.config = config.replace(**overrides) if overrides else config
+        if self.config_fields is not None and not getattr(self, "_loading", False):
+            default = TrainConfig()
+            unused = sorted(
+                f for f in cfg_fields - set(self.config_fields) if getattr(self.config, f) != getattr(default, f)
+            )
+            if unused:
+                raise TypeError(
+                    f"{owner} does not use the training setting(s) {', '.join(unused)} (it would ignore "
+                    f"them); it reads {sorted(self.config_fields) or 'none'}"
+                )
+        self._check_settings()
         self._fitted = False
+
+    def _check_settings(self) -> None:
+        """Checks a combination of settings at construction (a subclass's extra rules); default none."""
+
+    @classmethod
+    def from_saved(cls, *, bits, backbone, seed, config, hyperparameters):
+        """The unfitted method a saved model file describes: hyperparameters under their old
+        names are renamed without a warning and the config is taken as saved (files written
+        before these checks keep loading)."""
+        obj = cls.__new__(cls)
+        obj._loading = True
+        try:
+            obj.__init__(bits=bits, backbone=backbone, seed=seed, config=config, **hyperparameters)
+        finally:
+            del obj._loading
+        return obj
 
     # -- the public surface -------------------------------------------------------------
     def fit(self, x: ArrayLike, labels: Optional[ArrayLike] = None) -> HashingMethod:  # pragma: no cover - abstract

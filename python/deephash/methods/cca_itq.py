@@ -11,6 +11,7 @@ import numpy as np
 
 from ._itq import itq_rotation
 from .crossmodal import LinearCrossModalMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["CCAITQ"]
 
@@ -32,7 +33,8 @@ class CCAITQ(LinearCrossModalMethod):
     ---------------
     n_components : int, default 10
         CCA dimensions (clipped to the smaller input dimension and to n - 1).
-    itq_iter : int, default 50
+    itq_iterations : int, default 50
+        (Formerly ``itq_iter``, still accepted with a DeprecationWarning.)
         ITQ alternations (the paper's 50).
     cca_max_iter : int, default 1000
         scikit-learn CCA's iteration limit (its default 500 warns on the Wikipedia set).
@@ -40,7 +42,12 @@ class CCAITQ(LinearCrossModalMethod):
 
     name = "CCAITQ"
     supervised = False
-    hyperparameter_defaults = {"n_components": 10, "itq_iter": 50, "cca_max_iter": 1000}
+    hyperparameters = (
+        Hyperparameter("n_components", 10, "CCA directions kept (capped by the data)", int, low=1),
+        Hyperparameter("itq_iterations", 50, "alternations of the ITQ rotation", int, low=0),
+        Hyperparameter("cca_max_iter", 1000, "iterations of scikit-learn's CCA", int, low=1),
+    )
+    renamed = {"itq_iter": "itq_iterations"}
 
     def _learn(self, image_x, text_x, labels):
         import warnings
@@ -82,5 +89,5 @@ class CCAITQ(LinearCrossModalMethod):
             w = np.eye(c)[:, : self.bits]
         maps = [(mean, lin @ w) for mean, lin in maps]
         v = np.vstack([(x - mean) @ p for x, (mean, p) in zip((image_x, text_x), maps)])
-        r = itq_rotation(v, n_iter=int(self.params["itq_iter"]), seed=self.seed)
+        r = itq_rotation(v, n_iter=int(self.params["itq_iterations"]), seed=self.seed)
         return [(mean, p @ r) for mean, p in maps]

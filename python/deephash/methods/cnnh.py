@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["CNNH"]
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class CNNH(DeepHashingMethod):
@@ -40,11 +34,7 @@ class CNNH(DeepHashingMethod):
     """
 
     name = "CNNH"
-    hyperparameter_defaults = {"stage1_iterations": 100}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _positive_int("stage1_iterations", self.params["stage1_iterations"])
+    hyperparameters = (Hyperparameter("stage1_iterations", 100, "iterations of the target-code stage", int, low=1),)
 
     def make_loss(self):
         from ..losses.cnnh import CNNHLoss

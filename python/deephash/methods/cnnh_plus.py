@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .cnnh import CNNH
+from .hyperparameters import Hyperparameter
 
 __all__ = ["CNNHPlus"]
 
@@ -24,12 +25,15 @@ class CNNHPlus(CNNH):
     """
 
     name = "CNNHPlus"
-    hyperparameter_defaults = {"stage1_iterations": 100, "class_weight": 1.0}
+    hyperparameters = (
+        Hyperparameter("stage1_iterations", 100, "iterations of the target-code stage", int, low=1),
+        Hyperparameter("class_weight", 1.0, "weight of the softmax class term", low=0),
+    )
 
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models import HashHead
 
-        return HashHead(in_dim, self.bits, hidden=hidden, standardize=standardize, classes=self._n_classes)
+        return HashHead(in_dim, self.bits, hidden=hidden, standardize=standardize, classes=n_classes)
 
     def make_loss(self):
         from ..losses.cnnh_plus import CNNHPlusLoss

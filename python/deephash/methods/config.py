@@ -127,6 +127,17 @@ class TrainConfig:
         if self.cache_dir is True:
             raise ValueError("TrainConfig.cache_dir must be a path, None (default) or False (off)")
 
+    def feature_cache_dir(self):
+        """Where frozen features and activations are cached: ``cache_dir``, the default
+        directory when it is None, None (no disk cache) when it is False."""
+        if self.cache_dir is False:
+            return None
+        if self.cache_dir is None:
+            from ..models import default_cache_dir
+
+            return default_cache_dir()
+        return self.cache_dir
+
     @classmethod
     def field_names(cls) -> set:
         return {f.name for f in dataclasses.fields(cls)}

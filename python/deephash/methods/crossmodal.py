@@ -13,7 +13,7 @@ adds the state of the shallow methods (CCA-ITQ, SCM), whose encoders are affine 
 
 from __future__ import annotations
 
-from typing import NoReturn, Optional
+from typing import NoReturn, Optional, Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class CrossModalMethod(HashingMethod):
 
     Notes
     -----
-    Subclasses define ``name``, ``hyperparameter_defaults``, ``default_image_backbone`` /
+    Subclasses define ``name``, ``hyperparameters``, ``default_image_backbone`` /
     ``default_text_backbone`` and implement ``_fit(image_x, text_x, labels)``,
     ``_transform(modality, x)``, ``_state`` and ``_restore``.
     """
@@ -153,7 +153,9 @@ class CrossModalMethod(HashingMethod):
     # -- the public surface --------------------------------------------------------------
     supervised = True
 
-    def fit(self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None) -> CrossModalMethod:
+    def fit(
+        self, image_x: ArrayLike, text_x: ArrayLike, labels: Optional[ArrayLike] = None, *, callbacks: Sequence = ()
+    ) -> CrossModalMethod:
         """Trains on paired rows.
 
         Parameters
@@ -166,6 +168,9 @@ class CrossModalMethod(HashingMethod):
         labels : numpy.ndarray
             int class ids (n,) or multi-hot (n, c), shared by the pair; required by the
             supervised methods (DCMH, SCM), ignored by CCA-ITQ.
+        callbacks : sequence of hooks
+            Deep methods (DCMH): extra hooks of the training run (:mod:`deephash.training.hooks`).
+            The linear methods have no training loop and refuse them.
 
         Returns
         -------
@@ -176,7 +181,12 @@ class CrossModalMethod(HashingMethod):
             "image": tuple(int(v) for v in image_x.shape[1:]) if hasattr(image_x, "shape") else None,
             "text": tuple(int(v) for v in text_x.shape[1:]) if hasattr(text_x, "shape") else None,
         }
-        self._fit(image_x, text_x, labels)
+        if callbacks:
+            if not hasattr(self, "_nets"):
+                raise TypeError(f"{type(self).__name__} has no training loop: callbacks are not supported")
+            self._fit(image_x, text_x, labels, callbacks=callbacks)
+        else:
+            self._fit(image_x, text_x, labels)
         self._fitted = True
         return self
 
@@ -240,25 +250,7 @@ class LinearCrossModalMethod(CrossModalMethod):
     pairs, float64 (d_m,) and (d_m, bits). Inputs are vectors (no backbone: "features").
     """
 
-    def __init__(
-        self,
-        bits: int = 32,
-        image_backbone=None,
-        text_backbone=None,
-        seed: int = 0,
-        config=None,
-        backbone=None,
-        **hyperparameters,
-    ):
-        super().__init__(
-            bits=bits,
-            image_backbone=image_backbone,
-            text_backbone=text_backbone,
-            seed=seed,
-            config=config,
-            backbone=backbone,
-            **hyperparameters,
-        )
+    def _check_settings(self) -> None:
         for m in MODALITIES:
             if self.backbone[m] != "features":
                 raise ValueError(
@@ -266,6 +258,8 @@ class LinearCrossModalMethod(CrossModalMethod):
                     f"be 'features', got {self.backbone[m]!r} (extract features first, e.g. with "
                     "deephash.models.extract_features)"
                 )
+
+    config_fields = frozenset()  # affine maps solved in closed form: no training settings
 
     def _inputs(self, modality, x):
         checked = as_inputs(x, "vectors", f"{modality}_x")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._modality_net import ModalityNet
+from .config import TrainConfig
 from .crossmodal import MODALITIES, CrossModalMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DCMH"]
 
@@ -31,9 +32,11 @@ class DCMH(CrossModalMethod):
 
     Hyperparameters
     ---------------
-    gamma : float, default 100
+    quantization : float, default 100
+        (Formerly ``gamma``, still accepted with a DeprecationWarning.)
         Quantisation weight.
-    eta : float, default 0.1
+    balance : float, default 0.1
+        (Formerly ``eta``, still accepted with a DeprecationWarning.)
         Bit-balance weight.
 
     The paper's gamma = eta = 1 (chosen there by cross-validation, SGD, 10k-20k pairs) do not
@@ -61,29 +64,17 @@ class DCMH(CrossModalMethod):
     """
 
     name = "DCMH"
-    hyperparameter_defaults = {"gamma": 100.0, "eta": 0.1}
+    hyperparameters = (
+        Hyperparameter("quantization", 100.0, "weight of the quantisation term (the paper's gamma)", low=0),
+        Hyperparameter("balance", 0.1, "weight of the bit-balance term (the paper's eta)", low=0),
+    )
+    renamed = {"gamma": "quantization", "eta": "balance"}
+    # every training setting but num_workers (DCMH trains in one process)
+    config_fields = frozenset(TrainConfig.field_names() - {"num_workers"})
     default_image_backbone = "mlp"
     default_text_backbone = "mlp"
 
-    def __init__(
-        self,
-        bits: int = 32,
-        image_backbone=None,
-        text_backbone=None,
-        seed: int = 0,
-        config=None,
-        backbone=None,
-        **hyperparameters,
-    ):
-        super().__init__(
-            bits=bits,
-            image_backbone=image_backbone,
-            text_backbone=text_backbone,
-            seed=seed,
-            config=config,
-            backbone=backbone,
-            **hyperparameters,
-        )
+    def _check_settings(self) -> None:
         if self.config.memory_bank is False:
             raise ValueError(
                 "DCMH always pairs a batch with the stored outputs of all n items of "
@@ -92,20 +83,23 @@ class DCMH(CrossModalMethod):
             )
 
     def _nets(self):
+        from ..training.network import Network
+
         # Distinct seeds per network: (seed, seed + 1) image, (seed + 2, seed + 3) text.
         return {
-            m: ModalityNet(self.backbone[m], self.bits, self.config, self.seed + 2 * k, m)
+            m: Network(self.backbone[m], self.bits, self.config, self.seed + 2 * k, label=m)
             for k, m in enumerate(MODALITIES)
         }
 
     def make_loss(self):
         from ..losses import DCMHLoss
 
-        return DCMHLoss(gamma=self.params["gamma"], eta=self.params["eta"])
+        return DCMHLoss(gamma=self.params["quantization"], eta=self.params["balance"])
 
-    def _fit(self, image_x, text_x, labels):
-        from ..models import resolve_device
+    def _fit(self, image_x, text_x, labels, callbacks=()):
         from .._torch import require_torch
+        from ..models import resolve_device
+        from ..training import CrossModalBank, Run, Stage, train
 
         torch = require_torch()
         cfg = self.config
@@ -114,69 +108,42 @@ class DCMH(CrossModalMethod):
         nets = self._nets()
         inputs = {"image": image_x, "text": text_x}
         n = image_x.shape[0]
+        rng = np.random.default_rng(self.seed)
+        training = {}
         for m, net in nets.items():
             net.build(inputs[m].shape, torch)
-            net.prepare(inputs[m], device, torch)
+            training[m] = net.training_network(inputs[m], device, rng, torch)
         y = torch.from_numpy(labels.astype(np.int64) if labels.ndim == 1 else labels.astype(np.float32)).to(device)
-        opts = {
-            m: torch.optim.Adam(net.param_groups(), lr=cfg.lr, weight_decay=cfg.weight_decay) for m, net in nets.items()
-        }
-        rng = np.random.default_rng(self.seed)
-        bs = min(cfg.batch_size, n)
-        order = np.arange(n)
-
-        def outputs(net):
-            net.train(False)
-            with torch.no_grad():
-                return torch.cat([net.forward(order[s : s + 4096], torch).float() for s in range(0, n, 4096)])
-
-        bank = {m: outputs(net) for m, net in nets.items()}
-        codes = torch.where(bank["image"] + bank["text"] >= 0, 1.0, -1.0)
-        self.history_ = [loss_fn.objective(bank["image"], bank["text"], codes, y)]
-        epochs = range(cfg.epochs)
-        bar = None
-        if cfg.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(epochs, desc=f"DCMH {self.bits} bits", unit="epoch", leave=False)
-        try:
-            for _ in bar if bar is not None else epochs:
-                for m, other in (("image", "text"), ("text", "image")):
-                    net, own, opt = nets[m], bank[m], opts[m]
-                    net.train(True)
-                    perm = rng.permutation(n)
-                    for start in range(0, n, bs):
-                        idx = perm[start : start + bs]
-                        idx_t = torch.from_numpy(idx).to(device)
-                        u = net.forward(idx, torch, rng).float()
-                        # Column sums of this modality over all n items, the batch's share live.
-                        u_sum = (own.sum(0) - own[idx_t].sum(0)) + u.sum(0)
-                        loss = loss_fn(u, y[idx_t], bank[other], y, codes[idx_t], u_sum)
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        own[idx_t] = u.detach()
-                codes = torch.where(bank["image"] + bank["text"] >= 0, 1.0, -1.0)
-                self.history_.append(loss_fn.objective(bank["image"], bank["text"], codes, y))
-                if bar is not None:
-                    bar.set_postfix(J=f"{self.history_[-1]:.4g}")
-        finally:
-            if bar is not None:
-                bar.close()
-        for net in nets.values():
-            net.train(False)
-            net.release()
+        state = _SharedCodes(loss_fn, training, n, y)
+        stages = [Stage(training[m], CrossModalBank(loss_fn, m, state), name=m) for m in MODALITIES]
+        run = Run(
+            stages,
+            n=n,
+            config=cfg,
+            rng=rng,
+            device=device,
+            labels=y,
+            hooks=[state, *callbacks],
+            desc=f"DCMH {self.bits} bits",
+        )
+        train(run)
+        self.history_ = state.history
         self._nets_ = nets
 
     def _transform(self, modality, x):
-        from .._torch import require_torch
+        from ..models import code_outputs
 
-        return self._nets_[modality].transform(x, require_torch())
+        return self._nets_[modality].outputs(x, code_outputs, self.bits, f"DCMH encode {modality}")
 
     def _state(self):
         meta = {"backbone": {}, "nets": {}, **self._shapes_meta()}
         arrays = {}
         for m, net in self._nets_.items():
+            if not isinstance(net.spec, dict):
+                raise TypeError(
+                    f"the {m} network uses a custom torch module backbone, which a cross-modal "
+                    "model cannot save; use a registered backbone name (e.g. 'mlp', 'efficientnet_lite0')"
+                )
             net_meta, net_arrays = net.state(m + "/")
             meta["backbone"][m] = net.spec
             meta["nets"][m] = net_meta
@@ -184,11 +151,46 @@ class DCMH(CrossModalMethod):
         return meta, arrays
 
     def _restore(self, meta, arrays):
-        from .._torch import require_torch
-
-        torch = require_torch()
         self._restore_shapes(meta)
         self._nets_ = self._nets()
         for m, net in self._nets_.items():
-            net.restore(meta["nets"][m], arrays, m + "/", self._input_shapes[m], torch)
+            net.restore(meta["nets"][m], arrays, self._input_shapes[m], prefix=m + "/")
         self._fitted = True
+
+
+class _SharedCodes:
+    """DCMH's alternating state, a hook of the run: the latest outputs F and G of both networks
+    (filled by an initial pass in eval mode, then by each step), the shared codes
+    ``B = sign(F + G)`` (updated after each epoch) and the objective's history."""
+
+    def __init__(self, loss, nets, n, labels):
+        import torch
+
+        self.loss, self.labels = loss, labels
+        order = np.arange(n)
+        self.outputs = {}
+        for m, net in nets.items():
+            for module in net.modules:
+                module.eval()
+            with torch.no_grad():
+                self.outputs[m] = torch.cat(
+                    [
+                        net.forward(
+                            order[s : s + 4096], torch.from_numpy(order[s : s + 4096]).to(labels.device), augment=False
+                        ).float()
+                        for s in range(0, n, 4096)
+                    ]
+                )
+        self._update_codes()
+
+    def _update_codes(self):
+        import torch
+
+        f, g = self.outputs["image"], self.outputs["text"]
+        self.codes = torch.where(f + g >= 0, 1.0, -1.0)
+        objective = self.loss.objective(f, g, self.codes, self.labels)
+        self.history = [*getattr(self, "history", []), objective]
+
+    def on_epoch_end(self, run) -> None:
+        self._update_codes()
+        run.postfix = {"J": f"{self.history[-1]:.4g}"}

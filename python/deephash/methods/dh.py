@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DH"]
 
@@ -50,12 +51,16 @@ class DH(DeepHashingMethod):
     supervised = False
     head_activation = "tanh"
     frozen_head_hidden = ()
-    hyperparameter_defaults = {"balance": 1.0, "independence": 0.3, "init": "itq"}
-    hyperparameter_choices = {"init": ("itq", "random")}
+    hyperparameters = (
+        Hyperparameter("balance", 1.0, "weight of the bit variance (balance) term", low=0),
+        Hyperparameter("independence", 0.3, "weight of the bit independence term", low=0),
+        Hyperparameter("init", "itq", "how the code layer starts", choices=("itq", "random")),
+        Hyperparameter("itq_iterations", 50, "alternations of the ITQ rotation of init='itq'", int, low=0),
+    )
 
     def init_head(self, head, features) -> None:
         if self.params["init"] == "itq":
-            itq_init_code_layer(head, features, self.bits, self.seed)
+            itq_init_code_layer(head, features, self.bits, self.seed, self.params["itq_iterations"])
 
     def make_loss(self):
         from ..losses.dh import DHLoss
@@ -63,7 +68,7 @@ class DH(DeepHashingMethod):
         return DHLoss(balance=self.params["balance"], independence=self.params["independence"])
 
 
-def itq_init_code_layer(head, features, bits: int, seed: int) -> None:
+def itq_init_code_layer(head, features, bits: int, seed: int, itq_iterations: int = 50) -> None:
     """Sets ``head.linear`` to ITQ's projection of the head's trunk outputs on ``features``:
     the top-``bits`` PCA directions rotated by ITQ (50 iterations, seeded), each unit scaled to
     unit variance over ``features`` and centred by its bias."""
@@ -74,7 +79,7 @@ def itq_init_code_layer(head, features, bits: int, seed: int) -> None:
 
     with torch.no_grad():
         h = head.trunk(features.cpu()).double().numpy()  # the head is still on the CPU here
-        projection, offset = itq_projection(h, bits, seed, method="DH with init='itq'")
+        projection, offset = itq_projection(h, bits, seed, itq_iterations, method="DH with init='itq'")
         scale = 1.0 / np.maximum(project_linear(h, projection, offset).std(axis=0), 1e-12)
         weight = head.linear.weight
         weight.copy_(torch.from_numpy((projection * scale).T.copy()).to(weight.dtype))

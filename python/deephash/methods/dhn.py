@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DHN"]
 
@@ -16,15 +17,17 @@ class DHN(DeepHashingMethod):
 
     Hyperparameters
     ---------------
-    lam : float, default 0.1
+    quantization : float, default 0.1
+        (Formerly ``lam``, still accepted with a DeprecationWarning.)
         Quantisation weight.
     """
 
     name = "DHN"
-    hyperparameter_defaults = {"lam": 0.1}
+    hyperparameters = (Hyperparameter("quantization", 0.1, "weight of the log-cosh quantisation term", low=0),)
+    renamed = {"lam": "quantization"}
     head_activation = "tanh"
 
     def make_loss(self):
         from ..losses import DHNLoss
 
-        return DHNLoss(lam=self.params["lam"])
+        return DHNLoss(lam=self.params["quantization"])

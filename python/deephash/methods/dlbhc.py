@@ -24,12 +24,12 @@ class DLBHC(DeepHashingMethod):
     """
 
     name = "DLBHC"
-    hyperparameter_defaults: dict = {}
+    hyperparameters = ()
 
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.latent_head import LatentHead
 
-        return LatentHead(in_dim, self.bits, max(self._n_classes, 1), hidden=hidden, standardize=standardize)
+        return LatentHead(in_dim, self.bits, max(n_classes, 1), hidden=hidden, standardize=standardize)
 
     def make_loss(self):
         from ..losses.dlbhc import DLBHCLoss

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DNNH"]
 
@@ -16,7 +17,7 @@ class DNNH(DeepHashingMethod):
     (:class:`deephash.losses.DNNHLoss`): ``max(0, margin - (||F(q) - F(q-)||^2 -
     ||F(q) - F(q+)||^2))`` over (query, similar, dissimilar) triplets. Code: F > 0.5.
 
-    Triplets are mined by the trainer (:mod:`deephash.methods.mining`): for each item of a
+    Triplets are mined by the method's miner (:class:`deephash.training.TripletMiner`): for each item of a
     batch, ``triplets_per_anchor`` times, a uniformly drawn item sharing a label (itself
     excluded) and a uniformly drawn item sharing none, from the memory bank of the training
     set's latest outputs (or the batch when there is no bank; see ``TrainConfig.memory_bank``);
@@ -40,16 +41,13 @@ class DNNH(DeepHashingMethod):
     """
 
     name = "DNNH"
-    hyperparameter_defaults = {"margin": 1.0, "epsilon": 0.05, "triplets_per_anchor": 8}
+    hyperparameters = (
+        Hyperparameter("margin", 1.0, "the triplet margin", low=0, open="low"),
+        Hyperparameter("epsilon", 0.05, "half-width of the threshold's linear band", low=0, high=0.5, open="both"),
+        Hyperparameter("triplets_per_anchor", 8, "triplets mined per anchor and step", int, low=1),
+    )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.make_loss()  # validates margin and triplets_per_anchor now rather than at fit
-        eps = self.params["epsilon"]
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 0.5:
-            raise ValueError(f"epsilon must be a number in (0, 0.5), got {eps!r}")
-
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.divide_encode import DivideEncodeHead
 
         return DivideEncodeHead(
@@ -59,4 +57,9 @@ class DNNH(DeepHashingMethod):
     def make_loss(self):
         from ..losses.dnnh import DNNHLoss
 
-        return DNNHLoss(margin=self.params["margin"], triplets_per_anchor=self.params["triplets_per_anchor"])
+        return DNNHLoss(margin=self.params["margin"])
+
+    def make_miner(self, loss):
+        from ..training import TripletMiner
+
+        return TripletMiner(self.params["triplets_per_anchor"], seed=self.seed)

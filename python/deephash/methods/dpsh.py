@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DPSH"]
 
@@ -16,7 +17,8 @@ class DPSH(DeepHashingMethod):
 
     Hyperparameters
     ---------------
-    lam : float, default 0.1
+    quantization : float, default 0.1
+        (Formerly ``lam``, still accepted with a DeprecationWarning.)
         Quantisation weight.
 
     Examples
@@ -26,9 +28,10 @@ class DPSH(DeepHashingMethod):
     """
 
     name = "DPSH"
-    hyperparameter_defaults = {"lam": 0.1}
+    hyperparameters = (Hyperparameter("quantization", 0.1, "weight of the quantisation term", low=0),)
+    renamed = {"lam": "quantization"}
 
     def make_loss(self):
         from ..losses import DPSHLoss
 
-        return DPSHLoss(lam=self.params["lam"])
+        return DPSHLoss(lam=self.params["quantization"])

@@ -11,6 +11,7 @@ from .._typing import ArrayLike, Codes
 from .._validate import describe
 from ..codes import pack_bits
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DRSCH"]
 
@@ -22,7 +23,7 @@ class DRSCH(DeepHashingMethod):
     (:class:`deephash.losses.DRSCHLoss`): a triplet hinge on the weighted Hamming distance with
     learned non-negative per-bit weights, plus ``lam`` times the
     graph-Laplacian regulariser (similar items' outputs pulled together); codes sign(u).
-    Triplets are mined by the trainer (:mod:`deephash.methods.mining`: seeded, against the
+    Triplets are mined by the trainer (:class:`deephash.training.TripletMiner`: seeded, against the
     memory bank).
 
     The weights are part of the model: rank a database by the weighted Hamming distance,
@@ -34,7 +35,8 @@ class DRSCH(DeepHashingMethod):
 
     Hyperparameters
     ---------------
-    lam : float, default 1.0
+    laplacian : float, default 1.0
+        (Formerly ``lam``, still accepted with a DeprecationWarning.)
         Weight of the Laplacian regulariser.
     margin : float or None, default None
         Triplet margin in weighted-Hamming units; None means bits / 16. The paper's C = -q/2
@@ -58,14 +60,21 @@ class DRSCH(DeepHashingMethod):
     """
 
     name = "DRSCH"
-    hyperparameter_defaults = {"lam": 1.0, "margin": None, "weight_lr_scale": 10.0}
+    hyperparameters = (
+        Hyperparameter("laplacian", 1.0, "weight of the graph-Laplacian term", low=0),
+        Hyperparameter(
+            "margin", None, "triplet margin, weighted-Hamming units (None: bits/16)", low=0, open="low", none=True
+        ),
+        Hyperparameter("weight_lr_scale", 10.0, "learning rate of the bit weights relative to lr", low=0, open="low"),
+    )
+    renamed = {"lam": "laplacian"}
     head_activation = "tanh"
 
     def make_loss(self):
         from ..losses import DRSCHLoss
 
         p = self.params
-        return DRSCHLoss(self.bits, margin=p["margin"], lam=p["lam"], weight_lr_scale=p["weight_lr_scale"])
+        return DRSCHLoss(self.bits, margin=p["margin"], lam=p["laplacian"], weight_lr_scale=p["weight_lr_scale"])
 
     @property
     def bit_weights(self) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DSH"]
 
@@ -17,16 +18,21 @@ class DSH(DeepHashingMethod):
 
     Hyperparameters
     ---------------
-    alpha : float, default 0.01
+    quantization : float, default 0.01
+        (Formerly ``alpha``, still accepted with a DeprecationWarning.)
         Regulariser weight (the paper's).
     margin : float or None, default None
         Contrastive margin; None means 2 * bits (the paper's).
     """
 
     name = "DSH"
-    hyperparameter_defaults = {"alpha": 0.01, "margin": None}
+    hyperparameters = (
+        Hyperparameter("quantization", 0.01, "weight of the L1 quantisation term (the paper's alpha)", low=0),
+        Hyperparameter("margin", None, "contrastive margin (None: 2 * bits)", low=0, open="low", none=True),
+    )
+    renamed = {"alpha": "quantization"}
 
     def make_loss(self):
         from ..losses import DSHLoss
 
-        return DSHLoss(self.bits, margin=self.params["margin"], alpha=self.params["alpha"])
+        return DSHLoss(self.bits, margin=self.params["margin"], alpha=self.params["quantization"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["DSRH"]
 
@@ -13,7 +14,7 @@ class DSRH(DeepHashingMethod):
     Graded relevance r = number of labels two items share (multi-hot labels; int class ids
     give r in {0, 1}). The trainer mines graded triplets (anchor, more relevant, less relevant)
     against the memory bank, each with the NDCG-style gain 2**r_pos - 2**r_neg
-    (:mod:`deephash.methods.mining`); the loss (:class:`deephash.losses.DSRHLoss`) is the
+    (:class:`deephash.training.TripletMiner`); the loss (:class:`deephash.losses.DSRHLoss`) is the
     gain-weighted hinge on relaxed Hamming distances plus ``alpha`` times the bit-balance
     regulariser. The hash layer is squashed by tanh (the paper's 2 sigmoid(z) - 1); codes
     sign(u). Labels with nothing to rank (all identical, say) raise ValueError before training.
@@ -23,7 +24,8 @@ class DSRH(DeepHashingMethod):
 
     Hyperparameters
     ---------------
-    alpha : float, default 0.1
+    balance : float, default 0.1
+        (Formerly ``alpha``, still accepted with a DeprecationWarning.)
         Weight of the balance regulariser 0.5 * ||mean code||^2.
     margin : float or None, default None
         Hinge margin rho in Hamming units; None means bits / 32.
@@ -36,10 +38,14 @@ class DSRH(DeepHashingMethod):
     """
 
     name = "DSRH"
-    hyperparameter_defaults = {"alpha": 0.1, "margin": None}
+    hyperparameters = (
+        Hyperparameter("balance", 0.1, "weight of the bit-balance term (the paper's alpha)", low=0),
+        Hyperparameter("margin", None, "hinge margin in Hamming units (None: bits / 32)", low=0, open="low", none=True),
+    )
+    renamed = {"alpha": "balance"}
     head_activation = "tanh"
 
     def make_loss(self):
         from ..losses import DSRHLoss
 
-        return DSRHLoss(self.bits, margin=self.params["margin"], alpha=self.params["alpha"])
+        return DSRHLoss(self.bits, margin=self.params["margin"], alpha=self.params["balance"])

@@ -114,17 +114,16 @@ class FrozenFeatures:
             return x
         if self._tfidf is not None:
             return self._tfidf.transform(x)
-        from ..models import default_cache_dir, extract_features, resolve_device
+        from ..models import extract_features, resolve_device
 
         cfg = self.config
         device = resolve_device(cfg.device)
         self._module.to(device)
-        cache = None if cfg.cache_dir is False else (default_cache_dir() if cfg.cache_dir is None else cfg.cache_dir)
         return extract_features(
             self._module,
             x,
             tag=self._info.cache_tag,
-            cache_dir=cache,
+            cache_dir=cfg.feature_cache_dir(),
             batch_size=cfg.feature_batch_size,
             device=device,
             progress=cfg.progress,

@@ -112,22 +112,22 @@ def _positive_int(x) -> bool:
 def _probe_network(model, meta, arrays, path) -> None:
     """Builds a deep method's network on the meta device (no memory) and compares every tensor
     with the stored weights, so a crafted size never reaches a real allocation."""
-    if not hasattr(model, "_build") or meta.get("input_shape") is None:
+    if not hasattr(model, "_network") or meta.get("input_shape") is None:
         return  # not a deep single-network method: its arrays are used as stored
     import torch
 
     shape = (1,) + tuple(meta["input_shape"])
+    net = model._network(int(meta.get("n_classes", 0) or 0))
     with torch.device("meta"), warnings.catch_warnings():
         # (pretrained weights copied into meta tensors: a no-op torch warns about)
         warnings.simplefilter("ignore")
-        model._n_classes = int(meta.get("n_classes", 0) or 0)
-        model._build(shape, torch)
-    frozen = bool(model._frozen)
+        net.build(shape, torch)
+    frozen = bool(net.frozen)
     if bool(meta.get("frozen")) != frozen:
         raise _bad(path, f"frozen={meta.get('frozen')!r} does not fit the backbone (expected {frozen})")
-    if meta.get("cut") != getattr(model, "_cut", None):
-        raise _bad(path, f"cut={meta.get('cut')!r} does not fit the config (expected {getattr(model, '_cut', None)!r})")
-    parts = [("head/", model._head)] + ([] if frozen else [("backbone/", model._backbone)])
+    if meta.get("cut") != net.cut:
+        raise _bad(path, f"cut={meta.get('cut')!r} does not fit the config (expected {net.cut!r})")
+    parts = [("head/", net.head)] + ([] if frozen else [("backbone/", net.backbone)])
     for prefix, module in parts:
         # (a 0-d tensor is saved as shape (1,): np.ascontiguousarray returns at least 1-D)
         want = {k: tuple(v.shape) or (1,) for k, v in module.state_dict().items()}
@@ -184,9 +184,13 @@ def load(path, backbone=None, device=None):
             raise ValueError(f"{path} was trained with a custom backbone module; pass it: load(path, backbone=module)")
         bb = backbone
     try:
-        probe = cls(bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, **meta["hyperparameters"])
+        probe = cls.from_saved(
+            bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
+        )
         _probe_network(probe, meta, arrays, path)
-        model = cls(bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, **meta["hyperparameters"])
+        model = cls.from_saved(
+            bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
+        )
         model._restore(meta, arrays)
     except ValueError as e:
         if str(path) in str(e):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._itq import itq_rotation
 from .projection import ProjectionHashing, pca_projection, project_linear
+from .hyperparameters import Hyperparameter
 
 __all__ = ["ITQ", "itq_projection"]
 
@@ -31,15 +32,17 @@ class ITQ(ProjectionHashing):
 
     Hyperparameters
     ---------------
-    n_iter : int, default 50
+    itq_iterations : int, default 50
+        (Formerly ``n_iter``, still accepted with a DeprecationWarning.)
         ITQ alternations (the paper's 50).
     """
 
     name = "ITQ"
-    hyperparameter_defaults = {"n_iter": 50}
+    hyperparameters = (Hyperparameter("itq_iterations", 50, "alternations of the ITQ rotation", int, low=0),)
+    renamed = {"n_iter": "itq_iterations"}
 
     def _learn(self, f):
-        projection, offset = itq_projection(f, self.bits, self.seed, self.params["n_iter"], self.name)
+        projection, offset = itq_projection(f, self.bits, self.seed, self.params["itq_iterations"], self.name)
         return {"projection": projection, "offset": offset}
 
     def _project(self, f, a):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .projection import ProjectionHashing, feature_mean, project_linear
+from .hyperparameters import Hyperparameter
 
 __all__ = ["LSH"]
 
@@ -27,7 +28,7 @@ class LSH(ProjectionHashing):
     """
 
     name = "LSH"
-    hyperparameter_defaults = {"center": True}
+    hyperparameters = (Hyperparameter("center", True, "subtract the training mean before projecting", bool),)
 
     def _learn(self, f):
         d = f.shape[1]

@@ -17,7 +17,7 @@ class PCAH(ProjectionHashing):
     """
 
     name = "PCAH"
-    hyperparameter_defaults: dict = {}
+    hyperparameters = ()
 
     def _learn(self, f):
         w, offset = pca_projection(f, self.bits, self.seed, self.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .crossmodal import LinearCrossModalMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["SCM"]
 
@@ -52,13 +53,11 @@ class SCM(LinearCrossModalMethod):
     """
 
     name = "SCM"
-    hyperparameter_defaults = {"reg": 1e-4}
+    hyperparameters = (Hyperparameter("reg", 1e-4, "ridge added to the covariances", low=0, open="low"),)
 
     def _learn(self, image_x, text_x, labels):
         from scipy.linalg import eigh
 
-        if not self.params["reg"] > 0:
-            raise ValueError(f"reg must be > 0, got {self.params['reg']!r}")
         n = image_x.shape[0]
         lab = _label_matrix(labels)
         stats, feats = [], []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .dh import DH
+from .hyperparameters import Hyperparameter
 
 __all__ = ["SDH"]
 
@@ -24,22 +25,26 @@ class SDH(DH):
     ---------------
     balance, independence : float, default 1.0
     discriminative : float, default 1.0
-    alpha : float, default 1.0
+    between_class : float, default 1.0
+        (Formerly ``alpha``, still accepted with a DeprecationWarning.)
     init : {"itq", "random"}, default "itq"
         As in :class:`DH`.
     """
 
     name = "SDH"
     supervised = True
-    hyperparameter_defaults = {
-        "balance": 1.0,
-        "independence": 1.0,
-        "discriminative": 1.0,
-        "alpha": 1.0,
-        "init": "itq",
-    }
+    hyperparameters = (
+        Hyperparameter("balance", 1.0, "weight of the bit variance (balance) term", low=0),
+        Hyperparameter("independence", 1.0, "weight of the bit independence term", low=0),
+        Hyperparameter("discriminative", 1.0, "weight of the scatter term (the paper's lambda_4)", low=0),
+        Hyperparameter("between_class", 1.0, "weight of the between-class scatter (the paper's alpha)", low=0),
+        Hyperparameter("init", "itq", "how the code layer starts", choices=("itq", "random")),
+        Hyperparameter("itq_iterations", 50, "alternations of the ITQ rotation of init='itq'", int, low=0),
+    )
+    renamed = {"alpha": "between_class"}
 
     def make_loss(self):
         from ..losses.sdh import SDHLoss
 
-        return SDHLoss(**{k: v for k, v in self.params.items() if k != "init"})
+        p = self.params
+        return SDHLoss(p["balance"], p["independence"], p["discriminative"], alpha=p["between_class"])

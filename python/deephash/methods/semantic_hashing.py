@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["SemanticHashing"]
 
@@ -68,14 +69,14 @@ class SemanticHashing(DeepHashingMethod):
     name = "SemanticHashing"
     supervised = False
     default_backbone = "bow"
-    hyperparameter_defaults = {
-        "hidden": [500, 500],
-        "noise": 2.0,
-        "code_norm": True,
-        "word_dropout": 0.3,
-        "code_rotation": "itq",
-    }
-    hyperparameter_choices = {"code_rotation": ("itq", None)}
+    hyperparameters = (
+        Hyperparameter("hidden", [500, 500], "hidden widths of the encoder (and, mirrored, the decoder)", list),
+        Hyperparameter("noise", 2.0, "std of the Gaussian noise added to the code layer in training", low=0),
+        Hyperparameter("code_norm", True, "batch-normalise the code layer", bool),
+        Hyperparameter("word_dropout", 0.3, "probability of hiding each word count", low=0, high=1, open="high"),
+        Hyperparameter("code_rotation", "itq", "ITQ rotation of the codes after training", choices=("itq", None)),
+        Hyperparameter("itq_iterations", 50, "alternations of that rotation", int, low=0),
+    )
 
     def fit(self, x, labels=None) -> "SemanticHashing":
         super().fit(x, labels)
@@ -84,10 +85,10 @@ class SemanticHashing(DeepHashingMethod):
 
             z = self.transform(x).astype(np.float64)  # the code layer; the rotation is still the identity
             mean = z.mean(axis=0)
-            self._head.set_code_rotation(mean, itq_rotation(z - mean, 50, self.seed))
+            self._head.set_code_rotation(mean, itq_rotation(z - mean, self.params["itq_iterations"], self.seed))
         return self
 
-    def make_head(self, in_dim, hidden, standardize):
+    def make_head(self, in_dim, hidden, standardize, n_classes=0):
         from ..models.autoencoder import AutoencoderHead
 
         p = self.params

@@ -22,7 +22,7 @@ class SH(ProjectionHashing):
     """
 
     name = "SH"
-    hyperparameter_defaults: dict = {}
+    hyperparameters = ()
 
     def _learn(self, f):
         k = min(self.bits, f.shape[1] - 1 if hasattr(f, "tocsr") else f.shape[1])

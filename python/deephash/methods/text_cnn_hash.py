@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from .deep import DeepHashingMethod
+from .hyperparameters import Hyperparameter
 
 __all__ = ["TextCNNHash", "laplacian_eigenmaps", "spectral_target_codes"]
 
 
 def spectral_target_codes(
-    texts, bits: int, neighbors: int = 10, min_df: int = 2, seed: int = 0, svd=None, rotation: str = "itq"
+    texts,
+    bits: int,
+    neighbors: int = 10,
+    min_df: int = 2,
+    seed: int = 0,
+    svd=None,
+    rotation: str = "itq",
+    itq_iterations: int = 50,
 ):
     """Binary codes from the texts' similarity structure: the first stage of Xu et al.
 
@@ -22,7 +30,7 @@ def spectral_target_codes(
     - ``rotation="median"`` (the paper): each dimension thresholded at its median;
     - ``rotation="itq"`` (default): each text's embedding scaled to unit length (as in Ng, Jordan & Weiss's
       spectral clustering), centred and rotated by ITQ (:func:`deephash.methods._itq.itq_rotation`,
-      50 iterations) before the median threshold. Eigenvectors of sparse kNN graphs of short texts
+      ``itq_iterations`` alternations) before the median threshold. Eigenvectors of sparse kNN graphs of short texts
       concentrate on small groups of texts; a bit taken from one such vector splits the rest
       of the corpus arbitrarily, and the rotation spreads every bit over all dimensions.
 
@@ -62,7 +70,7 @@ def spectral_target_codes(
 
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         emb = emb - emb.mean(axis=0)
-        emb = emb @ itq_rotation(emb, 50, seed)
+        emb = emb @ itq_rotation(emb, itq_iterations, seed)
     return np.where(emb > np.median(emb, axis=0), 1.0, -1.0).astype(np.float32)
 
 
@@ -133,7 +141,13 @@ class TextCNNHash(DeepHashingMethod):
     name = "TextCNNHash"
     supervised = False
     default_backbone = "text_cnn"
-    hyperparameter_defaults = {"neighbors": 10, "target_min_df": 2, "target_svd": None, "target_rotation": "itq"}
+    hyperparameters = (
+        Hyperparameter("neighbors", 10, "k of the texts' kNN graph", int, low=1),
+        Hyperparameter("target_min_df", 2, "TF-IDF min_df of the graph's vectors", int, low=1),
+        Hyperparameter("target_svd", None, "SVD dimensions of the graph (None: TF-IDF)", int, low=1, none=True),
+        Hyperparameter("target_rotation", "itq", "how the eigenmaps become bits", choices=("itq", "median")),
+        Hyperparameter("itq_iterations", 50, "alternations of the targets' ITQ rotation", int, low=0),
+    )
 
     def make_targets(self, x, labels):
         p = self.params
@@ -145,6 +159,7 @@ class TextCNNHash(DeepHashingMethod):
             self.seed,
             svd=p["target_svd"],
             rotation=p["target_rotation"],
+            itq_iterations=p["itq_iterations"],
         )
 
     def make_loss(self):
