@@ -14,7 +14,7 @@ or ``openvino``, read at every call.
 - ``auto``: on the CPU, for a network that declares it (``fast_engine = True``: EfficientNet-Lite0
   and its part below a cut) and a call that computes at least :data:`AUTO_MIN_ROWS` rows, the
   fastest engine installed (OpenVINO, else ONNX Runtime), else PyTorch. Smaller calls run in
-  PyTorch: a first export costs seconds.
+  PyTorch (a first export costs seconds), unless inside :func:`large_job` (a stream of batches).
 - ``onnx`` / ``openvino``: every call on the CPU, any ``torch.nn.Module`` image network.
 - ``torch``: today's PyTorch path.
 
@@ -30,6 +30,8 @@ faster, with fewer agreeing bits (measured in ``bench/README.md``); ONNX Runtime
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import warnings
@@ -48,6 +50,7 @@ __all__ = [
     "available_engines",
     "engine_cache_dir",
     "engine_runner",
+    "large_job",
     "requested_engine",
     "requested_precision",
 ]
@@ -118,6 +121,20 @@ def engine_cache_dir() -> Path:
     return cache_subdir("engines")
 
 
+_JOB: contextvars.ContextVar = contextvars.ContextVar("deephash_large_job", default=False)
+
+
+@contextlib.contextmanager
+def large_job():
+    """Within this block, ``auto`` treats every call as part of one large job: the fast engine
+    runs even calls of fewer than :data:`AUTO_MIN_ROWS` rows (a stream encoded batch by batch)."""
+    token = _JOB.set(True)
+    try:
+        yield
+    finally:
+        _JOB.reset(token)
+
+
 _WARNED: set = set()
 
 
@@ -137,7 +154,8 @@ def _choose(module, device, rows) -> str:
     if device is not None and torch.device(device).type != "cpu":
         return "torch"
     if asked == "auto":
-        if not getattr(module, "fast_engine", False) or (rows is not None and rows < AUTO_MIN_ROWS):
+        small = rows is not None and rows < AUTO_MIN_ROWS and not _JOB.get()
+        if not getattr(module, "fast_engine", False) or small:
             return "torch"
         for e in _FAST_ORDER:
             if _importable(e) is None:

@@ -46,6 +46,12 @@ def extract_features(
         New features are written to the cache every ``flush_rows`` rows, so an interrupted run
         keeps most of its work.
 
+    Notes
+    -----
+    On the CPU, image modules run in a fast engine when ``DEEPHASH_ENGINE`` allows it (see
+    :mod:`deephash.models.engine`: an exported ONNX graph in OpenVINO or ONNX Runtime, the same
+    rows as PyTorch to ~1e-5); the export happens on the first such call and is cached.
+
     Returns
     -------
     numpy.ndarray (n, ...): float32 (n, out_dim) for a backbone's features; the module's output
