@@ -9,8 +9,13 @@ Parts (``--part``, default all):
   agreement with torch's.
 - ``fill``: the CPU fine-tuning recipe's activation cache fill (``extract_features`` of
   ``BelowCut(backbone, 11)`` into an empty cache folder, shards written), same alternation.
+- ``e2e``: ``collection build``-style, JPEG files -> codes in a ``FlatIndex``: today's path (decode
+  every file with Pillow in the process, ``encode`` with ``DEEPHASH_ENGINE=torch``, add) against
+  :func:`deephash.data.encode_images` (decoding in a worker process ahead of the network, JPEG
+  draft mode, the ``auto`` engine, adding batch by batch); on CIFAR-10's own JPEG files (32x32)
+  and on "photos" (the same images enlarged to 640x480, saved as JPEG quality 90), alternating.
 - ``agreement``: CIFAR-10 1k protocol (a seeded subset of the database, ``--database``): a DPSH
-  frozen-feature model trained on ``--train`` images with torch features, then queries and
+  frozen-feature model (30 epochs) trained on ``--train`` images, then queries and
   database encoded by each engine: bit agreement with torch and mAP@ALL (tie-aware) of each.
   ``--bf16`` adds OpenVINO with bfloat16 inference (``DEEPHASH_ENGINE_PRECISION=bf16``, opt-in:
   measured here to report the precision trade-off).
@@ -37,14 +42,14 @@ import numpy as np
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--part", choices=["all", "encode", "fill", "agreement"], default="all")
+    p.add_argument("--part", choices=["all", "encode", "fill", "e2e", "agreement"], default="all")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--images", type=int, default=256, help="images per timed encode / fill")
     p.add_argument("--batch", type=int, default=128, help="TrainConfig.feature_batch_size")
     p.add_argument("--engines", default="torch,onnx,openvino")
-    p.add_argument("--train", type=int, default=1000, help="agreement: training images")
-    p.add_argument("--database", type=int, default=5000, help="agreement: database images (of 59,000)")
+    p.add_argument("--train", type=int, default=5000, help="agreement: training images (of 5,000)")
+    p.add_argument("--database", type=int, default=10000, help="agreement: database images (of 59,000)")
     p.add_argument("--bits", type=int, default=48)
     p.add_argument("--bf16", action="store_true", help="agreement: also OpenVINO in bfloat16")
     p.add_argument("--json", default=None)
@@ -91,10 +96,10 @@ def summary(times, n, what):
     return rows
 
 
-def frozen_model(bits, batch, train_x, train_y, cache_dir):
+def frozen_model(bits, batch, train_x, train_y, cache_dir, epochs=3):
     from deephash.methods import DPSH, TrainConfig
 
-    cfg = TrainConfig(epochs=3, progress=False, cache_dir=cache_dir, feature_batch_size=batch)
+    cfg = TrainConfig(epochs=epochs, progress=False, cache_dir=cache_dir, feature_batch_size=batch)
     return DPSH(bits, backbone={"name": "efficientnet_lite0", "resolution": 160}, config=cfg).fit(train_x, train_y)
 
 
@@ -155,6 +160,67 @@ def part_fill(args, engines, data, out):
     out["fill"] = summary(times, len(x), "fill")
 
 
+def write_jpegs(images, folder, size=None):
+    from PIL import Image
+
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for i, arr in enumerate(images):
+        im = Image.fromarray(arr)
+        if size is not None:
+            im = im.resize(size, Image.BICUBIC)
+        path = os.path.join(folder, f"{i:05d}.jpg")
+        im.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def part_e2e(args, engines, data, out):
+    import deephash
+    from deephash.data import encode_images
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    x = data.images[data.is_test][rng.permutation(10000)[: args.images]]
+    train = rng.permutation(50000)[:300]
+    with tempfile.TemporaryDirectory() as tmp:
+        set_engine("torch")
+        model = frozen_model(args.bits, args.batch, data.images[train], data.labels[train], tmp)
+        model.config.cache_dir = False
+        sets = {"cifar 32x32": write_jpegs(x, os.path.join(tmp, "small"))}
+        sets["photos 640x480"] = write_jpegs(x, os.path.join(tmp, "photos"), (640, 480))
+        set_engine("auto")
+        list(encode_images(model, sets["cifar 32x32"][:8], 32, workers=0))  # export / load: untimed
+
+        def today(paths):
+            images = []
+            for p in paths:
+                with Image.open(p) as im:
+                    images.append(np.asarray(im.convert("RGB").resize((32, 32), Image.BILINEAR)))
+            index = deephash.FlatIndex(model.code_bits)
+            index.add(model.encode(np.stack(images)))
+            return index
+
+        def streamed(paths):
+            index = deephash.FlatIndex(model.code_bits)
+            for pos, codes in encode_images(model, paths, 32, batch_size=args.batch, workers=1):
+                index.add(codes, pos)
+            return index
+
+        out["e2e"] = {}
+        for name, paths in sets.items():
+            runs = {"torch": lambda: today(paths), "auto": lambda: streamed(paths)}
+            times = {e: [] for e in runs}
+            for r in range(args.repeats):
+                for e in ["torch", "auto"] if r % 2 == 0 else ["auto", "torch"]:
+                    set_engine(e)
+                    t = time.perf_counter()
+                    runs[e]()
+                    times[e].append(time.perf_counter() - t)
+            print(f"end to end, {name}: {len(paths)} JPEG files -> codes in a FlatIndex, {args.threads} threads")
+            out["e2e"][name] = summary(times, len(paths), "e2e")
+
+
 def part_agreement(args, engines, data, out):
     from deephash.data.cifar10 import protocol_indices
     from deephash.metrics import mean_average_precision
@@ -164,8 +230,8 @@ def part_agreement(args, engines, data, out):
     train = split.train[: args.train]
     db = split.database[np.sort(rng.permutation(split.database.size)[: args.database])]
     with tempfile.TemporaryDirectory() as tmp:
-        set_engine("torch")
-        model = frozen_model(args.bits, args.batch, data.images[train], data.labels[train], tmp)
+        set_engine("auto")  # training features: any engine (the same trained model is compared below)
+        model = frozen_model(args.bits, args.batch, data.images[train], data.labels[train], tmp, epochs=30)
     model.config.cache_dir = False
     runs = list(engines) + (["openvino-bf16"] if args.bf16 else [])
     res = {}
@@ -180,9 +246,15 @@ def part_agreement(args, engines, data, out):
     print(f"agreement: 1k protocol, {args.train} training images, {len(db)} database items, {args.bits} bits")
     rows = []
     for e, (q, d, m, secs) in res.items():
-        agree = bit_agreement(np.concatenate([q, d]), np.concatenate(res["torch"][:2]))
-        rows.append({"engine": e, "bit_agreement": agree, "map": m, "map_minus_torch": m - res["torch"][2]})
-        print(f"  {e:14s} bits agreeing {agree:.5f}  mAP@ALL {m:.4f} ({m - res['torch'][2]:+.4f})  {secs:.0f} s")
+        a, b = np.unpackbits(np.concatenate([q, d])), np.unpackbits(np.concatenate(res["torch"][:2]))
+        differ = int(np.count_nonzero(a != b))
+        row = {"engine": e, "bit_agreement": 1 - differ / a.size, "bits_differing": differ, "bits": int(a.size)}
+        row.update({"map": m, "map_minus_torch": m - res["torch"][2], "seconds": secs})
+        rows.append(row)
+        print(
+            f"  {e:14s} bits agreeing {1 - differ / a.size:.6f} ({differ} of {a.size} differ)  "
+            f"mAP@ALL {m:.4f} ({m - res['torch'][2]:+.4f})  {secs:.0f} s"
+        )
     out["agreement"] = rows
 
 
@@ -199,7 +271,8 @@ def main(argv=None):
     out = {"machine": machine(), "threads": args.threads, "repeats": args.repeats, "argv": sys.argv[1:]}
     print(out["machine"], "|", load_avg())
     data = load_cifar10()
-    for part, fn in (("encode", part_encode), ("fill", part_fill), ("agreement", part_agreement)):
+    parts = (("encode", part_encode), ("fill", part_fill), ("e2e", part_e2e), ("agreement", part_agreement))
+    for part, fn in parts:
         if args.part in ("all", part):
             fn(args, engines, data, out)
             print("  |", load_avg())
