@@ -196,3 +196,19 @@ def test_activations_at_a_cut_agree_with_torch(monkeypatch):
     assert got.dtype == np.float16 and got.shape == ref.shape
     np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=2e-3, atol=2e-3)
     assert np.mean(got == ref) > 0.99  # float16 rounding differs only next to a tie
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_threads_share_one_export(name, monkeypatch):
+    if not _installed(name):
+        pytest.skip(f"{name} is not installed")
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("DEEPHASH_ENGINE", name)
+    exports = count_exports(monkeypatch)
+    module, x = TinyCNN(), images(8)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: extract_features(module, x, progress=False), range(8)))
+    assert len(exports) == 1
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])

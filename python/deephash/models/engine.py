@@ -34,6 +34,7 @@ import contextlib
 import contextvars
 import hashlib
 import os
+import threading
 import warnings
 import weakref
 from pathlib import Path
@@ -211,7 +212,7 @@ def _export(module, row_shape, dtype, path: Path) -> None:
     graph = _image_graph(module, dtype == np.uint8).eval()
     sample = torch.zeros((2,) + tuple(row_shape), dtype=torch.uint8 if dtype == np.uint8 else torch.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.onnx")
     try:
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
@@ -260,8 +261,10 @@ class _Session:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if self.engine == "onnx":
-            return self._ort.run(None, {"images": batch})[0]
-        return np.array(self._ov(batch)[0], copy=True)  # the request's buffer is reused
+            return self._ort.run(None, {"images": batch})[0]  # thread-safe
+        request = self._ov.create_infer_request()  # one per call: callers may share the session across threads
+        request.infer([batch])
+        return np.array(request.get_output_tensor(0).data, copy=True)
 
 
 def _check(module, session: _Session, row_shape, dtype, loose: bool = False) -> str | None:
@@ -299,10 +302,18 @@ class _Entry:
 
 
 _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Serialises finding, exporting and loading graphs (not running them): two threads never export
+# the same graph at once.
+_LOCK = threading.RLock()
 
 
 def _session_for(module, engine: str, row_shape, dtype, precision: str = "f32") -> _Session | None:
     """The loaded graph of ``module`` for this input format (exported or loaded when needed)."""
+    with _LOCK:
+        return _find_or_export(module, engine, row_shape, dtype, precision)
+
+
+def _find_or_export(module, engine, row_shape, dtype, precision) -> _Session | None:
     torch = require_torch()
     owner = getattr(module, "engine_owner", module)
     threads = max(1, torch.get_num_threads())
