@@ -103,6 +103,9 @@ def test_auto_keeps_small_calls_other_modules_and_gpus_in_torch(monkeypatch):
     fast = [e for e in FAST if _installed(e)]
     # the fastest installed engine, else PyTorch without a warning
     assert (run is None) if not fast else (run.engine == ["openvino", "onnx"][0 if "openvino" in fast else 1])
+    with engine.large_job():  # a stream of small batches counts as one large call
+        assert (engine.engine_runner(TinyCNN(), x, rows=1) is None) == (not fast)
+    assert engine.engine_runner(TinyCNN(), x, rows=1) is None
 
 
 @pytest.mark.parametrize("name", FAST)
