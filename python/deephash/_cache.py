@@ -2,7 +2,8 @@
 
 ``$DEEPHASH_CACHE_DIR``, else ``$XDG_CACHE_HOME/deephash``, else ``~/.cache/deephash``. Each kind
 of cached data has its own subfolder: ``data/`` (decoded image arrays), ``features/`` (frozen
-backbone features and activations, :class:`deephash.models.FeatureCache`).
+backbone features and activations, :class:`deephash.models.FeatureCache`), ``engines/`` (networks
+exported to ONNX for the fast CPU engines, :mod:`deephash.models.engine`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from .image_folder import ImageFolder, load_image_folder, load_image_folder_spli
 from .mosaics import cifar10_mosaics, compose_mosaics, digits_mosaics, mosaic_split
 from .spec import load_pairs, load_split
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
+from .stream import ImageBatch, decode_image, encode_images, stream_images
 from .text import (
     STC2_NAMES,
     TextDataset,
@@ -29,6 +30,7 @@ from .wiki import WikiCrossModal, load_wiki
 __all__ = [
     "STC2_NAMES",
     "Cifar10",
+    "ImageBatch",
     "ImageFolder",
     "RetrievalSplit",
     "SplitIndices",
@@ -39,8 +41,10 @@ __all__ = [
     "cifar10_protocol",
     "compose_mosaics",
     "data_root",
+    "decode_image",
     "digits",
     "digits_mosaics",
+    "encode_images",
     "find_data_file",
     "load_cifar10",
     "load_image_folder",
@@ -53,6 +57,7 @@ __all__ = [
     "stc2_split",
     "stc2_text_split",
     "stratified_split",
+    "stream_images",
     "take_split",
     "text_query_split",
     "tfidf_features",

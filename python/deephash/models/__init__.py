@@ -8,6 +8,9 @@ Backbones by name: ``"features"`` (standardised input vectors, a linear hash), `
 histogram, :mod:`.handcrafted`), the text backbones ``"minilm"`` (offline sentence embeddings)
 and ``"tfidf"`` (fitted on the training texts; non-deep methods only), see :mod:`.text`, or any
 ``torch.nn.Module`` with an ``out_dim`` attribute.
+
+On the CPU, frozen image networks run as exported ONNX graphs in OpenVINO or ONNX Runtime
+(:mod:`.engine`; ``DEEPHASH_ENGINE=auto|torch|onnx|openvino``).
 """
 
 from __future__ import annotations

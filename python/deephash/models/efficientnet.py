@@ -48,6 +48,8 @@ class EfficientNetLite0(nn.Module):
     """
 
     out_dim = 1280
+    # auto-selected for the fast CPU engines (deephash.models.engine): it exports to ONNX exactly
+    fast_engine = True
 
     def __init__(self, resolution: int = 160, pretrained: bool = True):
         super().__init__()
@@ -98,6 +100,12 @@ class EfficientNetLite0(nn.Module):
         for idx in range(cut):
             x = self._block(idx, x)
         return x
+
+    def lower_tensors(self, cut: int) -> list:
+        """Parameters and buffers :meth:`lower` reads (the weights digest of an exported lower part)."""
+        net = self.net
+        mods = [net._conv_stem, net._bn0] + list(net._blocks[:cut])
+        return [t for m in mods for t in m.state_dict(keep_vars=True).values()]
 
     def upper(self, a, cut: int):
         """blocks[cut:], the head convolution and global average pooling: -> (n, 1280)."""

@@ -61,6 +61,21 @@ class BelowCut(torch.nn.Module):
         # mirror the backbone's mode, so that restoring "the module's mode" after an
         # extraction restores the backbone's (a new Module starts in training mode)
         self.training = backbone.training
+        # for the fast CPU engines (deephash.models.engine): the exported graph follows the
+        # backbone's lifetime and only the weights below the cut
+        self.fast_engine = bool(getattr(backbone, "fast_engine", False))
+        self.engine_key = f"below-cut{self.cut}"
+
+    @property
+    def engine_owner(self):
+        """The module whose weights and lifetime the exported graph follows (the backbone)."""
+        return self.backbone
+
+    def engine_tensors(self) -> list:
+        """The tensors the activations depend on (those of the blocks below the cut, if known)."""
+        if hasattr(self.backbone, "lower_tensors"):
+            return self.backbone.lower_tensors(self.cut)
+        return list(self.backbone.state_dict(keep_vars=True).values())
 
     def forward(self, x):
         a = self.backbone.lower(x, self.cut)
