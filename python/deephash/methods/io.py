@@ -63,6 +63,9 @@ def _read(path):
     with archive:
         if "__meta__" not in archive.files:
             raise _bad(path, "no metadata")
+        strange = [k for k in archive.files if k != "__meta__" and not (k.startswith("a/") and len(k) > 2)]
+        if strange:  # e.g. a member name damaged in the archive's directory
+            raise _bad(path, f"unexpected arrays {strange[:5]} (a model stores '__meta__' and 'a/...')")
         raw = archive["__meta__"]
         if raw.ndim != 0 or raw.dtype.kind != "U" or raw.dtype.itemsize > 4 * _MAX_META_BYTES:
             raise _bad(path, f"metadata of dtype {raw.dtype} shape {raw.shape}, expected one string")
@@ -141,6 +144,19 @@ def _probe_network(model, meta, arrays, path) -> None:
                 )
 
 
+def _check_round_trip(model, arrays, path) -> None:
+    """The restored model's own state names exactly the arrays stored, with their shapes: an
+    array renamed, missing or added by damage is refused here, not at the first ``encode``."""
+    _, again = model._state()
+    want = {k: tuple(np.shape(v)) or (1,) for k, v in again.items()}
+    got = {k: tuple(v.shape) or (1,) for k, v in arrays.items()}
+    if want != got:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        shapes = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+        raise _bad(path, f"arrays do not fit the model: missing {missing}, unexpected {extra}, reshaped {shapes}")
+
+
 def load(path, backbone=None, device=None):
     """Loads a model written by ``method.save(path)``.
 
@@ -188,6 +204,7 @@ def load(path, backbone=None, device=None):
         _probe_network(probe, meta, arrays, path)
         model = cls(bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, **meta["hyperparameters"])
         model._restore(meta, arrays)
+        _check_round_trip(model, arrays, path)
     except ValueError as e:
         if str(path) in str(e):
             raise
