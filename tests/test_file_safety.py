@@ -241,3 +241,14 @@ def test_model_with_a_damaged_array_name_is_refused_at_load(tmp_path, capsys):
     rc = cli.main([*argv, "--out", str(tmp_path / "c.npz")])
     err = capsys.readouterr().err
     assert rc == 2 and "unexpected arrays" in err and "internal error" not in err, err
+
+
+def test_weights_left_out_of_a_crafted_file_do_not_get_it_past_the_check(tmp_path):
+    # Small buffers an older file lacks are filled by the module; large missing tensors are not.
+    from deephash import methods
+
+    arrays, meta = _dpsh_file(tmp_path)
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("a/backbone/")}
+    path = _write(tmp_path, arrays, {**meta, "backbone": {"name": "mlp", "hidden": [4096]}, "input_shape": [300_000]})
+    with pytest.raises(ValueError, match="crafted.npz.*backbone/"):
+        methods.load(path)
