@@ -221,3 +221,34 @@ def test_index_file_storing_id_minus_one_is_refused(tmp_path, mmap):
     (tmp_path / "y.dhx").write_bytes(bytes(b))
     with pytest.raises(ValueError, match="stores id -1"):
         deephash.load(tmp_path / "y.dhx", mmap=mmap)
+
+
+def test_model_with_a_damaged_array_name_is_refused_at_load(tmp_path, capsys):
+    # Found by tools/fuzz_files.py: a zeroed member name loaded, then encode raised KeyError.
+    from deephash import methods
+
+    x = np.random.default_rng(0).random((40, 8)).astype(np.float32)
+    methods.LSH(bits=16, seed=0).fit(x).save(tmp_path / "l.npz")
+    with np.load(tmp_path / "l.npz") as z:
+        arrays = dict(z)
+    name = next(k for k in arrays if k.startswith("a/m/"))
+    arrays["b" + name] = arrays.pop(name)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="unexpected arrays"):
+        methods.load(tmp_path / "bad.npz")
+    np.save(tmp_path / "x.npy", x)
+    argv = ["encode", "--model", str(tmp_path / "bad.npz"), "--input", str(tmp_path / "x.npy")]
+    rc = cli.main([*argv, "--out", str(tmp_path / "c.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unexpected arrays" in err and "internal error" not in err, err
+
+
+def test_weights_left_out_of_a_crafted_file_do_not_get_it_past_the_check(tmp_path):
+    # Small buffers an older file lacks are filled by the module; large missing tensors are not.
+    from deephash import methods
+
+    arrays, meta = _dpsh_file(tmp_path)
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("a/backbone/")}
+    path = _write(tmp_path, arrays, {**meta, "input_shape": [300_000]})
+    with pytest.raises(ValueError, match="crafted.npz.*backbone/"):
+        methods.load(path)

@@ -365,3 +365,15 @@ def test_cli_reports_sharded_failures_as_one_line(ray_local, tmp_path, capsys):
     rc = cli.main(["search", "--index", str(folder), "--queries", str(tmp_path / "q.npy")])
     err = capsys.readouterr().err
     assert rc == 2 and "checksum" in err and m["shards"][0]["index"] in err and "internal error" not in err, err
+
+
+def test_parallel_encode_times_out_clearly(ray_local):
+    from deephash import methods
+    from deephash.distributed import encode
+
+    x = np.random.default_rng(0).random((20, 8)).astype(np.float32)
+    lsh = methods.LSH(bits=16, seed=0).fit(x)
+    with pytest.raises(TimeoutError, match="did not come back within 2 s"):
+        encode(lsh, x, num_workers=1, actor_options={"num_cpus": 64}, timeout=2)
+    with pytest.raises(ValueError, match="timeout"):
+        encode(lsh, x, timeout=0)

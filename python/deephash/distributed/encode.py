@@ -50,6 +50,7 @@ def encode(
     threads_per_worker=1,
     return_codes: bool = True,
     actor_options=None,
+    timeout: float = 60.0,
 ):
     """Encodes ``dataset`` with a fitted hashing ``method`` on ``num_workers`` Ray actors.
 
@@ -80,12 +81,17 @@ def encode(
         Also return all codes (False keeps the driver's memory to one batch per worker).
     actor_options : dict, optional
         Extra ``ray.remote`` options for the worker actors (``num_cpus``, ``num_gpus``, ...).
+    timeout : float
+        Seconds to wait for any one batch (its worker's start-up included) before giving up
+        with ``TimeoutError`` (e.g. ``actor_options`` the cluster cannot schedule); default 60.
 
     Returns
     -------
     codes : uint8 array (n, code_bytes), or None when ``return_codes`` is False
     """
     num_workers = _check_positive(num_workers, "num_workers")
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < float(timeout) < float("inf"):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     batch_size = _check_positive(batch_size, "batch_size")
     if not hasattr(method, "encode"):
         raise TypeError(f"method must be a fitted hashing method, got {describe(method)}")
@@ -97,6 +103,8 @@ def encode(
         ids = as_ids(ids, n, stored=True)
     ray = _ray()
     ensure_ray()
+    from ray.exceptions import GetTimeoutError
+
     model_ref = ray.put(method)  # shipped once; every worker reads this one object
     cls = ray.remote(_Encoder).options(**dict(actor_options or {}))
     workers = [cls.remote(model_ref, threads_per_worker) for _ in range(num_workers)]
@@ -105,7 +113,13 @@ def encode(
 
     def take():
         start, stop, ref = pending.popleft()
-        codes = ray.get(ref)
+        try:
+            codes = ray.get(ref, timeout=float(timeout))
+        except GetTimeoutError:
+            raise TimeoutError(
+                f"encode: the batch of items {start}:{stop} did not come back within {float(timeout):g} s "
+                "(timeout=); the workers may be unschedulable (actor_options), overloaded or hung"
+            ) from None
         if index is not None:
             index.add(codes, None if ids is None else ids[start:stop])
         if return_codes:
