@@ -482,9 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="train DPSH and LSH on the bundled digits, index, evaluate, plot")
-    p.add_argument(
-        "--out", default="demo_results", help="directory for the plots and results (default: demo_results/)"
-    )
+    p.add_argument("--out", default="demo_results", help="directory for the plots and results (default: demo_results/)")
     p.add_argument("--bits", type=_bits, nargs="+", default=[16, 32, 64])
     p.add_argument("--methods", nargs="+", default=["dpsh", "lsh"], help=f"subset of {', '.join(method_names())}")
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the method's)")
