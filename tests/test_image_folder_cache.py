@@ -87,3 +87,12 @@ def test_bench_columns_stay_aligned(capsys):
     col = head.index("faiss/dh") + len("faiss/dh")
     for ln in rows:  # every value line ends its ratio column where the header does
         assert ln[col - 1] in "x-", ln
+
+
+def test_mixed_sizes_need_image_size_which_the_cli_has(tmp_path, capsys):
+    root = _tree(tmp_path / "tree", n=12)
+    Image.new("RGB", (20, 12)).save(root / "c1" / "odd.png")
+    out = str(tmp_path / "m.npz")
+    args = ["train", "--method", "itq", "--backbone", "hog", "--bits", "8", "--data", str(root), "--out", out]
+    assert main(args) == 2 and "--image-size" in capsys.readouterr().err
+    assert main([*args, "--image-size", "16"]) == 0, capsys.readouterr().err

@@ -152,7 +152,9 @@ def cmd_train(args) -> int:
         img, txt, y, is_test = load_pairs(args.data, args.data_path)
         fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
+        split = load_split(
+            args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class, args.image_size
+        )
         fit_args, name = (split.train_x, split.train_y), split.name
     t0 = time.perf_counter()
     model.fit(*fit_args)
@@ -180,7 +182,9 @@ def cmd_encode(args) -> int:
                 "give --data (digits, cifar10, searchsnippets:text, an image folder, a tar, a .txt or .npz file) "
                 "or --input (a .npy array or an image file) to say what to encode"
             )
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
+        split = load_split(
+            args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class, args.image_size
+        )
         x, labels = _part(split, args.part)
     check_image_values(x)
     t0 = time.perf_counter()
@@ -352,6 +356,13 @@ def _data_args(p) -> None:
     )
     p.add_argument(
         "--data-path", default=None, help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)"
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="resize the images of an image folder to S x S (needed when their sizes differ)",
     )
     p.add_argument("--query-per-class", type=_positive, default=0, metavar="N")
     p.add_argument("--train-per-class", type=_positive, default=0, metavar="N")

@@ -30,7 +30,12 @@ def _per_class(n_query: int, n_train: int) -> dict:
 
 
 def load_split(
-    spec: str, seed: int = 0, data_path: Optional[PathLike] = None, n_query: int = 0, n_train: int = 0
+    spec: str,
+    seed: int = 0,
+    data_path: Optional[PathLike] = None,
+    n_query: int = 0,
+    n_train: int = 0,
+    image_size: Optional[int] = None,
 ) -> RetrievalSplit:
     """Resolves a data set name or file to a :class:`RetrievalSplit`.
 
@@ -46,7 +51,8 @@ def load_split(
     ``.npz`` file holding either ``x`` and ``labels`` or the six arrays ``query_x query_y
     train_x train_y db_x db_y``, or an image folder / tar of one.
     ``n_query`` / ``n_train`` are per class, for sources that get a stratified split
-    (0: defaults of each source).
+    (0: defaults of each source). ``image_size``: images of an image folder are resized to
+    ``image_size`` x ``image_size`` (needed when their sizes differ).
 
     Raises
     ------
@@ -113,7 +119,7 @@ def load_split(
         classes = [str(c) for c in np.unique(y)]
     else:
         try:
-            folder = load_image_folder(p)
+            folder = load_image_folder(p, size=None if image_size is None else (image_size, image_size))
         except (tarfile.TarError, EOFError, zlib.error) as e:  # a corrupt or truncated archive
             raise ValueError(f"{p} is not a readable image folder or tar archive: {e}") from None
         x, y, classes = folder.images, folder.labels, folder.classes
