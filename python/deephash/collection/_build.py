@@ -47,9 +47,20 @@ def _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, p
     """Features of a seeded sample of the items, computed in batches; chunks are kept in
     ``<folder>/fit/`` so an interrupted build does not compute them again."""
     extractor = FeatureExtractor(feature_spec(kind, image_size), kind, image_size)
-    rows = _sample_rows(store, fit_size, seed)
     cache = folder / "fit"
     cache.mkdir(exist_ok=True)
+    # The sample is fixed once (saved), so a resumed build fits on the same items even when
+    # damaged ones were dropped from the table meanwhile.
+    sample = cache / "sample.npy"
+    if sample.exists():
+        ids = np.load(sample, allow_pickle=False)
+        by_id = store.rows(ids)
+        rows = [by_id[i] for i in ids.tolist() if i in by_id]
+    else:
+        rows = _sample_rows(store, fit_size, seed)
+        with open(cache / "sample.tmp.npy", "wb") as fh:
+            np.save(fh, np.array([r.id for r in rows], dtype=np.int64))
+        (cache / "sample.tmp.npy").replace(sample)
     ids_all, feats_all = [], []
     bar = None
     if progress:
