@@ -53,24 +53,24 @@ def _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, p
     # damaged ones were dropped from the table meanwhile.
     sample = cache / "sample.npy"
     if sample.exists():
-        ids = np.load(sample, allow_pickle=False)
-        by_id = store.rows(ids)
-        rows = [by_id[i] for i in ids.tolist() if i in by_id]
+        sample_ids = np.load(sample, allow_pickle=False)
     else:
-        rows = _sample_rows(store, fit_size, seed)
+        sample_ids = np.array([r.id for r in _sample_rows(store, fit_size, seed)], dtype=np.int64)
         with open(cache / "sample.tmp.npy", "wb") as fh:
-            np.save(fh, np.array([r.id for r in rows], dtype=np.int64))
+            np.save(fh, sample_ids)
         (cache / "sample.tmp.npy").replace(sample)
     ids_all, feats_all = [], []
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(rows), desc="features for fitting", unit="text" if kind == "texts" else "img")
+        bar = tqdm(total=len(sample_ids), desc="features for fitting", unit="text" if kind == "texts" else "img")
     try:
-        for c, start in enumerate(range(0, len(rows), batch_size)):
+        for c, start in enumerate(range(0, len(sample_ids), batch_size)):
             f = cache / f"chunk-{c:06d}-{batch_size}.npz"
-            chunk = rows[start : start + batch_size]
+            chunk_ids = sample_ids[start : start + batch_size]
+            by_id = store.rows(chunk_ids)
+            chunk = [by_id[i] for i in chunk_ids.tolist() if i in by_id]  # damaged ones are gone
             if f.exists():
                 try:
                     with np.load(f, allow_pickle=False) as z:
