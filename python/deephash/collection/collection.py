@@ -308,6 +308,8 @@ class Collection:
                     raise ValueError(f"{p}: {e}") from None
             if self.kind == "texts" and isinstance(query, str):
                 return np.ascontiguousarray(self.encoder().encode([query]), dtype=np.uint8)
+            if self.kind == "texts":
+                raise FileNotFoundError(f"no such file: {os.fspath(query)!r} (pass a str to search for a text)")
             raise ValueError(
                 f"{os.fspath(query)!r} is not an existing file; this collection holds images, so a str query "
                 "must name an image file"
