@@ -414,8 +414,7 @@ class Collection:
             self._refresh(force=True)
             gen = int(self._manifest["generation"]) + 1
             result = fn(gen)
-            removed, added, _ = self._store.changes(gen)
-            if removed.size or added.size:
+            if self._store.has_changes(gen):
                 self._manifest = commit(self.path, self._store, self._manifest, gen)
             self._refresh(force=True)
         return result
