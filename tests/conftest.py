@@ -163,3 +163,18 @@ def tie_map(model, xq, yq, xdb, ydb) -> float:
     from deephash import metrics
 
     return metrics.mean_average_precision(model.encode(xq), yq, model.encode(xdb), ydb).map
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray (2 CPUs) for the distributed tests, started once per session."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install deephash[distributed])")
+    # Workers must import this deephash, not another copy on their path.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(deephash.__file__)))
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()

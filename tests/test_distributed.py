@@ -20,20 +20,6 @@ from deephash.distributed import _log
 from deephash.distributed._shard import Shard
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install deephash[distributed])")
-    # Workers must import this deephash, not another copy on their path.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(deephash.__file__)))
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def _sharded(bits, num_shards, kind="flat", **kw):
     from deephash.distributed import ShardedIndex
 

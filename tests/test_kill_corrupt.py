@@ -7,26 +7,10 @@ tools/kill_corrupt.py --rounds 20` for the figures)."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
-import pytest
 
-import deephash
 from _tools import tool
-
-
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install deephash[distributed])")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(deephash.__file__)))
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 def test_kill_and_corrupt_never_loses_acknowledged_adds_silently(ray_local, tmp_path):

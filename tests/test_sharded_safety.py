@@ -24,19 +24,6 @@ from deephash.distributed import _files, _log
 from deephash.distributed._shard import Shard
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install deephash[distributed])")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(deephash.__file__)))
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def _saved(tmp_path, n=40, shards=2, name="idx"):
     """A saved 2-shard index of n random 64-bit codes; returns (folder, codes)."""
     from deephash.distributed import ShardedIndex

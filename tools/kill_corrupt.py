@@ -189,6 +189,10 @@ def _corrupt_save(save: Path, rng) -> str:
     return f"{how} {victim.name}"
 
 
+#: Longest wait for a driver's first acknowledged add before its kill clock starts anyway.
+STARTUP_TIMEOUT = 120.0
+
+
 def run_round(state: Path, address: str, seed: int, kill_after: float, corrupt: bool, figures: dict) -> set:
     """One driver run, its kill, the optional corruption of the save and the check. Returns the
     ids the save holds afterwards (empty when there is none or it was refused and removed)."""
@@ -196,6 +200,13 @@ def run_round(state: Path, address: str, seed: int, kill_after: float, corrupt: 
     cmd = [sys.executable, __file__, "--driver", str(state), "--address", address, "--seed", str(seed)]
     with open(state / f"driver-{seed}.err", "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        # The kill clock starts at the driver's first acknowledged add, so a slow start (a loaded
+        # machine, Ray's first actors) does not turn a round into a kill before any work.
+        journal, start = state / "journal.jsonl", time.monotonic()
+        while proc.poll() is None and time.monotonic() - start < STARTUP_TIMEOUT:
+            if journal.exists() and '"acked"' in journal.read_text():
+                break
+            time.sleep(0.05)
         try:
             proc.wait(timeout=kill_after)
             figures["drivers_finished"] += 1
