@@ -12,6 +12,7 @@ import warnings as _warnings
 from . import _core
 from ._core import FormatError
 from .codes import pack_bits, unpack_bits
+from .collection import Collection
 from .gpu_index import GpuFlatIndex, cuda_available
 from .index import BinaryIndex, FlatIndex
 from .loading import load
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BinaryIndex",
+    "Collection",
     "FlatIndex",
     "FormatError",
     "GpuFlatIndex",

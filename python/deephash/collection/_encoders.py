@@ -1,0 +1,251 @@
+"""What turns a collection's items into codes: the embedded default, or a user's hashing method.
+
+- :class:`DefaultEncoder`: a pretrained network's frozen features (EfficientNet-Lite0 for
+  images, MiniLM for texts), optionally L2-normalised, then an unsupervised projection method
+  (ITQ or PCAH) fitted on features of the collection itself. Which projection and whether to
+  normalise is chosen on a validation split by how well Hamming neighbours keep the feature
+  space's nearest neighbours (:func:`choose_default`).
+- :class:`MethodEncoder`: any fitted ``deephash.methods`` model that takes images or texts.
+
+Both are saved in the collection folder (``model.npz`` plus the manifest's ``model`` entry), so
+``Collection.open`` encodes queries exactly as the build encoded items. PyTorch is imported
+only here, when a model is built or loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["DefaultEncoder", "MethodEncoder", "choose_default", "load_encoder", "method_meta"]
+
+#: The default's candidates: (projection method, L2-normalise the features first).
+CANDIDATES = (("ITQ", True), ("ITQ", False), ("PCAH", True))
+
+
+def _methods():
+    try:
+        from .. import methods
+    except ImportError as e:
+        raise ImportError(f"encoding needs PyTorch and the trainers (pip install 'deephash[torch]'): {e}") from None
+    return methods
+
+
+def feature_spec(kind: str, image_size: int) -> dict:
+    if kind == "images":
+        return {"name": "efficientnet_lite0", "resolution": int(image_size)}
+    return {"name": "minilm"}
+
+
+def _l2(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float32)
+    n = np.linalg.norm(f, axis=1, keepdims=True)
+    return f / np.maximum(n, 1e-12)
+
+
+class FeatureExtractor:
+    """A frozen pretrained backbone (deephash.models): batch -> float32 (b, d)."""
+
+    def __init__(self, spec: dict, kind: str, image_size: int):
+        from ..models import build_backbone, normalize_spec
+
+        shape = (1, image_size, image_size, 3) if kind == "images" else (1,)
+        self.module, _info = build_backbone(normalize_spec(dict(spec)), shape)
+        self.module.eval()
+        self.kind = kind
+
+    def __call__(self, batch) -> np.ndarray:
+        from ..models import extract_features
+
+        x = np.asarray(batch) if self.kind == "images" else np.array(list(batch), dtype=object)
+        f = extract_features(self.module, x, tag=None, cache_dir=None, batch_size=max(len(x), 1), progress=False)
+        return np.asarray(f, dtype=np.float32)
+
+
+class DefaultEncoder:
+    """Frozen features -> (L2 normalisation) -> a fitted unsupervised projection (ITQ/PCAH)."""
+
+    def __init__(self, kind: str, image_size: int, normalize: bool, method, features=None):
+        self.kind = kind
+        self.image_size = int(image_size)
+        self.normalize = bool(normalize)
+        self.method = method
+        self.features = features or FeatureExtractor(feature_spec(kind, image_size), kind, image_size)
+
+    @property
+    def code_bits(self) -> int:
+        return self.method.code_bits
+
+    def encode_features(self, f: np.ndarray) -> np.ndarray:
+        return self.method.encode(_l2(f) if self.normalize else np.asarray(f, np.float32))
+
+    def encode(self, batch) -> np.ndarray:
+        """uint8 images (b, S, S, 3) or a list of str -> codes uint8 (b, code_bits // 8)."""
+        return self.encode_features(self.features(batch))
+
+    def describe(self) -> dict:
+        return {
+            "type": "default",
+            "input": self.kind,
+            "features": feature_spec(self.kind, self.image_size),
+            "normalize": "l2" if self.normalize else "none",
+            "method": self.method.name,
+            "image_size": self.image_size,
+            "file": "model.npz",
+        }
+
+
+class MethodEncoder:
+    """A fitted deephash.methods model that takes images (resized to its input size) or texts."""
+
+    def __init__(self, method, kind: str, image_size: Optional[int]):
+        self.method = method
+        self.kind = kind
+        self.image_size = image_size
+
+    @property
+    def code_bits(self) -> int:
+        return self.method.code_bits
+
+    def encode(self, batch) -> np.ndarray:
+        if self.kind == "texts":
+            return self.method.encode(list(batch))
+        return self.method.encode(np.asarray(batch))
+
+    def describe(self) -> dict:
+        return {
+            "type": "method",
+            "input": self.kind,
+            "method": self.method.name,
+            "image_size": self.image_size,
+            "file": "model.npz",
+        }
+
+
+def method_meta(path) -> dict:
+    """The JSON metadata of a saved model file (method, bits, input shape, backbone)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "__meta__" not in z.files:
+                raise ValueError(f"{path} is not a deephash model file (no metadata)")
+            return json.loads(str(z["__meta__"]))
+    except (OSError, ValueError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise FileNotFoundError(f"no saved model at {path}") from None
+        raise ValueError(f"{path} is not a deephash model file ({e})") from None
+
+
+def input_of(meta: dict) -> Tuple[str, Optional[int]]:
+    """(input kind, square image size) of a saved model, from its metadata."""
+    if "input_shapes" in meta:
+        raise ValueError(f"a {meta.get('method')} model is cross-modal; a collection needs one modality")
+    shape = meta.get("input_shape")
+    if shape is None:
+        raise ValueError(f"the {meta.get('method')} model does not record its input shape")
+    if len(shape) == 0:
+        return "texts", None
+    if len(shape) in (2, 3) and shape[0] == shape[1] and (len(shape) == 2 or shape[2] == 3):
+        return "images", int(shape[0])
+    if len(shape) in (2, 3):
+        raise ValueError(f"the model takes {shape[0]}x{shape[1]} images; collections use square images")
+    raise ValueError(
+        f"the {meta.get('method')} model encodes feature vectors of shape {tuple(shape)}; a collection "
+        "needs a model that takes images or texts"
+    )
+
+
+def save_method(method, path: Path) -> dict:
+    """Saves a fitted method atomically to ``path``; returns its metadata."""
+    from ._files import write_atomic
+
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=str(path.parent))
+    os.close(fd)
+    try:
+        method.save(tmp)
+        data = Path(tmp).read_bytes()
+    finally:
+        os.unlink(tmp)
+    write_atomic(path, data)
+    return method_meta(path)
+
+
+def load_encoder(folder: Path, desc: dict):
+    """The encoder a manifest's ``model`` entry describes."""
+    from ._files import inside
+
+    methods = _methods()
+    file = inside(folder, desc.get("file", ""), "model file")
+    method = methods.load(file)
+    kind = desc.get("input")
+    if kind not in ("images", "texts"):
+        raise ValueError(f"{folder}: the manifest's model input {kind!r} is neither images nor texts")
+    size = desc.get("image_size")
+    if desc.get("type") == "default":
+        return DefaultEncoder(kind, int(size or 160), desc.get("normalize") == "l2", method)
+    if desc.get("type") == "method":
+        return MethodEncoder(method, kind, None if size is None else int(size))
+    raise ValueError(f"{folder}: unknown model type {desc.get('type')!r} in the manifest")
+
+
+# ----------------------------------------------------------------------------- choosing the default
+
+
+def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(-1, dtype=np.int32)
+
+
+def neighbour_recall(codes: np.ndarray, features: np.ndarray, k: int = 10) -> float:
+    """How many of each item's k nearest neighbours by cosine similarity of ``features`` are
+    among its k nearest by Hamming distance of ``codes`` (self excluded), averaged; ties at
+    the k-th distance count by their expected share (a random order within equal distances)."""
+    n = codes.shape[0]
+    k = min(k, n - 1)
+    f = _l2(features)
+    sim = f @ f.T
+    np.fill_diagonal(sim, -np.inf)
+    truth = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+    d = _hamming(codes, codes).astype(np.float64)
+    np.fill_diagonal(d, np.inf)
+    total = 0.0
+    for i in range(n):
+        row = d[i]
+        kth = np.partition(row, k - 1)[k - 1]
+        below = row < kth
+        at = row == kth
+        slots = k - int(below.sum())
+        share = slots / max(int(at.sum()), 1)
+        t = truth[i]
+        total += float(below[t].sum()) + share * float(at[t].sum())
+    return total / (n * k)
+
+
+def choose_default(features: np.ndarray, bits: int, seed: int, val_size: int = 1000) -> Tuple[object, bool, List]:
+    """Fits each candidate on a training part of ``features`` and keeps the best on the rest.
+
+    Returns (method refitted on all of ``features``, normalise flag, [(name, normalise,
+    recall), ...] of the candidates).
+    """
+    methods = _methods()
+    n = features.shape[0]
+    scores = []
+    if n >= 100:
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(n)
+        nv = min(val_size, n // 5)
+        val, fit = perm[:nv], perm[nv:]
+        for name, norm in CANDIDATES:
+            f_fit = _l2(features[fit]) if norm else features[fit]
+            f_val = _l2(features[val]) if norm else features[val]
+            m = methods.method_class(name)(bits=bits, seed=seed).fit(f_fit)
+            scores.append((name, norm, neighbour_recall(m.encode(f_val), features[val])))
+        best = max(scores, key=lambda s: s[2])  # first of equals: the list's order is the preference
+        name, norm = best[0], best[1]
+    else:
+        name, norm = CANDIDATES[0]
+    f_all = _l2(features) if norm else features
+    return methods.method_class(name)(bits=bits, seed=seed).fit(f_all), norm, scores
