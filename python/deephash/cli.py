@@ -18,6 +18,7 @@ from typing import List, Optional
 import numpy as np
 
 from ._npfile import existing as _existing
+from .cli_collection import add_collection_parser
 from ._npfile import np_array as _np_array
 from .codes import read_codes, save_codes
 from .data.spec import load_pairs, load_split
@@ -28,6 +29,16 @@ from .multi_index import MultiIndex
 from .report import Curves, cross_modal_rows, evaluate_codes, print_table
 
 __all__ = ["CliError", "main"]
+
+
+def _user_runtime_errors():
+    """RuntimeErrors that are the user's situation, not a bug (another writer holds a collection)."""
+    from .collection import CollectionBusyError, DamagedItem
+
+    return (CollectionBusyError, DamagedItem)
+
+
+_UserRuntimeError = _user_runtime_errors()
 
 PARTS = ("query", "train", "database", "all")
 
@@ -453,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the method's)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+    add_collection_parser(sub, _bits, _positive)
     return parser
 
 
@@ -470,7 +483,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return int(e.code or 0)
     try:
         return args.func(args)
-    except (CliError, ValueError, TypeError, OSError, MemoryError) as e:
+    except (CliError, ValueError, TypeError, OSError, MemoryError, *_UserRuntimeError) as e:
         if os.environ.get("DEEPHASH_DEBUG"):
             raise
         msg = str(e) if not isinstance(e, OSError) or not e.filename else (f"{e.strerror or e}: {e.filename}")

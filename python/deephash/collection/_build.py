@@ -3,6 +3,10 @@ trained on it, or a given model — saved in the folder before any item is encod
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 
 from ._encoders import DefaultEncoder, FeatureExtractor, MethodEncoder, choose_default, feature_spec
@@ -97,6 +101,8 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
     methods = _methods()
     target = folder / "model.npz"
     if model is not None:
+        if not isinstance(model, methods.HashingMethod) and (Path(model) / "manifest.json").is_file():
+            return _from_collection(folder, Path(model), kind)
         if isinstance(model, methods.HashingMethod):
             try:
                 meta = save_method(model, target)
@@ -162,3 +168,16 @@ def _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, 
     got_kind, size = input_of(meta)
     enc = MethodEncoder(_methods().load(folder / "model.npz"), kind, size)
     return enc, {}, {"model": "trained", "method": method.name, "fit_items": len(ok)}
+
+
+def _from_collection(folder, other: Path, kind):
+    """Reuses another collection's model (copied), so both give the same codes."""
+    from ._encoders import load_encoder
+
+    manifest = json.loads((other / "manifest.json").read_text())
+    desc = manifest["model"]
+    if desc.get("input") != kind:
+        raise ValueError(f"the collection {other} encodes {desc.get('input')} but the source holds {kind}")
+    shutil.copyfile(other / "model.npz", folder / "model.npz")
+    enc = load_encoder(folder, desc)
+    return enc, {}, {"model": "copied", "from": str(other.resolve()), "method": desc.get("method")}

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS items_live_path ON items(path) WHERE removed_gen IS NULL;
 CREATE INDEX IF NOT EXISTS items_pending ON items(id) WHERE code IS NULL AND removed_gen IS NULL;
-CREATE INDEX IF NOT EXISTS items_sha ON items(sha256) WHERE removed_gen IS NULL;
+CREATE INDEX IF NOT EXISTS items_sha ON items(sha256);
 CREATE TABLE IF NOT EXISTS errors (path TEXT PRIMARY KEY, reason TEXT NOT NULL, size INTEGER, mtime_ns INTEGER);
 CREATE TABLE IF NOT EXISTS excluded (path TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -164,10 +164,9 @@ class ItemStore:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def code_by_sha(self, sha256: str) -> Optional[bytes]:
-        """The code of a live encoded row with this content hash (a moved or copied file)."""
-        r = self.execute(
-            "SELECT code FROM items WHERE sha256 = ? AND code IS NOT NULL AND removed_gen IS NULL LIMIT 1", (sha256,)
-        )
+        """The code of an encoded row with this content hash (a moved, copied or touched file;
+        retired rows count too until they are purged: the model and so the code are the same)."""
+        r = self.execute("SELECT code FROM items WHERE sha256 = ? AND code IS NOT NULL LIMIT 1", (sha256,))
         return r[0][0] if r else None
 
     def changes(self, gen: int) -> Tuple[np.ndarray, np.ndarray, List[bytes]]:

@@ -386,7 +386,11 @@ class Collection:
         from .._validate import check_k
 
         k = check_k(k)
+        if isinstance(code, (bytes, bytearray, memoryview)):
+            code = np.frombuffer(bytes(code), dtype=np.uint8)
         code = np.ascontiguousarray(np.asarray(code, dtype=np.uint8).reshape(1, -1))
+        if code.shape[1] != self.bits // 8:
+            raise ValueError(f"a code must have {self.bits // 8} bytes, got {code.shape[1]}")
         for attempt in range(5):
             self._refresh(force=attempt > 0)
             with self._lock:

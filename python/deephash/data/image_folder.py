@@ -3,8 +3,11 @@
 Layouts: ``root/<class>/<image>`` or, with ``split``, ``root/<split>/<class>/<image>``; a tar
 (``.tar``, ``.tar.gz``, ``.tgz``, ``.tar.xz``, ``.tar.bz2``) of such a tree is read directly,
 without extracting it. Images are decoded once with Pillow and the arrays cached as ``.npy``
-files (keyed by the source's path, size and modification time, the split and the image size),
-so later loads take a fraction of a second.
+files, so later loads take a fraction of a second. The cache key covers every image file: for a
+folder, the relative path, size and modification time (ns) of each one (a file replaced, added,
+removed or corrupted inside a class folder gives a new key); for a tar, the archive's size and
+modification time; plus the split and the image size. A damaged image raises ValueError naming
+the file, never a stale cache.
 """
 
 from __future__ import annotations
@@ -75,20 +78,27 @@ def _scan_tar(path: Path, splits: Sequence[Optional[str]]):
                     continue
                 if data is None:
                     data = tf.extractfile(member).read()
-                entries[split].append((cls, member.name, data))
+                entries[split].append((cls, f"{path}#{member.name}", data))
     return entries
 
 
-def _scan_dir(path: Path, split: Optional[str]):
+def _dir_files(path: Path, split: Optional[str]):
+    """(class name, file) of every image of a folder data set, sorted."""
     base = path / split if split is not None else path
     if not base.is_dir():
+        if split is None:
+            raise ValueError(f"{path} is neither a folder of class folders nor a tar archive of one")
         raise FileNotFoundError(f"no {split!r} folder in {path}")
-    entries = []
+    out = []
     for cls_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for f in sorted(cls_dir.iterdir()):
             if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(IMAGE_EXTENSIONS):
-                entries.append((cls_dir.name, str(f), f.read_bytes()))
-    return entries
+                out.append((cls_dir.name, f))
+    return out
+
+
+def _scan_dir(path: Path, split: Optional[str]):
+    return [(cls, str(f), f.read_bytes()) for cls, f in _dir_files(path, split)]
 
 
 def _decode(entries, size: Optional[Tuple[int, int]]):
@@ -99,11 +109,18 @@ def _decode(entries, size: Optional[Tuple[int, int]]):
     index = {c: i for i, c in enumerate(classes)}
     images, shapes = [], set()
     for _cls, name, data in entries:
-        with Image.open(io.BytesIO(data)) as im:
-            im = im.convert("RGB")
-            if size is not None:
-                im = im.resize((size[1], size[0]), Image.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im = im.convert("RGB")
+                if size is not None:
+                    im = im.resize((size[1], size[0]), Image.BILINEAR)
+                arr = np.asarray(im, dtype=np.uint8)
+        except Image.DecompressionBombError as e:
+            raise ValueError(
+                f"{name}: refused as a decompression bomb ({e}); raise PIL.Image.MAX_IMAGE_PIXELS if it is genuine"
+            ) from None
+        except (OSError, ValueError, SyntaxError, EOFError) as e:  # unidentified, truncated, corrupt
+            raise ValueError(f"{name}: damaged image, cannot be decoded ({type(e).__name__}: {e})") from None
         shapes.add(arr.shape)
         if len(shapes) > 1:
             raise ValueError(
@@ -116,8 +133,18 @@ def _decode(entries, size: Optional[Tuple[int, int]]):
 
 
 def _cache_key(path: Path, split, size) -> str:
-    st = path.stat()
-    raw = json.dumps([str(path.resolve()), st.st_size, st.st_mtime_ns, split, size, 1])
+    h = hashlib.sha1()
+    if path.is_dir():
+        # Per file, never per folder: a folder's mtime does not change when a file inside a
+        # class folder is replaced or rewritten.
+        for cls, f in _dir_files(path, split):
+            st = f.stat()
+            h.update(json.dumps([cls, f.name, st.st_size, st.st_mtime_ns]).encode())
+        listing = h.hexdigest()
+    else:
+        st = path.stat()
+        listing = [st.st_size, st.st_mtime_ns]
+    raw = json.dumps([str(path.resolve()), listing, split, size, 2])
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
@@ -217,6 +244,7 @@ def load_image_folder(
     FileNotFoundError
         The path does not exist.
     ValueError
-        No images were found, or their sizes differ and ``size`` was not given.
+        No images were found, their sizes differ and ``size`` was not given, or an image is
+        damaged (the message names the file).
     """
     return load_image_folder_splits(path, [split], size, cache, cache_dir)[split]
