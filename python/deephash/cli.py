@@ -19,6 +19,7 @@ import numpy as np
 
 from ._npfile import existing as _existing
 from .cli_collection import add_collection_parser
+from .cli_serve import add_serve_parser
 from ._npfile import np_array as _np_array
 from .codes import read_codes, save_codes
 from .data.spec import load_pairs, load_split
@@ -466,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     add_collection_parser(sub, _bits, _positive)
+    add_serve_parser(sub, _positive)
     return parser
 
 

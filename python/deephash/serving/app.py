@@ -226,8 +226,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def _parse(request: Request, limit: int):
-    """(fields, files): the JSON object or form of the request; files is a list of
-    (field name, filename, bytes) for multipart uploads."""
+    """(fields, files, is_form): the JSON object or the form of the request (a form's fields map
+    to lists of values); files is a list of (field name, filename, bytes) for multipart uploads."""
     body = await _read_body(request, limit)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json" or (not ctype and body[:1] == b"{"):
@@ -237,7 +237,7 @@ async def _parse(request: Request, limit: int):
             raise ApiError(400, f"the body is not valid JSON: {e}") from None
         if not isinstance(fields, dict):
             raise ApiError(400, f"the JSON body must be an object, got {type(fields).__name__}")
-        return fields, []
+        return fields, [], False
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         sent = False
 
@@ -257,7 +257,7 @@ async def _parse(request: Request, limit: int):
                 files.append((name, value.filename, await value.read()))
                 await value.close()
         await form.close()
-        return fields, files
+        return fields, files, True
     raise ApiError(
         415,
         f"unsupported Content-Type {ctype or '(none)'!r}: send multipart/form-data (an image in the field "
@@ -314,8 +314,11 @@ def _parse_code(svc: _Service, raw) -> bytes:
     except ValueError:
         raise ApiError(400, f"code must be a hex string of {2 * n} digits ({n} bytes), got {raw[:80]!r}") from None
     if len(code) != n:
-        raise ApiError(400, f"code must be a hex string of {2 * n} digits ({n} bytes) for this {svc.col.bits}-bit "
-                       f"collection, got {len(s)} digits")  # fmt: skip
+        raise ApiError(
+            400,
+            f"code must be a hex string of {2 * n} digits ({n} bytes) for this {svc.col.bits}-bit "
+            f"collection, got {len(s)} digits",
+        )
     return code
 
 
@@ -335,16 +338,16 @@ _QUERY_FIELDS = ("file", "text", "id", "code")
 # -- routes ---------------------------------------------------------------------------------
 async def _search(request: Request) -> Response:
     svc: _Service = request.app.state.service
-    fields, files = await _parse(request, svc.max_upload_bytes)
-    form = bool(files) or any(isinstance(v, list) for v in fields.values())
+    fields, files, form = await _parse(request, svc.max_upload_bytes)
     unknown = sorted(set(fields) - {"text", "id", "code", "k"}) + sorted({n for n, _, _ in files} - {"file"})
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]!r}; give one of {', '.join(_QUERY_FIELDS)} (and k)")
     given = [n for n in _QUERY_FIELDS if n in fields] + (["file"] * len(files))
     if len(given) != 1:
         what = "none" if not given else ", ".join(given)
-        raise ApiError(400, f"give exactly one query: an image in the multipart field 'file', or text, id or code; "
-                       f"got {what}")  # fmt: skip
+        raise ApiError(
+            400, f"give exactly one query: an image in the multipart field 'file', or text, id or code; got {what}"
+        )
     k = _parse_k(svc, request, fields, form)
     if files:
         result = await svc.run(svc.search_image, files[0][2], k)
@@ -361,7 +364,7 @@ async def _add(request: Request) -> Response:
     svc: _Service = request.app.state.service
     if svc.read_only:
         raise ApiError(403, "this server is read-only (deephash serve --read-only)")
-    fields, files = await _parse(request, svc.max_upload_bytes)
+    fields, files, form = await _parse(request, svc.max_upload_bytes)
     images = svc.col.kind == "images"
     if files or images:
         if not images:
@@ -374,15 +377,17 @@ async def _add(request: Request) -> Response:
         items = [data for _n, _f, data in files]
         if any(not data for data in items):
             raise ApiError(400, "an uploaded file is empty")
-        labels = fields.get("label") if isinstance(fields.get("label"), list) else None
+        labels = fields.get("label") if form else None
         if labels is not None and len(labels) == 1:
             labels = labels * len(items)
         elif labels is not None and len(labels) != len(items):
             raise ApiError(400, f"give one label for all files or one per file: {len(labels)} for {len(items)}")
     else:
+        if form:
+            raise ApiError(400, 'add texts with JSON {"texts": [...], "labels": [...]}')
         unknown = sorted(set(fields) - {"texts", "labels"})
         if unknown:
-            raise ApiError(400, f"unknown field {unknown[0]!r}; send JSON {{\"texts\": [...], \"labels\": [...]}}")
+            raise ApiError(400, f'unknown field {unknown[0]!r}; send JSON {{"texts": [...], "labels": [...]}}')
         items = fields.get("texts")
         if not isinstance(items, list) or not items:
             raise ApiError(400, 'send JSON {"texts": ["...", ...]} with at least one text')
