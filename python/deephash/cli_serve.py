@@ -66,7 +66,11 @@ def cmd_serve(args) -> int:
         threads=args.threads,
     )
     col = app.state.service.col
-    sock = _bind(args.host, args.port)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError:
+        col.close()
+        raise
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(

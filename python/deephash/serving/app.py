@@ -5,7 +5,8 @@ Endpoints (every error is JSON ``{"error": message}`` with a 4xx status; see :fu
     GET  /                          the web page (self-contained: loads nothing from elsewhere)
     GET  /health                    status, kind, bits, items, generation and the server's limits
     POST /search                    multipart field "file" (an image), or JSON {"text"|"id"|"code": ...};
-                                    k as a query, form or JSON field -> {"results": [{path, distance, id, label}]}
+                                    k as a query, form or JSON field
+                                    -> {"results": [{path, distance, id, label}, ...], "query_code": hex}
     POST /items                     add: multipart "file" fields (images, optional "label"), or JSON
                                     {"texts": [...], "labels": [...]} for text collections -> 201 {"ids": [...]}
     GET  /items/{id}                one item: id, path, label, text, origin
@@ -136,7 +137,9 @@ class _Service:
     def code_bytes(self) -> int:
         return self.col.bits // 8
 
-    def hits(self, hits) -> dict:
+    def answer(self, code: np.ndarray, k: int) -> dict:
+        """The top k of a query code, with the code (hex) the results were computed for."""
+        hits = self.col.search_code(code, k)
         texts = self.col.kind == "texts"
         out = []
         for h in hits:
@@ -144,7 +147,7 @@ class _Service:
             if texts:
                 r["text"] = h.text
             out.append(r)
-        return {"results": out}
+        return {"results": out, "query_code": np.ascontiguousarray(code, dtype=np.uint8).tobytes().hex()}
 
     def search_image(self, data: bytes, k: int) -> dict:
         if self.col.kind != "images":
@@ -153,20 +156,20 @@ class _Service:
             raise ApiError(400, "the uploaded file is empty")
         if len(data) == self.code_bytes:  # Collection.search would take these bytes for a code
             raise ApiError(400, f"the uploaded file is not an image ({len(data)} bytes)")
-        return self.hits(self.col.search(data, k))
+        return self.answer(self.col.encode(data), k)
 
     def search_text(self, text: str, k: int) -> dict:
         if self.col.kind != "texts":
             raise ApiError(400, "this collection holds images; search it with an image (multipart field 'file')")
         # Encoded as a text, never looked up as a file name.
         code = np.ascontiguousarray(self.col.encoder().encode([text]), dtype=np.uint8)
-        return self.hits(self.col.search_code(code, k))
+        return self.answer(code, k)
 
     def search_id(self, item_id: int, k: int) -> dict:
-        return self.hits(self.col.search(int(item_id), k))
+        return self.answer(self.col.encode(int(item_id)), k)
 
     def search_code(self, code: bytes, k: int) -> dict:
-        return self.hits(self.col.search_code(np.frombuffer(code, dtype=np.uint8), k))
+        return self.answer(np.frombuffer(code, dtype=np.uint8), k)
 
     def add(self, items, labels) -> dict:
         ids = self.col.add(items, labels=labels)
@@ -369,6 +372,8 @@ async def _add(request: Request) -> Response:
     if files or images:
         if not images:
             raise ApiError(400, 'this collection holds texts; add them with JSON {"texts": [...]}')
+        if not form:
+            raise ApiError(400, "this collection holds images; send them as multipart/form-data fields named 'file'")
         unknown = sorted(set(fields) - {"label"}) + sorted({n for n, _, _ in files} - {"file"})
         if unknown:
             raise ApiError(400, f"unknown field {unknown[0]!r}; send images in 'file' fields (and 'label')")
@@ -480,7 +485,9 @@ def create_app(
     ``{"code": hex}`` (``bits // 8`` bytes as hex, the packed layout of
     :func:`deephash.pack_bits`); ``k`` comes as a query parameter (``/search?k=5``), a form field
     or a JSON member. The answer is ``{"results": [{"path", "distance", "id", "label"}, ...]}``
-    sorted by (distance, id), with ``"text"`` too for text collections. Errors are JSON
+    sorted by (distance, id), with ``"text"`` too for text collections, and ``"query_code"``:
+    the hex code of the query the results were computed for (search by it again with
+    ``{"code": ...}``). Errors are JSON
     ``{"error": message}``: 400 (bad field, k, id, hex code, text, or an upload that is not an
     image), 403 (read-only), 404 (unknown item or route), 410 (an item's file changed on disk),
     413 (body too large), 415 (neither multipart nor JSON), 503 (another writer holds the
