@@ -33,9 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-
-import deephash
+try:  # the installed package (pip install .)
+    import deephash
+except ImportError:  # a source checkout built in place with tools/dev_build.sh
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+    import deephash
 import deephash.methods as M
 from deephash import metrics, plots
 from deephash.data import load_cifar10

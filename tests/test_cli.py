@@ -154,7 +154,7 @@ def test_user_errors(tmp_path, capsys):
     rc, _, err = _run(["index", "--codes", tmp_path / "missing.npz", "--out", tmp_path / "x.dhx"], capsys)
     _assert_user_error(rc, err, "codes file not found")
     rc, _, err = _run(["train", "--method", "dpsh", "--bits", "0", "--out", tmp_path / "m"], capsys)
-    assert rc == 2 and "positive integer" in err and "Traceback" not in err
+    assert rc == 2 and "between 1 and 4096" in err and "Traceback" not in err
     rc, _, err = _run(["train", "--method", "nosuchmethod", "--bits", "16", "--out", tmp_path / "m"], capsys)
     _assert_user_error(rc, err, "unknown method 'nosuchmethod'")
     rc, _, err = _run(
@@ -257,7 +257,17 @@ def test_train_encode_pipeline(tmp_path, capsys):
         assert rc == 0, err
         for part in ("query", "database"):
             rc, out, err = _run(
-                ["encode", "--model", d / f"{method}.model", "--part", part, "--out", d / f"{method}-{part}.npz"],
+                [
+                    "encode",
+                    "--model",
+                    d / f"{method}.model",
+                    "--data",
+                    "digits",
+                    "--part",
+                    part,
+                    "--out",
+                    d / f"{method}-{part}.npz",
+                ],
                 capsys,
             )
             assert rc == 0, err

@@ -73,3 +73,26 @@ def test_a_file_is_not_an_image_folder(tmp_path):
     Image.new("RGB", (8, 8)).save(f)
     with pytest.raises(ValueError, match="neither a folder of class folders nor a tar"):
         data.load_image_folder(f, cache=False)
+
+
+def test_bench_columns_stay_aligned(capsys):
+    from deephash._bench.rows import BenchRow, print_header, print_row
+
+    print_header()
+    print_row(BenchRow("flat 64b n=10000000 nq=10000 k=100 weighted query-adaptive", "avx2", 2, 123.4, 0.5, "x"))
+    print_row(BenchRow("short", "scalar", 16, 0.001234, None, ""))
+    lines = capsys.readouterr().out.splitlines()
+    head = lines[0]
+    rows = [ln for ln in lines[2:] if ln.startswith(" ") or ln.startswith("short")]
+    col = head.index("faiss/dh") + len("faiss/dh")
+    for ln in rows:  # every value line ends its ratio column where the header does
+        assert ln[col - 1] in "x-", ln
+
+
+def test_mixed_sizes_need_image_size_which_the_cli_has(tmp_path, capsys):
+    root = _tree(tmp_path / "tree", n=12)
+    Image.new("RGB", (20, 12)).save(root / "c1" / "odd.png")
+    out = str(tmp_path / "m.npz")
+    args = ["train", "--method", "itq", "--backbone", "hog", "--bits", "8", "--data", str(root), "--out", out]
+    assert main(args) == 2 and "--image-size" in capsys.readouterr().err
+    assert main([*args, "--image-size", "16"]) == 0, capsys.readouterr().err

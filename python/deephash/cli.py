@@ -18,6 +18,7 @@ from typing import List, Optional
 import numpy as np
 
 from ._npfile import existing as _existing
+from ._cli_inputs import check_image_values, load_input
 from .cli_collection import add_collection_parser
 from .cli_serve import add_serve_parser
 from ._npfile import np_array as _np_array
@@ -58,6 +59,17 @@ def _bits(text: str) -> int:
         raise argparse.ArgumentTypeError(f"bits must be an integer, got {text!r}") from None
     if b <= 0 or b % 8 != 0:
         raise argparse.ArgumentTypeError(f"bits must be a positive multiple of 8, got {b}")
+    return b
+
+
+def _method_bits(text: str) -> int:
+    """Code length as the methods take it (1..4096; codes are zero-padded to whole bytes)."""
+    try:
+        b = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bits must be an integer, got {text!r}") from None
+    if not 1 <= b <= 4096:
+        raise argparse.ArgumentTypeError(f"bits must be between 1 and 4096, got {b}")
     return b
 
 
@@ -133,12 +145,17 @@ def cmd_train(args) -> int:
     if args.workers is not None:  # data-parallel training on Ray (TrainConfig.num_workers)
         _distributed()
         params["num_workers"] = args.workers
+    default_data = args.data is None
+    if default_data:
+        args.data = "digits"
     model = make_method(args.method, args.bits, args.backbone, args.seed, params)
     if getattr(model, "cross_modal", False):  # trains on image-text pairs
         img, txt, y, is_test = load_pairs(args.data, args.data_path)
         fit_args, name = (img[~is_test], txt[~is_test], y[~is_test]), args.data
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
+        split = load_split(
+            args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class, args.image_size
+        )
         fit_args, name = (split.train_x, split.train_y), split.name
     t0 = time.perf_counter()
     model.fit(*fit_args)
@@ -148,25 +165,35 @@ def cmd_train(args) -> int:
     model.save(out)
     print(
         f"trained {args.method.upper()} ({args.bits} bits) on {len(fit_args[-1])} items of "
-        f"{name} in {dt:.1f} s -> {out}"
+        f"{name}{' (no --data given: the bundled digits)' if default_data else ''} in {dt:.1f} s -> {out}"
     )
     return 0
 
 
 def cmd_encode(args) -> int:
     methods = _methods_module()
-    model = methods.load(_existing(args.model, "model file"))
+    model_path = _existing(args.model, "model file")
+    model = methods.load(model_path)
     if args.input is not None:
-        x = _np_array(args.input, "input file")
+        x = load_input(args.input, model_path, _np_array)
         labels = None
     else:
-        split = load_split(args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class)
+        if args.data is None:
+            raise CliError(
+                "give --data (digits, cifar10, searchsnippets:text, an image folder, a tar, a .txt or .npz file) "
+                "or --input (a .npy array or an image file) to say what to encode"
+            )
+        split = load_split(
+            args.data, args.seed, args.data_path, args.query_per_class, args.train_per_class, args.image_size
+        )
         x, labels = _part(split, args.part)
+    check_image_values(x)
     t0 = time.perf_counter()
     codes = model.encode(x)
     dt = time.perf_counter() - t0
     save_codes(args.out, codes, labels)
-    print(f"encoded {codes.shape[0]} items to {codes.shape[1] * 8}-bit codes in {dt:.2f} s -> {args.out}")
+    padded = f" (padded to {codes.shape[1] * 8})" if model.bits != codes.shape[1] * 8 else ""
+    print(f"encoded {codes.shape[0]} items to {model.bits}-bit codes{padded} in {dt:.2f} s -> {args.out}")
     return 0
 
 
@@ -324,12 +351,19 @@ def _data_args(p) -> None:
     p.add_argument(
         "--data",
         default="digits",
-        help="digits (default), cifar10[:1k|:10k], searchsnippets, stackoverflow, "
-        "wiki-image, wiki-text, a .npz file "
-        "(x + labels), or an image folder / tar of one",
+        help="digits (train's default), cifar10[:1k|:10k], searchsnippets, stackoverflow (TF-IDF+LSA "
+        "vectors), searchsnippets:text, stackoverflow:text (raw texts), wiki-image, wiki-text, a .txt "
+        "file (one text per line), a .npz file (x + labels), or an image folder / tar of one",
     )
     p.add_argument(
         "--data-path", default=None, help="where the data files are (default: $DEEPHASH_DATA or ../shared/data)"
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="resize the images of an image folder to S x S (needed when their sizes differ)",
     )
     p.add_argument("--query-per-class", type=_positive, default=0, metavar="N")
     p.add_argument("--train-per-class", type=_positive, default=0, metavar="N")
@@ -337,16 +371,17 @@ def _data_args(p) -> None:
 
 
 _EXAMPLES = """\
-examples (no download needed; --data defaults to the bundled digits):
+examples (no download needed; train's --data defaults to the bundled digits):
   deephash demo --out results/
   deephash train --method dpsh --bits 32 --out dpsh32.model
-  deephash encode --model dpsh32.model --part query --out q.npz
-  deephash encode --model dpsh32.model --part database --out db.npz
+  deephash encode --model dpsh32.model --data digits --part query --out q.npz
+  deephash encode --model dpsh32.model --data digits --part database --out db.npz
   deephash index --codes db.npz --out db.dhx
   deephash search --index db.dhx --queries q.npz -k 10
   deephash eval --queries q.npz --database db.npz --out plots/
   deephash train --method dcmh --bits 32 --data wiki --out dcmh32.model
   deephash eval --cross-modal dcmh32.model --data wiki
+  deephash collection build ~/Pictures --out pictures.col   (then: collection search/sync/info)
 """
 
 
@@ -364,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help=f"one of {', '.join(method_names())}")
     p.add_argument(
         "--bits",
-        type=_positive,
+        type=_method_bits,
         required=True,
         help="code length (e.g. 12, 24, 32, 48; codes are zero-padded to whole bytes)",
     )
@@ -384,17 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="train data-parallel over this many Ray workers (needs deephash[distributed])",
     )
     _data_args(p)
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, data=None)  # digits, and the summary line says so
 
     p = sub.add_parser("encode", help="encode data into packed binary codes (.npz)")
     p.add_argument("--model", required=True)
-    p.add_argument("--input", default=None, help="a .npy array of inputs (instead of --data)")
+    p.add_argument("--input", default=None, help="a .npy array of inputs, or one image file (instead of --data)")
     p.add_argument(
         "--part", choices=PARTS, default="database", help="which part of the data split to encode (default database)"
     )
     p.add_argument("--out", required=True, help="codes file to write (.npz: codes, bits, labels)")
     _data_args(p)
-    p.set_defaults(func=cmd_encode)
+    p.set_defaults(func=cmd_encode, data=None)  # encode says what it encodes: no silent default
 
     p = sub.add_parser("index", help="build an index from codes and save it")
     p.add_argument("--codes", required=True, help=".npz from `deephash encode`, or .npy of uint8 codes")
@@ -459,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="train DPSH and LSH on the bundled digits, index, evaluate, plot")
-    p.add_argument("--out", default=".", help="directory for the plots (default: current)")
+    p.add_argument("--out", default="demo_results", help="directory for the plots and results (default: demo_results/)")
     p.add_argument("--bits", type=_bits, nargs="+", default=[16, 32, 64])
     p.add_argument("--methods", nargs="+", default=["dpsh", "lsh"], help=f"subset of {', '.join(method_names())}")
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default: the method's)")

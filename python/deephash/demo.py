@@ -36,7 +36,7 @@ def _latency_us(index, queries: np.ndarray, k: int = 10, repeats: int = 5) -> fl
 
 
 def run_demo(
-    out=".",
+    out="demo_results",
     bits: Sequence[int] = (16, 32, 64),
     methods: Sequence[str] = ("dpsh", "lsh"),
     seed: int = 0,

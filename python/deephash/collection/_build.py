@@ -47,19 +47,30 @@ def _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, p
     """Features of a seeded sample of the items, computed in batches; chunks are kept in
     ``<folder>/fit/`` so an interrupted build does not compute them again."""
     extractor = FeatureExtractor(feature_spec(kind, image_size), kind, image_size)
-    rows = _sample_rows(store, fit_size, seed)
     cache = folder / "fit"
     cache.mkdir(exist_ok=True)
+    # The sample is fixed once (saved), so a resumed build fits on the same items even when
+    # damaged ones were dropped from the table meanwhile.
+    sample = cache / "sample.npy"
+    if sample.exists():
+        sample_ids = np.load(sample, allow_pickle=False)
+    else:
+        sample_ids = np.array([r.id for r in _sample_rows(store, fit_size, seed)], dtype=np.int64)
+        with open(cache / "sample.tmp.npy", "wb") as fh:
+            np.save(fh, sample_ids)
+        (cache / "sample.tmp.npy").replace(sample)
     ids_all, feats_all = [], []
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(rows), desc="features for fitting", unit="text" if kind == "texts" else "img")
+        bar = tqdm(total=len(sample_ids), desc="features for fitting", unit="text" if kind == "texts" else "img")
     try:
-        for c, start in enumerate(range(0, len(rows), batch_size)):
+        for c, start in enumerate(range(0, len(sample_ids), batch_size)):
             f = cache / f"chunk-{c:06d}-{batch_size}.npz"
-            chunk = rows[start : start + batch_size]
+            chunk_ids = sample_ids[start : start + batch_size]
+            by_id = store.rows(chunk_ids)
+            chunk = [by_id[i] for i in chunk_ids.tolist() if i in by_id]  # damaged ones are gone
             if f.exists():
                 try:
                     with np.load(f, allow_pickle=False) as z:

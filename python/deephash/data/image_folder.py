@@ -125,7 +125,7 @@ def _decode(entries, size: Optional[Tuple[int, int]]):
         if len(shapes) > 1:
             raise ValueError(
                 f"images have different sizes ({sorted(shapes)[:3]} ..., e.g. {name}); "
-                "pass size=(height, width) to resize them"
+                "pass size=(height, width) to resize them (deephash train/encode: --image-size S)"
             )
         images.append(arr)
     labels = np.fromiter((index[e[0]] for e in entries), dtype=np.int64, count=len(entries))

@@ -14,7 +14,7 @@ from .cifar10 import cifar10_protocol
 from .digits import digits
 from .image_folder import load_image_folder
 from .splits import RetrievalSplit, SplitIndices, stratified_split, take_split
-from .text import stc2_split
+from .text import stc2_split, stc2_text_split
 from .wiki import load_wiki
 
 __all__ = ["load_pairs", "load_split"]
@@ -30,7 +30,12 @@ def _per_class(n_query: int, n_train: int) -> dict:
 
 
 def load_split(
-    spec: str, seed: int = 0, data_path: Optional[PathLike] = None, n_query: int = 0, n_train: int = 0
+    spec: str,
+    seed: int = 0,
+    data_path: Optional[PathLike] = None,
+    n_query: int = 0,
+    n_train: int = 0,
+    image_size: Optional[int] = None,
 ) -> RetrievalSplit:
     """Resolves a data set name or file to a :class:`RetrievalSplit`.
 
@@ -39,11 +44,15 @@ def load_split(
     ``wiki-image`` / ``wiki-text`` (one modality of the cross-modal features; the original
     test split gives the queries, the train split the training set and the database),
     ``searchsnippets`` / ``stackoverflow`` (STC2 short texts as TF-IDF + LSA features, 50
-    queries and 250 training texts per class), a
+    queries and 250 training texts per class), ``searchsnippets:text`` /
+    ``stackoverflow:text`` (the raw texts, for text backbones: 10% of each class as queries,
+    the rest as training set and database), a ``.txt`` file (one text per line, unlabelled:
+    10% as queries, all as training set and database), a
     ``.npz`` file holding either ``x`` and ``labels`` or the six arrays ``query_x query_y
     train_x train_y db_x db_y``, or an image folder / tar of one.
     ``n_query`` / ``n_train`` are per class, for sources that get a stratified split
-    (0: defaults of each source).
+    (0: defaults of each source). ``image_size``: images of an image folder are resized to
+    ``image_size`` x ``image_size`` (needed when their sizes differ).
 
     Raises
     ------
@@ -57,6 +66,10 @@ def load_split(
     if name.startswith("cifar10") and not Path(spec).exists():
         protocol = name.split(":", 1)[1] if ":" in name else "1k"
         return cifar10_protocol(protocol, seed=seed, path=data_path)
+    if name in ("searchsnippets:text", "stackoverflow:text"):
+        stc_name = "SearchSnippets" if name.startswith("search") else "StackOverflow"
+        stc_path = None if data_path is None else Path(data_path) / "stc2"
+        return stc2_text_split(stc_name, seed=seed, path=stc_path)
     if name in ("searchsnippets", "stackoverflow"):
         stc_name = "SearchSnippets" if name == "searchsnippets" else "StackOverflow"
         stc_path = None if data_path is None else Path(data_path) / "stc2"
@@ -76,6 +89,8 @@ def load_split(
             "stackoverflow, wiki-image, wiki-text, "
             "nor an existing .npz file, image folder or tar archive"
         )
+    if p.suffix.lower() == ".txt":
+        return _text_file_split(p, seed)
     if p.suffix == ".npz":
         with np.load(p, allow_pickle=False) as z:
             keys = set(z.files)
@@ -104,7 +119,7 @@ def load_split(
         classes = [str(c) for c in np.unique(y)]
     else:
         try:
-            folder = load_image_folder(p)
+            folder = load_image_folder(p, size=None if image_size is None else (image_size, image_size))
         except (tarfile.TarError, EOFError, zlib.error) as e:  # a corrupt or truncated archive
             raise ValueError(f"{p} is not a readable image folder or tar archive: {e}") from None
         x, y, classes = folder.images, folder.labels, folder.classes
@@ -153,3 +168,22 @@ def load_pairs(
             f"{len(img)}, {len(txt)}, {len(y)}, {len(is_test)}"
         )
     return img, txt, y, is_test.astype(bool)
+
+
+def _text_file_split(p: Path, seed: int) -> RetrievalSplit:
+    """A text file, one text per non-empty line, as an unlabelled split of raw texts (labels
+    are all 0): a seeded 10% (at least 1) as queries; every text in the training set and the
+    database."""
+    try:
+        lines = [t for t in p.read_text(encoding="utf-8").splitlines() if t.strip()]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{p} is not UTF-8 text ({e})") from None
+    if not lines:
+        raise ValueError(f"{p} holds no text (one text per line expected)")
+    texts = np.empty(len(lines), dtype=object)
+    texts[:] = lines
+    rng = np.random.default_rng(seed)
+    query = np.sort(rng.permutation(len(lines))[: max(1, len(lines) // 10)])
+    every = np.arange(len(lines))
+    y = np.zeros(len(lines), dtype=np.int64)
+    return take_split(texts, y, SplitIndices(query, every, every), ("0",), p.stem)
