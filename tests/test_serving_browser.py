@@ -5,7 +5,6 @@ elsewhere. ``tools/test.sh`` installs chromium and chromium-driver when they are
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -16,45 +15,22 @@ pytest.importorskip("PIL")
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+from _serving import build_images, serve, shots
+
+if not shots.have_chromium():
     pytest.skip(
-        f"needs Chromium and its driver ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver "
-        "(tools/test.sh installs them)",
+        f"needs Chromium and its driver ({shots.CHROMIUM}, {shots.CHROMEDRIVER}): apt-get install chromium "
+        "chromium-driver (tools/test.sh installs them)",
         allow_module_level=True,
     )
 pytest.importorskip("selenium")
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from deephash.collection import Collection
-from _serving import build_images, serve
 
-
-def chromium_driver(width: int = 1100, height: int = 800) -> webdriver.Chrome:
-    """Headless Chromium at the system paths; Selenium Manager never runs (nothing is downloaded)."""
-    os.environ["SE_OFFLINE"] = "true"  # belt and braces: Selenium Manager stays offline
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # containers run as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--disable-component-update",
-        f"--window-size={width},{height}",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+results = shots.results
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +43,11 @@ def collection(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    driver = chromium_driver()
+    driver = shots.chromium_driver()
     try:
         yield driver
     finally:
         driver.quit()
-
-
-_READ_RESULTS = """
-return Array.from(document.querySelectorAll('#results .result')).map(card => {
-  const img = card.querySelector('img.thumb');
-  return [Number(card.dataset.id), card.querySelector('.distance').textContent,
-          card.querySelector('.path').textContent, img.complete && img.naturalWidth > 0, img.src];
-});
-"""
-
-
-def results(driver):
-    """(id, distance text, path, thumbnail loaded, thumbnail URL) of each result card, read in one
-    script run (the page may replace the cards between two WebDriver calls)."""
-    return [tuple(r) for r in driver.execute_script(_READ_RESULTS)]
 
 
 def test_upload_an_image_through_the_page_and_see_the_results(collection, browser):
@@ -157,3 +118,12 @@ def test_add_through_the_page(collection, browser, tmp_path):
     hit = col.search(str(new), k=1)[0]
     assert hit.distance == 0 and Path(hit.path).parent == tmp_path / "col" / "uploads"
     col.close()
+
+
+def test_screenshot_for_the_user_guide(collection, tmp_path):
+    src, path = collection
+    out = shots.screenshot(path, src / "green" / "02.png", tmp_path / "page.png", k=4, width=800, height=600)
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.size == (800, 600) and im.mode == "P" and out.stat().st_size < 150_000
