@@ -114,7 +114,7 @@ def add_serve_parser(sub, positive) -> None:
         default=32 * 1024 * 1024,
         help="largest request body, uploads included (default 32 MiB; 413 beyond)",
     )
-    p.add_argument("--threads", type=positive, default=None, help="searches computed at once (min(8, cores))")
+    p.add_argument("--threads", type=positive, default=None, help="query images/texts encoded at once (min(8, cores))")
     p.add_argument("--read-only", action="store_true", help="refuse POST /items (403)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)

@@ -17,9 +17,10 @@ Design notes:
 - No path from a request reaches the file system: a query text is encoded as a text (never
   opened as a file name, which ``Collection.search(str)`` would do), thumbnails are looked up
   by item id in the collection's own table, and uploads are decoded from memory.
-- Encoding and searching run in worker threads (at most ``threads`` at a time), so the event
-  loop keeps accepting and answering while the CPU works. Writes (``POST /items``) run one at a
-  time in their own slot. The collection answers each search from one committed state (its
+- Encoding and searching run in worker threads, so the event loop keeps accepting and answering
+  while the CPU works: at most ``threads`` query encodings (images, texts) at a time; searches by
+  id or code, items and thumbnails in a larger pool of their own, so they never queue behind
+  encodings; writes (``POST /items``) one at a time. The collection answers each search from one committed state (its
   index and item table of one generation), so searches that run while an add commits see the
   collection before or after it, never a mixture.
 - Request bodies are counted as they arrive: a body over ``max_upload_bytes`` gets 413 without
@@ -106,21 +107,24 @@ class _Service:
             self.col, self.owns = Collection.open(collection), True
         else:
             raise TypeError(f"collection must be a path or a deephash.Collection, got {type(collection).__name__}")
-        self._search_slots = None
-        self._write_slot = None
+        self._slots = None
 
     # -- worker threads ---------------------------------------------------------------------
-    def _slots(self):
-        if self._search_slots is None:  # anyio limiters are made inside the event loop
-            self._search_slots = anyio.CapacityLimiter(self.threads)
-            self._write_slot = anyio.CapacityLimiter(1)
-        return self._search_slots, self._write_slot
+    async def run(self, fn, *args, slot: str = "lookup"):
+        """Runs ``fn(*args)`` in a worker thread; maps the collection's errors to 4xx answers.
 
-    async def run(self, fn, *args, write: bool = False):
-        """Runs ``fn(*args)`` in a worker thread; maps the collection's errors to 4xx answers."""
-        search_slots, write_slot = self._slots()
+        ``slot``: "encode" (a query image or text through the model: at most ``threads`` at a
+        time), "lookup" (a search by id or code, an item, a thumbnail: cheap, so they never
+        queue behind encodings) or "write" (adds, one at a time).
+        """
+        if self._slots is None:  # anyio limiters are made inside the event loop
+            self._slots = {
+                "encode": anyio.CapacityLimiter(self.threads),
+                "lookup": anyio.CapacityLimiter(4 * self.threads),
+                "write": anyio.CapacityLimiter(1),
+            }
         try:
-            return await anyio.to_thread.run_sync(fn, *args, limiter=write_slot if write else search_slots)
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._slots[slot])
         except ApiError:
             raise
         except KeyError as e:  # an unknown item id
@@ -353,9 +357,9 @@ async def _search(request: Request) -> Response:
         )
     k = _parse_k(svc, request, fields, form)
     if files:
-        result = await svc.run(svc.search_image, files[0][2], k)
+        result = await svc.run(svc.search_image, files[0][2], k, slot="encode")
     elif "text" in fields:
-        result = await svc.run(svc.search_text, _check_text(_one(fields, "text", form)), k)
+        result = await svc.run(svc.search_text, _check_text(_one(fields, "text", form)), k, slot="encode")
     elif "id" in fields:
         result = await svc.run(svc.search_id, _parse_id(_one(fields, "id", form)), k)
     else:
@@ -400,7 +404,7 @@ async def _add(request: Request) -> Response:
         labels = fields.get("labels")
         if labels is not None and (not isinstance(labels, list) or len(labels) != len(items)):
             raise ApiError(400, "labels must be a list with one label per text")
-    result = await svc.run(svc.add, items, labels, write=True)
+    result = await svc.run(svc.add, items, labels, slot="write")
     return JSONResponse(result, status_code=201)
 
 
@@ -467,7 +471,8 @@ def create_app(
     read_only : bool
         Refuse ``POST /items`` (403).
     threads : int, optional
-        Searches computed at the same time (worker threads; default ``min(8, cpu_count)``).
+        Query images or texts encoded at the same time (worker threads; default
+        ``min(8, cpu_count)``); searches by id or code get ``4 * threads`` threads of their own.
     thumbnail_size : int
         Default edge of ``GET /items/{id}/thumbnail`` in pixels.
     preload : bool
