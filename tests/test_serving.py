@@ -322,3 +322,15 @@ def test_import_deephash_does_not_import_the_web_stack():
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT / "tests")
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_delayed():
+    # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; with proto 0 every
+    # keep-alive response waited ~40 ms for a delayed ACK (Nagle).
+    from deephash.cli_serve import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()
