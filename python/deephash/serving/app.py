@@ -207,9 +207,13 @@ class _Service:
         }
 
     def warm_up(self) -> None:
-        """Loads the query encoder now, so that the first search does not wait for it."""
+        """Loads the query encoder and runs it once now, so that the first search does not wait
+        for the model to load or for the framework's first-call set-up."""
         try:
-            self.col.encoder()
+            if self.col.kind == "images":
+                self.col.encode(np.full((64, 64, 3), 128, dtype=np.uint8))
+            else:
+                self.col.encoder().encode(["warm-up"])
         except ImportError as e:  # searching by id and code still works
             log.warning("queries by image or text are unavailable: %s", e)
 
