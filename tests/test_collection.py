@@ -303,3 +303,19 @@ def test_import_deephash_and_search_by_id_without_torch(built):
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["3", "0"]
+
+
+def test_sync_verify_catches_a_replacement_that_kept_size_and_mtime(tmp_path):
+    src = make_folder(tmp_path / "src", per_class=1, damaged=False)
+    bmp = src / "red" / "same.bmp"  # a BMP's size depends only on its dimensions
+    Image.fromarray(image(COLOURS["red"], 1, (32, 32))).save(bmp)
+    col = Collection.build(src, tmp_path / "col", **FAST)
+    before = col.search(str(bmp), k=1)[0]
+    st = bmp.stat()
+    Image.fromarray(image(COLOURS["blue"], 2, (32, 32))).save(bmp)
+    os.utime(bmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert bmp.stat().st_size == st.st_size
+    assert col.sync(progress=False).updated == 0  # size and mtime alone cannot see it
+    r = col.sync(verify=True, progress=False)
+    assert (r.updated, r.encoded) == (1, 1)
+    assert col.search(str(bmp), k=1)[0].id != before.id

@@ -425,7 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--input", default=None, help="a .npy array of inputs, or one image file (instead of --data)")
     p.add_argument(
-        "--part", choices=PARTS, default="database", help="which part of the data split to encode (default database)"
+        "--part",
+        choices=PARTS,
+        default="database",
+        help="which part of the data split to encode (default database). Rows come in the split's "
+        "order: database and train are shuffled (seeded), all is queries then database; the codes "
+        "file holds no paths. To search files by path, use `deephash collection`",
     )
     p.add_argument("--out", required=True, help="codes file to write (.npz: codes, bits, labels)")
     _data_args(p)

@@ -169,18 +169,35 @@ class ItemStore:
         r = self.execute("SELECT code FROM items WHERE sha256 = ? AND code IS NOT NULL LIMIT 1", (sha256,))
         return r[0][0] if r else None
 
-    def changes(self, gen: int) -> Tuple[np.ndarray, np.ndarray, List[bytes]]:
-        """(ids removed at ``gen``, ids added at ``gen``, their codes) — what turns the index of
-        gen - 1 into that of gen."""
-        removed = np.array(
-            [r[0] for r in self.execute("SELECT id FROM items WHERE removed_gen = ? AND added_gen < ?", (gen, gen))],
-            dtype=np.int64,
+    def removed_at(self, gen: int) -> np.ndarray:
+        """Ids of rows of earlier generations retired at ``gen``."""
+        rows = self.execute("SELECT id FROM items WHERE removed_gen = ? AND added_gen < ?", (gen, gen))
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def added_at(self, gen: int, chunk: int):
+        """Yields (ids int64 (m,), codes list of bytes) of the encoded rows added at ``gen``, by id,
+        ``chunk`` rows at a time."""
+        last = -1
+        while True:
+            rows = self.execute(
+                "SELECT id, code FROM items WHERE added_gen = ? AND removed_gen IS NULL AND code IS NOT NULL "
+                "AND id > ? ORDER BY id LIMIT ?",
+                (gen, last, chunk),
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+
+    def has_changes(self, gen: int) -> bool:
+        """Whether generation ``gen`` differs from gen - 1."""
+        return bool(
+            self.execute(
+                "SELECT 1 FROM items WHERE (removed_gen = ? AND added_gen < ?) OR "
+                "(added_gen = ? AND removed_gen IS NULL AND code IS NOT NULL) LIMIT 1",
+                (gen, gen, gen),
+            )
         )
-        added = self.execute(
-            "SELECT id, code FROM items WHERE added_gen = ? AND removed_gen IS NULL AND code IS NOT NULL ORDER BY id",
-            (gen,),
-        )
-        return removed, np.array([r[0] for r in added], dtype=np.int64), [r[1] for r in added]
 
     def counts(self) -> Tuple[int, int]:
         """(live items, live items not yet encoded)."""

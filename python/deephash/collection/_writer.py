@@ -53,6 +53,21 @@ def replace_row(db: sqlite3.Connection, row: Row, e: Entry, gen: int) -> int:
     return insert_entry(db, e, row.origin, gen)
 
 
+class _IdSet:
+    """A set of non-negative int ids as a growing bit array."""
+
+    def __init__(self):
+        self.bits = np.zeros(1024, dtype=bool)
+
+    def add(self, i: int) -> None:
+        if i >= self.bits.size:
+            self.bits = np.concatenate([self.bits, np.zeros(max(i + 1, 2 * self.bits.size), dtype=bool)])
+        self.bits[i] = True
+
+    def __contains__(self, i: int) -> bool:
+        return i < self.bits.size and bool(self.bits[i])
+
+
 class ScanCounts:
     def __init__(self):
         self.added = self.updated = self.removed = self.unchanged = self.still_damaged = 0
@@ -64,7 +79,7 @@ def apply_scan(store: ItemStore, desc: dict, gen: int, skip: Optional[Path], ver
     ``verify`` every unchanged-looking file is re-hashed too (catches a copy that kept size and
     mtime). Damaged files already reported are retried only when their size or mtime changed."""
     c = ScanCounts()
-    seen = set()
+    seen = _IdSet()  # one bit per id: a million items cost 125 KB, not a set of ints
     seen_errors = set()
     pending: List[Entry] = []
 
@@ -251,12 +266,12 @@ def commit(folder: Path, store: ItemStore, manifest: dict, gen: int) -> dict:
     bits = int(manifest["bits"])
     prev = manifest.get("index")
     index = load_index(inside(folder, prev, "index file")) if prev else FlatIndex(bits)
-    removed, added, codes = store.changes(gen)
+    removed = store.removed_at(gen)
     if removed.size:
         index.remove(removed)
-    if added.size:
-        arr = np.frombuffer(b"".join(codes), dtype=np.uint8).reshape(added.size, bits // 8)
-        index.add(np.ascontiguousarray(arr), added)
+    for ids, codes in store.added_at(gen, chunk=65536):  # bounded memory: one chunk at a time
+        arr = np.frombuffer(b"".join(codes), dtype=np.uint8).reshape(ids.size, bits // 8)
+        index.add(np.ascontiguousarray(arr), ids)
     name = f"index-{gen}.dhx"
     index.save(folder / name)
     n, _ = store.counts()

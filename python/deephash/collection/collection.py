@@ -308,6 +308,8 @@ class Collection:
                     raise ValueError(f"{p}: {e}") from None
             if self.kind == "texts" and isinstance(query, str):
                 return np.ascontiguousarray(self.encoder().encode([query]), dtype=np.uint8)
+            if self.kind == "texts":
+                raise FileNotFoundError(f"no such file: {os.fspath(query)!r} (pass a str to search for a text)")
             raise ValueError(
                 f"{os.fspath(query)!r} is not an existing file; this collection holds images, so a str query "
                 "must name an image file"
@@ -412,8 +414,7 @@ class Collection:
             self._refresh(force=True)
             gen = int(self._manifest["generation"]) + 1
             result = fn(gen)
-            removed, added, _ = self._store.changes(gen)
-            if removed.size or added.size:
+            if self._store.has_changes(gen):
                 self._manifest = commit(self.path, self._store, self._manifest, gen)
             self._refresh(force=True)
         return result
