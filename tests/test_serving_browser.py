@@ -127,3 +127,26 @@ def test_screenshot_for_the_user_guide(collection, tmp_path):
 
     with Image.open(out) as im:
         assert im.size == (800, 600) and im.mode == "P" and out.stat().st_size < 150_000
+
+
+def test_text_collection_search_from_the_page(browser, tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("the cat sat on the mat\na dog chased the cat\nstock markets fell today\nbank shares rose\n")
+    col = Collection.build(
+        f, tmp_path / "col", method="lsh", method_params={"backbone": "tfidf"}, bits=16, progress=False
+    )
+    expected = [(h.id, h.text) for h in col.search("the cat sat on the mat", k=3)]
+    col.close()
+    with serve(tmp_path / "col", "-k", "3") as url:
+        browser.get(url)
+        wait = WebDriverWait(browser, 60)
+        wait.until(lambda d: d.find_element(By.ID, "text-form").is_displayed())
+        assert not browser.find_element(By.ID, "drop").is_displayed()
+        browser.find_element(By.ID, "text").send_keys("the cat sat on the mat\n")
+        read = (
+            "return Array.from(document.querySelectorAll('#results .result'))"
+            ".map(c => [Number(c.dataset.id), c.querySelector('.text').textContent])"
+        )
+        wait.until(lambda d: len(d.execute_script(read)) == 3)
+        assert [tuple(r) for r in browser.execute_script(read)] == expected
+        assert browser.find_elements(By.CSS_SELECTOR, "#results img") == []  # texts: no thumbnails
