@@ -4,7 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q torch==2.13.0
-python3 -m pip install -q ".[torch,test,bench,distributed,docs]"
+python3 -m pip install -q ".[torch,test,bench,distributed,docs,serve]"
+# The browser test (tests/test_serving_browser.py) drives Debian's Chromium with Selenium.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && sudo="sudo -n"; }
+  if command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || [ -n "$sudo" ]; }; then
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      chromium chromium-driver; } >/dev/null
+  else
+    echo "tools/test.sh: chromium/chromium-driver missing and no apt-get as root: the browser test is skipped" >&2
+  fi
+fi
 # The user guide, with its API reference generated from the docstrings: any warning fails.
 NO_MKDOCS_2_WARNING=1 python3 -m mkdocs build --strict --quiet
 # Lint (configured in pyproject.toml).

@@ -20,6 +20,7 @@ import numpy as np
 from ._npfile import existing as _existing
 from ._cli_inputs import check_image_values, load_input
 from .cli_collection import add_collection_parser
+from .cli_serve import add_serve_parser
 from ._npfile import np_array as _np_array
 from .codes import read_codes, save_codes
 from .data.spec import load_pairs, load_split
@@ -506,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     add_collection_parser(sub, _bits, _positive)
+    add_serve_parser(sub, _positive)
     return parser
 
 

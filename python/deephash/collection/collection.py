@@ -644,6 +644,8 @@ class Collection:
         overwrite : bool
             Replace an existing collection at ``path``.
 
+        Notes
+        -----
         Without ``model`` and ``method`` the embedded default is used: frozen
         EfficientNet-Lite0 features (MiniLM for texts), then ITQ or PCAH, with or without L2
         normalisation, whichever keeps more of the feature space's 10 nearest neighbours on a
