@@ -210,8 +210,11 @@ Collection.build(sys.argv[1], sys.argv[2], bits=16, image_size=32, batch_size=2,
 
 
 def _env():
+    # Children import the deephash under test: the installed package in CI, the source tree
+    # with PYTHONPATH=python (which holds the compiled core only after tools/dev_build.sh).
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python"), env.get("PYTHONPATH", "")])
+    here = str(Path(deephash.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")])
     return env
 
 
