@@ -506,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    add_collection_parser(sub, _bits, _positive)
+    add_collection_parser(sub, _bits, _positive, _param)
     add_serve_parser(sub, _positive)
     return parser
 

@@ -36,18 +36,7 @@ def _print_errors(errors: dict, limit: int = 20) -> None:
 
 def cmd_build(args) -> int:
     Collection = _collection()
-    params = {}
-    for text in args.param or []:
-        if "=" not in text:
-            raise ValueError(f"--param takes key=value, got {text!r}")
-        key, value = text.split("=", 1)
-        try:
-            import ast
-
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            pass
-        params[key.strip()] = value
+    params = dict(args.param or [])
     t0 = time.perf_counter()
     col = Collection.build(
         args.source,
@@ -232,8 +221,9 @@ examples:
 """
 
 
-def add_collection_parser(sub, bits_type, positive_type) -> None:
-    """Adds ``collection`` and its subcommands to the CLI's subparsers."""
+def add_collection_parser(sub, bits_type, positive_type, param_type) -> None:
+    """Adds ``collection`` and its subcommands to the CLI's subparsers (the argument types are
+    the main CLI's, so ``--bits`` and ``--param`` read the same everywhere)."""
     p = sub.add_parser(
         "collection",
         help="searchable collections of your own images or texts (build, search, sync, info)",
@@ -256,7 +246,9 @@ def add_collection_parser(sub, bits_type, positive_type) -> None:
     b.add_argument("--batch-size", type=positive_type, default=64, help="items per batch (default 64)")
     b.add_argument("--text-column", default="text", help="text column of a CSV/JSONL source (default text)")
     b.add_argument("--label-column", default=None, help="label column of a CSV/JSONL source")
-    b.add_argument("--param", action="append", metavar="KEY=VALUE", help="hyperparameter of --method (repeatable)")
+    b.add_argument(
+        "--param", action="append", type=param_type, metavar="KEY=VALUE", help="hyperparameter of --method (repeatable)"
+    )
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--overwrite", action="store_true", help="replace an existing collection at --out")
     b.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ._encoders import DefaultEncoder, FeatureExtractor, MethodEncoder, choose_default, feature_spec
 from ._encoders import input_of, save_method
+from ._store import record_damaged
 from ._writer import _load
 
 __all__ = ["make_encoder"]
@@ -34,13 +35,7 @@ def _record_bad(store, rows, bad):
     if not bad:
         return
     with store.transaction() as db:
-        for r in rows:
-            if r.id in bad:
-                db.execute(
-                    "INSERT OR REPLACE INTO errors(path, reason, size, mtime_ns) VALUES (?, ?, ?, ?)",
-                    (r.path, bad[r.id], r.size, r.mtime_ns),
-                )
-                db.execute("DELETE FROM items WHERE id = ?", (r.id,))
+        record_damaged(db, rows, bad)
 
 
 def _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, progress):

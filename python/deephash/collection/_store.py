@@ -20,7 +20,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["ItemStore", "Row", "ROW_COLUMNS"]
+__all__ = ["ItemStore", "Row", "ROW_COLUMNS", "record_damaged"]
 
 SCHEMA_VERSION = 1
 
@@ -214,6 +214,18 @@ class ItemStore:
 
     def is_excluded(self, path: str) -> bool:
         return bool(self.execute("SELECT 1 FROM excluded WHERE path = ?", (path,)))
+
+
+def record_damaged(db, rows, bad: dict) -> None:
+    """Inside a transaction ``db``: each row whose id is in ``bad`` (id -> reason) leaves the
+    items for the errors table, with the size and mtime that retry it when the file changes."""
+    for r in rows:
+        if r.id in bad:
+            db.execute(
+                "INSERT OR REPLACE INTO errors(path, reason, size, mtime_ns) VALUES (?, ?, ?, ?)",
+                (r.path, bad[r.id], r.size, r.mtime_ns),
+            )
+            db.execute("DELETE FROM items WHERE id = ?", (r.id,))
 
 
 class _Transaction:

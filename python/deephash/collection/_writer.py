@@ -23,7 +23,7 @@ import numpy as np
 from ._files import write_atomic
 from ._images import DamagedItem, decode_square, read_item_bytes
 from ._sources import Entry, scan
-from ._store import ItemStore, Row
+from ._store import ItemStore, Row, record_damaged
 
 __all__ = ["apply_scan", "check_added", "commit", "encode_pending", "insert_entry", "replace_row"]
 
@@ -238,13 +238,7 @@ def encode_pending(
                         db.execute(
                             "UPDATE items SET code = ?, sha256 = COALESCE(?, sha256) WHERE id = ?", (code, sha, rid)
                         )
-                    for r in rows:
-                        if r.id in bad:
-                            db.execute(
-                                "INSERT OR REPLACE INTO errors(path, reason, size, mtime_ns) VALUES (?, ?, ?, ?)",
-                                (r.path, bad[r.id], r.size, r.mtime_ns),
-                            )
-                            db.execute("DELETE FROM items WHERE id = ?", (r.id,))
+                    record_damaged(db, rows, bad)
                 done += len(rows)
                 if bar is not None:
                     bar.update(len(rows))

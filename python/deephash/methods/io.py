@@ -208,13 +208,10 @@ def load(path, backbone=None, device=None):
             raise ValueError(f"{path} was trained with a custom backbone module; pass it: load(path, backbone=module)")
         bb = backbone
     try:
-        probe = cls.from_saved(
-            bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
-        )
-        _probe_network(probe, meta, arrays, path)
         model = cls.from_saved(
             bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
         )
+        _probe_network(model, meta, arrays, path)  # builds a separate Network: the model is untouched
         model._restore(meta, arrays)
         _check_round_trip(model, arrays, path)
     except ValueError as e:
