@@ -1,4 +1,4 @@
-"""The CLI's collection commands and the dead ends of issue 22 (encode without --data, image
+"""The CLI's collection commands and the dead ends a newcomer met (encode without --data, image
 files as --input, float images, --bits range, raw texts from train/encode)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every reader of a user's file refuses what it cannot trust (issue 25, items 9-12).
+"""Every reader of a user's file refuses what it cannot trust (codes, models, .npy inputs, CLI file arguments).
 
 FIFOs and devices are refused at once (nothing blocks), random bytes are "not a .npy/.npz file"
 (never numpy's allow_pickle hint), crafted model metadata cannot make ``methods.load`` allocate

@@ -1,4 +1,4 @@
-"""fork() while other threads use an index (issue 25, item 8): a child never hangs on a lock
+"""fork() while other threads use an index: a child never hangs on a lock
 its parent's threads held. An index a reader was searching is usable in the child (the lock is
 reinitialised, the data was consistent); one a writer was modifying raises RuntimeError there."""
 

@@ -1,4 +1,4 @@
-"""The sharded index is as safe as the single index (issue 25, items 1-8 and 11's sharded part).
+"""The sharded index is as safe as the single index: paths, log damage, pinned files, timeouts.
 
 Path-safe saves and loads, temporaries that follow no symlink, a write-ahead log that refuses
 damage (only a torn tail is dropped), shard files pinned by the manifest, ids at 2**63 - 1, the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Before/after counts for issue 25: the same seeded random mutations of codes files, model
+"""Before/after counts of the damaged-file categories: the same seeded random mutations of codes files, model
 metadata, write-ahead logs and CLI file arguments, run against whatever deephash is on
 PYTHONPATH (a checkout of the old code, then this one). Prints one JSON line of counts.
 
