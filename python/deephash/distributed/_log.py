@@ -192,6 +192,23 @@ class WriteAheadLog:
                 os.close(fd)
         return out
 
+    def drop_last(self, op: int) -> None:
+        """Cuts the last record, which must be mutation ``op``, off the file (fsynced).
+
+        Only for a mutation never acknowledged (``Shard.discard_last``); LogCorruptError for a
+        damaged log, ValueError when the last record is not mutation ``op``.
+        """
+        records = self.records()
+        last = records[-1]
+        if last.kind == CHECKPOINT or last.op != op:
+            raise ValueError(f"write-ahead log {self.path!r} ends with {_KINDS[last.kind]} op {last.op}, not op {op}")
+        fd = open_regular(self.path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, os.fstat(fd).st_size - _HEADER_SIZE - len(last.payload))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def append(self, kind: int, op: int, payload: bytes) -> None:
         """Appends one record and returns only once it is on stable storage."""
         fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND)

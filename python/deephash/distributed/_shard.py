@@ -15,9 +15,12 @@ checkpoint (a saved shard file, or empty) and then each logged add and remove. R
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import io
 import os
+import time
 
 import numpy as np
 
@@ -83,13 +86,18 @@ class Shard:
         The shard's log (created by the driver, starting with a checkpoint record).
     threads : int or None
         Search threads in this process (None: deephash's default, all cores).
+    lock_timeout : float or None
+        When given, the shard first takes an exclusive lock (``flock``) on ``<log_path>.lock``,
+        waiting at most this many seconds: an actor of a previous driver that is still alive (Ray
+        ends the actors of a dead driver a moment after it) must have stopped appending before
+        this one replays the log. The kernel releases the lock when the process dies.
 
     A shard whose recovery fails (a damaged log, a missing or corrupted shard file) stays alive
     but answers every call with that error (a ValueError naming the file), so the driver reports
     the cause instead of "actor died".
     """
 
-    def __init__(self, bits: int, kind: str, options: dict, log_path: str, threads=None):
+    def __init__(self, bits: int, kind: str, options: dict, log_path: str, threads=None, lock_timeout=None):
         if threads is not None:
             import deephash
 
@@ -100,7 +108,10 @@ class Shard:
         self._log = WriteAheadLog(log_path)
         self._crash_point = None
         self._error = None
+        self._lock_fd = None
         try:
+            if lock_timeout is not None:
+                self._lock_fd = _lock_log(log_path, float(lock_timeout))
             self._recover()
         except (ValueError, OSError) as e:
             self._error = e
@@ -122,11 +133,15 @@ class Shard:
         self._index = make_index(self._bits, self._kind, self._options)
         self._seq = np.zeros(0, np.int64)
         self._op = 0
+        self._next_seq = 0  # above every insertion number this shard's log has seen
         self._last_result = None
+        self._lookup = None
         for rec in self._log.records(self._bits // 8):
             try:
                 if rec.kind == CHECKPOINT:
-                    self._load_checkpoint(decode_checkpoint(rec.payload))
+                    info = decode_checkpoint(rec.payload)
+                    self._load_checkpoint(info)
+                    self._next_seq = _checkpoint_next_seq(info, self._seq)
                     self._last_result = None
                 elif rec.kind == ADD:
                     self._last_result = self._apply_add(*decode_add(rec.payload))
@@ -135,6 +150,7 @@ class Shard:
             except ValueError as e:
                 raise ValueError(f"replaying op {rec.op} of {self._log.path!r}: {e}") from None
             self._op = rec.op
+            self._last_record = (rec.kind, rec.op)
         self._lookup = None
 
     def _load_checkpoint(self, info: dict) -> None:
@@ -168,8 +184,11 @@ class Shard:
 
     # ---- mutations ----------------------------------------------------------------------
     def _apply_add(self, codes, ids, seq):
+        if len(seq) == 0:  # every mutation reaches every shard, an add of fewer codes too
+            return None
         self._index.add(np.ascontiguousarray(codes), np.ascontiguousarray(ids))
         self._seq = np.concatenate([self._seq, seq])
+        self._next_seq = max(self._next_seq, int(seq.max()) + 1)
         self._lookup = None
 
     def _apply_remove(self, ids):
@@ -190,6 +209,7 @@ class Shard:
             return self._last_result
         self._maybe_crash("before_log")
         self._log.append(kind, op, payload)
+        self._last_record = (kind, op)
         self._maybe_crash("after_log")
         self._last_result = apply()
         self._op = op
@@ -281,10 +301,11 @@ class Shard:
                 seq[e] = self._seq[queue[dist[e].item()].pop(0)]
 
     # ---- persistence and introspection ----------------------------------------------------
-    def save(self, directory: str, shard: int, token: str) -> dict:
+    def save(self, directory: str, shard: int, token: str, next_seq: int = 0) -> dict:
         """Writes the shard (atomic, checksummed index file + its insertion numbers), then restarts
-        the log from that checkpoint. Returns the manifest entry of this shard: both file names
-        with their sizes and SHA-256, and the number of codes."""
+        the log from that checkpoint (which keeps ``next_seq``, the driver's next insertion
+        number). Returns the manifest entry of this shard: both file names with their sizes and
+        SHA-256, and the number of codes."""
         self._check()
         index_name, seq_name = shard_file_names(shard, token)
         check_shard_name(index_name, shard, "dhi", "save")
@@ -308,19 +329,41 @@ class Shard:
             "n": len(self._index),
         }
         checkpoint = {k: v for k, v in entry.items() if k != "n"}
-        checkpoint.update(shard=shard, folder=os.path.abspath(directory), op=self._op, mmap=True)
+        next_seq = max(int(next_seq), self._next_seq)
+        checkpoint.update(shard=shard, folder=os.path.abspath(directory), op=self._op, mmap=True, next_seq=next_seq)
         WriteAheadLog.create(self._log.path, checkpoint)
+        self._last_record = (CHECKPOINT, self._op)
+        self._next_seq = next_seq
         return entry
 
     def info(self, min_op: int = 0) -> dict:
-        """Size, last applied op, process id (tests use it to see a restart), bytes held in memory."""
+        """Size, last applied op, process id (tests use it to see a restart), bytes held in memory,
+        the next free insertion number as far as this shard knows (``next_seq``) and whether its
+        log ends with a mutation record (``last_logged``: that record's op, else None)."""
         self._check(min_op)
+        kind, op = self._last_record
         return {
             "n": len(self._index),
             "op": self._op,
             "pid": os.getpid(),
             "memory_bytes": self._index.memory_bytes(),
+            "next_seq": self._next_seq,
+            "last_logged": None if kind == CHECKPOINT else op,
         }
+
+    def discard_last(self, op: int) -> dict:
+        """Drops the log's last record, the mutation ``op``, and rebuilds the shard without it.
+
+        Only for a mutation the driver never acknowledged: one that other shards never logged
+        when the driver died (see ``ShardedIndex.recover``). ValueError when the log does not end
+        with mutation ``op``. Returns ``info()`` afterwards.
+        """
+        self._check()
+        if self._last_record != (ADD, op) and self._last_record != (REMOVE, op):
+            raise ValueError(f"write-ahead log {self._log.path!r} does not end with mutation op {op}")
+        self._log.drop_last(op)
+        self._recover()
+        return self.info()
 
     def _crash_on_next_mutation(self, point: str) -> None:
         """Test hook: the next mutation kills this process ("before_log" or "after_log")."""
@@ -329,3 +372,32 @@ class Shard:
     def _maybe_crash(self, point: str) -> None:
         if self._crash_point == point:
             os._exit(1)
+
+
+def _checkpoint_next_seq(info: dict, seq) -> int:
+    """The next insertion number a checkpoint records (older checkpoints: above its codes')."""
+    value = info.get("next_seq", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"next_seq {value!r} is not an insertion number")
+    return max(value, int(np.max(seq)) + 1 if len(seq) else 0)
+
+
+def _lock_log(log_path: str, timeout: float) -> int:
+    """Exclusive ``flock`` on ``<log_path>.lock`` (see ``Shard``); OSError after ``timeout`` s."""
+    path = log_path + ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise OSError(
+                    errno.EBUSY,
+                    f"another live process (a shard actor of another driver?) holds this log's lock "
+                    f"after {timeout:g} s; only one live ShardedIndex may use a log_dir",
+                    path,
+                ) from None
+            time.sleep(0.05)

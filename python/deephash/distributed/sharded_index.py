@@ -17,6 +17,8 @@ import numpy as np
 
 from .. import _core
 from .._validate import as_codes, as_ids, check_bits, check_k, check_radius, describe
+from ._driver import DRIVER_RECORD, check_config, lock_log_dir, log_name, read_driver_record, shard_logs
+from ._driver import write_driver_record as _write_driver_record
 from ._files import check_shard_name, read_regular, write_atomic
 from ._log import WriteAheadLog
 from ._merge import merge_knn, merge_range
@@ -51,6 +53,9 @@ _LIVE = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for index in list(_LIVE):
         index._lock = threading.RLock()
+        # The child's copy of the driver lock's descriptor: closing it leaves the parent's lock
+        # held, and a long-lived child never keeps a dead parent's log_dir locked.
+        index._release_lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -90,9 +95,12 @@ class ShardedIndex:
     kind : {"flat", "multi"}
         Each shard is a :class:`deephash.FlatIndex` or a :class:`deephash.MultiIndex`.
     log_dir : str, optional
-        Folder of the shards' write-ahead logs (see Notes). Default: a new temporary folder,
-        removed by :meth:`close`; on a multi-machine cluster give a path on storage every
-        machine sees.
+        Folder of the shards' write-ahead logs and of the driver record (see *Durability*); it
+        must not hold another index's. Give one whenever acknowledged adds must survive the
+        death of this (the driver) process: :meth:`recover` reopens the index from it. Default:
+        a new temporary folder, removed by :meth:`close` — adds acknowledged since the last
+        :meth:`save` are then lost if the driver process dies. On a multi-machine cluster give a
+        path on storage every machine sees.
     threads_per_shard : int, optional
         Search threads in each shard actor (default: all cores of its machine).
     max_restarts : int
@@ -116,11 +124,15 @@ class ShardedIndex:
     *Default ids* are those of FlatIndex: ``len(index), len(index) + 1, ...``.
 
     *Durability.* Before a shard applies and acknowledges an add or a remove it appends the
-    mutation to its log and fsyncs it. Ray restarts a crashed actor, which rebuilds its shard
-    from the last checkpoint (the file written by the last :meth:`save` or :meth:`load`, or
-    empty) plus the logged mutations. Mutations carry per-shard operation numbers, so one that
-    Ray or the driver retries after a crash is applied once. A call that still cannot reach a
-    shard raises :class:`ShardUnavailableError`; searches never return a partial answer.
+    mutation to its log and fsyncs it; the driver acknowledges a mutation (returns) once every
+    shard has. Ray restarts a crashed actor, which rebuilds its shard from the last checkpoint
+    (the files written by the last :meth:`save` or :meth:`load`, or empty) plus the logged
+    mutations. Every mutation goes to every shard (an add of fewer codes than shards too) under
+    one operation number, so one that Ray or the driver retries after a crash is applied once.
+    A call that still cannot reach a shard raises :class:`ShardUnavailableError`; searches never
+    return a partial answer. If the *driver* process dies, :meth:`recover` of an explicit
+    ``log_dir`` brings back every acknowledged mutation (see there); with the default temporary
+    ``log_dir``, what was added since the last :meth:`save` is lost with the driver.
 
     *Memory.* Each shard stores, beside its index, the int64 insertion number of every code.
 
@@ -162,14 +174,21 @@ class ShardedIndex:
         self._configure(
             bits, num_shards, kind, index_options, log_dir, threads_per_shard, max_restarts, actor_options, timeout
         )
-        make_index(self._bits, self._kind, self._options)  # rejects bad options here, not in an actor
-        self._start([{"index": None, "op": 0}] * self._num_shards, sizes=[0] * self._num_shards)
+        try:
+            make_index(self._bits, self._kind, self._options)  # rejects bad options here, not in an actor
+        except BaseException:
+            self._release_lock()
+            raise
+        self._start([{"index": None, "op": 0, "next_seq": 0}] * self._num_shards, sizes=[0] * self._num_shards)
         self._next_seq = 0
 
     # ---- set-up -------------------------------------------------------------------------
-    def _configure(self, bits, num_shards, kind, options, log_dir, threads, max_restarts, actor_options, timeout):
+    def _configure(
+        self, bits, num_shards, kind, options, log_dir, threads, max_restarts, actor_options, timeout, recovering=False
+    ):
         self._actors = []
         self._cleanup = None
+        self._lock_release = None
         self._size = 0
         self._lock = threading.RLock()
         self._pid = os.getpid()
@@ -204,37 +223,60 @@ class ShardedIndex:
             self._cleanup = weakref.finalize(self, shutil.rmtree, self._log_dir, True)
         else:
             self._log_dir = os.path.abspath(os.fspath(log_dir))
-            os.makedirs(self._log_dir, exist_ok=True)
-            taken = [f for f in os.listdir(self._log_dir) if f.startswith("shard-")]
+            if not recovering:
+                os.makedirs(self._log_dir, exist_ok=True)
+        self._lock_release = weakref.finalize(self, _close_fd, lock_log_dir(self._log_dir))
+        if log_dir is not None and not recovering:
+            taken = sorted(f for f in os.listdir(self._log_dir) if f == DRIVER_RECORD or f.endswith(".log"))
             if taken:
+                self._release_lock()
                 raise FileExistsError(
-                    f"log_dir {self._log_dir!r} already holds shard logs ({taken[0]}, ...); give an empty folder"
+                    f"log_dir {self._log_dir!r} already holds an index's logs ({', '.join(taken[:3])}, ...): "
+                    "reopen that index with ShardedIndex.recover(log_dir), or give an empty folder"
                 )
-            self._cleanup = None
 
     def _start(self, checkpoints, sizes):
+        """Starts one actor per shard. ``checkpoints``: each shard's new log starts with it, and
+        ``sizes`` are the codes each must hold; None (recovery): the actors replay the existing
+        logs. Returns the shards' ``info()``."""
         ray = _ray()
         ensure_ray()
+        paths = [os.path.join(self._log_dir, log_name(s)) for s in range(self._num_shards)]
+        created = []
         try:
+            if checkpoints is not None:
+                for path, checkpoint in zip(paths, checkpoints):
+                    WriteAheadLog.create(path, checkpoint)
+                    created.append(path)
+                # Written before any mutation can be acknowledged: recover() needs it.
+                _write_driver_record(self._log_dir, self._bits, self._kind, self._options, self._num_shards)
+                created.append(os.path.join(self._log_dir, DRIVER_RECORD))
             actor_cls = ray.remote(Shard).options(
                 max_restarts=self._max_restarts,
                 max_task_retries=self._max_restarts,
                 **self._actor_options,
             )
-            for s, checkpoint in enumerate(checkpoints):
-                path = os.path.join(self._log_dir, f"shard-{s:05d}.log")
-                WriteAheadLog.create(path, checkpoint)
-                self._actors.append(actor_cls.remote(self._bits, self._kind, self._options, path, self._threads))
-            self._ops = [int(c["op"]) for c in checkpoints]  # the last op sent to each shard
-            self._acked = list(self._ops)  # the last op each shard acknowledged
+            lock_wait = 0.8 * self._timeout  # the shard's own clear error comes before our timeout
+            for path in paths:
+                self._actors.append(
+                    actor_cls.remote(self._bits, self._kind, self._options, path, self._threads, lock_wait)
+                )
             infos = self._gather([a.info.remote() for a in self._actors], "start")
+            self._ops = [int(i["op"]) for i in infos]  # the last op sent to each shard
+            self._acked = list(self._ops)  # the last op each shard acknowledged
             got = [i["n"] for i in infos]
-            if got != list(sizes):
+            if sizes is not None and got != list(sizes):
                 raise ValueError(f"shards hold {got} codes, the manifest says {list(sizes)}")
         except BaseException:
             self._shutdown()
+            for path in created if self._cleanup is None else ():  # nothing was acknowledged
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
             raise
         self._size = sum(got)
+        return infos
 
     # ---- calls to the shards ------------------------------------------------------------
     def _gather(self, refs, what: str, resubmit=None):
@@ -290,8 +332,11 @@ class ShardedIndex:
         return self._gather([submit(s) for s in range(self._num_shards)], what or method, submit)
 
     def _mutate_all(self, method: str, per_shard_args, what: str):
-        """Sends one mutation per shard (skipping None args); returns each shard's answer."""
-        ops = {s: self._ops[s] + 1 for s, a in enumerate(per_shard_args) if a is not None}
+        """Sends one mutation to every shard, under one operation number above every number used
+        so far (so :meth:`recover` can tell a mutation some shards never logged); returns each
+        shard's answer."""
+        op = max(self._ops) + 1
+        ops = {s: op for s in range(self._num_shards)}
 
         def submit(s):
             return getattr(self._actors[s], method).remote(ops[s], *per_shard_args[s])
@@ -355,10 +400,7 @@ class ShardedIndex:
         args = []
         for s in range(self._num_shards):
             first = (s - int(seq[0])) % self._num_shards  # first code whose seq % S == s
-            if first >= n:
-                args.append(None)
-                continue
-            sel = slice(first, None, self._num_shards)
+            sel = slice(first, None, self._num_shards)  # empty when first >= n: sent all the same
             args.append((np.ascontiguousarray(codes[sel]), np.ascontiguousarray(ids[sel]), seq[sel].copy()))
         self._mutate_all("add", args, "add")
         if self._size is not None:
@@ -445,7 +487,9 @@ class ShardedIndex:
                     "files it names) or save to another folder"
                 ) from None
         token = secrets.token_hex(6)
-        entries = self._gather([a.save.remote(directory, s, token) for s, a in enumerate(self._actors)], "save")
+        entries = self._gather(
+            [a.save.remote(directory, s, token, self._next_seq) for s, a in enumerate(self._actors)], "save"
+        )
         manifest = {
             "format": _FORMAT,
             "version": _VERSION,
@@ -516,13 +560,109 @@ class ShardedIndex:
         checkpoints = []
         for s, e in enumerate(m["shards"]):
             c = {k: e[k] for k in ("index", "index_size", "index_sha256", "seq", "seq_size", "seq_sha256")}
-            c.update(shard=s, folder=directory, op=0, mmap=bool(mmap))
+            c.update(shard=s, folder=directory, op=0, mmap=bool(mmap), next_seq=int(m["next_seq"]))
             checkpoints.append(c)
         self._start(checkpoints, sizes=[e["n"] for e in m["shards"]])
         self._next_seq = int(m["next_seq"])
         return self
 
+    @classmethod
+    def recover(
+        cls,
+        log_dir,
+        *,
+        threads_per_shard=None,
+        max_restarts: int = 3,
+        actor_options=None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ShardedIndex:
+        """Reopens the index whose driver process died (or was closed) from its ``log_dir``.
+
+        Every mutation the dead driver acknowledged is back: each new shard actor replays its
+        log (the last checkpoint, then every logged add and remove), the configuration comes from
+        the folder's driver record (``driver.json``) and the next insertion number from the
+        logs. The index goes on using ``log_dir``, so it can be recovered again.
+
+        A mutation in flight when the driver died — logged by some shards, not by others — was
+        never acknowledged (the driver answers only once every shard has logged it): it is cut
+        off the logs that hold it, so it is either wholly present (every shard logged it) or
+        wholly absent, never half applied.
+
+        Parameters
+        ----------
+        log_dir : str or os.PathLike
+            The ``log_dir`` the index was created (or loaded) with.
+        threads_per_shard, max_restarts, actor_options, timeout
+            As for the constructor.
+
+        Raises
+        ------
+        ValueError
+            The driver record is missing, damaged (fails its SHA-256), foreign or of another
+            version; a shard log is missing, extra, damaged or names a missing or changed
+            checkpoint file (the message names the file). Nothing is repaired or guessed.
+        OSError
+            Another live process holds ``log_dir`` (EBUSY), or the folder cannot be read.
+        ShardUnavailableError
+            A shard actor did not start within ``timeout`` seconds.
+        """
+        log_dir = os.path.abspath(os.fspath(log_dir))
+        if not os.path.isdir(log_dir):
+            raise ValueError(f"log_dir {log_dir!r} is not a folder: nothing to recover")
+        record = read_driver_record(log_dir)
+        shard_logs(log_dir, record["num_shards"])
+        self = cls.__new__(cls)
+        self._configure(
+            record["bits"],
+            record["num_shards"],
+            record["kind"],
+            record["options"],
+            log_dir,
+            threads_per_shard,
+            max_restarts,
+            actor_options,
+            timeout,
+            recovering=True,
+        )
+        try:
+            shard_logs(log_dir, record["num_shards"])  # again, under the lock
+            infos = self._start(None, None)
+            infos = self._discard_unacknowledged(infos)
+        except BaseException:
+            self._shutdown()
+            raise
+        self._ops = [int(i["op"]) for i in infos]
+        self._acked = list(self._ops)
+        self._size = sum(i["n"] for i in infos)
+        self._next_seq = max(int(i["next_seq"]) for i in infos)
+        return self
+
+    def _discard_unacknowledged(self, infos):
+        """After a driver's death: cuts the mutation some shards logged and others did not."""
+        top = max(i["op"] for i in infos)
+        missing = [s for s, i in enumerate(infos) if i["op"] < top]
+        if not missing:
+            return infos
+        holders = [s for s, i in enumerate(infos) if i["op"] == top]
+        for s in holders:
+            if infos[s]["last_logged"] != top:
+                raise ValueError(
+                    f"shard log {os.path.join(self._log_dir, log_name(s))!r} holds op {top} inside its "
+                    f"checkpoint, but shard {missing[0]}'s log ends at op {infos[missing[0]]['op']}: the logs "
+                    "do not come from one driver's run; nothing is recovered"
+                )
+        # Mutation ``top`` reached only some shards: the driver died before every shard had
+        # logged it, so it never acknowledged it. It is cut, not half kept.
+        refs = [self._actors[s].discard_last.remote(top) for s in holders]
+        for s, info in zip(holders, self._gather(refs, "recover")):
+            infos[s] = info
+        return infos
+
     # ---- lifetime -----------------------------------------------------------------------
+    def _release_lock(self) -> None:
+        if self._lock_release is not None:
+            self._lock_release()  # closes the descriptor once, whoever calls first
+
     def _shutdown(self) -> None:
         ray = _ray()
         for a in self._actors:
@@ -531,6 +671,7 @@ class ShardedIndex:
             except Exception:  # already gone
                 pass
         self._actors = []
+        self._release_lock()
         if self._cleanup is not None:
             self._cleanup()
 
@@ -544,6 +685,13 @@ class ShardedIndex:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _check_present(path: str, size: int, where: str) -> None:
@@ -596,16 +744,7 @@ def _read_manifest(directory: str, any_version: bool = False) -> dict:
     def bad(what):
         return ValueError(f"{path!r} is damaged or not a ShardedIndex manifest: {what}")
 
-    if not _is_int(m.get("bits"), 1) or m["bits"] % 8 or m["bits"] > _core.MAX_BITS:
-        raise bad(f"bits {m.get('bits')!r}")
-    if m.get("kind") not in ("flat", "multi"):
-        raise bad(f"kind {m.get('kind')!r}")
-    if not isinstance(m.get("options"), dict):
-        raise bad(f"options {m.get('options')!r}")
-    try:
-        make_index(m["bits"], m["kind"], m["options"])
-    except (TypeError, ValueError) as e:
-        raise bad(f"options {m['options']!r} ({e})") from None
+    check_config(m, bad)
     if not _is_int(m.get("num_shards"), 1) or not _is_int(m.get("next_seq")):
         raise bad(f"num_shards {m.get('num_shards')!r}, next_seq {m.get('next_seq')!r}")
     shards = m.get("shards")
