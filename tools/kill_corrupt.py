@@ -19,9 +19,18 @@ before the last completed save (or before a save in flight when the driver died 
 is replaced atomically, so either is possible) and every search is exact. Anything else — a
 refused intact save, a missing acknowledged add, an extra code, a wrong search — is a finding.
 
-    python tools/kill_corrupt.py --rounds 20 --seed 1      # figures for the closing note
+A second mode kills the driver of an index with an explicit ``log_dir`` and recovers it from the
+logs alone (``ShardedIndex.recover``): each round starts a driver process that recovers the
+index (or creates it, the first time) and adds, removes, saves and kills shard actors at random,
+journalling each mutation (fsynced) before and after; it is killed with SIGKILL at a random
+moment. This process then recovers the index itself: every acknowledged mutation must be there,
+the one in flight either wholly or not at all, and every search exact against a FlatIndex of
+what the journal says; an error on an undamaged log folder is a finding too.
 
-tests/test_kill_corrupt.py runs two short rounds on the test session's Ray.
+    python tools/kill_corrupt.py --rounds 20 --seed 1      # figures for the closing note
+    python tools/kill_corrupt.py --recover-rounds 20 --rounds 0
+
+tests/test_kill_corrupt.py runs short rounds of both on the test session's Ray.
 """
 
 from __future__ import annotations
@@ -142,6 +151,139 @@ def driver(state: Path, address: str, seed: int, steps: int) -> None:
             note(event="check", exact=bool(_exact(index, acked, queries)))
     note(event="done")
     index.close()
+
+
+def recover_driver(state: Path, address: str, seed: int, steps: int) -> None:
+    """The driver of the recovery mode: recovers (or creates) the index of ``state/logs`` and
+    mutates it at random until it is killed, journalling in ``state/rjournal.jsonl``."""
+    import ray
+
+    from deephash.distributed import ShardedIndex
+
+    ray.init(address=address, log_to_driver=False)
+    rng = np.random.default_rng(seed)
+    journal = open(state / "rjournal.jsonl", "a")
+
+    def note(**event):
+        journal.write(json.dumps(event) + "\n")
+        journal.flush()
+        os.fsync(journal.fileno())
+
+    logs = state / "logs"
+    if (logs / "driver.json").exists():
+        index = ShardedIndex.recover(logs, max_restarts=-1, timeout=60)
+    else:
+        index = ShardedIndex(BITS, SHARDS, log_dir=logs, max_restarts=-1, timeout=60)
+    held = list(json.loads((state / "start.json").read_text()))
+    note(event="start", n=len(index))
+    for step in range(steps):
+        action = rng.choice(["add", "remove", "save", "kill"], p=[0.65, 0.2, 0.05, 0.1])
+        if action == "add" or (action == "remove" and not held):
+            n = int(rng.integers(1, 40))
+            ids = seed * 10**7 + step * 100 + np.arange(n)
+            note(event="adding", ids=[int(ids[0]), int(ids[-1]) + 1])
+            index.add(codes_of(ids), ids)
+            held.extend(ids.tolist())
+            note(event="acked")
+        elif action == "remove":
+            gone = rng.choice(held, size=min(len(held), int(rng.integers(1, 8))), replace=False).tolist()
+            note(event="removing", ids=gone)
+            index.remove(gone)
+            held = sorted(set(held) - set(gone))
+            note(event="acked")
+        elif action == "save":
+            index.save(state / "save")  # the logs restart from checkpoints naming these files
+        else:
+            s = int(rng.integers(SHARDS))
+            os.kill(ray.get(index.actors[s].info.remote(), timeout=60)["pid"], signal.SIGKILL)
+    note(event="done")
+    index.close()
+
+
+def _replay_recover(state: Path):
+    """(ids acknowledged, ids if the mutation in flight is applied too, or None; figures)."""
+    held = set(json.loads((state / "start.json").read_text()))
+    pending, figures = None, {}
+    path = state / "rjournal.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:
+            break  # the driver died while writing this line
+        figures[e["event"]] = figures.get(e["event"], 0) + 1
+        if e["event"] == "adding":
+            pending = held | set(range(*e["ids"]))
+        elif e["event"] == "removing":
+            pending = held - set(e["ids"])
+        elif e["event"] == "acked":
+            held, pending = pending, None
+    return held, pending, figures
+
+
+def verify_recovered(state: Path, seed: int, figures: dict) -> set:
+    """After the driver's death: recovers the index in this process and checks it against the
+    journal (see the module doc). Returns the ids it holds (the next round's start)."""
+    from deephash.distributed import ShardedIndex
+
+    acked, pending, events = _replay_recover(state)
+    for k in ("adding", "removing", "acked"):
+        figures["recover_" + k] = figures.get("recover_" + k, 0) + events.get(k, 0)
+    queries = codes_of(np.arange(-9, 0))
+    try:
+        index = ShardedIndex.recover(state / "logs", timeout=60)
+    except ValueError as e:
+        figures["findings"].append(f"seed {seed}: recovery refused an undamaged log folder: {e}")
+        return acked
+    with index:
+        ids = np.asarray(index.search(queries[:1], len(index) + 1)[1][0])
+        held = set(ids[ids >= 0].tolist())
+        figures["recoveries"] = figures.get("recoveries", 0) + 1
+        if held == acked:
+            figures["in_flight_absent"] = figures.get("in_flight_absent", 0) + (pending is not None)
+        elif pending is not None and held == pending:
+            figures["in_flight_present"] = figures.get("in_flight_present", 0) + 1
+        else:
+            lost, extra = len(acked - held), len(held - acked - (pending or set()))
+            figures["findings"].append(
+                f"seed {seed}: recovered {len(held)} codes, {lost} acknowledged missing, {extra} never added"
+            )
+            return acked
+        if not _exact(index, np.array(sorted(held), np.int64), queries):
+            figures["findings"].append(f"seed {seed}: a search of the recovered index is not exact")
+        figures["recovered_codes_verified"] = figures.get("recovered_codes_verified", 0) + len(held)
+    return held
+
+
+def run_recover(rounds: int, seed: int, address: str, state: Path, max_kill_after: float = 6.0) -> dict:
+    """``rounds`` drivers of one log folder, each killed with -9 and recovered; returns figures."""
+    figures = {"recover_rounds": 0, "recover_drivers_killed": 0, "findings": []}
+    rng = np.random.default_rng(seed + 7)
+    state.mkdir(parents=True, exist_ok=True)
+    content = set()
+    for r in range(rounds):
+        (state / "start.json").write_text(json.dumps(sorted(content)))
+        (state / "rjournal.jsonl").unlink(missing_ok=True)
+        round_seed = seed * 1000 + 500 + r
+        cmd = [sys.executable, __file__, "--recover-driver", str(state), "--address", address]
+        cmd += ["--seed", str(round_seed)]
+        with open(state / f"rdriver-{round_seed}.err", "w") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            journal, start = state / "rjournal.jsonl", time.monotonic()
+            while proc.poll() is None and time.monotonic() - start < STARTUP_TIMEOUT:
+                if journal.exists() and '"acked"' in journal.read_text():
+                    break
+                time.sleep(0.05)
+            try:
+                proc.wait(timeout=float(rng.uniform(0.2, max_kill_after)))
+                if proc.returncode != 0:
+                    figures["findings"].append(f"seed {round_seed}: the driver failed (see {err.name})")
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                figures["recover_drivers_killed"] += 1
+        content = verify_recovered(state, round_seed, figures)
+        figures["recover_rounds"] += 1
+    return figures
 
 
 # ----------------------------------------------------------------------------- the oracle
@@ -290,12 +432,17 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-kill-after", type=float, default=12.0, help="seconds before the driver is killed (max)")
+    ap.add_argument("--recover-rounds", type=int, default=0, help="rounds of the driver-recovery mode")
     ap.add_argument("--driver", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--recover-driver", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--address", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=400, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.driver:
         driver(Path(args.driver), args.address, args.seed, args.steps)
+        return 0
+    if args.recover_driver:
+        recover_driver(Path(args.recover_driver), args.address, args.seed, args.steps)
         return 0
     import tempfile
 
@@ -303,8 +450,13 @@ def main(argv=None) -> int:
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     t0 = time.monotonic()
+    address = ray.get_runtime_context().gcs_address
     with tempfile.TemporaryDirectory() as tmp:
-        figures = run(args.rounds, args.seed, ray.get_runtime_context().gcs_address, Path(tmp), args.max_kill_after)
+        figures = run(args.rounds, args.seed, address, Path(tmp) / "saves", args.max_kill_after)
+        if args.recover_rounds:
+            more = run_recover(args.recover_rounds, args.seed, address, Path(tmp) / "logs", args.max_kill_after)
+            figures["findings"] += more.pop("findings")
+            figures.update(more)
     figures["seconds"] = round(time.monotonic() - t0, 1)
     print(json.dumps(figures, indent=1))
     return 1 if figures["findings"] else 0
