@@ -252,3 +252,66 @@ def test_weights_left_out_of_a_crafted_file_do_not_get_it_past_the_check(tmp_pat
     path = _write(tmp_path, arrays, {**meta, "input_shape": [300_000]})
     with pytest.raises(ValueError, match="crafted.npz.*backbone/"):
         methods.load(path)
+
+
+def _npz_declaring_more_than_it_holds(path, declared_rows, real_rows=500_000):
+    """A deflated codes.npy member whose header and zip sizes declare ``declared_rows`` codes of
+    8 bytes while its (highly compressible) data holds ``real_rows``: a zip bomb's lie."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((declared_rows, 8), np.uint8))
+    header = buf.getvalue()[: buf.getvalue().index(b"\n") + 1]
+    content = header + bytes(real_rows * 8)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("codes.npy", content)
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local and central sizes
+        at = data.index(signature) + offset
+        assert struct.unpack_from("<I", data, at)[0] == len(content)
+        struct.pack_into("<I", data, at, len(header) + declared_rows * 8)
+    path.write_bytes(bytes(data))
+
+
+def test_npz_member_declaring_gigabytes_is_refused_before_allocating(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "bomb.npz"
+    _npz_declaring_more_than_it_holds(path, 500_000_000)  # 4 GB declared, 4 MB of zeros stored
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="bomb.npz: array 'codes'.*more than deflate can expand"):
+            read_codes(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, f"reading the member reserved {peak >> 20} MiB"
+    # A member whose sizes agree is read as before, and one whose data ends early is refused.
+    _npz_declaring_more_than_it_holds(path, 500_000)
+    assert read_codes(path)[0].shape == (500_000, 8)
+    _npz_declaring_more_than_it_holds(path, 510_000)
+    with pytest.raises(ValueError, match="bomb.npz: array 'codes'"):
+        read_codes(path)
+
+
+def test_a_bug_while_restoring_a_model_is_not_reported_as_a_damaged_file(tmp_path, monkeypatch):
+    # Only the errors damage causes become "not a deephash model file"; a bug propagates as itself.
+    from deephash import methods
+
+    x = np.random.default_rng(0).random((40, 8)).astype(np.float32)
+    methods.LSH(bits=16, seed=0).fit(x).save(tmp_path / "l.npz")
+
+    def buggy_restore(self, meta, arrays):
+        raise AttributeError("a bug in the restore code")
+
+    monkeypatch.setattr(methods.LSH, "_restore", buggy_restore)
+    with pytest.raises(AttributeError, match="a bug in the restore code"):
+        methods.load(tmp_path / "l.npz")
+
+    def refusing_restore(self, meta, arrays):
+        raise KeyError("a/m/projection")  # what a file missing an array causes
+
+    monkeypatch.setattr(methods.LSH, "_restore", refusing_restore)
+    with pytest.raises(ValueError, match="l.npz is not a deephash model file.*KeyError"):
+        methods.load(tmp_path / "l.npz")

@@ -9,7 +9,12 @@ Every reader of a user's path goes through here, so all of them:
   between the check and the read;
 * recognise the format from the first bytes (``.npy`` magic or a zip archive) and call anything
   else "not a .npy/.npz file" — never numpy's hint to set ``allow_pickle``;
-* refuse object arrays (pickled Python objects) with a message saying so.
+* refuse object arrays (pickled Python objects) with a message saying so;
+* never allocate more for an array than its data holds: a ``.npy`` header's shape is checked
+  against the bytes that follow it, and a ``.npz`` member is decompressed into a buffer that
+  grows only with the bytes actually produced, after its declared size was checked against its
+  compressed size (deflate expands at most ~1032x) and its header — a zip bomb or a lying size
+  cannot reserve gigabytes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,15 +85,16 @@ def open_regular_file(p, what: str):
     return os.fdopen(fd, "rb")
 
 
-def _check_npy_header(fp, available: int, where: str) -> None:
+def _check_npy_header(fp, available: int, where: str):
     """Reads a ``.npy`` header from ``fp`` and checks that ``available`` bytes (the member or
-    file size) hold the data it declares: a crafted shape is refused before numpy allocates it."""
+    file size) hold the data it declares: a crafted shape is refused before numpy allocates it.
+    Returns (shape, fortran_order, dtype, data bytes)."""
     from numpy.lib import format as npformat
 
     try:
         version = npformat.read_magic(fp)
         read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
-        shape, _, dtype = read(fp, max_header_size=10000)
+        shape, fortran, dtype = read(fp, max_header_size=10000)
     except MemoryError:
         raise
     except Exception as e:  # numpy parses the header with ast/tokenize: any error means damage
@@ -100,6 +107,54 @@ def _check_npy_header(fp, available: int, where: str) -> None:
             f"{where} declares shape {shape} of {dtype} ({need} bytes) but holds only "
             f"{max(0, available - fp.tell())} bytes of data (truncated or crafted)"
         )
+    return shape, fortran, dtype, need
+
+
+#: Most a deflate stream expands (1032:1); a member declaring more than this over its compressed
+#: size lies about its size.
+_DEFLATE_MAX_RATIO = 1032
+_CHUNK = 1 << 20
+
+
+def _check_member_size(info: zipfile.ZipInfo, where: str) -> None:
+    """The sizes a ``.npz`` member's zip entry declares must be possible for its compression."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.file_size != info.compress_size:
+            raise ValueError(
+                f"{where} is stored uncompressed in {info.compress_size} bytes but declares "
+                f"{info.file_size} (damaged or crafted)"
+            )
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        if info.file_size > info.compress_size * _DEFLATE_MAX_RATIO + 1024:
+            raise ValueError(
+                f"{where} declares {info.file_size} bytes from {info.compress_size} compressed bytes, "
+                f"more than deflate can expand (~{_DEFLATE_MAX_RATIO}x): damaged or crafted"
+            )
+    else:  # numpy writes stored or deflated members only
+        raise ValueError(f"{where} uses zip compression method {info.compress_type}; numpy writes 0 or 8")
+
+
+def _read_member(npz_zip: zipfile.ZipFile, member: str, where: str) -> np.ndarray:
+    """One ``.npy`` member, decompressed into a buffer that grows only with the data produced."""
+    info = npz_zip.getinfo(member)
+    _check_member_size(info, where)
+    with npz_zip.open(member) as fp:
+        shape, fortran, dtype, need = _check_npy_header(fp, info.file_size, where)
+        if fp.tell() + need != info.file_size:
+            raise ValueError(
+                f"{where} declares shape {shape} of {dtype} ({need} bytes) but its member holds "
+                f"{info.file_size - fp.tell()} bytes of data (damaged or crafted)"
+            )
+        buf = bytearray()
+        while len(buf) < need:
+            chunk = fp.read(min(_CHUNK, need - len(buf)))
+            if not chunk:
+                raise ValueError(f"{where} ends after {len(buf)} of its {need} bytes of data (truncated)")
+            buf += chunk
+    if dtype.itemsize == 0:
+        return np.empty(shape, dtype)
+    flat = np.frombuffer(buf, dtype)
+    return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
 
 def _explain(e: Exception) -> str:
@@ -119,10 +174,7 @@ class _Archive:
     def __getitem__(self, key: str) -> np.ndarray:
         try:
             member = key if key in self._npz.zip.namelist() else key + ".npy"
-            info = self._npz.zip.getinfo(member)
-            with self._npz.zip.open(member) as fp:
-                _check_npy_header(fp, info.file_size, f"{self._p}: array {key!r}")
-            return self._npz[key]
+            return _read_member(self._npz.zip, member, "it")
         except (KeyError, MemoryError):
             raise
         except Exception as e:

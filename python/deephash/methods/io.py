@@ -207,18 +207,37 @@ def load(path, backbone=None, device=None):
         if backbone is None:
             raise ValueError(f"{path} was trained with a custom backbone module; pass it: load(path, backbone=module)")
         bb = backbone
-    try:
+    # Each step maps only the errors a damaged or crafted file causes there to ValueError; any
+    # other exception (AttributeError, IndexError, ...) is a bug in deephash and propagates.
+    with _damage(path, (TypeError,), "hyperparameters"):  # a keyword or a type the method refuses
         model = cls.from_saved(
             bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
         )
+    with _damage(path, (RuntimeError,), "network"):  # PyTorch refusing the sizes the metadata gives
         _probe_network(model, meta, arrays, path)  # builds a separate Network: the model is untouched
+    # a missing array or metadata field, a value of the wrong type, weights PyTorch refuses
+    with _damage(path, (KeyError, TypeError, RuntimeError), "metadata and weights do not fit together"):
         model._restore(meta, arrays)
-        _check_round_trip(model, arrays, path)
-    except ValueError as e:
-        if str(path) in str(e):
-            raise
-        raise _bad(path, str(e)) from None
-    except (TypeError, KeyError, IndexError, AttributeError, RuntimeError) as e:
-        # e.g. a hyperparameter the method does not take, or weights of the wrong shape
-        raise _bad(path, f"metadata and weights do not fit together ({type(e).__name__}: {e})") from None
+    _check_round_trip(model, arrays, path)
     return model
+
+
+class _damage:
+    """Re-raises ``kinds`` (and ValueError) raised in the block as ``_bad(path, ...)``."""
+
+    def __init__(self, path, kinds: tuple, what: str):
+        self.path, self.kinds, self.what = path, kinds, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if e is None:
+            return False
+        if isinstance(e, ValueError):
+            if str(self.path) in str(e):
+                return False
+            raise _bad(self.path, str(e)) from None
+        if isinstance(e, self.kinds):
+            raise _bad(self.path, f"{self.what} ({type(e).__name__}: {e})") from None
+        return False
