@@ -7,6 +7,7 @@ nq * k cap, timeouts on every actor wait, fork refusal and clear errors for dama
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -236,6 +237,50 @@ def test_swapped_shard_index_file_is_refused(ray_local, tmp_path):
     shutil.copyfile(b / name_b, a / name_a)
     with pytest.raises(ValueError, match=f"{name_a}.*(checksum|bytes)"):
         ShardedIndex.load(a)
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_shard_loads_the_bytes_it_verified_even_if_the_file_is_swapped_in_between(tmp_path, monkeypatch, mmap):
+    # The checksum is taken and the file loaded through one descriptor: a file renamed over the
+    # checked one between the check and the load is never what the shard serves.
+    rng = np.random.default_rng(8)
+    shards = {}
+    for name in ("a", "b"):
+        log = str(tmp_path / f"{name}.log")
+        _log.WriteAheadLog.create(log, {"index": None, "op": 0})
+        s = Shard(64, "flat", {}, log)
+        s.add(1, random_codes(rng, 30, 64), np.arange(30), np.arange(30))
+        (tmp_path / name).mkdir()
+        shards[name] = (s, s.save(str(tmp_path / name), 0, "0123456789ab"), log)
+    a, entry, log = shards["a"]
+    index_a = tmp_path / "a" / entry["index"]
+    swapped = {}
+    real_sha256 = hashlib.sha256
+
+    class Swapping:  # swaps b's (valid, same-sized) index file in once a's has been hashed
+        def __init__(self, *args):
+            self._h = real_sha256(*args)
+
+        def update(self, data):
+            self._h.update(data)
+
+        def hexdigest(self):
+            out = self._h.hexdigest()
+            if out == entry["index_sha256"] and not swapped:
+                swapped["done"] = True
+                shutil.copyfile(tmp_path / "b" / shards["b"][1]["index"], tmp_path / "swap")
+                os.replace(tmp_path / "swap", index_a)
+            return out
+
+    checkpoint = _log.decode_checkpoint(_log.WriteAheadLog(log).records()[0].payload)
+    _log.WriteAheadLog.create(log, {**checkpoint, "mmap": mmap})
+    monkeypatch.setattr(hashlib, "sha256", Swapping)
+    restarted = Shard(64, "flat", {}, log)
+    monkeypatch.undo()
+    assert swapped, "the swap did not happen"
+    q = random_codes(rng, 4, 64)
+    equal = [np.array_equal(x, y) for x, y in zip(restarted.search(q, 30), a.search(q, 30))]
+    assert all(equal), "the shard serves the file swapped in after its check"
 
 
 def test_missing_shard_file_and_bad_manifest_name_the_file(ray_local, tmp_path):

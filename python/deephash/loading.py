@@ -11,7 +11,7 @@ from ._validate import MAX_BITS, as_path, check_bool
 from .index import FlatIndex
 from .multi_index import MultiIndex
 
-__all__ = ["INDEX_KINDS", "load"]
+__all__ = ["INDEX_KINDS", "load", "load_opened"]
 
 #: The kind written in an index file -> the class that loads it. A new index kind adds a line.
 INDEX_KINDS = {"flat": FlatIndex, "multi_index": MultiIndex}
@@ -45,10 +45,18 @@ def load(path: PathLike, mmap: bool = False) -> Union[FlatIndex, MultiIndex]:
     """
     raw = as_path(path)
     mmap = check_bool(mmap, "mmap")
-    file = _core.open_index_file(raw)
+    return load_opened(_core.open_index_file(raw), mmap, os.fsdecode(raw))
+
+
+def load_opened(file, mmap: bool, name: str) -> Union[FlatIndex, MultiIndex]:
+    """The index in ``file`` (an opened, mapped ``_core.IndexFile``); errors name ``name``.
+
+    For callers that must load exactly the file they opened (and checked) themselves: the
+    sharded index verifies a shard file's checksum on the mapping it then loads.
+    """
     if file.kind not in INDEX_KINDS:
-        raise ValueError(f"{os.fsdecode(raw)!r} holds a {file.kind!r} index, which this build cannot load")
+        raise ValueError(f"{name!r} holds a {file.kind!r} index, which this build cannot load")
     if file.bits > MAX_BITS:  # the constructors' limit: a crafted file must not get around it
-        raise ValueError(f"{os.fsdecode(raw)!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits")
+        raise ValueError(f"{name!r} holds {file.bits}-bit codes; indexes hold at most {MAX_BITS} bits")
     cls = INDEX_KINDS[file.kind]
     return cls._from_impl(cls._core_class.load(file, mmap))

@@ -28,6 +28,8 @@ __all__ = [
     "FileDigest",
     "check_shard_name",
     "digest",
+    "digest_fd",
+    "fd_path",
     "fsync_dir",
     "open_regular",
     "read_regular",
@@ -121,14 +123,31 @@ class FileDigest:
 
 def digest(path: str) -> FileDigest:
     """Size and SHA-256 of the regular file ``path`` (symlinks refused)."""
+    fd = open_regular(path)
+    try:
+        return digest_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def digest_fd(fd: int) -> FileDigest:
+    """Size and SHA-256 of the open file ``fd``, read from its start (its offset is untouched)."""
     h = hashlib.sha256()
     size = 0
-    fd = open_regular(path)
-    with os.fdopen(fd, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-            size += len(block)
-    return FileDigest(size, h.hexdigest())
+    while True:
+        block = os.pread(fd, 1 << 22, size)
+        if not block:
+            return FileDigest(size, h.hexdigest())
+        h.update(block)
+        size += len(block)
+
+
+def fd_path(fd: int) -> str:
+    """A path that opens the very file ``fd`` is open on (not whatever its name points to now)."""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        if os.path.isdir(folder):
+            return f"{folder}/{fd}"
+    raise OSError(errno.ENOTSUP, "no /proc/self/fd or /dev/fd to reopen an open file by")
 
 
 def _temporary_pattern(base: str):

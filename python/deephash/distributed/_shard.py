@@ -24,10 +24,11 @@ import time
 
 import numpy as np
 
-from .. import load as load_index
+from .. import _core
 from ..index import FlatIndex
+from ..loading import load_opened
 from ..multi_index import MultiIndex
-from ._files import check_shard_name, digest, shard_file_names
+from ._files import check_shard_name, digest, digest_fd, fd_path, open_regular, shard_file_names
 from ._log import (
     ADD,
     CHECKPOINT,
@@ -41,7 +42,7 @@ from ._log import (
     write_atomic,
 )
 
-__all__ = ["Shard", "make_index", "shard_file_names", "verify_file"]
+__all__ = ["Shard", "make_index", "open_verified", "shard_file_names", "verify_file"]
 
 # The file kind ``deephash.load`` reports for each ShardedIndex kind.
 _CLASS_OF_KIND = {"flat": FlatIndex, "multi": MultiIndex}
@@ -56,21 +57,68 @@ def make_index(bits: int, kind: str, options: dict):
     return MultiIndex(bits, **options)
 
 
-def verify_file(path: str, size, sha256, where: str) -> None:
-    """Checks that ``path`` is a regular file of ``size`` bytes with SHA-256 ``sha256`` (what
-    ``where``, a manifest or a log, pinned); ValueError naming the file otherwise."""
+def open_verified(path: str, size, sha256, where: str) -> int:
+    """A descriptor of ``path`` once the bytes of that open file — the ones the caller then
+    loads through it, whatever happens to the name meanwhile — are a regular file of ``size``
+    bytes with SHA-256 ``sha256`` (what ``where``, a manifest or a log, pinned); ValueError
+    naming the file otherwise. The caller closes it."""
     if not isinstance(size, int) or not isinstance(sha256, str):
         raise ValueError(f"{where}: no size and sha256 pinned for {path!r}")
     try:
-        got = digest(path)
+        fd = open_regular(path)
     except FileNotFoundError:
         raise ValueError(f"shard file {path!r} named by {where} is missing") from None
     except OSError as e:
         raise ValueError(f"shard file {path!r} named by {where} cannot be read: {e.strerror or e}") from None
-    if got.size != size:
-        raise ValueError(f"shard file {path!r} has {got.size} bytes, {where} says {size} (truncated or replaced)")
-    if got.sha256 != sha256:
-        raise ValueError(f"shard file {path!r} does not match its checksum in {where} (corrupted or replaced)")
+    try:
+        got = digest_fd(fd)
+        if got.size != size:
+            raise ValueError(f"shard file {path!r} has {got.size} bytes, {where} says {size} (truncated or replaced)")
+        if got.sha256 != sha256:
+            raise ValueError(f"shard file {path!r} does not match its checksum in {where} (corrupted or replaced)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def verify_file(path: str, size, sha256, where: str) -> None:
+    """Checks ``path`` as :func:`open_verified` does (for callers that do not load it)."""
+    os.close(open_verified(path, size, sha256, where))
+
+
+def _load_index_fd(fd: int, path: str, mmap: bool):
+    """The index in the open file ``fd`` (named ``path`` in errors): the core maps that file
+    itself, reopened through ``fd``, never whatever ``path`` names by now."""
+    try:
+        file = _core.open_index_file(fd_path(fd))
+        return load_opened(file, mmap, path)
+    except ValueError as e:
+        raise ValueError(f"{path!r}: {e}") from None
+    except OSError as e:
+        raise ValueError(f"{path!r} cannot be read: {e.strerror or e}") from None
+
+
+def _load_seq_fd(fd: int, path: str, mmap: bool) -> np.ndarray:
+    """The int64 insertion numbers in the open ``.npy`` file ``fd`` (mapped when ``mmap``)."""
+    from numpy.lib import format as npformat
+
+    f = os.fdopen(os.dup(fd), "rb")
+    try:
+        version = npformat.read_magic(f)
+        read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+        if dtype != np.int64 or len(shape) != 1 or fortran:
+            raise ValueError(f"it holds {dtype} {shape}, expected int64 (n,)")
+        if f.tell() + 8 * shape[0] != os.fstat(fd).st_size:
+            raise ValueError("its size does not match its header")
+        if mmap and shape[0]:
+            return np.memmap(f, dtype=np.int64, mode="r", offset=f.tell(), shape=shape)
+        return np.frombuffer(f.read(8 * shape[0]), np.int64).copy()
+    except (OSError, ValueError, EOFError, SyntaxError) as e:
+        raise ValueError(f"{path!r} is not a readable .npy file ({e})") from None
+    finally:
+        f.close()  # a memmap keeps its own mapping
 
 
 class Shard:
@@ -165,20 +213,25 @@ class Shard:
             raise ValueError(f"{where} names no shard number and absolute folder")
         index_path = os.path.join(folder, check_shard_name(info["index"], shard, "dhi", where))
         seq_path = os.path.join(folder, check_shard_name(info.get("seq"), shard, "seq.npy", where))
-        verify_file(index_path, info.get("index_size"), info.get("index_sha256"), where)
-        verify_file(seq_path, info.get("seq_size"), info.get("seq_sha256"), where)
         mmap = bool(info.get("mmap", True))
-        index = load_index(index_path, mmap=mmap)
+        # Each file is checked and then loaded through one descriptor: the bytes checked are the
+        # bytes loaded, even if the name is replaced in between.
+        fd = open_verified(index_path, info.get("index_size"), info.get("index_sha256"), where)
+        try:
+            index = _load_index_fd(fd, index_path, mmap)
+        finally:
+            os.close(fd)
         if not isinstance(index, _CLASS_OF_KIND[self._kind]) or index.bits != self._bits:
             raise ValueError(
                 f"{index_path!r} holds a {type(index).__name__}({index.bits} bits), expected "
                 f"a {_CLASS_OF_KIND[self._kind].__name__}({self._bits} bits)"
             )
+        fd = open_verified(seq_path, info.get("seq_size"), info.get("seq_sha256"), where)
         try:
-            seq = np.load(seq_path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e:
-            raise ValueError(f"{seq_path!r} is not a readable .npy file ({e})") from None
-        if seq.dtype != np.int64 or seq.shape != (len(index),):
+            seq = _load_seq_fd(fd, seq_path, mmap)
+        finally:
+            os.close(fd)
+        if seq.shape != (len(index),):
             raise ValueError(f"{seq_path!r} does not match {index_path!r} ({len(index)} codes)")
         self._index, self._seq = index, seq
 
