@@ -528,7 +528,11 @@ class ShardedIndex:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> ShardedIndex:
         """Reopens a saved ShardedIndex; each actor verifies (size, SHA-256) and loads (by default
-        memory-maps) its own shard files.
+        memory-maps) its own shard files, through the descriptor it checked.
+
+        ``log_dir`` and the other keywords are those of the constructor: with an explicit
+        ``log_dir``, what is added after the load survives the driver's death
+        (:meth:`recover`; the logs start from this save, whose folder must then stay in place).
 
         Raises
         ------
