@@ -46,6 +46,7 @@ def test_recover_brings_back_every_acknowledged_mutation_and_goes_on(ray_local, 
         sh.add(codes[:30], ids[:30])
         sh.add(codes[30:31], ids[30:31])  # fewer codes than shards
         sh.remove([3, 4])
+        sh.save(tmp_path / "save")  # the logs restart from checkpoints naming the saved files
         sh.add(codes[31:50], ids[31:50])
     with pytest.raises(FileExistsError, match=r"ShardedIndex.recover\(log_dir\)"):
         ShardedIndex(64, 3, log_dir=logs)

@@ -229,6 +229,7 @@ def verify_recovered(state: Path, seed: int, figures: dict) -> set:
     for k in ("adding", "removing", "acked"):
         figures["recover_" + k] = figures.get("recover_" + k, 0) + events.get(k, 0)
     queries = codes_of(np.arange(-9, 0))
+    figures["half_logged_cut"] = figures.get("half_logged_cut", 0) + _half_logged(state / "logs")
     try:
         index = ShardedIndex.recover(state / "logs", timeout=60)
     except ValueError as e:
@@ -252,6 +253,18 @@ def verify_recovered(state: Path, seed: int, figures: dict) -> set:
             figures["findings"].append(f"seed {seed}: a search of the recovered index is not exact")
         figures["recovered_codes_verified"] = figures.get("recovered_codes_verified", 0) + len(held)
     return held
+
+
+def _half_logged(logs: Path) -> bool:
+    """Whether the shards' logs end at different operations: a mutation in flight that only
+    some shards logged, which recovery must cut (read-only; damage is recover's to report)."""
+    from deephash.distributed import _log
+
+    try:
+        last = {_log.WriteAheadLog(str(p)).records()[-1].op for p in sorted(logs.glob("shard-*.log"))}
+    except (OSError, ValueError):
+        return False
+    return len(last) > 1
 
 
 def run_recover(rounds: int, seed: int, address: str, state: Path, max_kill_after: float = 6.0) -> dict:
