@@ -259,11 +259,20 @@ def _half_logged(logs: Path) -> bool:
     """Whether the shards' logs end at different operations: a mutation in flight that only
     some shards logged, which recovery must cut (read-only; damage is recover's to report)."""
     from deephash.distributed import _log
+    from deephash.distributed._shard import _lock_log
 
-    try:
-        last = {_log.WriteAheadLog(str(p)).records()[-1].op for p in sorted(logs.glob("shard-*.log"))}
-    except (OSError, ValueError):
-        return False
+    last = set()
+    for path in sorted(logs.glob("shard-*.log")):
+        try:
+            fd = _lock_log(str(path), 60.0)  # as a shard does: the dead driver's actor is gone
+        except OSError:
+            return False
+        try:
+            last.add(_log.WriteAheadLog(str(path)).records()[-1].op)
+        except (OSError, ValueError):
+            return False
+        finally:
+            os.close(fd)
     return len(last) > 1
 
 
