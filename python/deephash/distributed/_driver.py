@@ -84,8 +84,9 @@ def read_driver_record(log_dir: str) -> dict:
         raw = read_regular(path)
     except FileNotFoundError:
         raise ValueError(
-            f"{log_dir!r} holds no {DRIVER_RECORD}: not the log_dir of a ShardedIndex (or one written "
-            "before driver records existed); nothing can be recovered from it"
+            f"{log_dir!r} holds no {DRIVER_RECORD}: not the log_dir of a ShardedIndex, one written "
+            "before driver records existed, or one whose creation was cut before it could acknowledge "
+            "anything (then empty the folder); nothing is recovered"
         ) from None
     except OSError as e:
         raise ValueError(f"{path!r} cannot be read as a driver record: {e.strerror or e}") from None
