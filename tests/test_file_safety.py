@@ -122,6 +122,9 @@ def _write(tmp_path, arrays, meta, name="crafted.npz"):
         {"frozen": True},
         {"method": ["dpsh"]},
         {"input_shape": "64"},
+        {"n_classes": [1]},  # values of the wrong type: damage, not a bug
+        {"backbone": {"name": 3}},
+        {"hyperparameters": {"alpha": [1]}},
     ],
     ids=lambda c: next(iter(c)),
 )

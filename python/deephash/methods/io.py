@@ -213,7 +213,8 @@ def load(path, backbone=None, device=None):
         model = cls.from_saved(
             bits=meta["bits"], backbone=bb, seed=meta["seed"], config=config, hyperparameters=meta["hyperparameters"]
         )
-    with _damage(path, (RuntimeError,), "network"):  # PyTorch refusing the sizes the metadata gives
+    # a backbone spec or size of the wrong type, PyTorch refusing the sizes the metadata gives
+    with _damage(path, (TypeError, RuntimeError), "network"):
         _probe_network(model, meta, arrays, path)  # builds a separate Network: the model is untouched
     # a missing array or metadata field, a value of the wrong type, weights PyTorch refuses
     with _damage(path, (KeyError, TypeError, RuntimeError), "metadata and weights do not fit together"):
