@@ -1,5 +1,5 @@
 """A bounded, derandomised run of every target of tools/fuzz_files.py (model files, codes files,
-ShardedIndex manifests, write-ahead logs, the CLI's file arguments);
+ShardedIndex manifests, write-ahead logs, driver records, the CLI's file arguments);
 `python tools/fuzz_files.py --seconds 300` is the longer run."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from _tools import tool
 
 pytest.importorskip("hypothesis", reason="fuzzing needs hypothesis")
 
-EXAMPLES = {"model": 60, "codes": 120, "manifest": 120, "wal": 150, "cli": 60}
+EXAMPLES = {"model": 60, "codes": 120, "manifest": 120, "wal": 150, "driver": 150, "cli": 60}
 
 
 @pytest.mark.parametrize("target", sorted(EXAMPLES))
@@ -51,3 +51,18 @@ def test_codes_oracle_catches_a_wrong_search(tmp_path, monkeypatch):
     monkeypatch.setattr(fuzz.deephash.FlatIndex, "search", wrong)
     with pytest.raises(fuzz.Finding):
         fuzz.codes_target(seeds, 0, [], tmp_path / "w")
+
+
+def test_driver_oracle_flags_a_changed_configuration_that_is_accepted(tmp_path, monkeypatch):
+    # The oracle can fail: a record check that ignores the SHA-256 accepts changed bits.
+    fuzz = tool("fuzz_files")
+    from deephash.distributed import _driver
+
+    seeds = fuzz.Seeds(tmp_path)
+    (tmp_path / "w").mkdir()
+    where = [p for p in fuzz._paths(seeds.driver) if p].index(("bits",))  # as mutate_json counts
+    change = [(where, fuzz.INTERESTING.index(8), 1)]  # bits := 8
+    fuzz.driver_target(seeds, change, [], tmp_path / "w")  # refused by the checksum: no finding
+    monkeypatch.setattr(_driver, "_body_digest", lambda body: seeds.driver["sha256"])
+    with pytest.raises(fuzz.Finding, match="another configuration"):
+        fuzz.driver_target(seeds, change, [], tmp_path / "w")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fuzzing of every file deephash reads besides the index file (tools/fuzz.py covers that one).
 
-Five targets, each a function of hypothesis-drawn mutations of a valid seed file; a finding is an
+Six targets, each a function of hypothesis-drawn mutations of a valid seed file; a finding is an
 exception of a type the API does not document, a crash, a large allocation, or a result that
 differs from an oracle that does not trust the file's own ids or counts:
 
@@ -19,6 +19,9 @@ differs from an oracle that does not trust the file's own ids or counts:
               after the operations whose records survive unchanged as a prefix of the original
               log; a log that lost acknowledged operations must be refused when asked with the
               last acknowledged op (never a silent loss).
+``driver``    a ShardedIndex driver record (``driver.json`` in a log_dir; JSON fields or bytes);
+              ``recover``'s checks must refuse (ValueError) or give exactly the written
+              configuration (the record's SHA-256 covers it, so anything else is a finding).
 ``cli``       a mutated file given to the CLI (``index --codes``, ``search --queries``,
               ``encode --model``, ``encode --input``, ``eval --query-labels``, ``search --index``):
               exit status 0 or 2, never an internal error or a traceback.
@@ -49,7 +52,7 @@ import deephash
 from deephash import cli
 from deephash.codes import read_codes, save_codes
 
-TARGETS = ("model", "codes", "manifest", "wal", "cli")
+TARGETS = ("model", "codes", "manifest", "wal", "driver", "cli")
 stats = {t: 0 for t in TARGETS}
 accepted = {t: 0 for t in TARGETS}  # examples the reader accepted (then checked by the oracle)
 INTERESTING = [0, 1, -1, 7, 8, 9, 255, 2**16, 2**24 + 1, 2**31, 2**32, 2**40, 2**63 - 1, -(2**63)]
@@ -214,6 +217,16 @@ class Seeds:
             self.wal_ends[op] = os.path.getsize(self.wal_path)
         self.wal = self.wal_path.read_bytes()
 
+        # A log_dir as a ShardedIndex with two 32-bit multi-index shards leaves it.
+        from deephash.distributed import _driver
+
+        self.driver_dir = folder / "driver"
+        self.driver_dir.mkdir()
+        for s in range(2):
+            _log.WriteAheadLog.create(str(self.driver_dir / f"shard-{s:05d}.log"), {"index": None, "op": 0})
+        _driver.write_driver_record(str(self.driver_dir), 32, "multi", {"m": 2}, 2)
+        self.driver = json.loads((self.driver_dir / _driver.DRIVER_RECORD).read_text())
+
     def _state(self, shard):
         n = shard.info()["n"]
         d, i, _ = shard.search(self.wal_queries, 30)
@@ -323,6 +336,25 @@ def manifest_target(seeds: Seeds, json_ops, byte_ops, work: Path) -> None:
             raise Finding(f"shard {s} loaded {n} codes that are not the saved ones")
 
 
+def driver_target(seeds: Seeds, json_ops, byte_ops, work: Path) -> None:
+    from deephash.distributed import _driver
+
+    stats["driver"] += 1
+    raw = mutate_bytes(json.dumps(mutate_json(seeds.driver, json_ops)).encode(), byte_ops)
+    (seeds.driver_dir / _driver.DRIVER_RECORD).write_bytes(raw)
+    try:
+        got = _driver.read_driver_record(str(seeds.driver_dir))
+        _driver.shard_logs(str(seeds.driver_dir), got["num_shards"])
+    except ValueError:
+        return
+    except Exception as e:
+        raise Finding(f"the driver record check raised {type(e).__name__}: {e}") from e
+    accepted["driver"] += 1
+    keys = ("bits", "kind", "options", "num_shards")
+    if {k: got[k] for k in keys} != {k: seeds.driver[k] for k in keys}:
+        raise Finding(f"a mutated driver record was accepted with another configuration: {got}")
+
+
 def wal_target(seeds: Seeds, byte_ops, work: Path) -> None:
     from deephash.distributed._shard import Shard
 
@@ -429,11 +461,23 @@ def hypothesis_tests(folder: Path, max_examples: int, derandomize: bool):
         wal_target(seeds, bops, work)
 
     @profile
+    @given(json_ops, st.one_of(st.just([]), byte_ops))
+    def fuzz_driver(jops, bops):
+        driver_target(seeds, jops, bops, work)
+
+    @profile
     @given(st.integers(0, 5), st.integers(0, 3), byte_ops)
     def fuzz_cli(which, content, bops):
         cli_target(seeds, which, content, bops, work)
 
-    return {"model": fuzz_model, "codes": fuzz_codes, "manifest": fuzz_manifest, "wal": fuzz_wal, "cli": fuzz_cli}
+    return {
+        "model": fuzz_model,
+        "codes": fuzz_codes,
+        "manifest": fuzz_manifest,
+        "wal": fuzz_wal,
+        "driver": fuzz_driver,
+        "cli": fuzz_cli,
+    }
 
 
 def run(targets, seconds: float) -> None:
