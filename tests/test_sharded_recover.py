@@ -100,6 +100,11 @@ def test_a_mutation_only_some_shards_logged_is_cut_not_half_kept(ray_local, tmp_
     with ShardedIndex.recover(logs) as sh:
         assert len(sh) == 28
         _same(sh.search(codes[:5], 45), _oracle(codes[:30], np.arange(30), [1, 2]).search(codes[:5], 45))
+    # Logs no single driver's run can leave (one shard's checkpoint is past the other's last op)
+    # are refused, not reconciled.
+    _log.WriteAheadLog.create(str(log0), {"index": None, "op": 99, "next_seq": 0})
+    with pytest.raises(ValueError, match="shard-00000.log' holds op 99 inside its checkpoint"):
+        ShardedIndex.recover(logs)
 
 
 def _log_dir(tmp_path, num_shards=2):
