@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import time
+import weakref
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from ._log import (
     write_atomic,
 )
 
-__all__ = ["Shard", "make_index", "open_verified", "shard_file_names", "verify_file"]
+__all__ = ["Shard", "make_index", "open_verified", "shard_file_names"]
 
 # The file kind ``deephash.load`` reports for each ShardedIndex kind.
 _CLASS_OF_KIND = {"flat": FlatIndex, "multi": MultiIndex}
@@ -80,11 +81,6 @@ def open_verified(path: str, size, sha256, where: str) -> int:
         os.close(fd)
         raise
     return fd
-
-
-def verify_file(path: str, size, sha256, where: str) -> None:
-    """Checks ``path`` as :func:`open_verified` does (for callers that do not load it)."""
-    os.close(open_verified(path, size, sha256, where))
 
 
 def _load_index_fd(fd: int, path: str, mmap: bool):
@@ -156,10 +152,9 @@ class Shard:
         self._log = WriteAheadLog(log_path)
         self._crash_point = None
         self._error = None
-        self._lock_fd = None
         try:
-            if lock_timeout is not None:
-                self._lock_fd = _lock_log(log_path, float(lock_timeout))
+            if lock_timeout is not None:  # held for this object's (in an actor: process's) life
+                weakref.finalize(self, os.close, _lock_log(log_path, float(lock_timeout)))
             self._recover()
         except (ValueError, OSError) as e:
             self._error = e
