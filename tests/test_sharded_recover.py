@@ -100,10 +100,22 @@ def test_a_mutation_only_some_shards_logged_is_cut_not_half_kept(ray_local, tmp_
     with ShardedIndex.recover(logs) as sh:
         assert len(sh) == 28
         _same(sh.search(codes[:5], 45), _oracle(codes[:30], np.arange(30), [1, 2]).search(codes[:5], 45))
+    # A log that lost two records off its end (more than one mutation in flight) is refused.
+    with ShardedIndex.recover(logs) as sh:
+        sh.add(codes[30:32], [30, 31])
+        sh.add(codes[32:34], [32, 33])
+    log1 = logs / "shard-00001.log"
+    records = _log.WriteAheadLog(str(log1)).records()
+    with open(log1, "r+b") as f:
+        f.truncate(os.path.getsize(log1) - sum(32 + len(r.payload) for r in records[-2:]))
+    before = (log0.read_bytes(), log1.read_bytes())
+    with pytest.raises(ValueError, match="shard-00001.log' ends at op .* lost mutations the driver acknowledged"):
+        ShardedIndex.recover(logs)
+    assert (log0.read_bytes(), log1.read_bytes()) == before  # left as found, for inspection
     # Logs no single driver's run can leave (one shard's checkpoint is past the other's last op)
     # are refused, not reconciled.
     _log.WriteAheadLog.create(str(log0), {"index": None, "op": 99, "next_seq": 0})
-    with pytest.raises(ValueError, match="shard-00000.log' holds op 99 inside its checkpoint"):
+    with pytest.raises(ValueError, match="shard-00001.log' ends at op .* shard 0's log holds op 99"):
         ShardedIndex.recover(logs)
 
 
@@ -172,7 +184,8 @@ def test_shard_log_lock_and_discard_last(tmp_path):
     first = Shard(64, "flat", {}, log, lock_timeout=1.0)
     codes = random_codes(np.random.default_rng(1), 4, 64)
     first.add(1, codes, np.arange(4), np.arange(7, 11))
-    assert first.info()["next_seq"] == 11 and first.info()["last_logged"] == 1
+    info = first.info()
+    assert (info["next_seq"], info["last_logged"], info["previous_op"]) == (11, 1, 0)
     # A second shard on the same log waits for the first one's lock, then says why it gave up.
     second = Shard(64, "flat", {}, log, lock_timeout=0.2)
     with pytest.raises(OSError, match="holds this log's lock"):

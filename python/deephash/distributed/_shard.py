@@ -179,6 +179,7 @@ class Shard:
         self._next_seq = 0  # above every insertion number this shard's log has seen
         self._last_result = None
         self._lookup = None
+        last = None
         for rec in self._log.records(self._bits // 8):
             try:
                 if rec.kind == CHECKPOINT:
@@ -193,7 +194,9 @@ class Shard:
             except ValueError as e:
                 raise ValueError(f"replaying op {rec.op} of {self._log.path!r}: {e}") from None
             self._op = rec.op
+            self._previous_op = None if rec.kind == CHECKPOINT else last
             self._last_record = (rec.kind, rec.op)
+            last = rec.op
         self._lookup = None
 
     def _load_checkpoint(self, info: dict) -> None:
@@ -257,6 +260,7 @@ class Shard:
             return self._last_result
         self._maybe_crash("before_log")
         self._log.append(kind, op, payload)
+        self._previous_op = self._last_record[1]
         self._last_record = (kind, op)
         self._maybe_crash("after_log")
         self._last_result = apply()
@@ -381,13 +385,15 @@ class Shard:
         checkpoint.update(shard=shard, folder=os.path.abspath(directory), op=self._op, mmap=True, next_seq=next_seq)
         WriteAheadLog.create(self._log.path, checkpoint)
         self._last_record = (CHECKPOINT, self._op)
+        self._previous_op = None
         self._next_seq = next_seq
         return entry
 
     def info(self, min_op: int = 0) -> dict:
         """Size, last applied op, process id (tests use it to see a restart), bytes held in memory,
-        the next free insertion number as far as this shard knows (``next_seq``) and whether its
-        log ends with a mutation record (``last_logged``: that record's op, else None)."""
+        the next free insertion number as far as this shard knows (``next_seq``), whether its
+        log ends with a mutation record (``last_logged``: that record's op, else None) and the op
+        of the record before it (``previous_op``: where ``discard_last`` would leave the shard)."""
         self._check(min_op)
         kind, op = self._last_record
         return {
@@ -397,6 +403,7 @@ class Shard:
             "memory_bytes": self._index.memory_bytes(),
             "next_seq": self._next_seq,
             "last_logged": None if kind == CHECKPOINT else op,
+            "previous_op": self._previous_op,
         }
 
     def discard_last(self, op: int) -> dict:

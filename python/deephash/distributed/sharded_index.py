@@ -590,7 +590,9 @@ class ShardedIndex:
         A mutation in flight when the driver died — logged by some shards, not by others — was
         never acknowledged (the driver answers only once every shard has logged it): it is cut
         off the logs that hold it, so it is either wholly present (every shard logged it) or
-        wholly absent, never half applied.
+        wholly absent, never half applied. Logs that differ by more than that one mutation lost
+        acknowledged records and are refused. (One log that lost exactly its last record cannot
+        be told from one the driver never reached: that mutation is cut from the others.)
 
         Parameters
         ----------
@@ -642,19 +644,28 @@ class ShardedIndex:
         return self
 
     def _discard_unacknowledged(self, infos):
-        """After a driver's death: cuts the mutation some shards logged and others did not."""
+        """After a driver's death: cuts the mutation some shards logged and others did not, or
+        refuses (before touching any log) logs that one such mutation does not explain."""
         top = max(i["op"] for i in infos)
-        missing = [s for s, i in enumerate(infos) if i["op"] < top]
-        if not missing:
-            return infos
         holders = [s for s, i in enumerate(infos) if i["op"] == top]
+        if len(holders) == len(infos):
+            return infos
+        # The driver sends a mutation only once the previous one has returned, so at most one is
+        # in flight: without it, every log must end at the same op. One that ends earlier lost
+        # records the driver saw logged everywhere (cut off the end of the file, or replaced).
+        ends = [i["previous_op"] if s in holders else i["op"] for s, i in enumerate(infos)]
         for s in holders:
             if infos[s]["last_logged"] != top:
-                raise ValueError(
-                    f"shard log {os.path.join(self._log_dir, log_name(s))!r} holds op {top} inside its "
-                    f"checkpoint, but shard {missing[0]}'s log ends at op {infos[missing[0]]['op']}: the logs "
-                    "do not come from one driver's run; nothing is recovered"
-                )
+                ends[s] = top  # op ``top`` is inside its checkpoint: it cannot be cut
+        if min(ends) != max(ends):
+            s, t = ends.index(min(ends)), ends.index(max(ends))
+            raise ValueError(
+                f"shard log {os.path.join(self._log_dir, log_name(s))!r} ends at op {infos[s]['op']}, but "
+                f"shard {t}'s log holds op {ends[t]}, and only one mutation can have been in flight when "
+                "the driver died: the log lost mutations the driver acknowledged (truncated or "
+                "replaced), or the logs do not come from one run. Nothing is recovered and no log is "
+                "changed; reload the last save (ShardedIndex.load)"
+            )
         # Mutation ``top`` reached only some shards: the driver died before every shard had
         # logged it, so it never acknowledged it. It is cut, not half kept.
         refs = [self._actors[s].discard_last.remote(top) for s in holders]
