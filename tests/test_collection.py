@@ -103,6 +103,10 @@ def test_item_image_and_thumbnail(built):
     jpeg = col.thumbnail(hit.id, 24)
     assert jpeg[:3] == b"\xff\xd8\xff" and max(Image.open(io.BytesIO(jpeg)).size) <= 24
     assert col.info()["items"] == len(col)
+    with pytest.raises(ValueError, match="holds images; add_texts needs a text collection"):
+        col.add_texts(["a caption"])
+    with pytest.raises(ValueError, match="holds images; search_text"):
+        col.search_text("a caption")
 
 
 def test_sync_add_remove(tmp_path):
@@ -193,6 +197,28 @@ def test_text_collection(tmp_path):
         col.search(Image.new("RGB", (8, 8)))
     ids = col.add(["markets rallied"])
     assert col.item(ids[0]).text == "markets rallied" and len(col) == 5
+    col.close()
+    col = Collection.open(tmp_path / "col")
+    # add_texts: every str is a text, even one naming an existing file or folder
+    ids = col.add_texts([str(f), str(tmp_path), "bank shares rose"], labels=["a", None, 3])
+    assert [col.item(i).text for i in ids] == [str(f), str(tmp_path), "bank shares rose"] and len(col) == 8
+    assert [col.item(i).label for i in ids] == ["a", None, "3"] and col.item(ids[0]).origin == "added"
+    assert col.search_text(str(f), k=1)[0].id == ids[0]  # search_text never opens the file either
+    assert col.add_texts(["bank shares rose"], labels=["3"]) == [ids[2]] and len(col) == 8  # already there
+    assert col.add(str(f), labels=["a"]) == [ids[0]]  # add in a text collection is add_texts
+    gen = col.generation
+    with pytest.raises(TypeError, match=r"pass \[text\]"):
+        col.add_texts("one text")
+    with pytest.raises(TypeError, match="must be str, got .*bytes.* at position 1"):
+        col.add_texts(["ok", b"bytes"])
+    with pytest.raises(ValueError, match="position 0 is blank"):
+        col.add_texts(["  "])
+    with pytest.raises(ValueError, match="one label per text: 1 labels for 2"):
+        col.add_texts(["a", "b"], labels=["x"])
+    with pytest.raises(TypeError, match="text must be a str"):
+        col.search_text(5)
+    assert col.generation == gen and len(col) == 8  # refused calls change nothing
+    col.close()
     jl = tmp_path / "t.jsonl"
     jl.write_text("\n".join(json.dumps({"body": t, "topic": i % 2}) for i, t in enumerate(texts[:3])))
     col2 = Collection.build(jl, tmp_path / "col2", bits=16, text_column="body", label_column="topic", progress=False)
