@@ -124,11 +124,14 @@ def test_sync_add_remove(tmp_path):
     Image.fromarray(image(COLOURS["green"], 1000)).save(src / "green" / "new.png")
     (src / "blue" / "00.png").unlink()
     (src / "blue" / "03.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    (src / "blue" / "new-broken.jpg").write_bytes(b"\xff\xd8\xff damaged from the start")
     r = col.sync(progress=False)
-    assert (r.added, r.updated, r.removed, r.damaged) == (1, 2, 1, 1), r
-    assert r.encoded == 2  # the replaced file and the new one; the damaged one is reported
-    assert col.generation == 2 and len(col) == 12 - 1 + 1 - 1
-    assert str(src / "blue" / "03.jpg") in col.errors
+    # counts are of the index: the damaged new file is only "damaged"; the file whose new
+    # content is damaged took its old version out ("removed"); len() moves by added - removed
+    assert (r.added, r.updated, r.removed, r.unchanged, r.damaged) == (1, 1, 2, 9, 2), r
+    assert r.encoded == 2  # the replaced file and the new one; the damaged ones are reported
+    assert col.generation == 2 and len(col) == 12 + r.added - r.removed == 11
+    assert {str(src / "blue" / "03.jpg"), str(src / "blue" / "new-broken.jpg")} == set(col.errors)
     with pytest.raises(KeyError):
         col.item(old_id)
     hit = col.search(str(changed), k=1)[0]

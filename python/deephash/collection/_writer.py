@@ -183,11 +183,12 @@ def encode_pending(
     progress: bool,
     callback: Optional[Callable[[int, int], None]],
     known_codes: Optional[dict] = None,
+    damaged: Optional[List[str]] = None,
 ) -> int:
     """Encodes every live row without a code, one committed batch at a time; returns how many
     rows were encoded (rows whose content hash matches an encoded row reuse its code, damaged
-    ones move to the error report). ``known_codes``: id -> code computed already (the fit
-    sample of the default model)."""
+    ones move to the error report, and their paths to ``damaged`` when given). ``known_codes``:
+    id -> code computed already (the fit sample of the default model)."""
     ids = store.pending_ids()
     total = int(ids.size)
     if total == 0:
@@ -239,6 +240,8 @@ def encode_pending(
                             "UPDATE items SET code = ?, sha256 = COALESCE(?, sha256) WHERE id = ?", (code, sha, rid)
                         )
                     record_damaged(db, rows, bad)
+                if damaged is not None:
+                    damaged.extend(r.path for r in rows if r.id in bad)
                 done += len(rows)
                 if bar is not None:
                     bar.update(len(rows))

@@ -80,9 +80,14 @@ class Item:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """Counts of one ``sync``: items added, updated (changed content), removed, unchanged,
-    encoded (codes computed; others reused the code of identical content), damaged (reported
-    in ``col.errors``)."""
+    """Counts of one ``sync``.
+
+    ``added``, ``updated`` (changed content, new code), ``removed`` and ``unchanged`` count
+    items of the index, so ``len(col)`` changes by ``added - removed``. ``encoded``: codes
+    computed (others reused the code of identical content). ``damaged``: files skipped and
+    reported in ``col.errors`` — counted there only: a damaged new file is not ``added``, and a
+    file whose new content is damaged is ``removed`` (its old version leaves the index).
+    """
 
     added: int = 0
     updated: int = 0
@@ -447,16 +452,19 @@ class Collection:
         def run(gen):
             c = apply_scan(self._store, desc, gen, self.path, verify)
             a = check_added(self._store, gen)
-            before = len(self.errors)
-            encoded = encode_pending(self._store, self.encoder(), batch_size, progress, callback)
-            damaged = max(len(self.errors) - before, 0) + c.still_damaged
+            bad: List[str] = []
+            encoded = encode_pending(self._store, self.encoder(), batch_size, progress, callback, damaged=bad)
+            # A damaged file never entered the index: a new one is not "added"; a changed one
+            # took its old version out ("removed"), so len() changes by added - removed.
+            replaced = self._store.replaced_at(gen, bad)
+            new_bad = len(bad) - len(replaced)
             return SyncReport(
-                added=c.added,
-                updated=c.updated + a.updated,
-                removed=c.removed + a.removed,
+                added=c.added - new_bad,
+                updated=c.updated + a.updated - len(replaced),
+                removed=c.removed + a.removed + len(replaced),
                 unchanged=c.unchanged + a.unchanged,
                 encoded=encoded,
-                damaged=damaged,
+                damaged=len(bad) + c.still_damaged,
             )
 
         return self._write(run)
