@@ -351,3 +351,50 @@ def test_sync_verify_catches_a_replacement_that_kept_size_and_mtime(tmp_path):
     r = col.sync(verify=True, progress=False)
     assert (r.updated, r.encoded) == (1, 1)
     assert col.search(str(bmp), k=1)[0].id != before.id
+
+
+@pytest.mark.parametrize("layout", ["(S, S)", "(S, S, 1)"])
+def test_grayscale_model_encodes_items_converted_to_grey(tmp_path, layout):
+    from PIL import ImageOps
+
+    from deephash import methods
+    from deephash.collection._encoders import rgb_to_gray
+
+    src = make_folder(tmp_path / "src", per_class=3, damaged=False)
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+
+    def grey(f):  # what the model was trained on: the centred square, resized, in Pillow's "L" mode
+        with Image.open(f) as im:
+            return np.asarray(ImageOps.fit(im.convert("RGB"), (16, 16), method=Image.BILINEAR).convert("L"))
+
+    x = np.stack([grey(f) for f in files])
+    if layout == "(S, S, 1)":
+        x = x[..., None]
+    y = np.array([["red", "green", "blue"].index(f.parent.name) for f in files])
+    m = methods.DSH(bits=16, backbone="small_cnn", seed=0, epochs=1, batch_size=8, progress=False).fit(x, y)
+    m.save(tmp_path / "grey.dh")
+    col = Collection.build(src, tmp_path / "col", model=tmp_path / "grey.dh", progress=False)
+    assert col.manifest["model"]["channels"] == 1 and col.manifest["model"]["image_size"] == 16
+    want = m.encode(x)
+    got = np.concatenate([col.encode(str(f)) for f in files])
+    np.testing.assert_array_equal(got, want)  # the same grey pixels went through the same network
+    assert all(col.search(str(f), k=1)[0].distance == 0 for f in files[:3])
+    col.close()
+    with Collection.open(tmp_path / "col") as again:  # the input shape comes back from the model file
+        np.testing.assert_array_equal(again.encode(str(files[4])), want[4:5])
+        np.testing.assert_array_equal(again.encode(x[4].squeeze()), want[4:5])  # a grey (H, W) array query
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(rgb_to_gray(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
+def test_models_of_other_inputs_are_refused_saying_what_is_supported():
+    from deephash.collection._encoders import input_of
+
+    assert input_of({"method": "DSH", "input_shape": [28, 28]}) == ("images", 28, (28, 28))
+    assert input_of({"method": "DSH", "input_shape": [28, 28, 3]}) == ("images", 28, (28, 28, 3))
+    with pytest.raises(ValueError, match=r"shape \(16, 16, 2\) \(2 channels\).*grayscale.*RGB"):
+        input_of({"method": "DSH", "input_shape": [16, 16, 2]})
+    with pytest.raises(ValueError, match=r"16x20 \(height x width\).*square"):
+        input_of({"method": "DSH", "input_shape": [16, 20, 1]})
+    with pytest.raises(ValueError, match="feature vectors"):
+        input_of({"method": "ITQ", "input_shape": [64]})

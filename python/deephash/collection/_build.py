@@ -117,10 +117,10 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
         else:
             loaded = methods.load(model)
             meta = save_method(loaded, target)
-        got_kind, size = input_of(meta)
+        got_kind, size, shape = input_of(meta)
         if got_kind != kind:
             raise ValueError(f"the model encodes {got_kind} but the source holds {kind}")
-        enc = MethodEncoder(methods.load(target), kind, size)
+        enc = MethodEncoder(methods.load(target), kind, size, shape)
         return enc, {}, {"model": "given", "method": meta["method"]}
     if method is not None:
         if isinstance(method, str):
@@ -171,8 +171,8 @@ def _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, 
     else:
         method.fit(x)
     meta = save_method(method, folder / "model.npz")
-    got_kind, size = input_of(meta)
-    enc = MethodEncoder(_methods().load(folder / "model.npz"), kind, size)
+    got_kind, size, shape = input_of(meta)
+    enc = MethodEncoder(_methods().load(folder / "model.npz"), kind, size, shape)
     return enc, {}, {"model": "trained", "method": method.name, "fit_items": len(ok)}
 
 
