@@ -398,3 +398,60 @@ def test_models_of_other_inputs_are_refused_saying_what_is_supported():
         input_of({"method": "DSH", "input_shape": [16, 20, 1]})
     with pytest.raises(ValueError, match="feature vectors"):
         input_of({"method": "ITQ", "input_shape": [64]})
+
+
+def test_compressed_tar_is_unpacked_once_and_read_by_offset(tmp_path, monkeypatch):
+    import deephash.collection._archives as archives
+
+    src = make_folder(tmp_path / "src", per_class=3, damaged=False)
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+
+    def pack(path, names):
+        with tarfile.open(path, "w:xz") as tf:
+            for f in names:
+                tf.add(f, arcname=f"photos/{f.parent.name}/{f.name}")
+
+    tar = tmp_path / "photos.tar.xz"
+    pack(tar, files)
+    col = Collection.build(tar, tmp_path / "col", **FAST)
+    assert len(col) == 9 and not col.errors
+    copies = sorted((col.path / "cache").iterdir())
+    assert len(copies) == 1 and copies[0].name.startswith("unpacked-")  # decompressed once, not per item
+
+    def same_image(hit_id, f):
+        with Image.open(f) as im:
+            return np.array_equal(np.asarray(col.image(hit_id)), np.asarray(im.convert("RGB")))
+
+    # every read after the build is a pread in the unpacked copy: no tar is opened or scanned
+    real_open = tarfile.open
+
+    def no_scan(name=None, *a, **k):
+        if name is not None and (str(name) == str(tar) or str(col.path / "cache") in str(name)):
+            pytest.fail(f"{name} was scanned to read one member")
+        return real_open(name, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(archives.tarfile, "open", no_scan)
+        for f in files:
+            hit = col.search(str(f), k=1)[0]
+            assert hit.distance == 0 and hit.path == f"{tar}#photos/{f.parent.name}/{f.name}"
+            assert same_image(hit.id, f) and col.thumbnail(hit.id, 16)[:3] == b"\xff\xd8\xff"
+    # the archive rewritten with a new member first: every member moves; sync records the new
+    # offsets (no re-encoding), a new copy replaces the old one
+    extra = tmp_path / "extra.png"
+    Image.fromarray(image(COLOURS["red"], 77)).save(extra)
+    pack(tar, [extra, *files])
+    os.utime(tar, ns=(10**18, 10**18))  # a distinct mtime, whatever the clock's resolution
+    r = col.sync(progress=False)
+    assert (r.added, r.updated, r.unchanged, r.encoded) == (1, 0, 9, 1), r
+    copies = sorted((col.path / "cache").iterdir())
+    assert len(copies) == 1 and copies[0].name.endswith(f"-{10**18}.tar")
+    for f in files:
+        assert same_image(col.search(str(f), k=1)[0].id, f)
+    # without a cache folder (None) members are read sequentially, same bytes
+    it = col.item(col.search(str(files[0]), k=1)[0].id)
+    member = it.path.split("#", 1)[1]
+    assert archives.read_member(str(tar), member, None, None, None) == files[0].read_bytes()
+    # a row recorded without an offset: found once in the unpacked copy's member index
+    assert archives.read_member(str(tar), member, None, None, col.path / "cache") == files[0].read_bytes()
+    col.close()

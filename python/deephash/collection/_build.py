@@ -78,7 +78,7 @@ def _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, p
                     if bar is not None:
                         bar.update(len(chunk))
                     continue
-            ok, inputs, shas, bad = _load(chunk, kind, image_size)
+            ok, inputs, shas, bad = _load(chunk, kind, image_size, folder / "cache")
             _record_bad(store, chunk, bad)
             with store.transaction() as db:
                 for r, sha in zip(ok, shas):
@@ -151,7 +151,7 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
 
 def _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, progress):
     rows = _sample_rows(store, fit_size, seed)
-    ok, inputs, _shas, bad = _load(rows, kind, image_size)
+    ok, inputs, _shas, bad = _load(rows, kind, image_size, folder / "cache")
     _record_bad(store, rows, bad)
     if not ok:
         raise ValueError("no readable item to train the method on")

@@ -7,6 +7,8 @@ Folder layout (every file written atomically; see :mod:`._files`)::
     COL/index-<G>.dhx     the codes of generation G in the engine's own file format
     COL/model.npz         the hashing model (deephash.methods format)
     COL/uploads/          images given to ``add`` as bytes or PIL images
+    COL/cache/            the unpacked copy of a compressed tar source (made on first read;
+                          items are read from it by offset; safe to delete)
     COL/writer.lock       the one-writer lock (flock; released when the writer dies)
 """
 
@@ -251,7 +253,7 @@ class Collection:
         if self.kind != "images":
             raise ValueError("a text collection has no images; use item(id).text")
         row, _code = self._row(item_id)
-        data = read_item_bytes(row.path, row.member, row.data_offset, row.size)
+        data = read_item_bytes(row.path, row.member, row.data_offset, row.size, self.path / "cache")
         im = open_image(data, draft_size=max_size)
         if max_size is not None:
             im.thumbnail((int(max_size), int(max_size)))
