@@ -452,6 +452,9 @@ def test_compressed_tar_is_unpacked_once_and_read_by_offset(tmp_path, monkeypatc
     it = col.item(col.search(str(files[0]), k=1)[0].id)
     member = it.path.split("#", 1)[1]
     assert archives.read_member(str(tar), member, None, None, None) == files[0].read_bytes()
+    # a cache folder that cannot be made (here: under a file): read sequentially, not "damaged"
+    (tmp_path / "a-file").write_bytes(b"")
+    assert archives.read_member(str(tar), member, None, None, tmp_path / "a-file" / "cache") == files[0].read_bytes()
     # a row recorded without an offset: found once in the unpacked copy's member index
     assert archives.read_member(str(tar), member, None, None, col.path / "cache") == files[0].read_bytes()
     col.close()

@@ -10,8 +10,8 @@ compressed archive decompresses it once, streaming, into the collection's ``cach
 temporary, fsync, rename), and every read after that is a ``pread`` at the member's offset in
 the decompressed stream, which is the offset ``tarfile`` reports. The copy is keyed by the
 archive's size and modification time: a changed archive gets a new copy and the old one is
-removed. Without a cache folder (or when it cannot be written) members are read sequentially,
-as before.
+removed. Without a cache folder (or when it cannot be written: read-only, full) members are
+read sequentially, as before: slow, but never reported as damaged for that reason.
 """
 
 from __future__ import annotations
@@ -141,7 +141,11 @@ def read_member(
             return _sequential(archive, member)
         try:
             source = str(unpacked_copy(archive, kind, Path(cache_dir)))
-        except PermissionError:  # a read-only collection folder: no copy, slow but correct
+        except (lzma.LZMAError, EOFError, OSError) as e:
+            # No copy: a read-only collection folder or a full disk must not make every item
+            # look damaged; a damaged archive fails the sequential read too, with its reason.
+            if isinstance(e, FileNotFoundError) and not os.path.exists(archive):
+                raise
             return _sequential(archive, member)
     if data_offset is None or size is None:
         got = _offsets(source).get(member)
