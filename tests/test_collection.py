@@ -161,7 +161,7 @@ def test_sync_add_remove(tmp_path):
     col.close()
 
 
-def test_other_sources_tar_list_and_model_file(tmp_path):
+def test_other_sources_tar_list_and_model_file(tmp_path, capfd):
     src = make_folder(tmp_path / "src", per_class=3, damaged=False)
     tar = tmp_path / "photos.tar"
     with tarfile.open(tar, "w") as tf:
@@ -179,7 +179,9 @@ def test_other_sources_tar_list_and_model_file(tmp_path):
     assert col2.encode(files[0]).tobytes() == col.encode(files[0]).tobytes()
     assert col2.search(files[0], k=1)[0].path == files[0]
     # method=: a registered method trained on the collection (LSH on frozen features)
+    capfd.readouterr()
     col3 = Collection.build(src, tmp_path / "mcol", method="lsh", **FAST)
+    assert "LSH features" not in capfd.readouterr().err  # progress=False silences the method's bars too
     assert col3.manifest["model"]["type"] == "method" and col3.manifest["model"]["method"] == "LSH"
     assert col3.search(str(src / "red" / "01.jpg"), k=1)[0].distance == 0
     with pytest.raises(FileExistsError, match="already holds a collection"):

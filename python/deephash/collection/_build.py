@@ -130,6 +130,9 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
                 raise ValueError(str(e)) from None
             kwargs = dict(params or {})
             kwargs.setdefault("backbone", feature_spec(kind, image_size) if kind == "images" else "minilm")
+            fields = getattr(cls, "config_fields", None)
+            if not progress and (fields is None or "progress" in fields):
+                kwargs.setdefault("progress", False)  # --quiet silences the method's bars too
             method = cls(bits=bits, seed=seed, **kwargs)
         return _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, progress)
     extractor, ids, feats = _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, progress)
