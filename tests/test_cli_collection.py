@@ -52,8 +52,11 @@ def test_collection_build_search_sync_info(tmp_path, capsys):
     rc, out, err = _run(["collection", "search", col, "id:999"], capsys)
     assert rc == 2 and "no item with id 999" in err
     (src / "green" / "00.png").unlink()
+    (src / "green" / "new.jpg").write_bytes(b"\xff\xd8\xff not a jpeg either")
     rc, out, err = _run(["collection", "sync", col, "--quiet"], capsys)
-    assert rc == 0 and "0 added, 0 updated, 1 removed, 11 unchanged" in out
+    # the damaged new file is counted as damaged only (with broken.jpg, still damaged), not as added
+    assert rc == 0 and "0 added, 0 updated, 1 removed, 11 unchanged, 0 encoded, 2 damaged (skipped" in out, out
+    assert "new.jpg" in err and "broken.jpg" in err
     rc, out, err = _run(["collection", "info", col], capsys)
     assert rc == 0 and "11 images" in out and "generation  2" in out
     rc, out, err = _run(["collection", "info", col, "--json"], capsys)

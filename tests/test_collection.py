@@ -103,6 +103,10 @@ def test_item_image_and_thumbnail(built):
     jpeg = col.thumbnail(hit.id, 24)
     assert jpeg[:3] == b"\xff\xd8\xff" and max(Image.open(io.BytesIO(jpeg)).size) <= 24
     assert col.info()["items"] == len(col)
+    with pytest.raises(ValueError, match="holds images; add_texts needs a text collection"):
+        col.add_texts(["a caption"])
+    with pytest.raises(ValueError, match="holds images; search_text"):
+        col.search_text("a caption")
 
 
 def test_sync_add_remove(tmp_path):
@@ -120,11 +124,14 @@ def test_sync_add_remove(tmp_path):
     Image.fromarray(image(COLOURS["green"], 1000)).save(src / "green" / "new.png")
     (src / "blue" / "00.png").unlink()
     (src / "blue" / "03.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    (src / "blue" / "new-broken.jpg").write_bytes(b"\xff\xd8\xff damaged from the start")
     r = col.sync(progress=False)
-    assert (r.added, r.updated, r.removed, r.damaged) == (1, 2, 1, 1), r
-    assert r.encoded == 2  # the replaced file and the new one; the damaged one is reported
-    assert col.generation == 2 and len(col) == 12 - 1 + 1 - 1
-    assert str(src / "blue" / "03.jpg") in col.errors
+    # counts are of the index: the damaged new file is only "damaged"; the file whose new
+    # content is damaged took its old version out ("removed"); len() moves by added - removed
+    assert (r.added, r.updated, r.removed, r.unchanged, r.damaged) == (1, 1, 2, 9, 2), r
+    assert r.encoded == 2  # the replaced file and the new one; the damaged ones are reported
+    assert col.generation == 2 and len(col) == 12 + r.added - r.removed == 11
+    assert {str(src / "blue" / "03.jpg"), str(src / "blue" / "new-broken.jpg")} == set(col.errors)
     with pytest.raises(KeyError):
         col.item(old_id)
     hit = col.search(str(changed), k=1)[0]
@@ -154,7 +161,7 @@ def test_sync_add_remove(tmp_path):
     col.close()
 
 
-def test_other_sources_tar_list_and_model_file(tmp_path):
+def test_other_sources_tar_list_and_model_file(tmp_path, capfd):
     src = make_folder(tmp_path / "src", per_class=3, damaged=False)
     tar = tmp_path / "photos.tar"
     with tarfile.open(tar, "w") as tf:
@@ -172,7 +179,9 @@ def test_other_sources_tar_list_and_model_file(tmp_path):
     assert col2.encode(files[0]).tobytes() == col.encode(files[0]).tobytes()
     assert col2.search(files[0], k=1)[0].path == files[0]
     # method=: a registered method trained on the collection (LSH on frozen features)
+    capfd.readouterr()
     col3 = Collection.build(src, tmp_path / "mcol", method="lsh", **FAST)
+    assert "LSH features" not in capfd.readouterr().err  # progress=False silences the method's bars too
     assert col3.manifest["model"]["type"] == "method" and col3.manifest["model"]["method"] == "LSH"
     assert col3.search(str(src / "red" / "01.jpg"), k=1)[0].distance == 0
     with pytest.raises(FileExistsError, match="already holds a collection"):
@@ -193,6 +202,28 @@ def test_text_collection(tmp_path):
         col.search(Image.new("RGB", (8, 8)))
     ids = col.add(["markets rallied"])
     assert col.item(ids[0]).text == "markets rallied" and len(col) == 5
+    col.close()
+    col = Collection.open(tmp_path / "col")
+    # add_texts: every str is a text, even one naming an existing file or folder
+    ids = col.add_texts([str(f), str(tmp_path), "bank shares rose"], labels=["a", None, 3])
+    assert [col.item(i).text for i in ids] == [str(f), str(tmp_path), "bank shares rose"] and len(col) == 8
+    assert [col.item(i).label for i in ids] == ["a", None, "3"] and col.item(ids[0]).origin == "added"
+    assert col.search_text(str(f), k=1)[0].id == ids[0]  # search_text never opens the file either
+    assert col.add_texts(["bank shares rose"], labels=["3"]) == [ids[2]] and len(col) == 8  # already there
+    assert col.add(str(f), labels=["a"]) == [ids[0]]  # add in a text collection is add_texts
+    gen = col.generation
+    with pytest.raises(TypeError, match=r"pass \[text\]"):
+        col.add_texts("one text")
+    with pytest.raises(TypeError, match="must be str, got .*bytes.* at position 1"):
+        col.add_texts(["ok", b"bytes"])
+    with pytest.raises(ValueError, match="position 0 is blank"):
+        col.add_texts(["  "])
+    with pytest.raises(ValueError, match="one label per text: 1 labels for 2"):
+        col.add_texts(["a", "b"], labels=["x"])
+    with pytest.raises(TypeError, match="text must be a str"):
+        col.search_text(5)
+    assert col.generation == gen and len(col) == 8  # refused calls change nothing
+    col.close()
     jl = tmp_path / "t.jsonl"
     jl.write_text("\n".join(json.dumps({"body": t, "topic": i % 2}) for i, t in enumerate(texts[:3])))
     col2 = Collection.build(jl, tmp_path / "col2", bits=16, text_column="body", label_column="topic", progress=False)
@@ -322,3 +353,110 @@ def test_sync_verify_catches_a_replacement_that_kept_size_and_mtime(tmp_path):
     r = col.sync(verify=True, progress=False)
     assert (r.updated, r.encoded) == (1, 1)
     assert col.search(str(bmp), k=1)[0].id != before.id
+
+
+@pytest.mark.parametrize("layout", ["(S, S)", "(S, S, 1)"])
+def test_grayscale_model_encodes_items_converted_to_grey(tmp_path, layout):
+    from PIL import ImageOps
+
+    from deephash import methods
+    from deephash.collection._encoders import rgb_to_gray
+
+    src = make_folder(tmp_path / "src", per_class=3, damaged=False)
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+
+    def grey(f):  # what the model was trained on: the centred square, resized, in Pillow's "L" mode
+        with Image.open(f) as im:
+            return np.asarray(ImageOps.fit(im.convert("RGB"), (16, 16), method=Image.BILINEAR).convert("L"))
+
+    x = np.stack([grey(f) for f in files])
+    if layout == "(S, S, 1)":
+        x = x[..., None]
+    y = np.array([["red", "green", "blue"].index(f.parent.name) for f in files])
+    m = methods.DSH(bits=16, backbone="small_cnn", seed=0, epochs=1, batch_size=8, progress=False).fit(x, y)
+    m.save(tmp_path / "grey.dh")
+    col = Collection.build(src, tmp_path / "col", model=tmp_path / "grey.dh", progress=False)
+    assert col.manifest["model"]["channels"] == 1 and col.manifest["model"]["image_size"] == 16
+    want = m.encode(x)
+    got = np.concatenate([col.encode(str(f)) for f in files])
+    np.testing.assert_array_equal(got, want)  # the same grey pixels went through the same network
+    assert all(col.search(str(f), k=1)[0].distance == 0 for f in files[:3])
+    col.close()
+    with Collection.open(tmp_path / "col") as again:  # the input shape comes back from the model file
+        np.testing.assert_array_equal(again.encode(str(files[4])), want[4:5])
+        np.testing.assert_array_equal(again.encode(x[4].squeeze()), want[4:5])  # a grey (H, W) array query
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(rgb_to_gray(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
+def test_models_of_other_inputs_are_refused_saying_what_is_supported():
+    from deephash.collection._encoders import input_of
+
+    assert input_of({"method": "DSH", "input_shape": [28, 28]}) == ("images", 28, (28, 28))
+    assert input_of({"method": "DSH", "input_shape": [28, 28, 3]}) == ("images", 28, (28, 28, 3))
+    with pytest.raises(ValueError, match=r"shape \(16, 16, 2\) \(2 channels\).*grayscale.*RGB"):
+        input_of({"method": "DSH", "input_shape": [16, 16, 2]})
+    with pytest.raises(ValueError, match=r"16x20 \(height x width\).*square"):
+        input_of({"method": "DSH", "input_shape": [16, 20, 1]})
+    with pytest.raises(ValueError, match="feature vectors"):
+        input_of({"method": "ITQ", "input_shape": [64]})
+
+
+def test_compressed_tar_is_unpacked_once_and_read_by_offset(tmp_path, monkeypatch):
+    import deephash.collection._archives as archives
+
+    src = make_folder(tmp_path / "src", per_class=3, damaged=False)
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+
+    def pack(path, names):
+        with tarfile.open(path, "w:xz") as tf:
+            for f in names:
+                tf.add(f, arcname=f"photos/{f.parent.name}/{f.name}")
+
+    tar = tmp_path / "photos.tar.xz"
+    pack(tar, files)
+    col = Collection.build(tar, tmp_path / "col", **FAST)
+    assert len(col) == 9 and not col.errors
+    copies = sorted((col.path / "cache").iterdir())
+    assert len(copies) == 1 and copies[0].name.startswith("unpacked-")  # decompressed once, not per item
+
+    def same_image(hit_id, f):
+        with Image.open(f) as im:
+            return np.array_equal(np.asarray(col.image(hit_id)), np.asarray(im.convert("RGB")))
+
+    # every read after the build is a pread in the unpacked copy: no tar is opened or scanned
+    real_open = tarfile.open
+
+    def no_scan(name=None, *a, **k):
+        if name is not None and (str(name) == str(tar) or str(col.path / "cache") in str(name)):
+            pytest.fail(f"{name} was scanned to read one member")
+        return real_open(name, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(archives.tarfile, "open", no_scan)
+        for f in files:
+            hit = col.search(str(f), k=1)[0]
+            assert hit.distance == 0 and hit.path == f"{tar}#photos/{f.parent.name}/{f.name}"
+            assert same_image(hit.id, f) and col.thumbnail(hit.id, 16)[:3] == b"\xff\xd8\xff"
+    # the archive rewritten with a new member first: every member moves; sync records the new
+    # offsets (no re-encoding), a new copy replaces the old one
+    extra = tmp_path / "extra.png"
+    Image.fromarray(image(COLOURS["red"], 77)).save(extra)
+    pack(tar, [extra, *files])
+    os.utime(tar, ns=(10**18, 10**18))  # a distinct mtime, whatever the clock's resolution
+    r = col.sync(progress=False)
+    assert (r.added, r.updated, r.unchanged, r.encoded) == (1, 0, 9, 1), r
+    copies = sorted((col.path / "cache").iterdir())
+    assert len(copies) == 1 and copies[0].name.endswith(f"-{10**18}.tar")
+    for f in files:
+        assert same_image(col.search(str(f), k=1)[0].id, f)
+    # without a cache folder (None) members are read sequentially, same bytes
+    it = col.item(col.search(str(files[0]), k=1)[0].id)
+    member = it.path.split("#", 1)[1]
+    assert archives.read_member(str(tar), member, None, None, None) == files[0].read_bytes()
+    # a cache folder that cannot be made (here: under a file): read sequentially, not "damaged"
+    (tmp_path / "a-file").write_bytes(b"")
+    assert archives.read_member(str(tar), member, None, None, tmp_path / "a-file" / "cache") == files[0].read_bytes()
+    # a row recorded without an offset: found once in the unpacked copy's member index
+    assert archives.read_member(str(tar), member, None, None, col.path / "cache") == files[0].read_bytes()
+    col.close()

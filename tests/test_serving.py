@@ -294,7 +294,16 @@ def test_text_collection(texts):
         assert c.get(f"/items/{new}").json()["label"] == "finance"
         hits = c.post("/search", json={"text": "markets rallied", "k": 5}).json()["results"]
         assert {"id": new, "distance": 0, "label": "finance"}.items() <= next(x for x in hits if x["id"] == new).items()
-        for body, message in [({"texts": []}, "at least one"), ({"texts": ["a"], "labels": []}, "one label per")]:
+        # a text that names a file or folder is added as that text: nothing is looked up
+        r = c.post("/items", json={"texts": [str(f), str(f.parent)]})
+        assert r.status_code == 201 and r.json()["items"] == 7, r.text
+        assert [c.get(f"/items/{i}").json()["text"] for i in r.json()["ids"]] == [str(f), str(f.parent)]
+        for body, message in [
+            ({"texts": []}, "at least one"),
+            ({"texts": ["a"], "labels": []}, "one label per"),
+            ({"texts": ["  "]}, "empty"),
+            ({"texts": "a"}, "at least one"),
+        ]:
             r = c.post("/items", json=body)
             assert r.status_code == 400 and message in r.json()["error"]
         assert c.post("/items", files={"file": ("a.png", b"123")}).status_code == 400

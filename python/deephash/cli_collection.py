@@ -173,8 +173,8 @@ def cmd_sync(args) -> int:
     dt = time.perf_counter() - t0
     print(
         f"synced {col.path} in {dt:.1f} s: {r.added} added, {r.updated} updated, {r.removed} removed, "
-        f"{r.unchanged} unchanged, {r.encoded} encoded, {r.damaged} damaged; {len(col)} items "
-        f"(generation {col.generation})"
+        f"{r.unchanged} unchanged, {r.encoded} encoded, {r.damaged} damaged (skipped, not in the index); "
+        f"{len(col)} items (generation {col.generation})"
     )
     _print_errors(col.errors)
     return 0

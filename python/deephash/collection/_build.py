@@ -78,7 +78,7 @@ def _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, p
                     if bar is not None:
                         bar.update(len(chunk))
                     continue
-            ok, inputs, shas, bad = _load(chunk, kind, image_size)
+            ok, inputs, shas, bad = _load(chunk, kind, image_size, folder / "cache")
             _record_bad(store, chunk, bad)
             with store.transaction() as db:
                 for r, sha in zip(ok, shas):
@@ -117,10 +117,10 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
         else:
             loaded = methods.load(model)
             meta = save_method(loaded, target)
-        got_kind, size = input_of(meta)
+        got_kind, size, shape = input_of(meta)
         if got_kind != kind:
             raise ValueError(f"the model encodes {got_kind} but the source holds {kind}")
-        enc = MethodEncoder(methods.load(target), kind, size)
+        enc = MethodEncoder(methods.load(target), kind, size, shape)
         return enc, {}, {"model": "given", "method": meta["method"]}
     if method is not None:
         if isinstance(method, str):
@@ -130,6 +130,9 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
                 raise ValueError(str(e)) from None
             kwargs = dict(params or {})
             kwargs.setdefault("backbone", feature_spec(kind, image_size) if kind == "images" else "minilm")
+            fields = getattr(cls, "config_fields", None)
+            if not progress and (fields is None or "progress" in fields):
+                kwargs.setdefault("progress", False)  # --quiet silences the method's bars too
             method = cls(bits=bits, seed=seed, **kwargs)
         return _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, progress)
     extractor, ids, feats = _fit_features(folder, store, kind, image_size, fit_size, seed, batch_size, progress)
@@ -151,7 +154,7 @@ def make_encoder(folder, store, kind, model, method, bits, image_size, fit_size,
 
 def _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, progress):
     rows = _sample_rows(store, fit_size, seed)
-    ok, inputs, _shas, bad = _load(rows, kind, image_size)
+    ok, inputs, _shas, bad = _load(rows, kind, image_size, folder / "cache")
     _record_bad(store, rows, bad)
     if not ok:
         raise ValueError("no readable item to train the method on")
@@ -171,8 +174,8 @@ def _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, 
     else:
         method.fit(x)
     meta = save_method(method, folder / "model.npz")
-    got_kind, size = input_of(meta)
-    enc = MethodEncoder(_methods().load(folder / "model.npz"), kind, size)
+    got_kind, size, shape = input_of(meta)
+    enc = MethodEncoder(_methods().load(folder / "model.npz"), kind, size, shape)
     return enc, {}, {"model": "trained", "method": method.name, "fit_items": len(ok)}
 
 

@@ -100,31 +100,62 @@ class DefaultEncoder:
         }
 
 
-class MethodEncoder:
-    """A fitted deephash.methods model that takes images (resized to its input size) or texts."""
+def rgb_to_gray(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., 3) -> uint8 luma (...): ITU-R 601-2 weights in Pillow's fixed-point
+    arithmetic, so the result equals ``Image.convert("L")`` bit for bit (a grey image's RGB
+    gives back its grey values exactly)."""
+    x = np.asarray(images, dtype=np.uint32)
+    y = (x[..., 0] * 19595 + x[..., 1] * 38470 + x[..., 2] * 7471 + 0x8000) >> 16
+    return y.astype(np.uint8)
 
-    def __init__(self, method, kind: str, image_size: Optional[int]):
+
+class MethodEncoder:
+    """A fitted deephash.methods model that takes images (resized to its input size) or texts.
+
+    Items are decoded as RGB; a model trained on grayscale images (per-item shape (S, S) or
+    (S, S, 1), recorded in its file) gets them converted to grey first, as Pillow's ``"L"``
+    mode does.
+    """
+
+    def __init__(self, method, kind: str, image_size: Optional[int], input_shape: Optional[tuple] = None):
         self.method = method
         self.kind = kind
         self.image_size = image_size
+        self.input_shape = None if input_shape is None else tuple(int(v) for v in input_shape)
 
     @property
     def code_bits(self) -> int:
         return self.method.code_bits
 
+    @property
+    def channels(self) -> Optional[int]:
+        """1 (grayscale) or 3 (RGB) for image models, None for texts."""
+        if self.kind != "images":
+            return None
+        return 3 if self.input_shape is None or self.input_shape[-1:] == (3,) else 1
+
     def encode(self, batch) -> np.ndarray:
+        """uint8 RGB images (b, S, S, 3) or a list of str -> codes uint8 (b, code_bits // 8)."""
         if self.kind == "texts":
             return self.method.encode(list(batch))
-        return self.method.encode(np.asarray(batch))
+        x = np.asarray(batch)
+        if self.channels == 1:
+            x = rgb_to_gray(x)
+            if len(self.input_shape) == 3:
+                x = x[..., None]
+        return self.method.encode(x)
 
     def describe(self) -> dict:
-        return {
+        d = {
             "type": "method",
             "input": self.kind,
             "method": self.method.name,
             "image_size": self.image_size,
             "file": "model.npz",
         }
+        if self.kind == "images":
+            d["channels"] = self.channels
+        return d
 
 
 def method_meta(path) -> dict:
@@ -140,19 +171,30 @@ def method_meta(path) -> dict:
         raise ValueError(f"{path} is not a deephash model file ({e})") from None
 
 
-def input_of(meta: dict) -> Tuple[str, Optional[int]]:
-    """(input kind, square image size) of a saved model, from its metadata."""
+def input_of(meta: dict) -> Tuple[str, Optional[int], Optional[tuple]]:
+    """(input kind, square image size, per-item input shape) of a saved model, from its
+    metadata: ("texts", None, None), or ("images", S, shape) with shape (S, S) or (S, S, 1)
+    (grayscale) or (S, S, 3) (RGB). Anything else is refused with a ValueError."""
     if "input_shapes" in meta:
         raise ValueError(f"a {meta.get('method')} model is cross-modal; a collection needs one modality")
     shape = meta.get("input_shape")
     if shape is None:
         raise ValueError(f"the {meta.get('method')} model does not record its input shape")
+    shape = tuple(int(v) for v in shape)
     if len(shape) == 0:
-        return "texts", None
-    if len(shape) in (2, 3) and shape[0] == shape[1] and (len(shape) == 2 or shape[2] == 3):
-        return "images", int(shape[0])
+        return "texts", None, None
+    if len(shape) == 3 and shape[2] not in (1, 3):
+        raise ValueError(
+            f"the {meta.get('method')} model takes images of shape {shape} ({shape[2]} channels); collections "
+            "support models of grayscale (S, S) or (S, S, 1) and RGB (S, S, 3) images"
+        )
+    if len(shape) in (2, 3) and shape[0] == shape[1]:
+        return "images", shape[0], shape
     if len(shape) in (2, 3):
-        raise ValueError(f"the model takes {shape[0]}x{shape[1]} images; collections use square images")
+        raise ValueError(
+            f"the {meta.get('method')} model takes {shape[0]}x{shape[1]} (height x width) images; collections "
+            "support models of square images (S x S)"
+        )
     raise ValueError(
         f"the {meta.get('method')} model encodes feature vectors of shape {tuple(shape)}; a collection "
         "needs a model that takes images or texts"
@@ -188,7 +230,14 @@ def load_encoder(folder: Path, desc: dict):
     if desc.get("type") == "default":
         return DefaultEncoder(kind, int(size or 160), desc.get("normalize") == "l2", method)
     if desc.get("type") == "method":
-        return MethodEncoder(method, kind, None if size is None else int(size))
+        # the input shape comes from the model file itself (grayscale or RGB, its size)
+        got_kind, got_size, shape = input_of(method_meta(file))
+        if got_kind != kind or (kind == "images" and got_size != size):
+            raise ValueError(
+                f"{folder}: the manifest says the model takes {kind} of size {size}, its file says {got_kind} "
+                f"of size {got_size}"
+            )
+        return MethodEncoder(method, kind, None if size is None else int(size), shape)
     raise ValueError(f"{folder}: unknown model type {desc.get('type')!r} in the manifest")
 
 

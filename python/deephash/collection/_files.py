@@ -12,9 +12,20 @@ import errno
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
-__all__ = ["CollectionBusyError", "WriterLock", "inside", "read_json", "remove_stale_temporaries", "write_atomic"]
+__all__ = [
+    "CollectionBusyError",
+    "WriterLock",
+    "atomic_file",
+    "inside",
+    "read_json",
+    "remove_stale_temporaries",
+    "temporary_owner",
+    "write_atomic",
+]
 
 _TMP_MARK = ".tmp-"
 
@@ -31,14 +42,17 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path``: exclusive temporary, fsync, rename, fsync of the folder."""
+@contextmanager
+def atomic_file(path: Path):
+    """A binary file to fill that replaces ``path`` when the block ends without an error:
+    exclusive temporary in the same folder, fsync, rename, fsync of the folder (on an error the
+    temporary is removed and ``path`` is untouched)."""
     path = Path(path)
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{time.monotonic_ns()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -49,6 +63,20 @@ def write_atomic(path: Path, data: bytes) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path``: exclusive temporary, fsync, rename, fsync of the folder."""
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+def temporary_owner(name: str) -> Optional[int]:
+    """The process id that wrote the temporary named ``name``; None for other names."""
+    if _TMP_MARK not in name:
+        return None
+    pid = name.rsplit(_TMP_MARK, 1)[1].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
 
 
 def read_json(path: Path) -> dict:

@@ -7,12 +7,15 @@ reason, which the collection records in ``col.errors`` instead of stopping.
 from __future__ import annotations
 
 import io
+import lzma
 import tarfile
 import warnings
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from ._archives import read_member
 
 __all__ = ["DamagedItem", "decode_square", "open_image", "read_item_bytes"]
 
@@ -32,8 +35,15 @@ def _pil():
     return Image, ImageOps
 
 
-def read_item_bytes(path: str, member: Optional[str], data_offset: Optional[int], size: Optional[int]) -> bytes:
-    """The stored bytes of an item: a file, or a member of a tar (by offset when known)."""
+def read_item_bytes(
+    path: str,
+    member: Optional[str],
+    data_offset: Optional[int],
+    size: Optional[int],
+    cache_dir: Optional[Path] = None,
+) -> bytes:
+    """The stored bytes of an item: a file, or a member of a tar (by offset; a compressed tar
+    through its unpacked copy in ``cache_dir``, see :mod:`._archives`)."""
     try:
         if member is None:
             p = Path(path)
@@ -41,22 +51,18 @@ def read_item_bytes(path: str, member: Optional[str], data_offset: Optional[int]
             if st.st_size > MAX_FILE_BYTES:
                 raise DamagedItem(f"file of {st.st_size} bytes is larger than {MAX_FILE_BYTES} bytes")
             return p.read_bytes()
+        if size is not None and size > MAX_FILE_BYTES:
+            raise DamagedItem(f"archive member of {size} bytes is larger than {MAX_FILE_BYTES} bytes")
         archive = path[: len(path) - len(member) - 1]
-        if data_offset is not None and size is not None:
-            with open(archive, "rb") as f:
-                f.seek(data_offset)
-                data = f.read(size)
-            if len(data) != size:
-                raise DamagedItem("archive member is truncated")
-            return data
-        with tarfile.open(archive, "r:*") as tf:
-            f = tf.extractfile(member)
-            if f is None:
-                raise DamagedItem(f"no file {member!r} in the archive")
-            return f.read()
+        data = read_member(archive, member, data_offset, size, cache_dir)
+        if size is not None and len(data) != size:
+            raise DamagedItem("archive member is truncated")
+        return data
     except DamagedItem:
         raise
-    except (OSError, tarfile.TarError, EOFError, KeyError) as e:
+    except KeyError:
+        raise DamagedItem(f"no file {member!r} in the archive") from None
+    except (OSError, tarfile.TarError, EOFError, lzma.LZMAError) as e:
         raise DamagedItem(f"cannot read: {e.strerror if isinstance(e, OSError) and e.strerror else e}") from None
 
 

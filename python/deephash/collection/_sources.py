@@ -154,9 +154,9 @@ def _scan_folder(root: Path, skip: Optional[Path]) -> Iterator[Entry]:
 
 
 def _scan_tar(path: Path) -> Iterator[Entry]:
-    # Uncompressed archives give each member's data offset, so an item is read back with one
-    # seek; compressed ones are read sequentially.
-    plain = path.name.lower().endswith(".tar")
+    # Each member's data offset (in the decompressed stream for a compressed archive), so an
+    # item is read back with one pread: in the archive itself, or in its unpacked copy
+    # (see _archives).
     with tarfile.open(path, "r:*") as tf:
         for m in tf:
             if not m.isfile() or not is_image_name(m.name):
@@ -166,7 +166,7 @@ def _scan_tar(path: Path) -> Iterator[Entry]:
             yield Entry(
                 f"{path}#{m.name}",
                 member=m.name,
-                data_offset=m.offset_data if plain else None,
+                data_offset=m.offset_data,
                 size=m.size,
                 mtime_ns=int(m.mtime) * 1_000_000_000,
                 label=label,

@@ -205,6 +205,14 @@ class ItemStore:
         p = self.execute("SELECT COUNT(*) FROM items WHERE code IS NULL AND removed_gen IS NULL")[0][0]
         return n, p
 
+    def replaced_at(self, gen: int, paths: Sequence[str]) -> List[str]:
+        """Those of ``paths`` whose previous version left the index at generation ``gen``."""
+        out = []
+        for p in paths:
+            if self.execute("SELECT 1 FROM items WHERE path = ? AND removed_gen = ? LIMIT 1", (p, gen)):
+                out.append(p)
+        return out
+
     def errors(self) -> dict:
         return {p: r for p, r in self.execute("SELECT path, reason FROM errors ORDER BY path")}
 

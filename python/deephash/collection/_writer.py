@@ -79,6 +79,7 @@ def apply_scan(store: ItemStore, desc: dict, gen: int, skip: Optional[Path], ver
     ``verify`` every unchanged-looking file is re-hashed too (catches a copy that kept size and
     mtime). Damaged files already reported are retried only when their size or mtime changed."""
     c = ScanCounts()
+    cache = cache_dir(store)
     seen = _IdSet()  # one bit per id: a million items cost 125 KB, not a set of ints
     seen_errors = set()
     pending: List[Entry] = []
@@ -104,7 +105,7 @@ def apply_scan(store: ItemStore, desc: dict, gen: int, skip: Optional[Path], ver
                     changed = (row.size, row.mtime_ns, row.label) != (e.size, e.mtime_ns, e.label)
                     if not changed and verify and row.sha256 is not None:
                         try:
-                            data = read_item_bytes(row.path, row.member, row.data_offset, row.size)
+                            data = read_item_bytes(row.path, row.member, row.data_offset, row.size, cache)
                             changed = hashlib.sha256(data).hexdigest() != row.sha256
                         except DamagedItem:
                             changed = True
@@ -113,6 +114,10 @@ def apply_scan(store: ItemStore, desc: dict, gen: int, skip: Optional[Path], ver
                     c.updated += 1
                 else:
                     c.unchanged += 1
+                    if e.member is not None and row.data_offset != e.data_offset:
+                        # same member, moved within a rewritten archive (or recorded without
+                        # an offset): where to read it is not part of its content
+                        db.execute("UPDATE items SET data_offset = ? WHERE id = ?", (e.data_offset, row.id))
         pending.clear()
 
     for e in scan(desc, skip):
@@ -154,7 +159,12 @@ def check_added(store: ItemStore, gen: int) -> ScanCounts:
     return c
 
 
-def _load(rows: List[Row], kind: str, image_size: int):
+def cache_dir(store: ItemStore) -> Path:
+    """The collection's ``cache/`` folder (unpacked copies of compressed tar sources)."""
+    return Path(store.path).parent / "cache"
+
+
+def _load(rows: List[Row], kind: str, image_size: int, cache: Optional[Path] = None):
     """Reads and decodes a batch: (ok rows, inputs, sha256s, {row id: reason})."""
     ok, inputs, shas, bad = [], [], [], {}
     for r in rows:
@@ -164,7 +174,7 @@ def _load(rows: List[Row], kind: str, image_size: int):
             shas.append(hashlib.sha256(r.text.encode("utf-8")).hexdigest())
             continue
         try:
-            data = read_item_bytes(r.path, r.member, r.data_offset, r.size)
+            data = read_item_bytes(r.path, r.member, r.data_offset, r.size, cache)
             sha = hashlib.sha256(data).hexdigest()
             arr = decode_square(data, image_size)
         except DamagedItem as e:
@@ -183,11 +193,12 @@ def encode_pending(
     progress: bool,
     callback: Optional[Callable[[int, int], None]],
     known_codes: Optional[dict] = None,
+    damaged: Optional[List[str]] = None,
 ) -> int:
     """Encodes every live row without a code, one committed batch at a time; returns how many
     rows were encoded (rows whose content hash matches an encoded row reuse its code, damaged
-    ones move to the error report). ``known_codes``: id -> code computed already (the fit
-    sample of the default model)."""
+    ones move to the error report, and their paths to ``damaged`` when given). ``known_codes``:
+    id -> code computed already (the fit sample of the default model)."""
     ids = store.pending_ids()
     total = int(ids.size)
     if total == 0:
@@ -206,7 +217,7 @@ def encode_pending(
         by_id = store.rows(chunk)
         rows = [by_id[i] for i in chunk.tolist() if i in by_id]
         need = [r for r in rows if r.id not in known_codes]
-        return rows, _load(need, encoder.kind, encoder.image_size or 0)
+        return rows, _load(need, encoder.kind, encoder.image_size or 0, cache_dir(store))
 
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -239,6 +250,8 @@ def encode_pending(
                             "UPDATE items SET code = ?, sha256 = COALESCE(?, sha256) WHERE id = ?", (code, sha, rid)
                         )
                     record_damaged(db, rows, bad)
+                if damaged is not None:
+                    damaged.extend(r.path for r in rows if r.id in bad)
                 done += len(rows)
                 if bar is not None:
                     bar.update(len(rows))

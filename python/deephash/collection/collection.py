@@ -7,6 +7,8 @@ Folder layout (every file written atomically; see :mod:`._files`)::
     COL/index-<G>.dhx     the codes of generation G in the engine's own file format
     COL/model.npz         the hashing model (deephash.methods format)
     COL/uploads/          images given to ``add`` as bytes or PIL images
+    COL/cache/            the unpacked copy of a compressed tar source (made on first read;
+                          items are read from it by offset; safe to delete)
     COL/writer.lock       the one-writer lock (flock; released when the writer dies)
 """
 
@@ -80,9 +82,14 @@ class Item:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """Counts of one ``sync``: items added, updated (changed content), removed, unchanged,
-    encoded (codes computed; others reused the code of identical content), damaged (reported
-    in ``col.errors``)."""
+    """Counts of one ``sync``.
+
+    ``added``, ``updated`` (changed content, new code), ``removed`` and ``unchanged`` count
+    items of the index, so ``len(col)`` changes by ``added - removed``. ``encoded``: codes
+    computed (others reused the code of identical content). ``damaged``: files skipped and
+    reported in ``col.errors`` — counted there only: a damaged new file is not ``added``, and a
+    file whose new content is damaged is ``removed`` (its old version leaves the index).
+    """
 
     added: int = 0
     updated: int = 0
@@ -246,7 +253,7 @@ class Collection:
         if self.kind != "images":
             raise ValueError("a text collection has no images; use item(id).text")
         row, _code = self._row(item_id)
-        data = read_item_bytes(row.path, row.member, row.data_offset, row.size)
+        data = read_item_bytes(row.path, row.member, row.data_offset, row.size, self.path / "cache")
         im = open_image(data, draft_size=max_size)
         if max_size is not None:
             im.thumbnail((int(max_size), int(max_size)))
@@ -383,6 +390,18 @@ class Collection:
         code = self.encode(query)
         return self.search_code(code, k)
 
+    def search_text(self, text: str, k: int = 10) -> List[Hit]:
+        """:meth:`search` for a text in a text collection; the text is never taken for a file
+        name (what a server does with a text from a request)."""
+        from .._validate import check_k
+
+        k = check_k(k)
+        if self.kind != "texts":
+            raise ValueError("this collection holds images; search_text needs a text collection")
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {describe(text)}")
+        return self.search_code(np.ascontiguousarray(self.encoder().encode([text]), dtype=np.uint8), k)
+
     def search_code(self, code, k: int = 10) -> List[Hit]:
         """:meth:`search` for a code, uint8 (bits // 8,) or (1, bits // 8)."""
         from .._validate import check_k
@@ -435,16 +454,19 @@ class Collection:
         def run(gen):
             c = apply_scan(self._store, desc, gen, self.path, verify)
             a = check_added(self._store, gen)
-            before = len(self.errors)
-            encoded = encode_pending(self._store, self.encoder(), batch_size, progress, callback)
-            damaged = max(len(self.errors) - before, 0) + c.still_damaged
+            bad: List[str] = []
+            encoded = encode_pending(self._store, self.encoder(), batch_size, progress, callback, damaged=bad)
+            # A damaged file never entered the index: a new one is not "added"; a changed one
+            # took its old version out ("removed"), so len() changes by added - removed.
+            replaced = self._store.replaced_at(gen, bad)
+            new_bad = len(bad) - len(replaced)
             return SyncReport(
-                added=c.added,
-                updated=c.updated + a.updated,
-                removed=c.removed + a.removed,
+                added=c.added - new_bad,
+                updated=c.updated + a.updated - len(replaced),
+                removed=c.removed + a.removed + len(replaced),
                 unchanged=c.unchanged + a.unchanged,
                 encoded=encoded,
-                damaged=damaged,
+                damaged=len(bad) + c.still_damaged,
             )
 
         return self._write(run)
@@ -458,19 +480,78 @@ class Collection:
             - a path to an image file (outside the source too; ``sync`` then checks it on
               its own) or to a folder (every image under it);
             - ``bytes`` of an image file or a PIL image (an upload): stored in the collection's
-              ``uploads/`` folder after it is checked to decode (ValueError otherwise);
-            - a ``str`` text, for text collections.
+              ``uploads/`` folder after it is checked to decode (ValueError otherwise).
+
+            In a text collection every item is a text, never a file name: ``add(texts)`` is
+            :meth:`add_texts` (one ``str`` is one text).
         labels : sequence of str, optional
             One per item.
         """
+        if self.kind == "texts":
+            return self.add_texts([items] if isinstance(items, str) else items, labels=labels, progress=progress)
         if isinstance(items, (str, bytes, bytearray, os.PathLike)) or hasattr(items, "getbands"):
             items = [items]
         items = list(items)
-        if labels is not None:
-            labels = [None if v is None else str(v) for v in labels]
-            if len(labels) != len(items):
-                raise ValueError(f"give one label per item: {len(labels)} labels for {len(items)} items")
+        labels = self._labels(labels, len(items), "item")
         entries = [self._entry_for(x, None if labels is None else labels[i]) for i, x in enumerate(items)]
+        return self._add_entries(entries, progress)
+
+    def add_texts(self, texts: Sequence[str], labels: Optional[Sequence] = None, progress: bool = False) -> List[int]:
+        """Adds texts to a text collection; returns their ids in order.
+
+        Every ``str`` is taken as a text: nothing is looked up in the file system (unlike
+        :meth:`search`, where a ``str`` naming an existing file is read). Adding a text that
+        is already in the collection with the same label returns its id and adds nothing.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Non-blank texts (a single ``str`` is refused: pass ``[text]``).
+        labels : sequence of str, optional
+            One per text (None for no label).
+
+        Raises
+        ------
+        TypeError
+            ``texts`` is a str or holds something else than str.
+        ValueError
+            An image collection, a blank text, or a number of labels other than of texts.
+        """
+        if self.kind != "texts":
+            raise ValueError("this collection holds images; add_texts needs a text collection (use add(paths))")
+        if isinstance(texts, (str, bytes, bytearray)):
+            raise TypeError(f"texts must be a sequence of str, got one {describe(texts)}; pass [text] to add one text")
+        try:
+            texts = list(texts)
+        except TypeError:
+            raise TypeError(f"texts must be a sequence of str, got {describe(texts)}") from None
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"texts must be str, got {describe(t)} at position {i}")
+            if not t.strip():
+                raise ValueError(f"text at position {i} is blank; a collection holds non-blank texts only")
+        labels = self._labels(labels, len(texts), "text")
+        entries = []
+        for i, t in enumerate(texts):
+            sha = hashlib.sha256(t.encode("utf-8")).hexdigest()[:24]
+            label = None if labels is None else labels[i]
+            entries.append([Entry(f"{self.path}/added-texts#{sha}", label=label, text=t)])
+        return self._add_entries(entries, progress)
+
+    @staticmethod
+    def _labels(labels, n: int, what: str) -> Optional[List[Optional[str]]]:
+        if labels is None:
+            return None
+        if isinstance(labels, (str, bytes)):
+            raise TypeError(f"labels must be a sequence with one label per {what}, got one {describe(labels)}")
+        labels = [None if v is None else str(v) for v in labels]
+        if len(labels) != n:
+            raise ValueError(f"give one label per {what}: {len(labels)} labels for {n} {what}s")
+        return labels
+
+    def _add_entries(self, entries: List[List[Entry]], progress: bool) -> list:
+        """Adds groups of entries (one group per item given); the id of each one-entry group,
+        a list of ids for a folder's group."""
 
         def run(gen):
             ids: List[List[int]] = []
@@ -497,14 +578,9 @@ class Collection:
 
     def _entry_for(self, x, label) -> List[Entry]:
         if isinstance(x, (bytes, bytearray)) or hasattr(x, "getbands"):
-            if self.kind != "images":
-                raise ValueError("this collection holds texts; add str texts")
             return [self._store_upload(x, label)]
         if isinstance(x, (str, os.PathLike)):
             p = Path(os.fspath(x)).expanduser()
-            if isinstance(x, str) and self.kind == "texts" and not p.is_file():
-                sha = hashlib.sha256(x.encode("utf-8")).hexdigest()[:24]
-                return [Entry(f"{self.path}/added-texts#{sha}", label=label, text=x)]
             if p.is_dir():
                 from ._sources import scan
 
@@ -514,11 +590,9 @@ class Collection:
                 ]
             if not p.is_file():
                 raise FileNotFoundError(f"no such file: {p}")
-            if self.kind == "texts":
-                raise ValueError("this collection holds texts; add str texts")
             st = p.stat()
             return [Entry(str(p.resolve()), size=st.st_size, mtime_ns=st.st_mtime_ns, label=label)]
-        raise TypeError(f"items to add must be paths, image bytes, PIL images or texts, got {describe(x)}")
+        raise TypeError(f"items to add must be image paths, image bytes or PIL images, got {describe(x)}")
 
     def _store_upload(self, x, label) -> Entry:
         import io

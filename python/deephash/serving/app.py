@@ -176,7 +176,9 @@ class _Service:
         return self.answer(np.frombuffer(code, dtype=np.uint8), k)
 
     def add(self, items, labels) -> dict:
-        ids = self.col.add(items, labels=labels)
+        # Texts go through add_texts: a text from a request is never taken for a file name.
+        texts = self.col.kind == "texts"
+        ids = self.col.add_texts(items, labels=labels) if texts else self.col.add(items, labels=labels)
         return {"ids": ids, "items": len(self.col)}
 
     def item(self, item_id: int) -> dict:
