@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "deephash/hamming.hpp"
@@ -38,6 +40,9 @@ constexpr size_t kMinPart = size_t{1} << 16;  // fewest codes worth a database p
 constexpr size_t kFirstStep = 256;            // first kernel call per query and block, in codes
 constexpr double kSmallJob = 4e6;             // queries x codes x bytes below which starting threads costs more
 constexpr int32_t kOpen = std::numeric_limits<int32_t>::max();  // no threshold yet
+
+// EXPERIMENT knobs (temporary)
+int xknob(const char* name, int dflt);
 
 // Codes per block for codes of code_size bytes.
 size_t block_codes(size_t code_size);
@@ -81,15 +86,33 @@ inline void positions_to_ids(int64_t* row, size_t k, const int64_t* ids) {
     if (row[j] != kMissingId) row[j] = ids[static_cast<size_t>(row[j])];
 }
 
+template <class K, class = void>
+struct HasCodes : std::false_type {};
+template <class K>
+struct HasCodes<K, std::void_t<decltype(std::declval<const K&>().code_ptr(0))>> : std::true_type {};
+
 // Offers every code in [begin, end) to the selectors of slots [q0, q0 + gq).
 template <class Sel, class Kernel>
 void scan_group(const Kernel& kern, Sel* sels, size_t q0, size_t gq, size_t begin, size_t end, size_t block,
                 const Options& o, Scratch& s) {
   const int32_t tie_skip = o.by_pos ? 1 : 0;
   std::vector<size_t> step(gq, kFirstStep);
+  static const int pf = xknob("DH_PF", 0);
   for (size_t b = begin; b < end; b += block) {
     const size_t bend = std::min(end, b + block);
+    // Prefetch the next block into L1/L2, a slice per query, while this block is scanned.
+    const size_t nb0 = bend, nb1 = std::min(end, bend + block);
+    size_t lines = 0, per_q = 0;
+    const char* base = nullptr;
+    if constexpr (HasCodes<Kernel>::value) {
+      lines = nb1 > nb0 ? ((nb1 - nb0) * kern.code_size() + 63) / 64 : 0;
+      per_q = gq > 1 && pf ? (lines + gq - 1) / gq : 0;
+      base = reinterpret_cast<const char*>(kern.code_ptr(nb0));
+    }
     for (size_t g = 0; g < gq; ++g) {
+      if (per_q) {
+        for (size_t l = g * per_q; l < std::min(lines, (g + 1) * per_q); ++l) { if (pf == 2) __builtin_prefetch(base + 64 * l, 0, 2); else __builtin_prefetch(base + 64 * l, 0, 3); }
+      }
       Sel& sel = sels[g];
       const int32_t cap = o.caps ? o.caps[q0 + g] : kOpen;
       for (size_t c0 = b; c0 < bend;) {
@@ -216,11 +239,21 @@ RangeResultT<D> assemble_range(std::vector<Hits>& hits, size_t nq, size_t parts,
 
 // A kernel over Hamming codes: query_of(slot) gives the query's code.
 template <class QueryOf>
-auto hamming_kernel(const HammingKernels& K, const uint8_t* codes, size_t code_size, QueryOf query_of) {
-  return
-      [&K, codes, code_size, query_of](size_t slot, size_t c0, size_t len, int32_t thr, uint32_t* idx, int32_t* dist) {
-        return K.scan_leq(query_of(slot), codes + c0 * code_size, len, code_size, thr, idx, dist);
-      };
+struct HammingKernel {
+  const HammingKernels& K;
+  const uint8_t* codes;
+  size_t cs;
+  QueryOf query_of;
+  size_t code_size() const { return cs; }
+  const uint8_t* code_ptr(size_t i) const { return codes + i * cs; }
+  size_t operator()(size_t slot, size_t c0, size_t len, int32_t thr, uint32_t* idx, int32_t* dist) const {
+    return K.scan_leq(query_of(slot), codes + c0 * cs, len, cs, thr, idx, dist);
+  }
+};
+template <class QueryOf>
+HammingKernel<QueryOf> hamming_kernel(const HammingKernels& K, const uint8_t* codes, size_t code_size,
+                                      QueryOf query_of) {
+  return {K, codes, code_size, query_of};
 }
 
 }  // namespace block_scan
