@@ -27,8 +27,8 @@ inline __m256i dist4(const uint64_t* p, const __m256i* q, __m256i lut, __m256i l
 struct Consts {
   __m256i lut, low;
   Consts()
-      : lut(_mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3,
-                             4)),
+      : lut(_mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
+                             3, 4)),
         low(_mm256_set1_epi8(0x0f)) {}
 };
 

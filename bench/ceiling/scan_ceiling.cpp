@@ -11,11 +11,11 @@
 // this and prints the table beside the engine's FlatIndex times.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,7 +64,7 @@ volatile uint64_t g_sink;  // keeps every result alive
 
 // Pairs per second of one loop over `n` codes of `words` words, repeated `passes` times per timing.
 Rate time_loop(CeilingLoop loop, const uint64_t* codes, size_t n, size_t words, size_t passes, int repeats,
-                 int32_t thr) {
+               int32_t thr) {
   const std::vector<uint64_t> q = random_words(words, 7);
   std::vector<double> cpu, wall;
   for (int r = 0; r < repeats + 1; ++r) {

@@ -1,22 +1,12 @@
 // The work plan of the blocked scan (block_scan.hpp).
 #include "block_scan.hpp"
 
-#include <cstdlib>
-
 #include "bits_util.hpp"
 
 namespace deephash {
 namespace block_scan {
 
-int xknob(const char* name, int dflt) {
-  const char* v = std::getenv(name);
-  return v ? std::atoi(v) : dflt;
-}
-
-size_t block_codes(size_t code_size) {
-  static const size_t bb = static_cast<size_t>(xknob("DH_BLOCK", static_cast<int>(kBlockBytes)));
-  return std::clamp<size_t>(bb / code_size, 256, size_t{1} << 20);
-}
+size_t block_codes(size_t code_size) { return std::clamp<size_t>(kBlockBytes / code_size, 256, size_t{1} << 20); }
 
 int job_threads(size_t nq, size_t n, size_t code_size) {
   // Small jobs are not worth starting threads for.
@@ -28,8 +18,7 @@ Plan make_plan(size_t nq, size_t n, size_t code_size) {
   Plan p;
   p.threads = job_threads(nq, n, code_size);
   const size_t t = static_cast<size_t>(p.threads);
-  static const size_t mg = static_cast<size_t>(xknob("DH_GROUP", static_cast<int>(kMaxGroup)));
-  p.group = std::clamp<size_t>(ceil_div(nq, t), 1, mg);
+  p.group = std::clamp<size_t>(ceil_div(nq, t), 1, kMaxGroup);
   p.groups = ceil_div(nq, p.group);
   p.parts = 1;
   // Several parts per thread, handed out dynamically: a thread slowed by other work on its core

@@ -41,9 +41,6 @@ constexpr size_t kFirstStep = 256;            // first kernel call per query and
 constexpr double kSmallJob = 4e6;             // queries x codes x bytes below which starting threads costs more
 constexpr int32_t kOpen = std::numeric_limits<int32_t>::max();  // no threshold yet
 
-// EXPERIMENT knobs (temporary)
-int xknob(const char* name, int dflt);
-
 // Codes per block for codes of code_size bytes.
 size_t block_codes(size_t code_size);
 
@@ -86,6 +83,7 @@ inline void positions_to_ids(int64_t* row, size_t k, const int64_t* ids) {
     if (row[j] != kMissingId) row[j] = ids[static_cast<size_t>(row[j])];
 }
 
+// Kernels that expose their codes (code_size(), code_ptr(i)) get the next block prefetched.
 template <class K, class = void>
 struct HasCodes : std::false_type {};
 template <class K>
@@ -97,22 +95,22 @@ void scan_group(const Kernel& kern, Sel* sels, size_t q0, size_t gq, size_t begi
                 const Options& o, Scratch& s) {
   const int32_t tie_skip = o.by_pos ? 1 : 0;
   std::vector<size_t> step(gq, kFirstStep);
-  static const int pf = xknob("DH_PF", 0);
   for (size_t b = begin; b < end; b += block) {
     const size_t bend = std::min(end, b + block);
-    // Prefetch the next block into L1/L2, a slice per query, while this block is scanned.
-    const size_t nb0 = bend, nb1 = std::min(end, bend + block);
+    // While a group scans this block, its queries prefetch the next one, a slice each: the
+    // first query over a block would otherwise wait for memory.
     size_t lines = 0, per_q = 0;
-    const char* base = nullptr;
+    const char* next = nullptr;
     if constexpr (HasCodes<Kernel>::value) {
-      lines = nb1 > nb0 ? ((nb1 - nb0) * kern.code_size() + 63) / 64 : 0;
-      per_q = gq > 1 && pf ? (lines + gq - 1) / gq : 0;
-      base = reinterpret_cast<const char*>(kern.code_ptr(nb0));
+      const size_t nend = std::min(end, bend + block);
+      if (gq > 1 && nend > bend) {
+        lines = ((nend - bend) * kern.code_size() + 63) / 64;
+        per_q = (lines + gq - 1) / gq;
+        next = reinterpret_cast<const char*>(kern.code_ptr(bend));
+      }
     }
     for (size_t g = 0; g < gq; ++g) {
-      if (per_q) {
-        for (size_t l = g * per_q; l < std::min(lines, (g + 1) * per_q); ++l) { if (pf == 2) __builtin_prefetch(base + 64 * l, 0, 2); else __builtin_prefetch(base + 64 * l, 0, 3); }
-      }
+      for (size_t l = g * per_q, le = std::min(lines, l + per_q); l < le; ++l) __builtin_prefetch(next + 64 * l, 0, 3);
       Sel& sel = sels[g];
       const int32_t cap = o.caps ? o.caps[q0 + g] : kOpen;
       for (size_t c0 = b; c0 < bend;) {

@@ -8,10 +8,9 @@
 // giving 8 distances in one register that are compared with the threshold in one instruction.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 #include "bits_util.hpp"
@@ -20,11 +19,6 @@
 namespace deephash {
 namespace avx512_isa {
 #include "hamming_impl.hpp"
-
-inline int xk() {
-  static const int v = [] { const char* e = std::getenv("DH_K"); return e ? std::atoi(e) : 1; }();
-  return v;
-}
 
 // Lane i of the result = a[2i] + a[2i+1] for i < 4, b[2(i-4)] + b[2(i-4)+1] for i >= 4.
 inline __m512i pair_sum(__m512i a, __m512i b) {
@@ -119,7 +113,8 @@ inline size_t emit(__m512i d, __m512i t, size_t base, uint32_t* idx, int32_t* ou
     d = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 1, 3, 4, 6, 5, 7), d);
   }
   const __mmask8 m = _mm512_cmple_epu64_mask(d, t);
-  const __m256i ix = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i ix =
+      _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_maskz_compress_epi32(m, _mm512_cvtepi64_epi32(d)));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + c), _mm256_maskz_compress_epi32(m, ix));
   return c + static_cast<size_t>(__builtin_popcount(m));
@@ -183,9 +178,9 @@ inline __m512i packed_dist(const uint8_t* p, __m512i q) {
   const __m512i p0 = popcnt_xor(p, q), p1 = popcnt_xor(p + 64, q);
   const __m512i p2 = popcnt_xor(p + 128, q), p3 = popcnt_xor(p + 192, q);
   // x = p0 | p1 << 16 | p2 << 32 | p3 << 48 (popcounts of a word are at most 64: no overlap).
-  const __m512i x = _mm512_or_si512(
-      _mm512_ternarylogic_epi64(p0, _mm512_slli_epi64(p1, 16), _mm512_slli_epi64(p2, 32), 0xFE),
-      _mm512_slli_epi64(p3, 48));
+  const __m512i x =
+      _mm512_or_si512(_mm512_ternarylogic_epi64(p0, _mm512_slli_epi64(p1, 16), _mm512_slli_epi64(p2, 32), 0xFE),
+                      _mm512_slli_epi64(p3, 48));
   // Add the two words of each 128-bit lane (a code of W = 2, half a code of W = 4) ...
   __m512i y = _mm512_add_epi64(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
   if constexpr (W == 4) {
@@ -202,8 +197,8 @@ inline size_t emit_packed(__m512i y, __m512i t16, size_t base, uint32_t* idx, in
   constexpr size_t kCodes = W == 2 ? 16 : 8;
   const __m512i d16 = _mm512_permutexvar_epi16(packed_order<W>(), y);  // code order, low kCodes words
   const __m512i d32 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(d16));
-  const __mmask16 m = static_cast<__mmask16>(_mm512_cmple_epu32_mask(d32, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(t16))) &
-                                             ((1u << kCodes) - 1));
+  const __mmask16 m = static_cast<__mmask16>(
+      _mm512_cmple_epu32_mask(d32, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(t16))) & ((1u << kCodes) - 1));
   const __m512i ix = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base)),
                                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   if constexpr (kCodes == 16) {
@@ -212,7 +207,8 @@ inline size_t emit_packed(__m512i y, __m512i t16, size_t base, uint32_t* idx, in
   } else {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c),
                         _mm512_castsi512_si256(_mm512_maskz_compress_epi32(m, d32)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + c), _mm512_castsi512_si256(_mm512_maskz_compress_epi32(m, ix)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + c),
+                        _mm512_castsi512_si256(_mm512_maskz_compress_epi32(m, ix)));
   }
   return c + static_cast<size_t>(__builtin_popcount(m));
 }
@@ -308,8 +304,8 @@ size_t scan_leq(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes,
   switch (nbytes) {
     case 4: return scan_leq_32(q, codes, n, thr, idx, out);
     case 8: return scan_leq_w<1>(q, codes, n, nbytes, thr, idx, out);
-    case 16: return xk() ? scan_leq_packed<2>(q, codes, n, nbytes, thr, idx, out) : scan_leq_w<2>(q, codes, n, nbytes, thr, idx, out);
-    case 32: return xk() ? scan_leq_packed<4>(q, codes, n, nbytes, thr, idx, out) : scan_leq_w<4>(q, codes, n, nbytes, thr, idx, out);
+    case 16: return scan_leq_packed<2>(q, codes, n, nbytes, thr, idx, out);
+    case 32: return scan_leq_packed<4>(q, codes, n, nbytes, thr, idx, out);
     default:
       if (nbytes % 64 == 0 && nbytes / 64 <= kMaxChunks) return scan_leq_w<0>(q, codes, n, nbytes, thr, idx, out);
       return scan_leq_loop(MaskedDistance{nbytes}, q, codes, n, nbytes, thr, idx, out);
