@@ -6,7 +6,8 @@
 //   {"kind":"scan","level":..,"bits":..,"where":"L1"|"L2"|"mem","form":"cmp"|"min",
 //    "gpairs_per_s":..,"gpairs_per_s_wall":..}   medians over --repeats timings, one thread,
 //    per second of the thread's CPU time and of wall time;
-//   {"kind":"bandwidth","threads":1|2,"gb_per_s":..}   a streaming read of --mem-mib MiB.
+//   {"kind":"bandwidth","threads":1|2,"gb_per_s":..,"gb_per_s_wall":..}   a streaming read of
+//    --mem-mib MiB, per thread CPU time (summed over the threads) and per wall time.
 // Levels above the CPU's (deephash::detected_simd_level) are skipped. tools/scan_ceiling.py runs
 // this and prints the table beside the engine's FlatIndex times.
 #include <algorithm>
@@ -83,30 +84,43 @@ Rate time_loop(CeilingLoop loop, const uint64_t* codes, size_t n, size_t words, 
   return {median(cpu), median(wall)};
 }
 
-// Bytes per second (wall time) of a streaming read of `words` 64-bit words by `threads` threads.
-double bandwidth(const uint64_t* data, size_t words, int threads, int repeats) {
+// Bytes per second of a streaming read of `words` 64-bit words split between `threads` threads:
+// per second of wall time, and the sum over the threads of their bytes per second of their own
+// CPU time (what the threads would read together if each had its core; wall time also counts
+// time slices given to other processes on a shared machine).
+Rate bandwidth(const uint64_t* data, size_t words, int threads, int repeats) {
   auto read = [](const uint64_t* p, size_t n) {
     uint64_t a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i + 8 <= n; i += 8)
       for (size_t j = 0; j < 8; ++j) a[j] ^= p[i + j];
     return a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5] ^ a[6] ^ a[7];
   };
-  std::vector<double> rates;
+  const size_t part = words / static_cast<size_t>(threads);
+  std::vector<double> cpu, wall;
   for (int r = 0; r < repeats + 1; ++r) {
     std::vector<uint64_t> out(static_cast<size_t>(threads));
+    std::vector<double> secs(static_cast<size_t>(threads));
     const auto t = Clock::now();
     std::vector<std::thread> pool;
-    const size_t part = words / static_cast<size_t>(threads);
     for (int i = 0; i < threads; ++i)
-      pool.emplace_back([&, i] { out[static_cast<size_t>(i)] = read(data + static_cast<size_t>(i) * part, part); });
+      pool.emplace_back([&, i] {
+        const double c = thread_seconds();
+        out[static_cast<size_t>(i)] = read(data + static_cast<size_t>(i) * part, part);
+        secs[static_cast<size_t>(i)] = thread_seconds() - c;
+      });
     for (auto& th : pool) th.join();
     const double s = seconds_since(t);
     uint64_t acc = 0;
     for (uint64_t v : out) acc ^= v;
     g_sink = acc;
-    if (r > 0) rates.push_back(static_cast<double>(part * static_cast<size_t>(threads) * 8) / s);
+    if (r > 0) {
+      double sum = 0;
+      for (double sec : secs) sum += static_cast<double>(part * 8) / sec;
+      cpu.push_back(sum);
+      wall.push_back(static_cast<double>(part * static_cast<size_t>(threads) * 8) / s);
+    }
   }
-  return median(rates);
+  return {median(cpu), median(wall)};
 }
 
 std::vector<size_t> parse_list(const char* s) {
@@ -181,8 +195,9 @@ int run(int argc, char** argv) {
     }
   }
   for (int threads : {1, 2}) {
-    std::printf("{\"kind\":\"bandwidth\",\"threads\":%d,\"gb_per_s\":%.3f}\n", threads,
-                bandwidth(mem.data(), mem_words, threads, repeats) / 1e9);
+    const Rate bw = bandwidth(mem.data(), mem_words, threads, repeats);
+    std::printf("{\"kind\":\"bandwidth\",\"threads\":%d,\"gb_per_s\":%.3f,\"gb_per_s_wall\":%.3f}\n", threads,
+                bw.cpu / 1e9, bw.wall / 1e9);
     std::fflush(stdout);
   }
   return 0;
