@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "deephash/hamming.hpp"
@@ -81,6 +83,12 @@ inline void positions_to_ids(int64_t* row, size_t k, const int64_t* ids) {
     if (row[j] != kMissingId) row[j] = ids[static_cast<size_t>(row[j])];
 }
 
+// Kernels that expose their codes (code_size(), code_ptr(i)) get the next block prefetched.
+template <class K, class = void>
+struct HasCodes : std::false_type {};
+template <class K>
+struct HasCodes<K, std::void_t<decltype(std::declval<const K&>().code_ptr(0))>> : std::true_type {};
+
 // Offers every code in [begin, end) to the selectors of slots [q0, q0 + gq).
 template <class Sel, class Kernel>
 void scan_group(const Kernel& kern, Sel* sels, size_t q0, size_t gq, size_t begin, size_t end, size_t block,
@@ -89,7 +97,20 @@ void scan_group(const Kernel& kern, Sel* sels, size_t q0, size_t gq, size_t begi
   std::vector<size_t> step(gq, kFirstStep);
   for (size_t b = begin; b < end; b += block) {
     const size_t bend = std::min(end, b + block);
+    // While a group scans this block, its queries prefetch the next one, a slice each: the
+    // first query over a block would otherwise wait for memory.
+    size_t lines = 0, per_q = 0;
+    const char* next = nullptr;
+    if constexpr (HasCodes<Kernel>::value) {
+      const size_t nend = std::min(end, bend + block);
+      if (gq > 1 && nend > bend) {
+        lines = ((nend - bend) * kern.code_size() + 63) / 64;
+        per_q = (lines + gq - 1) / gq;
+        next = reinterpret_cast<const char*>(kern.code_ptr(bend));
+      }
+    }
     for (size_t g = 0; g < gq; ++g) {
+      for (size_t l = g * per_q, le = std::min(lines, l + per_q); l < le; ++l) __builtin_prefetch(next + 64 * l, 0, 3);
       Sel& sel = sels[g];
       const int32_t cap = o.caps ? o.caps[q0 + g] : kOpen;
       for (size_t c0 = b; c0 < bend;) {
@@ -216,11 +237,21 @@ RangeResultT<D> assemble_range(std::vector<Hits>& hits, size_t nq, size_t parts,
 
 // A kernel over Hamming codes: query_of(slot) gives the query's code.
 template <class QueryOf>
-auto hamming_kernel(const HammingKernels& K, const uint8_t* codes, size_t code_size, QueryOf query_of) {
-  return
-      [&K, codes, code_size, query_of](size_t slot, size_t c0, size_t len, int32_t thr, uint32_t* idx, int32_t* dist) {
-        return K.scan_leq(query_of(slot), codes + c0 * code_size, len, code_size, thr, idx, dist);
-      };
+struct HammingKernel {
+  const HammingKernels& K;
+  const uint8_t* codes;
+  size_t cs;
+  QueryOf query_of;
+  size_t code_size() const { return cs; }
+  const uint8_t* code_ptr(size_t i) const { return codes + i * cs; }
+  size_t operator()(size_t slot, size_t c0, size_t len, int32_t thr, uint32_t* idx, int32_t* dist) const {
+    return K.scan_leq(query_of(slot), codes + c0 * cs, len, cs, thr, idx, dist);
+  }
+};
+template <class QueryOf>
+HammingKernel<QueryOf> hamming_kernel(const HammingKernels& K, const uint8_t* codes, size_t code_size,
+                                      QueryOf query_of) {
+  return {K, codes, code_size, query_of};
 }
 
 }  // namespace block_scan

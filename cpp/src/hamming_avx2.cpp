@@ -14,22 +14,29 @@ namespace deephash {
 namespace avx2_isa {
 #include "hamming_impl.hpp"
 
-// Per-64-bit-lane popcount of v.
-inline __m256i popcnt64(__m256i v) {
+// Per-byte popcount of v.
+inline __m256i popcnt8(__m256i v) {
   const __m256i lut =
       _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f);
-  __m256i lo = _mm256_and_si256(v, low);
-  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-  __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-  return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
+  const __m256i lo = _mm256_and_si256(v, low);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
 }
+
+inline __m256i bytes_popcnt_xor(const uint8_t* p, __m256i q) {
+  return popcnt8(_mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), q));
+}
+
+// Per-64-bit-lane popcount of v.
+inline __m256i popcnt64(__m256i v) { return _mm256_sad_epu8(popcnt8(v), _mm256_setzero_si256()); }
 
 inline __m256i popcnt_xor(const uint8_t* p, __m256i q) {
   return popcnt64(_mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), q));
 }
 
-// [a0+a1, b0+b1, a2+a3, b2+b3]
+// [a0+a1, b0+b1, a2+a3, b2+b3] (64-bit lanes; also for byte counts whose sums stay below 256,
+// which then never carry into the next byte)
 inline __m256i pair_sum(__m256i a, __m256i b) {
   return _mm256_add_epi64(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
@@ -61,9 +68,21 @@ inline __m256i dist4(const uint8_t* p, const __m256i* qv, size_t chunks) {
   if constexpr (W == 1) {
     return popcnt_xor(p, qv[0]);
   } else if constexpr (W == 2) {
-    // pair_sum gives codes in the order 0, 2, 1, 3; permute back.
-    __m256i s = pair_sum(popcnt_xor(p, qv[0]), popcnt_xor(p + 32, qv[0]));
-    return _mm256_permute4x64_epi64(s, 0xD8);
+    // The two words of each code added as bytes (<= 16), then one VPSADBW for 4 codes;
+    // pair_sum gives codes in the order 0, 2, 1, 3: permute back.
+    const __m256i s = pair_sum(bytes_popcnt_xor(p, qv[0]), bytes_popcnt_xor(p + 32, qv[0]));
+    return _mm256_permute4x64_epi64(_mm256_sad_epu8(s, _mm256_setzero_si256()), 0xD8);
+  } else if (chunks == 1) {
+    // 256-bit codes, one per register: add the four codes' byte popcounts pairwise across
+    // registers first (bytes stay <= 32), then one VPSADBW gives the 4 distances, instead of one
+    // VPSADBW per code and a reduction of 4 x 4 lanes (VPSADBW and cross-lane permutes share
+    // one port).
+    const __m256i a = bytes_popcnt_xor(p, qv[0]), b = bytes_popcnt_xor(p + 32, qv[0]);
+    const __m256i c = bytes_popcnt_xor(p + 64, qv[0]), d = bytes_popcnt_xor(p + 96, qv[0]);
+    const __m256i ab = pair_sum(a, b), cd = pair_sum(c, d);  // [a01, b01 | a23, b23] as bytes
+    const __m256i all =
+        _mm256_add_epi8(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
+    return _mm256_sad_epu8(all, _mm256_setzero_si256());
   } else {
     const size_t stride = 32 * chunks;
     __m256i acc[4];

@@ -8,6 +8,7 @@
 // giving 8 distances in one register that are compared with the threshold in one instruction.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -98,28 +99,25 @@ struct LaneOrder<4> {
   static constexpr uint8_t code[8] = {0, 2, 1, 3, 4, 6, 5, 7};
 };
 
-// Appends the lanes of d selected by mask m as candidates base + code, in ascending code order.
+// Appends the codes of d within the threshold t as candidates base + code, in ascending code
+// order: d is put back in code order (one permute for W = 2 and 4), compared again, and the
+// selected distances and indices are compressed into registers and stored whole (no branch per
+// lane: candidates are rare and their positions unpredictable, so per-lane branches mispredict).
+// Writes 8 entries at c; callers guarantee c + 8 <= the room of idx and out (c <= base and
+// base + 8 <= n).
 template <size_t W>
-inline size_t emit(__m512i d, __mmask8 m, size_t base, uint32_t* idx, int32_t* out, size_t c) {
-  alignas(64) uint64_t lanes[8];
-  _mm512_store_si512(lanes, d);
-  unsigned by_code = 0;
-  uint64_t dist_of[8];
-  for (unsigned lane = 0; lane < 8; ++lane) {
-    if (m & (1u << lane)) {
-      const unsigned code = LaneOrder<W>::code[lane];
-      by_code |= 1u << code;
-      dist_of[code] = lanes[lane];
-    }
+inline size_t emit(__m512i d, __m512i t, size_t base, uint32_t* idx, int32_t* out, size_t c) {
+  if constexpr (W == 2) {
+    d = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), d);
+  } else if constexpr (W == 4) {
+    d = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 1, 3, 4, 6, 5, 7), d);
   }
-  while (by_code) {
-    unsigned j = static_cast<unsigned>(__builtin_ctz(by_code));
-    idx[c] = static_cast<uint32_t>(base + j);
-    out[c] = static_cast<int32_t>(dist_of[j]);
-    ++c;
-    by_code &= by_code - 1;
-  }
-  return c;
+  const __mmask8 m = _mm512_cmple_epu64_mask(d, t);
+  const __m256i ix =
+      _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_maskz_compress_epi32(m, _mm512_cvtepi64_epi32(d)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + c), _mm256_maskz_compress_epi32(m, ix));
+  return c + static_cast<size_t>(__builtin_popcount(m));
 }
 
 template <size_t W>
@@ -135,22 +133,111 @@ size_t scan_leq_w(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbyte
       const uint8_t* p = codes + i * nbytes;
       __m512i d0 = dist8<1>(p, qv.v, 0), d1 = dist8<1>(p + 64, qv.v, 0);
       __m512i d2 = dist8<1>(p + 128, qv.v, 0), d3 = dist8<1>(p + 192, qv.v, 0);
-      __mmask8 m0 = _mm512_cmple_epu64_mask(d0, t), m1 = _mm512_cmple_epu64_mask(d1, t);
-      __mmask8 m2 = _mm512_cmple_epu64_mask(d2, t), m3 = _mm512_cmple_epu64_mask(d3, t);
-      if (__builtin_expect((m0 | m1 | m2 | m3) != 0, 0)) {
-        c = emit<1>(d0, m0, i, idx, out, c);
-        c = emit<1>(d1, m1, i + 8, idx, out, c);
-        c = emit<1>(d2, m2, i + 16, idx, out, c);
-        c = emit<1>(d3, m3, i + 24, idx, out, c);
+      // One compare of the minimum (VPMINUQ runs beside VPOPCNTQ) instead of four compares.
+      const __m512i lo = _mm512_min_epu64(_mm512_min_epu64(d0, d1), _mm512_min_epu64(d2, d3));
+      if (__builtin_expect(_mm512_cmple_epu64_mask(lo, t) != 0, 0)) {
+        c = emit<1>(d0, t, i, idx, out, c);
+        c = emit<1>(d1, t, i + 8, idx, out, c);
+        c = emit<1>(d2, t, i + 16, idx, out, c);
+        c = emit<1>(d3, t, i + 24, idx, out, c);
       }
     }
   }
   for (; i + 8 <= n; i += 8) {
     __m512i d = dist8<W>(codes + i * nbytes, qv.v, chunks);
     __mmask8 m = _mm512_cmple_epu64_mask(d, t);
-    if (__builtin_expect(m != 0, 0)) c = emit<W>(d, m, i, idx, out, c);
+    if (__builtin_expect(m != 0, 0)) c = emit<W>(d, t, i, idx, out, c);
   }
   c += scan_leq_loop(FixedDistance<0>{nbytes}, q, codes, n, nbytes, thr, idx + c, out + c, i);
+  return c;
+}
+
+// 128- and 256-bit codes: the word popcounts of four registers are packed into 16-bit fields of
+// one (shifts and ORs, which run beside VPOPCNTQ) before the words of each code are added, so one
+// shuffle-and-add serves four registers instead of one. With P = 4 registers of G codes each
+// (G = 4 for W = 2, 2 for W = 4), after the adds the 64-bit lane that holds code c of register r
+// has its distance in field r; one 16-bit compare tests 4 * G codes.
+//
+// Element e (16-bit) of the packed sums holding code j of the 4G codes, in code order.
+template <size_t W>
+inline __m512i packed_order() {
+  if constexpr (W == 2) {
+    // Register r holds codes 4r .. 4r + 3, code 4r + i at 64-bit lane 2i: element 8i + r.
+    alignas(64) static constexpr uint16_t order[32] = {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27};
+    return _mm512_load_si512(order);
+  } else {
+    // Register r holds codes 2r, 2r + 1, at 64-bit lanes 0 and 4: elements r and 16 + r.
+    alignas(64) static constexpr uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19};
+    return _mm512_load_si512(order);
+  }
+}
+
+// Packed distances of the 4G codes at p (W = 2 or 4 words each).
+template <size_t W>
+inline __m512i packed_dist(const uint8_t* p, __m512i q) {
+  const __m512i p0 = popcnt_xor(p, q), p1 = popcnt_xor(p + 64, q);
+  const __m512i p2 = popcnt_xor(p + 128, q), p3 = popcnt_xor(p + 192, q);
+  // x = p0 | p1 << 16 | p2 << 32 | p3 << 48 (popcounts of a word are at most 64: no overlap).
+  const __m512i x =
+      _mm512_or_si512(_mm512_ternarylogic_epi64(p0, _mm512_slli_epi64(p1, 16), _mm512_slli_epi64(p2, 32), 0xFE),
+                      _mm512_slli_epi64(p3, 48));
+  // Add the two words of each 128-bit lane (a code of W = 2, half a code of W = 4) ...
+  __m512i y = _mm512_add_epi64(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
+  if constexpr (W == 4) {
+    // ... and the two halves of each 256-bit lane (a code of W = 4).
+    y = _mm512_add_epi64(y, _mm512_shuffle_i64x2(y, y, _MM_SHUFFLE(2, 3, 0, 1)));
+  }
+  return y;
+}
+
+// Appends the codes of the packed distances y within t16 (16-bit threshold) as candidates
+// base + j, in ascending order; writes 4G entries at c (c <= base, base + 4G <= n).
+template <size_t W>
+inline size_t emit_packed(__m512i y, __m512i t16, size_t base, uint32_t* idx, int32_t* out, size_t c) {
+  constexpr size_t kCodes = W == 2 ? 16 : 8;
+  const __m512i d16 = _mm512_permutexvar_epi16(packed_order<W>(), y);  // code order, low kCodes words
+  const __m512i d32 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(d16));
+  const __mmask16 m = static_cast<__mmask16>(
+      _mm512_cmple_epu32_mask(d32, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(t16))) & ((1u << kCodes) - 1));
+  const __m512i ix = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base)),
+                                      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  if constexpr (kCodes == 16) {
+    _mm512_storeu_si512(out + c, _mm512_maskz_compress_epi32(m, d32));
+    _mm512_storeu_si512(idx + c, _mm512_maskz_compress_epi32(m, ix));
+  } else {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c),
+                        _mm512_castsi512_si256(_mm512_maskz_compress_epi32(m, d32)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + c),
+                        _mm512_castsi512_si256(_mm512_maskz_compress_epi32(m, ix)));
+  }
+  return c + static_cast<size_t>(__builtin_popcount(m));
+}
+
+template <size_t W>
+size_t scan_leq_packed(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, int32_t thr, uint32_t* idx,
+                       int32_t* out) {
+  constexpr size_t kCodes = W == 2 ? 16 : 8;  // per packed register (256 bytes)
+  // Fields that hold distances: 16-bit elements 8i + r (W = 2) or r and 16 + r (W = 4), r < 4.
+  constexpr __mmask32 kFields = W == 2 ? 0x0F0F0F0Fu : 0x000F000Fu;
+  const Query qv(q, W);
+  const __m512i t16 = _mm512_set1_epi16(static_cast<int16_t>(std::min<int32_t>(thr, 0x7FFF)));
+  size_t c = 0, i = 0;
+  for (; i + 2 * kCodes <= n; i += 2 * kCodes) {
+    const uint8_t* p = codes + i * nbytes;
+    const __m512i y0 = packed_dist<W>(p, qv.v[0]), y1 = packed_dist<W>(p + 256, qv.v[0]);
+    const __mmask32 m0 = _mm512_cmple_epu16_mask(y0, t16) & kFields;
+    const __mmask32 m1 = _mm512_cmple_epu16_mask(y1, t16) & kFields;
+    if (__builtin_expect((m0 | m1) != 0, 0)) {
+      c = emit_packed<W>(y0, t16, i, idx, out, c);
+      c = emit_packed<W>(y1, t16, i + kCodes, idx, out, c);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m512i d = dist8<W>(codes + i * nbytes, qv.v, 0);
+    const __m512i t = _mm512_set1_epi64(thr);
+    if (__builtin_expect(_mm512_cmple_epu64_mask(d, t) != 0, 0)) c = emit<W>(d, t, i, idx, out, c);
+  }
+  c += scan_leq_loop(FixedDistance<W>{nbytes}, q, codes, n, nbytes, thr, idx + c, out + c, i);
   return c;
 }
 
@@ -217,8 +304,8 @@ size_t scan_leq(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes,
   switch (nbytes) {
     case 4: return scan_leq_32(q, codes, n, thr, idx, out);
     case 8: return scan_leq_w<1>(q, codes, n, nbytes, thr, idx, out);
-    case 16: return scan_leq_w<2>(q, codes, n, nbytes, thr, idx, out);
-    case 32: return scan_leq_w<4>(q, codes, n, nbytes, thr, idx, out);
+    case 16: return scan_leq_packed<2>(q, codes, n, nbytes, thr, idx, out);
+    case 32: return scan_leq_packed<4>(q, codes, n, nbytes, thr, idx, out);
     default:
       if (nbytes % 64 == 0 && nbytes / 64 <= kMaxChunks) return scan_leq_w<0>(q, codes, n, nbytes, thr, idx, out);
       return scan_leq_loop(MaskedDistance{nbytes}, q, codes, n, nbytes, thr, idx, out);

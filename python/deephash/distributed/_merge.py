@@ -40,8 +40,12 @@ def merge_knn(parts, nq: int, k: int, weighted: bool):
         return out_d, out_i
     d = np.concatenate([p[0] for p in parts], axis=1)
     ids = np.concatenate([p[1] for p in parts], axis=1)
-    seq = np.concatenate([p[2] for p in parts], axis=1)
     take = min(k, width)
+    fast = _merge_by_key(d, ids, take, weighted)
+    if fast is not None:
+        out_d[:, :take], out_i[:, :take] = fast
+        return out_d, out_i
+    seq = np.concatenate([p[2] for p in parts], axis=1)
     if width > k:
         # Only entries at or below each row's k-th smallest distance can be in its top k: sort
         # those (about k per row, more with ties) instead of all num_shards * k.
@@ -58,6 +62,29 @@ def merge_knn(parts, nq: int, k: int, weighted: bool):
     out_d[:, :take] = dd[sel]
     out_i[:, :take] = ii[sel]
     return out_d, out_i
+
+
+def _merge_by_key(d, ids, take: int, weighted: bool):
+    """The common case in one sort: ids in [0, 2**32) and no (distance, id) pair twice in a row.
+
+    Then (distance, id) orders the row completely (insertion numbers break no tie) and packs into
+    one int64 key per entry: distance bits << 32 | id (a float32 distance >= 0, inf included,
+    orders like its bit pattern). Each shard's row is already sorted, so a stable sort of the
+    concatenated rows merges sorted runs in linear time. Returns None where the case does not
+    hold (the caller sorts by (distance, id, insertion number)).
+    """
+    if ids.size == 0 or ids.min() < 0 or ids.max() >= 2**32:
+        return None
+    bits = d.view(np.int32) if weighted else d
+    if bits.min() < 0:
+        return None
+    key = (bits.astype(np.int64) << 32) | ids
+    key.sort(axis=1, kind="stable")
+    if np.any(key[:, 1:] == key[:, :-1]):  # the same (distance, id) twice: needs insertion numbers
+        return None
+    key = key[:, :take]
+    dist = (key >> 32).astype(np.int32)
+    return (dist.view(np.float32) if weighted else dist), key & 0xFFFFFFFF
 
 
 def merge_range(parts, nq: int, weighted: bool):

@@ -319,7 +319,12 @@ class Shard:
     def _seqs(self, queries, weights, rows, dist, out_ids):
         """Insertion number of each result entry (ids ``out_ids`` of query ``rows``)."""
         sorted_ids, order, dup = self._lookup_tables()
-        where = np.searchsorted(sorted_ids, out_ids)
+        # Looked up in ascending order: each binary search then walks near the previous one
+        # (cached), where random keys over millions of ids miss the cache at every step (most
+        # of a 1,000-query search's fixed cost).
+        by_id = np.argsort(out_ids)
+        where = np.empty(len(out_ids), np.int64)
+        where[by_id] = np.searchsorted(sorted_ids, out_ids[by_id])
         pos = where if order is None else order[where]
         seq = np.asarray(self._seq)[pos]
         if dup.size:
