@@ -208,21 +208,22 @@ def _paley(q: int):
 def hadamard(n: int):
     """A Hadamard matrix of order ``n`` (entries +-1, ``H @ H.T == n * I``), int8 (n, n), or None.
 
-    Built as Sylvester's 2^k x 2^k matrix, or a Kronecker product of it with Paley's matrix of
-    order q + 1 for a prime q = 3 (mod 4): every order 2^k * (q + 1), e.g. 12, 16, 20, 24, 32,
-    44, 48, 64 (not 28 or 36). None when ``n`` is not of that form.
+    Built as Sylvester's 2^k x 2^k matrix (for powers of two the same matrix as
+    ``scipy.linalg.hadamard``), or a Kronecker product of it with Paley's matrix of order q + 1
+    for a prime q = 3 (mod 4), the largest power of two first: every order 2^k * (q + 1), e.g.
+    12, 16, 20, 24, 32, 44, 48 (Paley 12 x Sylvester 4), 64 (not 28 or 36). None when ``n`` is
+    not of that form.
     """
     n = positive_int("n", n)
-    k = 0
-    while n % (2**k) == 0:
-        m = n // 2**k
+    top = (n & -n).bit_length() - 1  # the largest k with 2^k dividing n
+    for k in range(top, -1, -1):  # Sylvester's alone for powers of two (scipy's hadamard)
+        m = n >> k
         core = np.ones((1, 1), np.int64) if m == 1 else _paley(m - 1) if m % 4 == 0 and _is_prime(m - 1) else None
         if core is not None:
             h = core
             for _ in range(k):
                 h = np.block([[h, h], [h, -h]])
             return h.astype(np.int8)
-        k += 1
     return None
 
 
