@@ -78,10 +78,8 @@ class CIBHashLoss(HashLoss):
         self._gen = torch.Generator().manual_seed(int(seed))
 
     def step_loss(self, inputs: LossInputs):
-        from ..models.hash_head import code_outputs
-
-        first, second = inputs.views
-        return self(code_outputs(first), code_outputs(second))
+        first, second = inputs.views  # head outputs: tensors, or HeadOutputs whose u is the code layer
+        return self(getattr(first, "u", first), getattr(second, "u", second))
 
     def binarize(self, u):
         """The stochastic binary layer: +-1 codes of sigmoid(u) against mu, straight-through gradient."""
