@@ -51,6 +51,13 @@ from .parts import (  # noqa: E402
 )
 from .triplet import TripletHashLoss  # noqa: E402
 
+from .greedy_hash import GreedyHashLoss  # noqa: E402
+from .csq import CSQLoss  # noqa: E402
+from .dpn import DPNLoss  # noqa: E402
+from .orthohash import OrthoHashLoss  # noqa: E402
+from .bihalf import BiHalfLoss  # noqa: E402
+from .cibhash import CIBHashLoss  # noqa: E402
+
 __all__ = [
     "AbsDistance",
     "CNNHLoss",
@@ -83,3 +90,4 @@ __all__ = [
     "log_cosh",
     "similarity_matrix",
 ]
+__all__ += ["GreedyHashLoss", "CSQLoss", "DPNLoss", "OrthoHashLoss", "BiHalfLoss", "CIBHashLoss"]

@@ -14,6 +14,8 @@ A loss declares in ``consumes`` what it needs besides the network outputs; the t
 ``"targets"``       a target code in {-1, +1} per training item (computed once before training
                     by the method's ``make_targets``)
 ``"classes"``       the class labels of the batch (softmax heads)
+``"views"``         a second, independently augmented forward pass of the batch (contrastive
+                    losses): ``LossInputs.views`` holds both head outputs
 (nothing)           outputs only: unsupervised losses
 ==================  =========================================================================
 
@@ -59,6 +61,7 @@ class Supervision(str, enum.Enum):
     GRADED_TRIPLETS = "graded_triplets"
     TARGETS = "targets"
     CLASSES = "classes"
+    VIEWS = "views"
 
     def __str__(self) -> str:
         return self.value
@@ -126,6 +129,9 @@ class LossInputs:
     u_sum : float tensor (bits,) or None
         Cross-modal training: column sums of this modality's outputs over all n items, the
         batch's share taken from ``u``.
+    views : tuple of two head outputs, or None
+        Losses that consume ``"views"``: the batch's head output ``out`` and a second one from
+        another forward pass of the same items (its own random flips, shifts or feature noise).
     """
 
     u: Any
@@ -140,6 +146,7 @@ class LossInputs:
     ref_ids: Optional[Any] = None
     codes: Optional[Any] = None
     u_sum: Optional[Any] = None
+    views: Optional[Any] = None
 
     def pool(self):
         """The rows that ``triplets[:, 1:]`` index: the memory bank, else the batch."""

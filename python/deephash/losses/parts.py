@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from .._torch import require_torch
 
 torch = require_torch()
@@ -20,15 +22,20 @@ F = torch.nn.functional
 
 __all__ = [
     "AbsDistance",
+    "ClassCodes",
     "Contrastive",
+    "CubicDistance",
     "LogCoshDistance",
     "PairLikelihood",
     "SignSquared",
     "TargetBCE",
+    "class_codes",
+    "hadamard",
     "log_cosh",
     "nonnegative",
     "positive_int",
     "pair_nll",
+    "sign_straight_through",
     "upcast",
 ]
 
@@ -139,9 +146,159 @@ class AbsDistance:
         return (u.abs() - 1.0).abs().sum(1).mean()
 
 
+class CubicDistance:
+    """Cubic quantisation penalty ``mean(||u| - 1|^3)`` = ``mean(|u - sign u|^3)`` (GreedyHash)."""
+
+    def __call__(self, u):
+        return (u.abs() - 1.0).abs().pow(3).mean()
+
+
 class TargetBCE:
     """Each output bit's logistic loss against its target bit in {-1, +1}: the mean of
     ``softplus(u) - t u`` with ``t = (target + 1) / 2`` (binary cross-entropy on logits)."""
 
     def __call__(self, u, targets):
         return F.binary_cross_entropy_with_logits(u, (targets + 1.0) * 0.5)
+
+
+# -- binarisation with a straight-through gradient ----------------------------------------------
+
+
+class _SignStraightThrough(torch.autograd.Function):
+    """+1 where u > 0, else -1 (the code of u); the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, u):
+        return torch.where(u > 0, 1.0, -1.0).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def sign_straight_through(u):
+    """The binary code of ``u`` in the forward pass, identity in the backward pass.
+
+    ``b = +1 where u > 0 else -1`` (the bit ``encode`` gives), with ``dL/du = dL/db``: the
+    straight-through estimator of GreedyHash (Su et al., NeurIPS 2018) and CIBHash's
+    stochastic binary layer. ``u`` keeps its shape and dtype.
+    """
+    return _SignStraightThrough.apply(u)
+
+
+# -- class target codes: Hadamard rows, then Bernoulli codes ------------------------------------
+
+
+def _is_prime(q: int) -> bool:
+    return q >= 2 and all(q % d for d in range(2, int(q**0.5) + 1))
+
+
+def _paley(q: int):
+    """Paley's construction I: a Hadamard matrix of order q + 1 for a prime q = 3 (mod 4)."""
+    residues = {(i * i) % q for i in range(1, q)}
+    chi = np.array([0] + [1 if d in residues else -1 for d in range(1, q)], dtype=np.int64)
+    jacobsthal = chi[(np.arange(q)[None, :] - np.arange(q)[:, None]) % q]  # Q_ij = chi(j - i)
+    s = np.zeros((q + 1, q + 1), dtype=np.int64)
+    s[0, 1:] = 1
+    s[1:, 0] = -1
+    s[1:, 1:] = jacobsthal
+    return s + np.eye(q + 1, dtype=np.int64)  # S is skew with S S^T = q I, so H H^T = (q + 1) I
+
+
+def hadamard(n: int):
+    """A Hadamard matrix of order ``n`` (entries +-1, ``H @ H.T == n * I``), int8 (n, n), or None.
+
+    Built as Sylvester's 2^k x 2^k matrix (for powers of two the same matrix as
+    ``scipy.linalg.hadamard``), or a Kronecker product of it with Paley's matrix of order q + 1
+    for a prime q = 3 (mod 4), the largest power of two first: every order 2^k * (q + 1), e.g.
+    12, 16, 20, 24, 32, 44, 48 (Paley 12 x Sylvester 4), 64 (not 28 or 36). None when ``n`` is
+    not of that form.
+    """
+    n = positive_int("n", n)
+    top = (n & -n).bit_length() - 1  # the largest k with 2^k dividing n
+    for k in range(top, -1, -1):  # Sylvester's alone for powers of two (scipy's hadamard)
+        m = n >> k
+        core = np.ones((1, 1), np.int64) if m == 1 else _paley(m - 1) if m % 4 == 0 and _is_prime(m - 1) else None
+        if core is not None:
+            h = core
+            for _ in range(k):
+                h = np.block([[h, h], [h, -h]])
+            return h.astype(np.int8)
+    return None
+
+
+def class_codes(n_classes: int, bits: int, seed: int = 0):
+    """One target code per class, float32 (n_classes, bits) of +-1, as CSQ builds its hash centers.
+
+    The rows of a Hadamard matrix of order ``bits`` and then their negations (2 * bits mutually
+    orthogonal or opposite codes; :func:`hadamard`); beyond them, or when no Hadamard matrix of
+    that order is built, codes of independent Bernoulli(0.5) bits from
+    ``numpy.random.default_rng(seed)``: up to 20 draws of the missing rows, keeping the first
+    whose pairwise Hamming distances are all > bits / 4 with a mean >= bits / 2 (CSQ's rule),
+    else the last draw.
+    """
+    n_classes, bits = positive_int("n_classes", n_classes), positive_int("bits", bits)
+    h = hadamard(bits)
+    fixed = np.zeros((0, bits), np.float32) if h is None else np.concatenate([h, -h]).astype(np.float32)
+    fixed = fixed[:n_classes]
+    missing = n_classes - fixed.shape[0]
+    if missing == 0:
+        return fixed
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        extra = np.where(rng.random((missing, bits)) < 0.5, -1.0, 1.0).astype(np.float32)
+        codes = np.concatenate([fixed, extra])
+        dist = (bits - codes @ codes.T) / 2
+        upper = dist[np.triu_indices(n_classes, 1)]
+        if upper.size == 0 or (upper.min() > bits / 4 and upper.mean() >= bits / 2):
+            break
+    return codes
+
+
+class ClassCodes(torch.nn.Module):
+    """Fixed target codes per class and the target code of each item (CSQ, DPN, OrthoHash).
+
+    Buffers, saved with the model: ``codes`` float (c, bits) of +-1 (default
+    :func:`class_codes`) and ``tie_break`` float (bits,) of +-1 (seeded Bernoulli bits).
+    ``targets(labels)``: class ids (n,) give their rows of ``codes``; multi-hot labels (n, c)
+    give the sign of the mean of the item's classes' codes, with the bits where that mean is 0
+    (a tie, or no label) taken from ``tie_break`` -- deterministic, as CSQ's reference does
+    with one fixed random code.
+
+    Parameters
+    ----------
+    n_classes, bits : int
+    seed : int
+        Seeds the Bernoulli codes and the tie-break code.
+    """
+
+    def __init__(self, n_classes: int, bits: int, seed: int = 0):
+        super().__init__()
+        codes = class_codes(n_classes, bits, seed)
+        tie = np.where(np.random.default_rng([int(seed), 1]).random(int(bits)) < 0.5, -1.0, 1.0)
+        self.register_buffer("codes", torch.from_numpy(codes))
+        self.register_buffer("tie_break", torch.from_numpy(tie.astype(np.float32)))
+
+    def check_labels(self, labels) -> None:
+        """ValueError unless ``labels`` fit the classes: ids in [0, c) or c multi-hot columns."""
+        c = self.codes.shape[0]
+        if labels.ndim == 1:
+            if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= c):
+                raise ValueError(f"class ids must be in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
+        elif labels.shape[1] != c:
+            raise ValueError(f"multi-hot labels must have {c} columns (one per class), got {labels.shape[1]}")
+
+    def multi_hot(self, labels, dtype):
+        """``labels`` as a (n, c) 0/1 matrix of ``dtype`` (class ids one-hot)."""
+        if labels.ndim == 1:
+            return F.one_hot(labels.long(), self.codes.shape[0]).to(dtype)
+        return (labels != 0).to(dtype)
+
+    def targets(self, labels, dtype=None):
+        """The target code of each item, (n, bits) of +-1 (``dtype``: default the codes')."""
+        self.check_labels(labels)
+        codes = self.codes if dtype is None else self.codes.to(dtype)
+        if labels.ndim == 1:
+            return codes[labels.long()]
+        total = self.multi_hot(labels, codes.dtype) @ codes
+        return torch.where(total == 0, self.tie_break.to(codes.dtype), torch.sign(total))

@@ -35,6 +35,12 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dcmh": ("dcmh", "DCMH"),
     "ccaitq": ("cca_itq", "CCAITQ"),
     "scm": ("scm", "SCM"),
+    "greedyhash": ("greedy_hash", "GreedyHash"),
+    "csq": ("csq", "CSQ"),
+    "dpn": ("dpn", "DPN"),
+    "orthohash": ("orthohash", "OrthoHash"),
+    "bihalf": ("bihalf", "BiHalf"),
+    "cibhash": ("cibhash", "CIBHash"),
 }
 
 

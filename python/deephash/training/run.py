@@ -194,6 +194,8 @@ def train(run: Run) -> None:
                     idx = torch.from_numpy(idx_np).to(run.device)
                     out = st.net.forward(idx_np, idx)
                     inputs = LossInputs(u=code_outputs(out), out=out, ids=idx)
+                    if Supervision.VIEWS in consumes:  # a second augmented pass of the batch
+                        inputs.views = (out, st.net.forward(idx_np, idx))
                     if run.labels is not None and consumes & LABELLED:
                         inputs.labels = run.labels[idx]
                     if run.targets is not None and Supervision.TARGETS in consumes:
