@@ -35,6 +35,11 @@ METHODS: Dict[str, Tuple[str, str]] = {
     "dcmh": ("dcmh", "DCMH"),
     "ccaitq": ("cca_itq", "CCAITQ"),
     "scm": ("scm", "SCM"),
+    "hashnet": ("hashnet", "HashNet"),
+    "dsdh": ("dsdh", "DSDH"),
+    "dtsh": ("dtsh", "DTSH"),
+    "dfh": ("dfh", "DFH"),
+    "adsh": ("adsh", "ADSH"),
 }
 
 
