@@ -11,7 +11,7 @@ import deephash
 import deephash.methods as M
 from deephash import data, metrics
 from deephash.losses import ADSHLoss, DFHLoss, DSDHLoss, DTSHLoss, HashNetLoss, PairLikelihood
-from deephash.losses.hashnet import pair_counts
+from deephash.losses.base import pair_counts
 from deephash.methods import TrainConfig
 from deephash.training import Criterion, Run, Stage, TrainingNetwork, cyclic_sign_update, train
 
@@ -237,8 +237,22 @@ def test_adsh_loss_by_hand():
     v = torch.tensor([[1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
     # c = 2: u.v = [1, 0, -1] against targets [2, -2, 2] -> squares [1, 4, 9]; own code v_0:
     # (u - v_0)^2 = [0.25, 0.25]
-    got = ADSHLoss(bits=2, gamma=200.0, weight=3.0)(u, torch.tensor([0]), v[:1], v, torch.tensor([0, 1, 0]))
+    loss = ADSHLoss(bits=2, gamma=200.0, weight=3.0, dissimilar=1.0)  # the paper's S in {-1, +1}
+    got = loss(u, torch.tensor([0]), v[:1], v, torch.tensor([0, 1, 0]))
     assert float(got) == pytest.approx(14 / 3 + 3.0 * 0.25, rel=1e-6)
+    # the authors' code's soft constraint: a dissimilar pair's target is -r (here r = 0.25):
+    # (0 + 2 * 0.25)^2 = 0.25 for the middle pair
+    soft = ADSHLoss(bits=2, gamma=200.0, weight=3.0, dissimilar=0.25)
+    got = soft(u, torch.tensor([0]), v[:1], v, torch.tensor([0, 1, 0]))
+    assert float(got) == pytest.approx((1 + 0.25 + 9) / 3 + 3.0 * 0.25, rel=1e-6)
+
+
+def test_adsh_dissimilar_target_is_the_pair_ratio():
+    from deephash.losses.adsh import dissimilar_target
+
+    # 3 classes of 4: 3 * 4 * 3 = 36 similar ordered pairs of 132
+    assert dissimilar_target(torch.arange(12) % 3) == pytest.approx(36 / 96)
+    assert dissimilar_target(torch.zeros(5, dtype=torch.long)) == 1.0
 
 
 def test_adsh_code_step_descends_the_objective():
@@ -248,12 +262,13 @@ def test_adsh_code_step_descends_the_objective():
     n, bits = 12, 4
     start = torch.where(torch.randn(n, bits, generator=torch.Generator().manual_seed(3)) > 0, 1.0, -1.0)
     run, lin, x, labels = _toy_run(n, bits, targets=start.clone())
+    r = 0.375  # what dissimilar=None computes for these labels
     step = DatabaseCodeStep(samples=5, epochs_per_round=1, gamma=2.0, seed=0, on_codes=lambda v: None)
     step._draw(n)
     omega = torch.from_numpy(step.sample)
     with torch.no_grad():
         ut = lin(x[omega]).double()  # the outputs the step reads (this toy head has no tanh)
-    s = similarity_matrix(labels[omega], labels).double() * 2 - 1
+    s = similarity_matrix(labels[omega], labels).double() * (1 + r) - r
 
     def objective(v):
         v = v.double()
@@ -329,7 +344,7 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda a, b: dsdh(a, labels, codes, b, ref_labels), (u, ref))
     dfh = DFHLoss(margin=2.0, mu=0.1, between=1.0, center_quantization=1.0, eta=0.5)
     assert torch.autograd.gradcheck(lambda a, b: dfh(a, labels, codes, b, ref_labels), (u, ref))
-    adsh = ADSHLoss(bits=4, gamma=200.0, weight=0.3)
+    adsh = ADSHLoss(bits=4, gamma=200.0, weight=0.3, dissimilar=0.2)
     assert torch.autograd.gradcheck(lambda a: adsh(a, labels, codes, ref.detach().sign(), ref_labels), (u,))
     # DTSH: smooth away from u = 0 (the quantisation's sign is piecewise constant)
     a, p, n = (torch.randn(4, 3, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))

@@ -23,15 +23,16 @@ class DatabaseCodeStep:
 
         ||U~ V^T - c S||^2 + gamma ||V_Omega - U~||^2
 
-    with U~ the query network's outputs of Omega (no augmentation), S (|Omega|, n) the +-1
-    similarities: ``P = c S^T U~ + gamma U-bar`` (U-bar: U~ at Omega's rows, 0 elsewhere),
-    ``G = U~^T U~``. A new sample is then drawn. V starts as the run's initial target codes
-    (ADSH: seeded random signs, as in the paper) and is updated once more at the end if the last
-    round was cut short. ``on_codes(V)`` receives the final codes.
+    with U~ the query network's outputs of Omega (no augmentation), S (|Omega|, n) the
+    similarities (1 or ``-dissimilar``, as in the loss): ``P = c S^T U~ + gamma U-bar`` (U-bar:
+    U~ at Omega's rows, 0 elsewhere), ``G = U~^T U~``. A new sample is then drawn. V starts as
+    the run's initial target codes (seeded random signs) and is updated once more at the end if
+    the last round was cut short. ``on_codes(V)`` receives the final codes.
     """
 
-    def __init__(self, samples: int, epochs_per_round: int, gamma: float, seed: int, on_codes):
+    def __init__(self, samples: int, epochs_per_round: int, gamma: float, seed: int, on_codes, dissimilar=None):
         self.samples, self.epochs_per_round, self.gamma = int(samples), int(epochs_per_round), float(gamma)
+        self.dissimilar = dissimilar
         self.rng = np.random.default_rng([int(seed), 0xADD5])  # apart from the run's batch order
         self.on_codes = on_codes
         self.sample = None
@@ -51,13 +52,17 @@ class DatabaseCodeStep:
         from ..losses.base import similarity_matrix
         from ..training import cyclic_sign_update, item_outputs
 
+        from ..losses.adsh import InnerProductFit, dissimilar_target
+
+        r = dissimilar_target(run.labels) if self.dissimilar is None else self.dissimilar
+        soft = InnerProductFit(1.0, r).similarity
         omega = torch.from_numpy(self.sample).to(run.device)
         u = item_outputs(run, self.sample).double()
         v = run.targets.double()
         c = v.shape[1]
         linear = torch.zeros_like(v)
         for start in range(0, run.n, _BLOCK):
-            s = similarity_matrix(run.labels[omega], run.labels[start : start + _BLOCK]).double() * 2.0 - 1.0
+            s = soft(similarity_matrix(run.labels[omega], run.labels[start : start + _BLOCK]).double())
             linear[start : start + _BLOCK] = c * (s.T @ u)
         linear[omega] += self.gamma * u
         v = cyclic_sign_update(v, linear, u.T @ u)
@@ -106,6 +111,10 @@ class ADSH(DeepHashingMethod):
         Network epochs over each sample.
     gamma : float, default 200.0
         Weight of the sampled items' outputs-to-codes term.
+    dissimilar : float or None, default None
+        r, a dissimilar pair's target similarity is -r: None is the authors' code's "soft
+        constraint" (similar / dissimilar pairs of the database, about 1/9 on CIFAR-10); 1 is
+        the paper's S in {-1, +1}.
 
     Attributes
     ----------
@@ -119,12 +128,19 @@ class ADSH(DeepHashingMethod):
         Hyperparameter("samples", 2000, "database items sampled per round", int, low=1),
         Hyperparameter("epochs_per_round", 3, "network epochs over each sample", int, low=1),
         Hyperparameter("gamma", 200.0, "weight of the outputs-to-codes term", low=0),
+        Hyperparameter(
+            "dissimilar",
+            None,
+            "target of dissimilar pairs is -r (None: similar/dissimilar pair ratio)",
+            low=0,
+            none=True,
+        ),
     )
 
     def make_loss(self):
         from ..losses.adsh import ADSHLoss
 
-        return ADSHLoss(self.bits, gamma=self.params["gamma"])
+        return ADSHLoss(self.bits, gamma=self.params["gamma"], dissimilar=self.params["dissimilar"])
 
     def make_criterion(self, loss, net, n, labels):
         from ..training import Criterion
@@ -132,8 +148,8 @@ class ADSH(DeepHashingMethod):
         return Criterion(loss)  # its references are the database codes, not a memory bank
 
     def make_targets(self, x, labels):
-        # V starts random (seeded), as in the paper; on the digits this beat a first code step
-        # from the untrained network's outputs (query-to-database mAP .85 / .87 vs .75 / .83, seeds 0 / 1)
+        # V starts as seeded random signs (the authors' code starts from zeros, which target
+        # codes in {-1, +1} cannot hold); the first code step follows the first round
         rng = np.random.default_rng([self.seed, 0xC0DE])
         return np.where(rng.random((len(x), self.bits)) < 0.5, -1.0, 1.0).astype(np.float32)
 
@@ -144,7 +160,9 @@ class ADSH(DeepHashingMethod):
             def keep(v):
                 self._database_codes = self._pack(v)
 
-            self._step = DatabaseCodeStep(p["samples"], p["epochs_per_round"], p["gamma"], self.seed, keep)
+            self._step = DatabaseCodeStep(
+                p["samples"], p["epochs_per_round"], p["gamma"], self.seed, keep, dissimilar=p["dissimilar"]
+            )
         return self._step
 
     def make_sampler(self, n):
