@@ -38,6 +38,7 @@ class DatabaseCodeStep:
         self.sample = None
         self.epoch_size = None
         self._stale = False
+        self._r = None  # the dissimilar pairs' target, counted once per run
 
     def _draw(self, n: int) -> None:
         self.sample = np.sort(self.rng.choice(n, min(self.samples, n), replace=False))
@@ -49,13 +50,13 @@ class DatabaseCodeStep:
     def update(self, run) -> None:
         import torch
 
+        from ..losses.adsh import InnerProductFit, dissimilar_target
         from ..losses.base import similarity_matrix
         from ..training import cyclic_sign_update, item_outputs
 
-        from ..losses.adsh import InnerProductFit, dissimilar_target
-
-        r = dissimilar_target(run.labels) if self.dissimilar is None else self.dissimilar
-        soft = InnerProductFit(1.0, r).similarity
+        if self._r is None:
+            self._r = dissimilar_target(run.labels) if self.dissimilar is None else float(self.dissimilar)
+        soft = InnerProductFit(1.0, self._r).similarity
         omega = torch.from_numpy(self.sample).to(run.device)
         u = item_outputs(run, self.sample).double()
         v = run.targets.double()
@@ -70,6 +71,7 @@ class DatabaseCodeStep:
         self._stale = False
 
     def on_fit_start(self, run) -> None:
+        self._r = None
         self._draw(run.n)
 
     def on_epoch_end(self, run) -> None:
