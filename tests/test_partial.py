@@ -89,6 +89,7 @@ def test_codes_do_not_depend_on_the_cache(tmp_path):
 # cross-modal methods have no image backbone to cut.
 IMAGE_DEEP = ("dsh", "dhn", "cnnh", "cnnhplus", "dlbhc", "dnnh", "drsch", "dsrh", "dh", "sdh")
 IMAGE_DEEP += ("greedyhash", "csq", "dpn", "orthohash", "bihalf", "cibhash")
+IMAGE_DEEP += ("hashnet", "dsdh", "dtsh", "dfh", "adsh")
 
 
 def test_image_deep_list_covers_the_registry():

@@ -16,6 +16,7 @@ from .._torch import require_torch
 
 require_torch()
 
+from .adsh import ADSHLoss  # noqa: E402
 from .base import (  # noqa: E402
     CONSUMABLE,
     HashLoss,
@@ -31,15 +32,20 @@ from .base import (  # noqa: E402
 from .cnnh import CNNHLoss  # noqa: E402
 from .cnnh_plus import CNNHPlusLoss  # noqa: E402
 from .dcmh import DCMHLoss  # noqa: E402
+from .dfh import DFHLoss  # noqa: E402
 from .dhn import DHNLoss  # noqa: E402
 from .dlbhc import DLBHCLoss  # noqa: E402
 from .dnnh import DNNHLoss  # noqa: E402
 from .dpsh import DPSHLoss  # noqa: E402
 from .drsch import DRSCHLoss  # noqa: E402
 from .dsh import DSHLoss  # noqa: E402
+from .dsdh import DSDHLoss  # noqa: E402
 from .dsrh import DSRHLoss  # noqa: E402
+from .dtsh import DTSHLoss  # noqa: E402
+from .hashnet import HashNetLoss  # noqa: E402
 from .parts import (  # noqa: E402
     AbsDistance,
+    CodeSquared,
     Contrastive,
     LogCoshDistance,
     PairLikelihood,
@@ -49,6 +55,7 @@ from .parts import (  # noqa: E402
     pair_nll,
     upcast,
 )
+from .pairwise_codes import PairwiseCodeLoss  # noqa: E402
 from .triplet import TripletHashLoss  # noqa: E402
 
 from .greedy_hash import GreedyHashLoss  # noqa: E402
@@ -59,7 +66,9 @@ from .bihalf import BiHalfLoss  # noqa: E402
 from .cibhash import CIBHashLoss  # noqa: E402
 
 __all__ = [
+    "ADSHLoss",
     "AbsDistance",
+    "CodeSquared",
     "CNNHLoss",
     "Contrastive",
     "LogCoshDistance",
@@ -75,15 +84,20 @@ __all__ = [
     "CNNHPlusLoss",
     "CONSUMABLE",
     "DCMHLoss",
+    "DFHLoss",
     "DHNLoss",
     "DLBHCLoss",
     "DNNHLoss",
     "DPSHLoss",
     "DRSCHLoss",
     "DSHLoss",
+    "DSDHLoss",
     "DSRHLoss",
+    "DTSHLoss",
     "HashLoss",
+    "HashNetLoss",
     "LossInputs",
+    "PairwiseCodeLoss",
     "PairwiseHashLoss",
     "TripletHashLoss",
     "class_cross_entropy",

@@ -46,6 +46,7 @@ __all__ = [
     "check_outputs",
     "check_targets",
     "class_cross_entropy",
+    "pair_counts",
     "similarity_matrix",
 ]
 
@@ -218,6 +219,29 @@ def similarity_matrix(labels, ref_labels):
     if labels.ndim == 1:
         return labels[:, None] == ref_labels[None, :]
     return (labels.float() @ ref_labels.float().T) > 0
+
+
+def pair_counts(labels):
+    """(similar pairs, all pairs) among the items, ordered pairs i != j.
+
+    ``labels``: int class ids (n,) or multi-hot (n, c) tensor. Counted over the distinct label
+    values / rows with their multiplicities (no (n, n) matrix).
+    """
+    n = labels.shape[0]
+    if labels.ndim == 1:
+        _, counts = torch.unique(labels, return_counts=True)
+        c = counts.double()
+        return float((c * (c - 1)).sum()), float(n) * (n - 1)
+    rows, counts = torch.unique(labels, dim=0, return_counts=True)
+    c = counts.double()
+    similar = 0.0
+    for start in range(0, rows.shape[0], 1024):
+        block = similarity_matrix(rows[start : start + 1024], rows).double()
+        similar += float((c[start : start + 1024, None] * block * c[None, :]).sum())
+    # an item is not its own pair: remove each row's self-pairs (a row with a label is similar to itself)
+    self_similar = (rows.float().sum(1) > 0).double()
+    similar -= float((c * self_similar).sum())
+    return similar, float(n) * (n - 1)
 
 
 class PairwiseHashLoss(HashLoss):

@@ -23,6 +23,7 @@ F = torch.nn.functional
 __all__ = [
     "AbsDistance",
     "ClassCodes",
+    "CodeSquared",
     "Contrastive",
     "CubicDistance",
     "LogCoshDistance",
@@ -86,10 +87,16 @@ class PairLikelihood:
         0.5 for DPSH / DCMH (half inner products), 1 for DHN.
     class_weights : (float, float) or None
         Weights of similar and dissimilar pairs (e.g. inverse frequencies against the imbalance
-        of many dissimilar pairs); None weighs every pair 1.
+        of many dissimilar pairs); None weighs every pair 1. May be set after construction
+        (``pair.class_weights = ...``, e.g. from the training labels when training starts).
+    margin : float
+        Moves each pair's logit away from its label by this much before the likelihood:
+        ``pair_nll(theta - margin, 1)`` for similar pairs, ``pair_nll(theta + margin, 0)`` for
+        dissimilar ones, so a pair scores well only once its inner product clears the margin
+        (DFH's push); 0 (default) is the plain likelihood.
     """
 
-    def __init__(self, scale: float = 1.0, class_weights=None):
+    def __init__(self, scale: float = 1.0, class_weights=None, margin: float = 0.0):
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ValueError(f"scale must be a number > 0, got {scale!r}")
         self.scale = float(scale)
@@ -98,12 +105,15 @@ class PairLikelihood:
                 raise ValueError(f"class_weights must be (similar, dissimilar), got {class_weights!r}")
             class_weights = tuple(nonnegative("class_weights", w) for w in class_weights)
         self.class_weights = class_weights
+        self.margin = nonnegative("margin", margin)
 
     def __call__(self, u, v, s):
         """u (n, b), v (m, b), s (n, m) float {0, 1} -> (n, m) per-pair losses."""
         theta = u @ v.T
         if self.scale != 1.0:
             theta = self.scale * theta
+        if self.margin:
+            theta = theta - self.margin * (2.0 * s - 1.0)
         nll = pair_nll(theta, s)
         if self.class_weights is not None:
             w_sim, w_dis = self.class_weights
@@ -137,6 +147,15 @@ class LogCoshDistance:
 
     def __call__(self, u):
         return log_cosh(u.abs() - 1.0).mean()
+
+
+class CodeSquared:
+    """Quantisation penalty towards given codes: ``mean((u - b)^2)``, b in {-1, +1} of u's shape
+    (codes learned beside the network: DSDH's and ADSH's stored codes, DFH's class-pushed codes).
+    ``SignSquared`` is the case ``b = sign(u)``."""
+
+    def __call__(self, u, codes):
+        return (u - codes).pow(2).mean()
 
 
 class AbsDistance:

@@ -40,8 +40,8 @@ class DeepHashingMethod(HashingMethod):
 
     Subclasses define ``name``, ``hyperparameters``, ``make_loss`` and, where they
     differ from the defaults, ``head_activation``, ``frozen_head_hidden``, ``make_head``,
-    ``init_head``, ``make_targets``, ``make_miner``, ``make_criterion``, ``make_hooks`` and
-    ``supervised``.
+    ``init_head``, ``make_targets``, ``make_miner``, ``make_criterion``, ``make_hooks``,
+    ``make_sampler`` and ``supervised``.
     """
 
     default_backbone = "mlp"
@@ -107,6 +107,11 @@ class DeepHashingMethod(HashingMethod):
         """Hooks of the method's training run (see :mod:`deephash.training.hooks`); default none
         (the learning-rate schedule is added from ``TrainConfig.lr_schedule``)."""
         return []
+
+    def make_sampler(self, n: int):
+        """Which of the n training items each epoch visits (see :class:`deephash.training.Run`'s
+        ``sampler``); default None: all of them, in a fresh permutation each epoch."""
+        return None
 
     def make_targets(self, x, labels) -> np.ndarray:  # pragma: no cover - abstract
         """Target codes for losses that consume "targets": float32 (n, bits) in {-1, +1}."""
@@ -207,6 +212,7 @@ class DeepHashingMethod(HashingMethod):
             targets=targets,
             hooks=[*self.make_hooks(), *callbacks],
             desc=f"{self.name} {self.bits} bits",
+            sampler=self.make_sampler(n),
         )
         train(run)
         self._loss = loss_fn

@@ -6,6 +6,8 @@
 - :class:`Criterion` / :class:`MemoryBank`: a loss with its miner, optionally wrapped by a
   memory bank of the training set's latest outputs.
 - :class:`TripletMiner`: seeded triplet mining, an object the method passes in.
+- :func:`cyclic_sign_update` / :func:`item_outputs`: codes learned beside the network by
+  discrete updates in hooks (DSDH's codes, ADSH's database codes; :mod:`deephash.training.discrete`).
 - :class:`Network`: a backbone and a head -- building, feature caching, training inputs,
   encoding and state -- shared by the image, text and cross-modal methods.
 
@@ -16,6 +18,7 @@ continuation or warm-up is a hook, not a loop edit.
 from __future__ import annotations
 
 from .criterion import Criterion, CrossModalBank, MemoryBank
+from .discrete import cyclic_sign_update, item_outputs
 from .hooks import HOOK_POINTS, CosineSchedule, Hook
 from .mining import TripletMiner, check_rankable, relevance
 from .network import Network
@@ -34,6 +37,8 @@ __all__ = [
     "TrainingNetwork",
     "TripletMiner",
     "check_rankable",
+    "cyclic_sign_update",
+    "item_outputs",
     "relevance",
     "progress",
     "train",

@@ -86,6 +86,12 @@ class Run:
         themselves; then these.
     desc : str
         Progress-bar label.
+    sampler : object or None
+        Which training items each epoch visits, and in what order: an object with
+        ``epoch_items(run)`` returning int64 positions in ``[0, n)`` (numpy) and optionally
+        ``epoch_size`` (how many it returns, for ``steps_per_stage``). None (default): every
+        item, in a fresh ``rng`` permutation each epoch. Methods that train on a sample of the
+        items per round (ADSH) pass one; it may also be one of the hooks.
 
     Attributes
     ----------
@@ -100,10 +106,12 @@ class Run:
     postfix : dict
         Shown on the progress bar after each epoch.
     steps_per_stage : int
-        ``epochs * ceil(n / batch_size)``.
+        ``epochs * ceil(epoch size / batch_size)``; the epoch size is n unless the sampler says.
     """
 
-    def __init__(self, stages, *, n, config, rng, device, labels=None, targets=None, hooks=(), desc="training"):
+    def __init__(
+        self, stages, *, n, config, rng, device, labels=None, targets=None, hooks=(), desc="training", sampler=None
+    ):
         if not stages:
             raise ValueError("a run needs at least one stage")
         self.stages = list(stages)
@@ -122,8 +130,12 @@ class Run:
             if not _is_hook(h):
                 raise TypeError(f"a hook needs one of the methods {HOOK_POINTS}, got {type(h).__name__}")
         self.desc = desc
+        if sampler is not None and not callable(getattr(sampler, "epoch_items", None)):
+            raise TypeError(f"a sampler needs a method epoch_items(run), got {type(sampler).__name__}")
+        self.sampler = sampler
+        size = self.n if sampler is None else int(getattr(sampler, "epoch_size", self.n))
         self.batch_size = min(config.batch_size, self.n)
-        self.steps_per_stage = config.epochs * -(-self.n // self.batch_size)
+        self.steps_per_stage = config.epochs * -(-size // self.batch_size)
         self.epoch = 0
         self.stage = self.stages[0]
         self.loss = None
@@ -160,6 +172,20 @@ def _has_batch_norm(torch, modules) -> bool:
     return any(isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) for m in modules for mod in m.modules())
 
 
+def _epoch_items(run):
+    """The sampler's positions for this epoch, checked: int64 (k,) in [0, n), k >= 1."""
+    import numpy as np
+
+    items = np.asarray(run.sampler.epoch_items(run))
+    if items.ndim != 1 or items.size == 0 or items.dtype.kind not in "iu":
+        raise ValueError(
+            f"a sampler's epoch_items must give a non-empty 1-D int array, got {items.dtype} {items.shape}"
+        )
+    if int(items.min()) < 0 or int(items.max()) >= run.n:
+        raise ValueError(f"a sampler's epoch_items must lie in [0, {run.n}), got [{items.min()}, {items.max()}]")
+    return items.astype(np.int64, copy=False)
+
+
 def train(run: Run) -> None:
     """Trains every stage of ``run`` for ``config.epochs`` passes over its n items, calling its hooks."""
     from .._torch import require_torch
@@ -185,9 +211,9 @@ def train(run: Run) -> None:
                 consumes = st.criterion.consumes
                 for m in st.net.modules:
                     m.train()
-                perm = run.rng.permutation(n)
+                perm = run.rng.permutation(n) if run.sampler is None else _epoch_items(run)
                 total, steps = 0.0, 0
-                for start in range(0, n, bs):
+                for start in range(0, perm.size, bs):
                     idx_np = perm[start : start + bs]
                     if idx_np.size < st.min_batch:
                         continue
