@@ -12,6 +12,7 @@ import sys
 import tarfile
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -460,3 +461,28 @@ def test_compressed_tar_is_unpacked_once_and_read_by_offset(tmp_path, monkeypatc
     # a row recorded without an offset: found once in the unpacked copy's member index
     assert archives.read_member(str(tar), member, None, None, col.path / "cache") == files[0].read_bytes()
     col.close()
+
+
+@pytest.mark.parametrize("name", ["auto", "torch", "onnx"])  # auto: OpenVINO where installed
+def test_build_and_queries_use_one_engine_and_items_find_themselves(tmp_path, monkeypatch, name):
+    """Every collection encoding runs as one large job: with ``auto`` the build's small batches
+    and a one-image query both run in the fast engine (an exported graph appears), and each
+    item's own file, encoded as a query, finds the item at distance 0, in every engine."""
+    from deephash.models import engine
+
+    if name in ("onnx", "openvino") and name not in engine.available_engines():
+        pytest.skip(f"{name} is not installed")
+    monkeypatch.setenv("DEEPHASH_ENGINE", name)
+    monkeypatch.setenv("DEEPHASH_CACHE_DIR", str(tmp_path / "cache"))  # no graph exported yet
+    monkeypatch.setattr(engine, "_WARNED", set())  # a fallback is reported here, not hidden by an earlier one
+    src = make_folder(tmp_path / "photos", per_class=4, damaged=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", engine.EngineFallbackWarning)
+        with Collection.build(src, tmp_path / "col", batch_size=5, **FAST) as col:
+            files = sorted(p for p in src.rglob("*") if p.is_file())
+            for f in files:
+                me = [h for h in col.search(str(f), k=len(col)) if h.path == str(f)]
+                assert me and me[0].distance == 0, f
+    fell_back = [w for w in seen if issubclass(w.category, engine.EngineFallbackWarning)]
+    fast = name != "torch" and len(engine.available_engines()) > 1 and not fell_back
+    assert bool(list(engine.engine_cache_dir().glob("*.onnx"))) == fast

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ._encoders import DefaultEncoder, FeatureExtractor, MethodEncoder, choose_default, feature_spec
-from ._encoders import input_of, save_method
+from ._encoders import input_of, one_engine, save_method
 from ._store import record_damaged
 from ._writer import _load
 
@@ -170,9 +170,11 @@ def _train(folder, store, kind, method, image_size, fit_size, seed, batch_size, 
         if len(classes) < 2:
             raise ValueError(f"{method.name} is supervised and needs at least two classes, got {classes}")
         y = np.array([classes.index(v) for v in labels], dtype=np.int64)
-        method.fit(x, y)
+        with one_engine():  # training features from the engine that will encode the items
+            method.fit(x, y)
     else:
-        method.fit(x)
+        with one_engine():
+            method.fit(x)
     meta = save_method(method, folder / "model.npz")
     got_kind, size, shape = input_of(meta)
     enc = MethodEncoder(_methods().load(folder / "model.npz"), kind, size, shape)
