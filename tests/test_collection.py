@@ -486,3 +486,37 @@ def test_build_and_queries_use_one_engine_and_items_find_themselves(tmp_path, mo
     fell_back = [w for w in seen if issubclass(w.category, engine.EngineFallbackWarning)]
     fast = name != "torch" and len(engine.available_engines()) > 1 and not fell_back
     assert bool(list(engine.engine_cache_dir().glob("*.onnx"))) == fast
+
+
+def _class_precision(col, k=10):
+    """Mean share of each item's k nearest others (ties broken by id) that share its label."""
+    everyone = col.search(np.zeros(col.bits // 8, np.uint8), k=len(col))
+    got = []
+    for item in everyone:
+        hits = [h for h in col.search(item.id, k=k + 1) if h.id != item.id][:k]
+        got.append(np.mean([h.label == item.label for h in hits]))
+    return float(np.mean(got))
+
+
+def test_supervised_method_beats_the_unsupervised_default_on_class_folders(tmp_path):
+    """DPSH trained by the build on class folders (labels from the folder names) puts more of
+    each item's neighbours in its class than the default and than LSH (bundled digits, 30 per
+    class, written as PNG files)."""
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for digit in range(10):
+        folder = tmp_path / "digits" / str(digit)
+        folder.mkdir(parents=True)
+        for i, j in enumerate(np.flatnonzero(d.target == digit)[:30]):
+            img = (d.images[j] * (255 / 16)).astype(np.uint8)
+            Image.fromarray(img).resize((32, 32), Image.NEAREST).save(folder / f"{i:02d}.png")
+    opts = dict(bits=32, image_size=32, progress=False)
+    got = {}
+    for name in ("default", "LSH", "DPSH"):
+        method = None if name == "default" else name
+        with Collection.build(tmp_path / "digits", tmp_path / name, method=method, **opts) as col:
+            assert len(col) == 300 and col.info()["model"]["method"] != ""
+            got[name] = _class_precision(col)
+    assert got["DPSH"] > max(got["default"], got["LSH"]) + 0.1, got
