@@ -12,6 +12,7 @@ import sys
 import tarfile
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -460,3 +461,62 @@ def test_compressed_tar_is_unpacked_once_and_read_by_offset(tmp_path, monkeypatc
     # a row recorded without an offset: found once in the unpacked copy's member index
     assert archives.read_member(str(tar), member, None, None, col.path / "cache") == files[0].read_bytes()
     col.close()
+
+
+@pytest.mark.parametrize("name", ["auto", "torch", "onnx"])  # auto: OpenVINO where installed
+def test_build_and_queries_use_one_engine_and_items_find_themselves(tmp_path, monkeypatch, name):
+    """Every collection encoding runs as one large job: with ``auto`` the build's small batches
+    and a one-image query both run in the fast engine (an exported graph appears), and each
+    item's own file, encoded as a query, finds the item at distance 0, in every engine."""
+    from deephash.models import engine
+
+    if name in ("onnx", "openvino") and name not in engine.available_engines():
+        pytest.skip(f"{name} is not installed")
+    monkeypatch.setenv("DEEPHASH_ENGINE", name)
+    monkeypatch.setenv("DEEPHASH_CACHE_DIR", str(tmp_path / "cache"))  # no graph exported yet
+    monkeypatch.setattr(engine, "_WARNED", set())  # a fallback is reported here, not hidden by an earlier one
+    src = make_folder(tmp_path / "photos", per_class=4, damaged=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", engine.EngineFallbackWarning)
+        with Collection.build(src, tmp_path / "col", batch_size=5, **FAST) as col:
+            files = sorted(p for p in src.rglob("*") if p.is_file())
+            for f in files:
+                me = [h for h in col.search(str(f), k=len(col)) if h.path == str(f)]
+                assert me and me[0].distance == 0, f
+    fell_back = [w for w in seen if issubclass(w.category, engine.EngineFallbackWarning)]
+    fast = name != "torch" and len(engine.available_engines()) > 1 and not fell_back
+    assert bool(list(engine.engine_cache_dir().glob("*.onnx"))) == fast
+
+
+def _class_precision(col, k=10):
+    """Mean share of each item's k nearest others (ties broken by id) that share its label."""
+    everyone = col.search(np.zeros(col.bits // 8, np.uint8), k=len(col))
+    got = []
+    for item in everyone:
+        hits = [h for h in col.search(item.id, k=k + 1) if h.id != item.id][:k]
+        got.append(np.mean([h.label == item.label for h in hits]))
+    return float(np.mean(got))
+
+
+def test_supervised_method_beats_the_unsupervised_default_on_class_folders(tmp_path):
+    """DPSH trained by the build on class folders (labels from the folder names) puts more of
+    each item's neighbours in its class than the default and than LSH (bundled digits, 30 per
+    class, written as PNG files)."""
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for digit in range(10):
+        folder = tmp_path / "digits" / str(digit)
+        folder.mkdir(parents=True)
+        for i, j in enumerate(np.flatnonzero(d.target == digit)[:30]):
+            img = (d.images[j] * (255 / 16)).astype(np.uint8)
+            Image.fromarray(img).resize((32, 32), Image.NEAREST).save(folder / f"{i:02d}.png")
+    opts = dict(bits=32, image_size=32, progress=False)
+    got = {}
+    for name in ("default", "LSH", "DPSH"):
+        method = None if name == "default" else name
+        with Collection.build(tmp_path / "digits", tmp_path / name, method=method, **opts) as col:
+            assert len(col) == 300 and col.info()["model"]["method"] != ""
+            got[name] = _class_precision(col)
+    assert got["DPSH"] > max(got["default"], got["LSH"]) + 0.1, got

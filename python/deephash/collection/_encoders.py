@@ -10,6 +10,13 @@
 Both are saved in the collection folder (``model.npz`` plus the manifest's ``model`` entry), so
 ``Collection.open`` encodes queries exactly as the build encoded items. PyTorch is imported
 only here, when a model is built or loaded.
+
+Every encoding (the build's fit sample and stream, ``sync``, ``add``, a query) runs inside
+:func:`deephash.models.engine.large_job`, so with ``DEEPHASH_ENGINE=auto`` a network that has a
+fast engine (EfficientNet-Lite0) runs in it for the build's 64-image batches and for a one-image
+query alike: items and queries of one collection go through the same engine. (Outside a large
+job, ``auto`` would run calls under 256 images in PyTorch: the build at a quarter of the speed,
+and its codes from another engine than a query's.)
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["DefaultEncoder", "MethodEncoder", "choose_default", "load_encoder", "method_meta"]
+__all__ = ["DefaultEncoder", "MethodEncoder", "choose_default", "load_encoder", "method_meta", "one_engine"]
 
 #: The default's candidates: (projection method, L2-normalise the features first).
 CANDIDATES = (("ITQ", True), ("ITQ", False), ("PCAH", True))
@@ -40,6 +47,13 @@ def feature_spec(kind: str, image_size: int) -> dict:
     if kind == "images":
         return {"name": "efficientnet_lite0", "resolution": int(image_size)}
     return {"name": "minilm"}
+
+
+def one_engine():
+    """The context every collection encoding runs in: one large job (see the module's notes)."""
+    from ..models.engine import large_job
+
+    return large_job()
 
 
 def _l2(f: np.ndarray) -> np.ndarray:
@@ -63,7 +77,8 @@ class FeatureExtractor:
         from ..models import extract_features
 
         x = np.asarray(batch) if self.kind == "images" else np.array(list(batch), dtype=object)
-        f = extract_features(self.module, x, tag=None, cache_dir=None, batch_size=max(len(x), 1), progress=False)
+        with one_engine():
+            f = extract_features(self.module, x, tag=None, cache_dir=None, batch_size=max(len(x), 1), progress=False)
         return np.asarray(f, dtype=np.float32)
 
 
@@ -143,7 +158,8 @@ class MethodEncoder:
             x = rgb_to_gray(x)
             if len(self.input_shape) == 3:
                 x = x[..., None]
-        return self.method.encode(x)
+        with one_engine():
+            return self.method.encode(x)
 
     def describe(self) -> dict:
         d = {
