@@ -63,6 +63,11 @@ PUBLISHED = {  # mAP@ALL on this protocol as published (ImageNet-pretrained nets
     "DTSH": {48: 0.774},
     "DFH": {48: 0.844},
     "ADSH": {48: 0.939},  # asymmetric: learns the database's codes from its labels
+    "GreedyHash": {48: 0.822},  # the same README column; the authors' cifar1.py uses this protocol
+    # no paper figure on this protocol: DeepHash-pytorch's own AlexNet runs (CSQ.py, DPN.py headers)
+    "CSQ": {64: 0.787},
+    "DPN": {48: 0.778},
+    "OrthoHash": {64: 0.824},  # kamwoh/orthohash README, "ep1" protocol, best of its evaluations
 }
 
 
