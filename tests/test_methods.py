@@ -271,14 +271,20 @@ def test_new_methods_learn_on_digits(split, lsh_map, name):
     assert got >= 0.70 and got >= lsh_map + 0.20, (name, got, lsh_map)
 
 
-@pytest.mark.parametrize("name", NEW)
+# the methods since the survey (their own tests: tests/test_modern_methods_*.py); fast settings
+MODERN = ["hashnet", "greedyhash", "csq", "dpn", "orthohash", "dsdh", "dtsh", "dfh", "adsh", "bihalf", "cibhash"]
+FAST = {"dfh": dict(center_steps=20)}  # DFH's 200 centre steps per training step are its cost
+
+
+@pytest.mark.parametrize("name", NEW + MODERN)
 def test_new_methods_save_load_and_seeds(split, tmp_path, name):
     cls = M.method_class(name)
     xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
+    kw = dict(epochs=2, progress=False, **FAST.get(name, {}))
     state = torch.get_rng_state()
-    a = cls(bits=24, seed=5, epochs=2, progress=False).fit(xt, yt)
-    b = cls(bits=24, seed=5, epochs=2, progress=False).fit(xt, yt)
-    c = cls(bits=24, seed=6, epochs=2, progress=False).fit(xt, yt)
+    a = cls(bits=24, seed=5, **kw).fit(xt, yt)
+    b = cls(bits=24, seed=5, **kw).fit(xt, yt)
+    c = cls(bits=24, seed=6, **kw).fit(xt, yt)
     assert torch.equal(state, torch.get_rng_state())  # the global torch RNG is left alone
     codes = a.encode(xq)
     assert codes.shape == (len(xq), 3) and codes.dtype == np.uint8
@@ -288,8 +294,13 @@ def test_new_methods_save_load_and_seeds(split, tmp_path, name):
     loaded = M.load(tmp_path / "m.npz")
     assert type(loaded) is cls and loaded.params == a.params
     np.testing.assert_array_equal(loaded.encode(xq), codes)
+    np.testing.assert_array_equal(loaded.transform(xq), a.transform(xq))
     if name == "dlbhc":
         np.testing.assert_array_equal(loaded.latent(xq), a.latent(xq))
+    for attr in ("centers", "target_codes", "codewords", "database_codes"):  # saved with the model
+        if hasattr(cls, attr):
+            np.testing.assert_array_equal(getattr(loaded, attr), getattr(a, attr))
+            np.testing.assert_array_equal(getattr(b, attr), getattr(a, attr))
 
 
 def test_dlbhc_codes_are_latent_above_half(split):

@@ -419,26 +419,6 @@ def test_adsh_database_codes_are_the_learned_codes_in_encode_order(split):
     np.testing.assert_array_equal(m.database_codes, m._pack(v))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_save_load_round_trip_and_seeds(split, tmp_path, name):
-    cls = M.method_class(name)
-    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
-    kw = dict(epochs=2, progress=False, **FAST.get(name, {}))
-    a = cls(bits=24, seed=5, **kw).fit(xt, yt)
-    b = cls(bits=24, seed=5, **kw).fit(xt, yt)
-    codes = a.encode(xq)
-    assert codes.shape == (len(xq), 3) and codes.dtype == np.uint8
-    np.testing.assert_array_equal(codes, b.encode(xq))
-    a.save(tmp_path / "m.npz")
-    loaded = M.load(tmp_path / "m.npz")
-    assert type(loaded) is cls and loaded.params == a.params
-    np.testing.assert_array_equal(loaded.encode(xq), codes)
-    np.testing.assert_array_equal(loaded.transform(xq), a.transform(xq))
-    if name == "adsh":
-        np.testing.assert_array_equal(loaded.database_codes, a.database_codes)
-        np.testing.assert_array_equal(loaded.database_codes, b.database_codes)
-
-
 def test_multi_hot_labels_and_bad_settings(split):
     xt, yt = split.train_x[:200], split.train_y[:200]
     y = np.eye(10, dtype=np.float32)[yt]

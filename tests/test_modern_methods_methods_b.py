@@ -357,28 +357,6 @@ def test_unsupervised_methods_beat_itq_on_the_same_features(split, name, bits):
     assert got > itq + 0.02, (name, bits, got, itq)
 
 
-@pytest.mark.parametrize("name", SUPERVISED + UNSUPERVISED)
-def test_save_load_seeds_and_rng(split, tmp_path, name):
-    cls = M.method_class(name)
-    xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
-    state = torch.get_rng_state()
-    a = cls(bits=24, seed=5, epochs=2, progress=False).fit(xt, yt)
-    b = cls(bits=24, seed=5, epochs=2, progress=False).fit(xt, yt)
-    c = cls(bits=24, seed=6, epochs=2, progress=False).fit(xt, yt)
-    assert torch.equal(state, torch.get_rng_state())  # the global torch RNG is left alone
-    codes = a.encode(xq)
-    assert codes.shape == (len(xq), 3) and codes.dtype == np.uint8
-    np.testing.assert_array_equal(codes, b.encode(xq))
-    assert not np.array_equal(codes, c.encode(xq))
-    a.save(tmp_path / "m.npz")
-    loaded = M.load(tmp_path / "m.npz")
-    assert type(loaded) is cls and loaded.params == a.params
-    np.testing.assert_array_equal(loaded.encode(xq), codes)
-    for attr in ("centers", "target_codes", "codewords"):
-        if hasattr(cls, attr):
-            np.testing.assert_array_equal(getattr(loaded, attr), getattr(a, attr))
-
-
 def test_class_codes_are_saved_not_recomputed(split, tmp_path):
     m = M.CSQ(bits=16, seed=0, epochs=1, progress=False).fit(split.train_x[::5], split.train_y[::5])
     np.testing.assert_array_equal(m.centers, np.concatenate([hadamard(16), -hadamard(16)])[:10])

@@ -194,6 +194,17 @@ def check_labels(labels, n: int, name: str):
         raise ValueError(f"{name} must have one row per output ({n}), got {labels.shape[0]}")
 
 
+def check_class_batch(u, labels, class_codes) -> None:
+    """Outputs ``u`` (n, bits) and their ``labels`` against fixed per-class codes
+    (:class:`~deephash.losses.parts.ClassCodes`): shapes, the code length and the class ids."""
+    check_outputs(u)
+    check_labels(labels, u.shape[0], "labels")
+    bits = class_codes.codes.shape[1]
+    if u.shape[1] != bits:
+        raise ValueError(f"u must have {bits} columns (bits), got {u.shape[1]}")
+    class_codes.check_labels(labels)
+
+
 def check_targets(u, targets):
     """targets must be a float tensor of u's shape holding -1 and +1."""
     if not isinstance(targets, torch.Tensor) or not targets.dtype.is_floating_point:

@@ -3,7 +3,7 @@ Image and Video Retrieval", CVPR 2020)."""
 
 from __future__ import annotations
 
-from .base import HashLoss, LossInputs, Supervision, check_labels, check_outputs, torch
+from .base import HashLoss, LossInputs, Supervision, check_class_batch, torch
 from .parts import ClassCodes, SignSquared, TargetBCE, nonnegative, upcast
 
 __all__ = ["CSQLoss"]
@@ -52,10 +52,7 @@ class CSQLoss(HashLoss):
         return self(inputs.u, inputs.labels)
 
     def forward(self, u, labels):
-        check_outputs(u)
-        check_labels(labels, u.shape[0], "labels")
-        if u.shape[1] != self.centers.codes.shape[1]:
-            raise ValueError(f"u must have {self.centers.codes.shape[1]} columns (bits), got {u.shape[1]}")
+        check_class_batch(u, labels, self.centers)
         work, z = upcast(u)
         c = self.centers.targets(labels, work)
         loss = self.center_bce(2.0 * z, c) + self.lam * self.quantization(torch.tanh(z))

@@ -3,7 +3,7 @@ Accurate Binary Hashing Codes", IJCAI 2020)."""
 
 from __future__ import annotations
 
-from .base import HashLoss, LossInputs, Supervision, check_labels, check_outputs
+from .base import HashLoss, LossInputs, Supervision, check_class_batch
 from .parts import ClassCodes, nonnegative, upcast
 
 __all__ = ["DPNLoss"]
@@ -45,12 +45,8 @@ class DPNLoss(HashLoss):
         return self(inputs.u, inputs.labels)
 
     def forward(self, u, labels):
-        check_outputs(u)
-        check_labels(labels, u.shape[0], "labels")
+        check_class_batch(u, labels, self.targets)
         codes = self.targets.codes
-        if u.shape[1] != codes.shape[1]:
-            raise ValueError(f"u must have {codes.shape[1]} columns (bits), got {u.shape[1]}")
-        self.targets.check_labels(labels)
         work, z = upcast(u)
         hinge = (self.margin - z[:, None, :] * codes.to(work)[None, :, :]).clamp_min(0).sum(2)  # (n, c)
         return (hinge * self.targets.multi_hot(labels, work)).sum(1).mean().to(u.dtype)

@@ -3,7 +3,7 @@ Single Cosine Similarity based Learning Objective", NeurIPS 2021)."""
 
 from __future__ import annotations
 
-from .base import HashLoss, LossInputs, Supervision, check_labels, check_outputs, class_cross_entropy, torch
+from .base import HashLoss, LossInputs, Supervision, check_class_batch, class_cross_entropy, torch
 from .parts import ClassCodes, nonnegative, upcast
 
 __all__ = ["OrthoHashLoss"]
@@ -53,12 +53,8 @@ class OrthoHashLoss(HashLoss):
         return self(inputs.u, inputs.labels)
 
     def forward(self, u, labels):
-        check_outputs(u)
-        check_labels(labels, u.shape[0], "labels")
+        check_class_batch(u, labels, self.codewords)
         codes = self.codewords.codes
-        if u.shape[1] != codes.shape[1]:
-            raise ValueError(f"u must have {codes.shape[1]} columns (bits), got {u.shape[1]}")
-        self.codewords.check_labels(labels)
         work, z = upcast(u)
         F = torch.nn.functional
         cos = F.normalize(z, dim=1) @ F.normalize(codes.to(work), dim=1).T
