@@ -273,14 +273,14 @@ def test_new_methods_learn_on_digits(split, lsh_map, name):
 
 # the methods since the survey (their own tests: tests/test_modern_methods_*.py); fast settings
 MODERN = ["hashnet", "greedyhash", "csq", "dpn", "orthohash", "dsdh", "dtsh", "dfh", "adsh", "bihalf", "cibhash"]
-FAST = {"dfh": dict(center_steps=20)}  # DFH's 200 centre steps per training step are its cost
+MODERN_FAST = {"dfh": dict(center_steps=20)}  # DFH's 200 centre steps per training step are its cost
 
 
 @pytest.mark.parametrize("name", NEW + MODERN)
 def test_new_methods_save_load_and_seeds(split, tmp_path, name):
     cls = M.method_class(name)
     xt, yt, xq = split.train_x[:300], split.train_y[:300], split.query_x
-    kw = dict(epochs=2, progress=False, **FAST.get(name, {}))
+    kw = dict(epochs=2, progress=False, **MODERN_FAST.get(name, {}))
     state = torch.get_rng_state()
     a = cls(bits=24, seed=5, **kw).fit(xt, yt)
     b = cls(bits=24, seed=5, **kw).fit(xt, yt)
